@@ -1,0 +1,148 @@
+"""The ``yizhan`` command line, built on Flask's CLI (``flask --app app …`` works too)."""
+
+from __future__ import annotations
+
+import sys
+import time
+from pathlib import Path
+
+import click
+from flask import current_app
+from flask.cli import FlaskGroup
+
+from . import storage, users
+from .exporter import EXPORT_FORMATS, export_stations
+from .importer import format_report, import_file
+
+__all__ = ["main", "register_commands"]
+
+DATUM = click.Choice(["wgs84", "gcj02", "bd09"])
+
+
+def _db():
+    return storage.connect(current_app.config["YIZHAN_DB"])
+
+
+def _open_migrated():
+    db = _db()
+    storage.migrate(db)
+    return db
+
+
+@click.command("init")
+def init_command():
+    """Create the database, or migrate an older one in place (path from YIZHAN_DB)."""
+    db = _db()
+    before, after = storage.migrate(db)
+    path = current_app.config["YIZHAN_DB"]
+    if before == after:
+        click.echo(f"数据库 {path} 已是最新（版本 {after}）。")
+    else:
+        click.echo(f"数据库 {path} 已从版本 {before} 升级到版本 {after}。")
+
+
+@click.command("demo")
+@click.option("--stations", "count", default=3000, show_default=True, type=click.IntRange(1, 1_000_000),
+              help="How many synthetic stations to generate.")
+@click.option("--seed", default=2021, show_default=True, type=int, help="Random seed (same seed, same data).")
+@click.option("--region", default="beijing", show_default=True, type=click.Choice(["beijing", "china"]),
+              help="Beijing's 16 districts, or China's cities.")
+@click.option("--replace/--keep", default=False, show_default=True,
+              help="Delete existing synthetic stations first.")
+@click.option("--with-users/--no-users", default=True, show_default=True,
+              help="Also create the demo accounts (admin, reviewer, planner) if missing.")
+def demo_command(count, seed, region, replace, with_users):
+    """Fill the database with a synthetic (clearly labelled) demo dataset."""
+    from .demo import DEMO_USERS, generate_stations, load_demo
+
+    db = _open_migrated()
+    started = time.perf_counter()
+    records = generate_stations(count, seed=seed, region=region)
+    written = load_demo(db, records, replace=replace)
+    click.echo(f"已生成 {written} 个合成站点（{region}，种子 {seed}），"
+               f"用时 {time.perf_counter() - started:.1f} 秒。所有记录均标记为合成数据。")
+    if with_users:
+        for name, (password, role, union) in DEMO_USERS.items():
+            if users.get_user(db, name) is None:
+                users.add_user(db, name, password, role, union)
+                click.echo(f"演示账号：{name} / {password}（{users.ROLES[role]}）")
+
+
+@click.command("import")
+@click.argument("file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.option("--datum", type=DATUM, default="wgs84", show_default=True,
+              help="Datum of the file's coordinates (gcj02 for Amap/Tencent, bd09 for Baidu).")
+@click.option("--dry-run", is_flag=True, help="Check and report only; write nothing.")
+@click.option("--skip-invalid", is_flag=True, help="Write the valid rows even if some rows have errors.")
+@click.option("--user", "username", default="cli", show_default=True, help="Name recorded in the history.")
+def import_command(file, datum, dry_run, skip_invalid, username):
+    """Import stations from a CSV (UTF-8 or GBK), XLSX or GeoJSON file."""
+    db = _open_migrated()
+    started = time.perf_counter()
+    report = import_file(db, file.read_bytes(), file.name, datum=datum,
+                         region=current_app.config["YIZHAN_REGION"], dry_run=dry_run,
+                         skip_invalid=skip_invalid, username=username)
+    click.echo(format_report(report))
+    click.echo(f"用时 {time.perf_counter() - started:.1f} 秒。", err=True)
+    if not report.ok and not report.written:
+        sys.exit(1)
+
+
+@click.command("export")
+@click.option("--format", "fmt", type=click.Choice(EXPORT_FORMATS), required=True)
+@click.option("--datum", type=DATUM, default="wgs84", show_default=True)
+@click.option("-o", "--output", type=click.Path(dir_okay=False, path_type=Path), required=True)
+@click.option("--include-personal", is_flag=True,
+              help="Also export manager names and phones (personal data: keep the file private).")
+def export_command(fmt, datum, output, include_personal):
+    """Export every station to CSV, XLSX, GeoJSON or GeoPackage."""
+    db = _open_migrated()
+    with open(output, "wb") as out:
+        count = export_stations(storage.iter_stations(db, private=include_personal), fmt, out,
+                                datum=datum, private=include_personal)
+    click.echo(f"已导出 {count} 个站点到 {output}（{fmt}，{datum}）。")
+
+
+@click.group("user")
+def user_group():
+    """Manage accounts."""
+
+
+@user_group.command("add")
+@click.argument("name")
+@click.option("--role", type=click.Choice(list(users.ROLES)), required=True)
+@click.option("--union", "union_name", default=None, help="The user's own union (reviewers).")
+@click.option("--password-stdin", is_flag=True, help="Read the password from standard input.")
+def user_add(name, role, union_name, password_stdin):
+    """Add an account; asks for the password (or reads it from stdin)."""
+    if password_stdin:
+        password = sys.stdin.readline().rstrip("\n")
+    else:
+        password = click.prompt("Password", hide_input=True, confirmation_prompt=True)
+    try:
+        users.add_user(_open_migrated(), name, password, role, union_name)
+    except users.UserError as exc:
+        raise click.ClickException(str(exc)) from None
+    click.echo(f"已添加用户 {name}（{users.ROLES[role]}）。")
+
+
+@user_group.command("list")
+def user_list():
+    """List accounts."""
+    for user in users.list_users(_open_migrated()):
+        click.echo(f"{user['username']}\t{user['role']}\t{user['union_name'] or ''}")
+
+
+def register_commands(app):
+    for command in (init_command, demo_command, import_command, export_command, user_group):
+        app.cli.add_command(command)
+
+
+def _create_app():
+    from .web import create_app
+
+    return create_app()
+
+
+main = FlaskGroup(create_app=_create_app, add_default_commands=True,
+                  help="Yizhan 驿站: station registry commands. Database path from YIZHAN_DB.")

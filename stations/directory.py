@@ -1,0 +1,203 @@
+"""The public directory: what a visitor may see of stations, and what it means now."""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from datetime import datetime
+
+from geodata.datum import DatumError, parse_datum, to_wgs84
+
+from .hours import HoursError, parse_hours
+from .records import FACILITIES, STATION_TYPES, STATUSES
+from .storage import TZ, StationNotFound, get_station, search_stations
+
+__all__ = ["PUBLIC_STATUSES", "ApiQuery", "DirectoryQuery", "QueryError", "get_public_station",
+           "open_state", "parse_api_query", "parse_bbox", "parse_datum_param", "parse_directory_query",
+           "public_station", "search_api", "search_public"]
+
+PUBLIC_STATUSES = ("active", "temporarily_closed", "closed")  # pending ones are not public yet
+
+class QueryError(ValueError):
+    """A bad search parameter: ``parameter`` names it."""
+
+    def __init__(self, parameter: str, message: str):
+        super().__init__(f"{parameter}: {message}")
+        self.parameter = parameter
+        self.message = message
+
+@dataclass
+class DirectoryQuery:
+    q: str = ""
+    district: str = ""
+    status: str = ""
+    facility: tuple = ()
+    page: int = 1
+
+def parse_directory_query(args) -> DirectoryQuery:
+    """Read the directory's query string (a mapping with ``get``/``getlist``)."""
+    query = DirectoryQuery(q=(args.get("q") or "").strip()[:100],
+                           district=(args.get("district") or "").strip()[:30])
+    status = (args.get("status") or "").strip()
+    if status and status not in PUBLIC_STATUSES:
+        raise QueryError("status", f"unknown status {status!r}: expected one of "
+                         + ", ".join(PUBLIC_STATUSES))
+    query.status = status
+    facilities = []
+    for value in args.getlist("facility"):
+        for code in value.split(","):
+            code = code.strip()
+            if not code:
+                continue
+            if code not in FACILITIES:
+                raise QueryError("facility", f"unknown facility {code!r}: expected one of "
+                                 + ", ".join(FACILITIES))
+            facilities.append(code)
+    query.facility = tuple(dict.fromkeys(facilities))
+    try:
+        query.page = max(1, int(args.get("page") or 1))
+    except ValueError:
+        raise QueryError("page", f"page {args.get('page')!r} is not a whole number") from None
+    return query
+
+def search_public(db, query: DirectoryQuery, page_size: int):
+    """One page of public stations for a directory query: (stations, total, pages)."""
+    rows, total = search_stations(db, q=query.q or None, district=query.district or None,
+                                  status=query.status or None, facility=list(query.facility),
+                                  statuses=PUBLIC_STATUSES, limit=page_size,
+                                  offset=(query.page - 1) * page_size)
+    pages = max(1, -(-total // page_size))
+    return [public_station(r) for r in rows], total, pages
+
+def open_state(station: dict, at: datetime | None = None) -> dict:
+    """Whether a station is open at ``at`` (default now, Asia/Shanghai) and until when.
+
+    Returns a dict: ``open`` (True/False/None when hours are unknown), ``label``
+    (Chinese text for a person) and ``until`` (the next change, or None).
+    """
+    at = at or datetime.now(TZ)
+    if station.get("status") != "active":
+        return {"open": False, "label": STATUSES.get(station.get("status"), ""), "until": None}
+    if not station.get("hours"):
+        return {"open": None, "label": "开放时间未知", "until": None}
+    try:
+        hours = parse_hours(station["hours"])
+    except HoursError:
+        return {"open": None, "label": "开放时间未知", "until": None}
+    is_open = hours.is_open(at)
+    change = hours.next_change(at)
+    if hours.is_24h:
+        label = "24小时开放"
+    elif is_open:
+        label = f"营业中，{_when(change, at)}关门" if change else "营业中"
+    else:
+        label = f"已打烊，{_when(change, at)}开门" if change else "已打烊"
+    return {"open": is_open, "label": label, "until": change}
+
+def _when(moment: datetime, at: datetime) -> str:
+    moment = moment.astimezone(TZ) if moment.tzinfo else moment
+    local_at = at.astimezone(TZ) if at.tzinfo else at
+    days = (moment.date() - local_at.date()).days
+    prefix = {0: "", 1: "明天 "}.get(days, f"{moment.month}月{moment.day}日 ")
+    return f"{prefix}{moment:%H:%M} "
+
+def public_station(station: dict) -> dict:
+    """A station as the public may see it: no manager, no phone, labels added."""
+    out = {k: v for k, v in station.items() if k not in ("manager", "manager_phone")}
+    out["status_label"] = STATUSES.get(station.get("status"), station.get("status"))
+    out["type_label"] = STATION_TYPES.get(station.get("station_type"), "")
+    out["facility_labels"] = [(c, FACILITIES.get(c, c)) for c in station.get("facilities") or []]
+    try:
+        out["hours_zh"] = parse_hours(station["hours"]).to_zh() if station.get("hours") else ""
+    except HoursError:
+        out["hours_zh"] = station.get("hours") or ""
+    return out
+
+def get_public_station(db, station_id) -> dict:
+    """One station for the public; pending ones are not found."""
+    station = get_station(db, station_id)
+    if station["status"] not in PUBLIC_STATUSES:
+        raise StationNotFound(station_id)
+    return public_station(station)
+
+
+@dataclass
+class ApiQuery:
+    q: str = ""
+    district: str = ""
+    status: str = ""
+    facility: tuple = ()
+    bbox: tuple | None = None
+    datum: str = "wgs84"
+    limit: int = 100
+    offset: int = 0
+
+
+def _int_param(args, name, default, low, high):
+    raw = args.get(name)
+    if raw is None or raw == "":
+        return default
+    try:
+        value = int(raw)
+    except ValueError:
+        raise QueryError(name, f"{raw!r} is not a whole number") from None
+    if not low <= value <= high:
+        raise QueryError(name, f"{value} is out of range {low}..{high}")
+    return value
+
+
+def parse_bbox(raw: str) -> tuple:
+    """``minlon,minlat,maxlon,maxlat`` -> tuple of floats, or QueryError('bbox', …)."""
+    parts = [p.strip() for p in str(raw).split(",")]
+    if len(parts) != 4:
+        raise QueryError("bbox", "expected four numbers: minlon,minlat,maxlon,maxlat")
+    try:
+        minlon, minlat, maxlon, maxlat = (float(p) for p in parts)
+    except ValueError:
+        raise QueryError("bbox", f"{raw!r} is not four numbers") from None
+    if not all(map(math.isfinite, (minlon, minlat, maxlon, maxlat))):
+        raise QueryError("bbox", "coordinates must be finite numbers")
+    if not (-180 <= minlon <= 180 and -180 <= maxlon <= 180):
+        raise QueryError("bbox", "longitudes must be within -180..180")
+    if not (-90 <= minlat <= 90 and -90 <= maxlat <= 90):
+        raise QueryError("bbox", "latitudes must be within -90..90 (is the order "
+                                 "minlon,minlat,maxlon,maxlat?)")
+    if minlon > maxlon or minlat > maxlat:
+        raise QueryError("bbox", "min must not exceed max (order: minlon,minlat,maxlon,maxlat)")
+    return minlon, minlat, maxlon, maxlat
+
+
+def parse_datum_param(value) -> str:
+    """A ``datum`` parameter, or QueryError('datum', …)."""
+    try:
+        return parse_datum(value)
+    except DatumError as exc:
+        raise QueryError("datum", str(exc)) from None
+
+
+def parse_api_query(args) -> ApiQuery:
+    """Read ``GET /api/v1/stations`` parameters; QueryError names the bad one."""
+    query = ApiQuery(q=(args.get("q") or "").strip()[:100],
+                     district=(args.get("district") or "").strip()[:30])
+    listing = parse_directory_query(args)
+    query.status, query.facility = listing.status, listing.facility
+    query.datum = parse_datum_param(args.get("datum"))
+    if args.get("bbox"):
+        bbox = parse_bbox(args["bbox"])
+        if query.datum != "wgs84":  # the index is WGS-84: convert the corners
+            minlon, minlat = to_wgs84(bbox[0], bbox[1], query.datum)
+            maxlon, maxlat = to_wgs84(bbox[2], bbox[3], query.datum)
+            bbox = (minlon, minlat, maxlon, maxlat)
+        query.bbox = bbox
+    query.limit = _int_param(args, "limit", 100, 1, 1000)
+    query.offset = _int_param(args, "offset", 0, 0, 10_000_000)
+    return query
+
+
+def search_api(db, query: ApiQuery):
+    """(public stations, total) for an API query."""
+    rows, total = search_stations(db, q=query.q or None, district=query.district or None,
+                                  status=query.status or None, facility=list(query.facility),
+                                  bbox=query.bbox, statuses=PUBLIC_STATUSES, limit=query.limit,
+                                  offset=query.offset)
+    return rows, total

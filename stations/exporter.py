@@ -1,0 +1,139 @@
+"""Station records out: GeoJSON features (API and export), CSV, XLSX and GeoPackage.
+
+Coordinates leave in the datum asked for; private fields (manager, phone) leave
+only when the caller says so, and never through the public API.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+
+from geodata.datum import from_wgs84
+
+from .hours import parse_hours
+from .records import FACILITIES, FIELDS, PRIVATE_FIELDS, STATION_TYPES, STATUSES
+
+__all__ = ["EXPORT_FORMATS", "station_feature", "feature_collection", "export_stations",
+           "hours_display"]
+
+EXPORT_FORMATS = ("csv", "xlsx", "geojson", "gpkg")
+_PROPERTY_FIELDS = tuple(f for f in FIELDS if f not in ("id", "lon", "lat"))
+# Column headers for spreadsheets: the Chinese name, then the English field name, so a
+# person reads them and the importer maps them back.
+_ZH = {"id": "id", "name": "名称", "address": "地址", "district": "区", "subdistrict": "街道",
+       "lon": "经度", "lat": "纬度", "host_union": "所属工会", "station_type": "类型",
+       "hours": "开放时间", "facilities": "设施", "status": "状态", "awards": "荣誉",
+       "synthetic": "合成数据", "created_at": "创建时间", "updated_at": "更新时间",
+       "last_verified_at": "核验时间", "manager": "负责人", "manager_phone": "负责人电话"}
+
+
+def hours_display(text: str | None) -> str:
+    """Chinese rendering of stored hours text ('' when unknown)."""
+    if not text:
+        return ""
+    return parse_hours(text).to_zh()
+
+
+def station_feature(station: dict, datum: str = "wgs84", *, private: bool = False) -> dict:
+    """A station as a GeoJSON Feature whose id is the station id.
+
+    Properties use the English field names of the record; coordinates are
+    converted to ``datum`` (GeoJSON proper is WGS-84; other datums are for
+    drawing on Chinese tile layers).
+    """
+    lon, lat = from_wgs84(station["lon"], station["lat"], datum)
+    props = {name: station.get(name) for name in _PROPERTY_FIELDS}
+    props["hours_zh"] = hours_display(station.get("hours"))
+    if private:
+        for name in PRIVATE_FIELDS:
+            props[name] = station.get(name)
+    return {"type": "Feature", "id": station["id"],
+            "geometry": {"type": "Point", "coordinates": [round(lon, 7), round(lat, 7)]},
+            "properties": props}
+
+
+def feature_collection(stations, datum="wgs84", *, private=False, extra=None) -> dict:
+    """A GeoJSON FeatureCollection of stations, with ``extra`` top-level members."""
+    doc = {"type": "FeatureCollection"}
+    doc.update(extra or {})
+    doc["features"] = [station_feature(s, datum, private=private) for s in stations]
+    return doc
+
+
+def _row(station, datum, private):
+    lon, lat = from_wgs84(station["lon"], station["lat"], datum)
+    row = {name: station.get(name) for name in FIELDS}
+    row["lon"], row["lat"] = round(lon, 7), round(lat, 7)
+    row["facilities"] = "、".join(FACILITIES.get(c, c) for c in station.get("facilities") or [])
+    row["awards"] = "；".join(str(a.get("title", a)) if isinstance(a, dict) else str(a)
+                             for a in station.get("awards") or [])
+    row["status"] = STATUSES.get(station.get("status"), station.get("status"))
+    row["station_type"] = STATION_TYPES.get(station.get("station_type"), station.get("station_type"))
+    row["synthetic"] = "是" if station.get("synthetic") else "否"
+    if private:
+        for name in PRIVATE_FIELDS:
+            row[name] = station.get(name)
+    return row
+
+
+def _columns(private):
+    return list(FIELDS) + (list(PRIVATE_FIELDS) if private else [])
+
+
+def export_stations(stations, fmt: str, out, *, datum="wgs84", private=False) -> int:
+    """Write stations to the binary file object ``out``; returns how many.
+
+    CSV is UTF-8 with a byte-order mark, so Chinese Excel opens it correctly;
+    CSV and XLSX headers read "名称 name"-style Chinese first; GeoJSON carries
+    the datum in a ``datum`` member when it is not WGS-84.
+    """
+    stations = list(stations)
+    if fmt == "geojson":
+        extra = {"datum": datum} if datum != "wgs84" else {}
+        out.write(json.dumps(feature_collection(stations, datum, private=private, extra=extra),
+                             ensure_ascii=False, indent=None).encode("utf-8"))
+        return len(stations)
+    columns = _columns(private)
+    rows = [_row(s, datum, private) for s in stations]
+    if fmt == "csv":
+        text = io.StringIO()
+        writer = csv.writer(text)
+        writer.writerow([_ZH[c] for c in columns])
+        for row in rows:
+            writer.writerow(["" if row[c] is None else row[c] for c in columns])
+        out.write(text.getvalue().encode("utf-8-sig"))
+    elif fmt == "xlsx":
+        from openpyxl import Workbook
+
+        book = Workbook(write_only=True)
+        sheet = book.create_sheet("站点")
+        sheet.append([_ZH[c] for c in columns])
+        for row in rows:
+            sheet.append([_cell(row[c]) for c in columns])
+        book.save(out)
+    elif fmt == "gpkg":
+        import geopandas as gpd
+        from shapely.geometry import Point
+
+        frame = gpd.GeoDataFrame(
+            [{c: _cell(r[c]) for c in columns if c not in ("lon", "lat")} for r in rows],
+            geometry=[Point(r["lon"], r["lat"]) for r in rows],
+            crs="EPSG:4326" if datum == "wgs84" else None)
+        if frame.empty:
+            frame = gpd.GeoDataFrame({c: [] for c in columns if c not in ("lon", "lat")},
+                                     geometry=[], crs="EPSG:4326")
+        buffer = io.BytesIO()
+        frame.to_file(buffer, driver="GPKG", layer="stations", engine="pyogrio")
+        out.write(buffer.getvalue())
+    else:
+        raise ValueError(f"unknown export format {fmt!r}: expected one of {', '.join(EXPORT_FORMATS)}")
+    return len(rows)
+
+
+def _cell(value):
+    # Spreadsheet cells that start with = + - @ run as formulas in Excel: defuse them.
+    if isinstance(value, str) and value[:1] in ("=", "+", "-", "@"):
+        return "'" + value
+    return value

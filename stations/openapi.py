@@ -1,0 +1,112 @@
+"""The OpenAPI 3.1 document of API v1, as plain data."""
+
+from __future__ import annotations
+
+from .records import FACILITIES, STATION_TYPES, STATUSES
+
+__all__ = ["openapi_document"]
+
+
+def _param(name, description, schema, required=False):
+    return {"name": name, "in": "query", "required": required, "description": description,
+            "schema": schema}
+
+
+DATUM = _param("datum", "Datum of coordinates in and out.",
+               {"type": "string", "enum": ["wgs84", "gcj02", "bd09"], "default": "wgs84"})
+ERROR = {"description": "Bad parameter", "content": {"application/json": {"schema": {
+    "$ref": "#/components/schemas/Error"}}}}
+
+
+def openapi_document() -> dict:
+    properties = {
+        "name": {"type": "string"}, "address": {"type": "string"},
+        "district": {"type": ["string", "null"]}, "subdistrict": {"type": ["string", "null"]},
+        "host_union": {"type": ["string", "null"]},
+        "station_type": {"type": "string", "enum": list(STATION_TYPES)},
+        "hours": {"type": ["string", "null"],
+                  "description": "Opening hours, OSM-style text, e.g. 'Mo-Fr 08:00-20:00; Sa,Su 09:00-17:00'"},
+        "hours_zh": {"type": "string"},
+        "facilities": {"type": "array", "items": {"type": "string", "enum": list(FACILITIES)}},
+        "status": {"type": "string", "enum": list(STATUSES)},
+        "awards": {"type": "array", "items": {}},
+        "synthetic": {"type": "boolean", "description": "true for generated demo data"},
+        "created_at": {"type": "string"}, "updated_at": {"type": "string"},
+        "last_verified_at": {"type": ["string", "null"]},
+    }
+    feature = {"type": "object", "required": ["type", "id", "geometry", "properties"],
+               "properties": {"type": {"const": "Feature"}, "id": {"type": "integer"},
+                              "geometry": {"type": "object", "properties": {
+                                  "type": {"const": "Point"},
+                                  "coordinates": {"type": "array", "items": {"type": "number"},
+                                                  "minItems": 2, "maxItems": 2}}},
+                              "properties": {"type": "object", "properties": properties}}}
+    station_id = {"name": "station_id", "in": "path", "required": True, "schema": {"type": "integer"}}
+    json_feature = {"application/json": {"schema": {"$ref": "#/components/schemas/Feature"}}}
+    write = {"requestBody": {"required": True, "content": json_feature},
+             "security": [{"basicAuth": []}, {"session": []}]}
+    return {
+        "openapi": "3.1.0",
+        "info": {"title": "Yizhan 驿站 API", "version": "1.0.0",
+                 "description": "Trade-union service stations for outdoor workers. Coordinates "
+                                "are stored in WGS-84; pass datum=gcj02 or bd09 to read or write "
+                                "in Amap/Tencent or Baidu coordinates. Manager names and phone "
+                                "numbers are never in public answers."},
+        "paths": {
+            "/api/v1/stations": {
+                "get": {"summary": "Search stations", "parameters": [
+                    _param("q", "Substring of name or address", {"type": "string"}),
+                    _param("district", "District name, e.g. 朝阳区", {"type": "string"}),
+                    _param("status", "Status", {"type": "string",
+                                                "enum": ["active", "temporarily_closed", "closed"]}),
+                    _param("facility", "Facility codes, comma-separated; all must be present",
+                           {"type": "string"}),
+                    _param("bbox", "minlon,minlat,maxlon,maxlat (in the given datum)",
+                           {"type": "string"}),
+                    DATUM,
+                    _param("limit", "Page size", {"type": "integer", "minimum": 1, "maximum": 1000,
+                                                  "default": 100}),
+                    _param("offset", "Rows to skip", {"type": "integer", "minimum": 0, "default": 0}),
+                ], "responses": {"200": {"description": "GeoJSON FeatureCollection with total",
+                                         "content": {"application/json": {"schema": {
+                                             "$ref": "#/components/schemas/FeatureCollection"}}}},
+                                 "400": ERROR}},
+                "post": {"summary": "Create a station (admin)", "parameters": [DATUM],
+                         "responses": {"201": {"description": "Created", "content": json_feature},
+                                       "400": ERROR, "401": {"description": "Not logged in"},
+                                       "403": {"description": "Not an admin"}}, **write},
+            },
+            "/api/v1/stations/{station_id}": {
+                "get": {"summary": "One station", "parameters": [station_id, DATUM],
+                        "responses": {"200": {"description": "Feature", "content": json_feature},
+                                      "404": {"description": "No such station"}}},
+                "patch": {"summary": "Change some fields (admin)", "parameters": [station_id, DATUM],
+                          "responses": {"200": {"description": "Changed", "content": json_feature},
+                                        "400": ERROR, "404": {"description": "No such station"}},
+                          **write},
+                "put": {"summary": "Replace a station's fields (admin)",
+                        "parameters": [station_id, DATUM],
+                        "responses": {"200": {"description": "Changed", "content": json_feature},
+                                      "400": ERROR, "404": {"description": "No such station"}},
+                        **write},
+            },
+        },
+        "components": {
+            "schemas": {
+                "Feature": feature,
+                "FeatureCollection": {"type": "object", "properties": {
+                    "type": {"const": "FeatureCollection"},
+                    "features": {"type": "array", "items": {"$ref": "#/components/schemas/Feature"}},
+                    "total": {"type": "integer"}, "limit": {"type": "integer"},
+                    "offset": {"type": "integer"}, "datum": {"type": "string"}}},
+                "Error": {"type": "object", "properties": {"error": {"type": "object", "properties": {
+                    "status": {"type": "integer"}, "parameter": {"type": "string"},
+                    "message": {"type": "string"}}}}},
+            },
+            "securitySchemes": {
+                "basicAuth": {"type": "http", "scheme": "basic"},
+                "session": {"type": "apiKey", "in": "cookie", "name": "session",
+                            "description": "A logged-in session; send X-CSRFToken on writes."},
+            },
+        },
+    }

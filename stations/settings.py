@@ -1,0 +1,46 @@
+"""Every setting in one place: name, default and help, read from the environment."""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+
+__all__ = ["SETTINGS", "Setting", "from_environ"]
+
+
+@dataclass(frozen=True)
+class Setting:
+    name: str
+    default: object
+    help: str
+
+    def read(self, environ):
+        raw = environ.get(self.name)
+        if raw is None or raw == "":
+            return self.default
+        if isinstance(self.default, bool):
+            return raw.strip().lower() in ("1", "true", "yes", "on")
+        if isinstance(self.default, int):
+            return int(raw)
+        return raw
+
+
+SETTINGS = [
+    Setting("YIZHAN_DB", "instance/yizhan.db", "Path of the SQLite database file."),
+    Setting("YIZHAN_SECRET_KEY", "",
+            "Key that signs session cookies; if empty, one is made and kept in instance/secret_key."),
+    Setting("YIZHAN_REGION", "beijing",
+            "Region the registry covers: beijing (16 districts) or china (prefecture-level cities)."),
+    Setting("YIZHAN_SESSION_HOURS", 8, "Hours a login lasts before the user must log in again."),
+    Setting("YIZHAN_MAX_UPLOAD_MB", 32, "Largest request body accepted (imports), in MiB."),
+    Setting("YIZHAN_PAGE_SIZE", 20, "Stations per page in the public directory."),
+    Setting("YIZHAN_SECURE_COOKIES", False, "Send the session cookie over HTTPS only (set behind TLS)."),
+    Setting("YIZHAN_TILES", "osm",
+            "Map tiles: osm (WGS-84) or amap (GCJ-02; points are converted before drawing)."),
+]
+
+
+def from_environ(environ=None) -> dict:
+    """{setting name: value} for every setting, from the environment or defaults."""
+    environ = os.environ if environ is None else environ
+    return {s.name: s.read(environ) for s in SETTINGS}

@@ -1,0 +1,437 @@
+"""Storage: SQLite through sqlite-utils, behind named functions.
+
+Callers never build SQL; they call ``get_station``, ``search_stations``,
+``insert_stations`` … and get plain dicts back.  The schema is built by ordered,
+registered migrations; the version lives in ``PRAGMA user_version``.
+"""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+from datetime import datetime
+from pathlib import Path
+from zoneinfo import ZoneInfo
+
+import sqlite_utils
+
+from .records import FIELDS, PRIVATE_FIELDS
+
+__all__ = [
+    "StationNotFound",
+    "HistoryNotFound",
+    "connect",
+    "migrate",
+    "schema_version",
+    "MIGRATIONS",
+    "now_iso",
+    "get_station",
+    "search_stations",
+    "stations_in_bbox",
+    "station_points",
+    "iter_stations",
+    "count_stations",
+    "insert_stations",
+    "create_station",
+    "update_station",
+    "set_status",
+    "station_history",
+    "restore_version",
+    "data_version",
+    "district_names",
+    "registry_summary",
+]
+
+TZ = ZoneInfo("Asia/Shanghai")
+_JSON_FIELDS = ("facilities", "awards")
+_ALL_FIELDS = FIELDS + ("district_declared", "district_mismatch") + PRIVATE_FIELDS
+_DEFAULTS = {"address": "", "station_type": "warm_station", "facilities": "[]", "status": "active",
+             "awards": "[]", "synthetic": 0, "district_mismatch": 0}
+
+
+class StationNotFound(LookupError):
+    """No station has this id."""
+
+    def __init__(self, station_id):
+        super().__init__(f"no station with id {station_id!r}")
+        self.station_id = station_id
+
+
+class HistoryNotFound(LookupError):
+    """No history entry with this id for this station."""
+
+
+def now_iso() -> str:
+    return datetime.now(TZ).isoformat(timespec="seconds")
+
+
+def connect(path: str | Path) -> sqlite_utils.Database:
+    """Open the database file with the settings a web app needs.
+
+    WAL lets readers run beside one writer; ``busy_timeout`` makes a writer wait
+    for a lock rather than fail; ``synchronous=FULL`` keeps a committed import
+    through a power cut.
+    """
+    if str(path) != ":memory:":
+        Path(path).parent.mkdir(parents=True, exist_ok=True)
+    conn = sqlite3.connect(str(path), timeout=10, check_same_thread=False)
+    conn.execute("PRAGMA busy_timeout = 10000")
+    db = sqlite_utils.Database(conn)
+    if str(path) != ":memory:":
+        with db.ensure_autocommit_on():
+            conn.execute("PRAGMA journal_mode = WAL")
+    conn.execute("PRAGMA synchronous = FULL")
+    conn.execute("PRAGMA foreign_keys = ON")
+    return db
+
+
+# --- migrations ------------------------------------------------------------
+
+MIGRATIONS = []
+
+
+def migration(fn):
+    MIGRATIONS.append(fn)
+    return fn
+
+
+@migration
+def m001_stations_and_users(db):
+    db.executescript("""
+    CREATE TABLE stations (
+        id INTEGER PRIMARY KEY,
+        name TEXT NOT NULL,
+        address TEXT NOT NULL DEFAULT '',
+        district TEXT,
+        district_declared TEXT,
+        district_mismatch INTEGER NOT NULL DEFAULT 0,
+        subdistrict TEXT,
+        lon REAL NOT NULL,
+        lat REAL NOT NULL,
+        host_union TEXT,
+        manager TEXT,
+        manager_phone TEXT,
+        station_type TEXT NOT NULL DEFAULT 'warm_station',
+        hours TEXT,
+        facilities TEXT NOT NULL DEFAULT '[]',
+        status TEXT NOT NULL DEFAULT 'active'
+            CHECK (status IN ('active', 'temporarily_closed', 'closed', 'pending')),
+        awards TEXT NOT NULL DEFAULT '[]',
+        synthetic INTEGER NOT NULL DEFAULT 0,
+        created_at TEXT NOT NULL,
+        updated_at TEXT NOT NULL,
+        last_verified_at TEXT
+    );
+    CREATE INDEX stations_district ON stations(district);
+    CREATE INDEX stations_status ON stations(status);
+    CREATE TABLE users (
+        id INTEGER PRIMARY KEY,
+        username TEXT NOT NULL UNIQUE,
+        password_hash TEXT NOT NULL,
+        role TEXT NOT NULL CHECK (role IN ('admin', 'reviewer', 'planner')),
+        union_name TEXT,
+        created_at TEXT NOT NULL
+    );
+    """)
+
+
+@migration
+def m002_spatial_index(db):
+    # R*Tree for bounding-box queries, kept in step with the table by triggers.
+    db.executescript("""
+    CREATE VIRTUAL TABLE stations_rtree USING rtree(id, minlon, maxlon, minlat, maxlat);
+    INSERT INTO stations_rtree SELECT id, lon, lon, lat, lat FROM stations;
+    CREATE TRIGGER stations_rtree_ins AFTER INSERT ON stations BEGIN
+        INSERT INTO stations_rtree VALUES (new.id, new.lon, new.lon, new.lat, new.lat);
+    END;
+    CREATE TRIGGER stations_rtree_upd AFTER UPDATE OF lon, lat ON stations BEGIN
+        UPDATE stations_rtree SET minlon = new.lon, maxlon = new.lon,
+            minlat = new.lat, maxlat = new.lat WHERE id = new.id;
+    END;
+    CREATE TRIGGER stations_rtree_del AFTER DELETE ON stations BEGIN
+        DELETE FROM stations_rtree WHERE id = old.id;
+    END;
+    """)
+
+
+@migration
+def m003_history_and_version(db):
+    # History of every change; a counter that in-memory indexes watch for changes.
+    db.executescript("""
+    CREATE TABLE station_history (
+        id INTEGER PRIMARY KEY,
+        station_id INTEGER NOT NULL REFERENCES stations(id) ON DELETE CASCADE,
+        at TEXT NOT NULL,
+        username TEXT,
+        action TEXT NOT NULL,
+        before TEXT,
+        after TEXT
+    );
+    CREATE INDEX station_history_station ON station_history(station_id, id);
+    CREATE TABLE meta (key TEXT PRIMARY KEY, value INTEGER NOT NULL);
+    INSERT INTO meta VALUES ('stations_version', 0);
+    CREATE TRIGGER stations_version_ins AFTER INSERT ON stations BEGIN
+        UPDATE meta SET value = value + 1 WHERE key = 'stations_version';
+    END;
+    CREATE TRIGGER stations_version_upd AFTER UPDATE ON stations BEGIN
+        UPDATE meta SET value = value + 1 WHERE key = 'stations_version';
+    END;
+    CREATE TRIGGER stations_version_del AFTER DELETE ON stations BEGIN
+        UPDATE meta SET value = value + 1 WHERE key = 'stations_version';
+    END;
+    """)
+
+
+def schema_version(db) -> int:
+    return db.execute("PRAGMA user_version").fetchone()[0]
+
+
+def migrate(db, target: int | None = None) -> tuple[int, int]:
+    """Apply the migrations the database has not had yet, each in its own transaction.
+
+    Returns (version before, version after).
+    """
+    target = len(MIGRATIONS) if target is None else target
+    start = current = schema_version(db)
+    for number, step in enumerate(MIGRATIONS[current:target], start=current + 1):
+        with db.atomic():
+            step(db)
+            db.execute(f"PRAGMA user_version = {int(number)}")
+        current = number
+    return start, current
+
+
+# --- reading ----------------------------------------------------------------
+
+def _decode(row: dict, private: bool) -> dict:
+    row = dict(row)
+    for name in _JSON_FIELDS:
+        if name in row:
+            row[name] = json.loads(row[name] or "[]")
+    if "synthetic" in row:
+        row["synthetic"] = bool(row["synthetic"])
+    if "district_mismatch" in row:
+        row["district_mismatch"] = bool(row["district_mismatch"])
+    if not private:
+        for name in PRIVATE_FIELDS:
+            row.pop(name, None)
+    return row
+
+
+def get_station(db, station_id, *, private: bool = False) -> dict:
+    """One station by id; private fields (manager, phone) only when asked for."""
+    try:
+        station_id = int(station_id)
+    except (TypeError, ValueError):
+        raise StationNotFound(station_id) from None
+    rows = list(db.query("SELECT * FROM stations WHERE id = ?", [station_id]))
+    if not rows:
+        raise StationNotFound(station_id)
+    return _decode(rows[0], private)
+
+
+def _where(q=None, district=None, status=None, facility=None, bbox=None,
+           statuses=None, ids=None):
+    clauses, params = [], []
+    if q:
+        like = "%" + q.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
+        clauses.append("(name LIKE ? ESCAPE '\\' OR address LIKE ? ESCAPE '\\')")
+        params += [like, like]
+    if district:
+        clauses.append("district = ?")
+        params.append(district)
+    if status:
+        clauses.append("status = ?")
+        params.append(status)
+    elif statuses:
+        clauses.append(f"status IN ({', '.join('?' for _ in statuses)})")
+        params += list(statuses)
+    for code in ([facility] if isinstance(facility, str) else facility or []):
+        clauses.append("EXISTS (SELECT 1 FROM json_each(stations.facilities) WHERE value = ?)")
+        params.append(code)
+    if bbox:
+        minlon, minlat, maxlon, maxlat = bbox
+        clauses.append("id IN (SELECT id FROM stations_rtree WHERE minlon >= ? AND maxlon <= ?"
+                       " AND minlat >= ? AND maxlat <= ?)")
+        params += [minlon, maxlon, minlat, maxlat]
+    return (" WHERE " + " AND ".join(clauses)) if clauses else "", params
+
+
+def search_stations(db, *, q=None, district=None, status=None, facility=None, bbox=None,
+                    statuses=None, limit=20, offset=0, private=False):
+    """Stations matching every given filter, by id; returns (rows, total count).
+
+    ``q`` matches a substring of name or address; ``facility`` is a code or a list
+    of codes that must all be present; ``bbox`` is (minlon, minlat, maxlon, maxlat)
+    in WGS-84; ``statuses`` limits the statuses when ``status`` is not given.
+    """
+    where, params = _where(q, district, status, facility, bbox, statuses)
+    total = db.execute(f"SELECT count(*) FROM stations{where}", params).fetchone()[0]
+    rows = db.query(f"SELECT * FROM stations{where} ORDER BY id LIMIT ? OFFSET ?",
+                    params + [int(limit), int(offset)])
+    return [_decode(r, private) for r in rows], total
+
+
+def stations_in_bbox(db, bbox, *, statuses=None, limit=10000):
+    """Stations inside a WGS-84 bounding box, through the R*Tree index."""
+    rows, _ = search_stations(db, bbox=bbox, statuses=statuses, limit=limit)
+    return rows
+
+
+def count_stations(db, **filters) -> int:
+    where, params = _where(**filters)
+    return db.execute(f"SELECT count(*) FROM stations{where}", params).fetchone()[0]
+
+
+def station_points(db, *, statuses=None):
+    """(id, name, lon, lat) for every station, for spatial indexes and duplicate checks."""
+    where, params = _where(statuses=statuses)
+    return db.execute(f"SELECT id, name, lon, lat FROM stations{where} ORDER BY id",
+                      params).fetchall()
+
+
+def iter_stations(db, *, private=False, statuses=None):
+    """Every station in id order, decoded (for exports)."""
+    where, params = _where(statuses=statuses)
+    for row in db.query(f"SELECT * FROM stations{where} ORDER BY id", params):
+        yield _decode(row, private)
+
+
+def registry_summary(db) -> dict:
+    """Counts for the organiser's home page."""
+    by_status = dict(db.execute("SELECT status, count(*) FROM stations GROUP BY status").fetchall())
+    one = db.execute("SELECT count(*), sum(district_mismatch), sum(synthetic) FROM stations").fetchone()
+    return {"total": one[0], "by_status": by_status, "district_mismatch": one[1] or 0,
+            "synthetic": one[2] or 0}
+
+
+def district_names(db) -> list[str]:
+    return [r[0] for r in db.execute(
+        "SELECT DISTINCT district FROM stations WHERE district IS NOT NULL ORDER BY district")]
+
+
+def data_version(db) -> int:
+    """A number that changes whenever any station changes."""
+    return db.execute("SELECT value FROM meta WHERE key = 'stations_version'").fetchone()[0]
+
+
+# --- writing ----------------------------------------------------------------
+
+def _encode(record: dict) -> dict:
+    row = {k: v for k, v in record.items() if k in _ALL_FIELDS}  # a whitelist: names go into SQL
+    for name in _JSON_FIELDS:
+        if name in row and not isinstance(row[name], str):
+            row[name] = json.dumps(list(row[name] or []), ensure_ascii=False)
+    for name in ("synthetic", "district_mismatch"):
+        if name in row:
+            row[name] = int(bool(row[name]))
+    return row
+
+
+def _record_history(db, station_id, username, action, before, after):
+    db["station_history"].insert({
+        "station_id": station_id, "at": now_iso(), "username": username, "action": action,
+        "before": json.dumps(before, ensure_ascii=False) if before is not None else None,
+        "after": json.dumps(after, ensure_ascii=False) if after is not None else None,
+    })
+
+
+def insert_stations(db, records, *, username=None, action="import") -> list[int]:
+    """Insert new stations (or update those whose ``id`` exists) in one transaction.
+
+    Every insert and update is written to the history.  All or nothing: an error
+    on any record rolls back every record.  New stations are written in bulk
+    with ids assigned here, so 200,000 rows take seconds, not minutes.
+    """
+    records = list(records)
+    stamp = now_iso()
+    ids = []
+    with db.atomic():
+        wanted = [int(r["id"]) for r in records if r.get("id") is not None]
+        existing = set()
+        for start in range(0, len(wanted), 500):
+            chunk = wanted[start:start + 500]
+            existing.update(row[0] for row in db.execute(
+                f"SELECT id FROM stations WHERE id IN ({', '.join('?' for _ in chunk)})", chunk))
+        next_id = (db.execute("SELECT max(id) FROM stations").fetchone()[0] or 0) + 1
+        next_id = max([next_id] + [i + 1 for i in wanted])
+        new_rows, history = [], []
+        for record in records:
+            if record.get("id") is not None and int(record["id"]) in existing:
+                changes = {k: v for k, v in record.items() if k != "id"}
+                update_station(db, record["id"], changes, username=username, action=action)
+                ids.append(int(record["id"]))
+                continue
+            row = {name: None for name in _ALL_FIELDS}
+            row.update(_encode(record))
+            row.update({k: v for k, v in _DEFAULTS.items() if row[k] is None})
+            if row["id"] is None:
+                row["id"], next_id = next_id, next_id + 1
+            row["created_at"] = row["created_at"] or stamp
+            row["updated_at"] = row["updated_at"] or stamp
+            new_rows.append(row)
+            after = _decode(row, private=True)
+            history.append((row["id"], stamp, username, action,
+                            json.dumps(after, ensure_ascii=False)))
+            ids.append(row["id"])
+        if new_rows:
+            columns = list(new_rows[0])
+            db.conn.executemany(
+                f"INSERT INTO stations ({', '.join(columns)}) VALUES "
+                f"({', '.join('?' for _ in columns)})",
+                [[row[c] for c in columns] for row in new_rows])
+            db.conn.executemany(
+                "INSERT INTO station_history (station_id, at, username, action, before, after) "
+                "VALUES (?, ?, ?, ?, NULL, ?)", history)
+    return ids
+
+
+def create_station(db, record: dict, *, username=None) -> int:
+    """Insert one new station; returns its id."""
+    record = {k: v for k, v in record.items() if k != "id"}
+    return insert_stations(db, [record], username=username, action="create")[0]
+
+
+def update_station(db, station_id, changes: dict, *, username=None, action="edit") -> dict:
+    """Change some fields of a station, recording before and after; returns the new record."""
+    with db.atomic():
+        before = get_station(db, station_id, private=True)
+        row = _encode({k: v for k, v in changes.items() if k not in ("id", "created_at")})
+        row["updated_at"] = now_iso()
+        sets = ", ".join(f"{name} = ?" for name in row)
+        db.execute(f"UPDATE stations SET {sets} WHERE id = ?", list(row.values()) + [before["id"]])
+        after = get_station(db, station_id, private=True)
+        _record_history(db, before["id"], username, action, before, after)
+    return after
+
+
+def set_status(db, station_id, status: str, *, username=None) -> dict:
+    """Close, reopen or suspend a station (a recorded change like any edit)."""
+    action = {"closed": "close", "active": "reopen"}.get(status, "status")
+    return update_station(db, station_id, {"status": status}, username=username, action=action)
+
+
+def station_history(db, station_id) -> list[dict]:
+    """The station's changes, newest first, with before/after decoded."""
+    rows = db.query("SELECT * FROM station_history WHERE station_id = ? ORDER BY id DESC",
+                    [int(station_id)])
+    out = []
+    for row in rows:
+        row = dict(row)
+        row["before"] = json.loads(row["before"]) if row["before"] else None
+        row["after"] = json.loads(row["after"]) if row["after"] else None
+        out.append(row)
+    return out
+
+
+def restore_version(db, station_id, history_id, *, username=None) -> dict:
+    """Make the station as it was after history entry ``history_id`` (itself recorded)."""
+    rows = list(db.query("SELECT * FROM station_history WHERE id = ? AND station_id = ?",
+                         [int(history_id), int(station_id)]))
+    if not rows or not rows[0]["after"]:
+        raise HistoryNotFound(f"station {station_id} has no version {history_id}")
+    version = json.loads(rows[0]["after"])
+    changes = {k: v for k, v in version.items()
+               if k in _ALL_FIELDS and k not in ("id", "created_at", "updated_at")}
+    return update_station(db, station_id, changes, username=username,
+                          action=f"restore:{int(history_id)}")

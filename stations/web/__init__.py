@@ -1,0 +1,99 @@
+"""The web layer: the app factory, blueprints and the rules every request passes."""
+
+from __future__ import annotations
+
+import secrets
+from datetime import timedelta
+from pathlib import Path
+
+from flask import Flask, g, jsonify, render_template, request
+from flask_wtf.csrf import CSRFError, CSRFProtect
+from werkzeug.exceptions import HTTPException
+
+from ..settings import from_environ
+from . import access, db as web_db
+
+__all__ = ["create_app", "csrf"]
+
+ROOT = Path(__file__).resolve().parents[2]
+csrf = CSRFProtect()
+
+
+def _secret_key(config) -> str:
+    if config.get("YIZHAN_SECRET_KEY"):
+        return config["YIZHAN_SECRET_KEY"]
+    # One key kept beside the database, so every gunicorn worker signs alike.
+    path = Path(config["YIZHAN_DB"]).resolve().parent / "secret_key"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    if not path.exists():
+        path.write_text(secrets.token_hex(32))
+        path.chmod(0o600)
+    return path.read_text().strip()
+
+
+def create_app(config: dict | None = None) -> Flask:
+    """Build the app: settings (environment, then ``config``), storage, blueprints."""
+    app = Flask("stations", root_path=str(ROOT), template_folder=str(ROOT / "templates"),
+                static_folder=str(ROOT / "static"))
+    app.config.update(from_environ())
+    app.config.update(config or {})
+    app.config.update(
+        SECRET_KEY=_secret_key(app.config),
+        SESSION_COOKIE_HTTPONLY=True,
+        SESSION_COOKIE_SAMESITE="Lax",
+        SESSION_COOKIE_SECURE=bool(app.config["YIZHAN_SECURE_COOKIES"]),
+        PERMANENT_SESSION_LIFETIME=timedelta(hours=int(app.config["YIZHAN_SESSION_HOURS"])),
+        MAX_CONTENT_LENGTH=int(app.config["YIZHAN_MAX_UPLOAD_MB"]) * 1024 * 1024,
+        WTF_CSRF_TIME_LIMIT=None,  # the token lives as long as the session
+        JSON_AS_ASCII=False,
+    )
+    app.json.ensure_ascii = False
+    csrf.init_app(app)
+    web_db.init_app(app)
+    access.init_app(app)
+
+    from . import admin, api, auth, directory, pages
+
+    for module in (pages, auth, directory, admin, api):
+        app.register_blueprint(module.bp)
+    csrf.exempt(api.bp)
+
+    from ..cli import register_commands
+
+    register_commands(app)
+    _register_errors(app)
+    return app
+
+
+def _wants_json() -> bool:
+    return request.path.startswith("/api/")
+
+
+def _register_errors(app):
+    @app.errorhandler(CSRFError)
+    def csrf_error(error):
+        message = "表单已过期或缺少安全令牌，请返回刷新页面后重试。"
+        if _wants_json():
+            return jsonify(error={"status": 400, "message": "CSRF token missing or invalid"}), 400
+        return render_template("error.html", code=400, message=message), 400
+
+    @app.errorhandler(HTTPException)
+    def http_error(error):
+        messages = {400: "请求有误。", 401: "请先登录。", 403: "您没有权限访问此页面。",
+                    404: "找不到该页面。", 405: "不支持该请求方法。",
+                    413: "上传的文件太大。", 429: "请求过于频繁，请稍后再试。"}
+        if _wants_json():
+            return jsonify(error={"status": error.code, "message": error.description}), error.code
+        return render_template("error.html", code=error.code,
+                               message=messages.get(error.code, error.name)), error.code
+
+    @app.errorhandler(Exception)
+    def server_error(error):
+        app.logger.exception("unhandled error on %s", request.path)
+        if _wants_json():
+            return jsonify(error={"status": 500, "message": "internal error"}), 500
+        return render_template("error.html", code=500, message="服务器出错了，请稍后再试。"), 500
+
+    @app.context_processor
+    def inject_user():
+        return {"current_user": g.get("user")}

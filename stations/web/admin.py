@@ -1,0 +1,167 @@
+"""Keeping the registry true (admin): create, edit, close, reopen, restore, import."""
+
+from flask import (Blueprint, abort, current_app, flash, g, redirect, render_template, request,
+                   url_for)
+
+from .. import storage
+from ..importer import import_file
+from ..records import FACILITIES, STATION_TYPES, STATUSES
+from ..registry import save_station
+from ..storage import HistoryNotFound, StationNotFound
+from .access import allow
+from .db import get_db
+
+bp = Blueprint("admin", __name__, url_prefix="/admin")
+FORM_FIELDS = ("name", "address", "district", "subdistrict", "lon", "lat", "host_union",
+               "manager", "manager_phone", "station_type", "hours", "status")
+
+
+def get_station_or_404(station_id):
+    try:
+        return storage.get_station(get_db(), station_id, private=True)
+    except StationNotFound:
+        abort(404)
+
+
+def _form_values(station=None):
+    """What the form shows: the stored station, or what the user typed."""
+    if request.method == "POST":
+        values = {name: request.form.get(name, "") for name in FORM_FIELDS}
+        values["facilities"] = request.form.getlist("facilities")
+        values["datum"] = request.form.get("datum", "wgs84")
+        return values
+    values = {name: ("" if (station or {}).get(name) is None else station[name])
+              for name in FORM_FIELDS}
+    if station:
+        values["district"] = station.get("district_declared") or station.get("district") or ""
+    values["facilities"] = (station or {}).get("facilities", [])
+    values["station_type"] = values["station_type"] or "warm_station"
+    values["status"] = values["status"] or "active"
+    values["datum"] = "wgs84"
+    return values
+
+
+def _render_form(station, values, errors=None, warnings=None, status=200):
+    return render_template("admin/station_form.html", station=station, values=values,
+                           errors=errors or {}, warnings=warnings or [], facilities=FACILITIES,
+                           types=STATION_TYPES, statuses=STATUSES), status
+
+
+def _save(station_id=None):
+    values = _form_values()
+    result = save_station(get_db(), {k: v for k, v in values.items() if k != "datum"},
+                          station_id=station_id, datum=values["datum"],
+                          region=current_app.config["YIZHAN_REGION"], username=g.user["username"])
+    return values, result
+
+
+@bp.get("")
+@allow("admin", "reviewer", "planner")
+def index():
+    """The signed-in home: what this role can do."""
+    return render_template("admin/index.html", summary=storage.registry_summary(get_db()),
+                           statuses=STATUSES)
+
+
+@bp.get("/stations")
+@allow("admin")
+def stations():
+    """All stations, pending and closed included, for the organiser."""
+    q = request.args.get("q", "").strip()
+    page = max(1, request.args.get("page", 1, type=int) or 1)
+    rows, total = storage.search_stations(get_db(), q=q or None, limit=50, offset=(page - 1) * 50,
+                                          private=True)
+    return render_template("admin/stations.html", stations=rows, total=total, q=q, page=page,
+                           pages=max(1, -(-total // 50)), statuses=STATUSES)
+
+
+@bp.route("/stations/new", methods=["GET", "POST"])
+@allow("admin")
+def new_station():
+    """Create a station."""
+    if request.method == "GET":
+        return _render_form(None, _form_values())
+    values, result = _save()
+    if not result.ok:
+        return _render_form(None, values, result.errors_by_field(), result.warnings, 400)
+    _flash_saved(result, "已创建站点。")
+    return redirect(url_for("admin.station", station_id=result.station["id"]))
+
+
+@bp.route("/stations/<int:station_id>/edit", methods=["GET", "POST"])
+@allow("admin")
+def edit_station(station_id):
+    """Edit a station."""
+    station = get_station_or_404(station_id)
+    if request.method == "GET":
+        return _render_form(station, _form_values(station))
+    values, result = _save(station_id)
+    if not result.ok:
+        return _render_form(station, values, result.errors_by_field(), result.warnings, 400)
+    _flash_saved(result, "已保存修改。")
+    return redirect(url_for("admin.station", station_id=station_id))
+
+
+def _flash_saved(result, message):
+    flash(message)
+    for warning in result.warnings:
+        flash(f"注意：{warning.message}")
+
+
+@bp.get("/stations/<int:station_id>")
+@allow("admin")
+def station(station_id):
+    """A station with its private fields and its history."""
+    station = get_station_or_404(station_id)
+    return render_template("admin/station.html", station=station,
+                           history=storage.station_history(get_db(), station_id),
+                           statuses=STATUSES, types=STATION_TYPES, facilities=FACILITIES)
+
+
+@bp.post("/stations/<int:station_id>/status")
+@allow("admin")
+def set_status(station_id):
+    """Close, suspend or reopen a station."""
+    get_station_or_404(station_id)
+    status = request.form.get("status", "")
+    if status not in STATUSES:
+        abort(400)
+    storage.set_status(get_db(), station_id, status, username=g.user["username"])
+    flash(f"状态已改为“{STATUSES[status]}”。")
+    return redirect(url_for("admin.station", station_id=station_id))
+
+
+@bp.post("/stations/<int:station_id>/restore/<int:history_id>")
+@allow("admin")
+def restore(station_id, history_id):
+    """Restore the station as it was after one change (the restore is recorded too)."""
+    get_station_or_404(station_id)
+    try:
+        storage.restore_version(get_db(), station_id, history_id, username=g.user["username"])
+    except HistoryNotFound:
+        abort(404)
+    flash("已恢复到所选版本。")
+    return redirect(url_for("admin.station", station_id=station_id))
+
+
+@bp.route("/import", methods=["GET", "POST"])
+@allow("admin")
+def import_page():
+    """Import a station list (CSV, XLSX, GeoJSON) with a full report."""
+    if request.method == "GET":
+        return render_template("admin/import.html", report=None, form={})
+    upload = request.files.get("file")
+    form = {"datum": request.form.get("datum", "wgs84"),
+            "dry_run": bool(request.form.get("dry_run")),
+            "skip_invalid": bool(request.form.get("skip_invalid"))}
+    if upload is None or not upload.filename:
+        return render_template("admin/import.html", report=None, form=form,
+                               error="请选择要导入的文件。"), 400
+    if form["datum"] not in ("wgs84", "gcj02", "bd09"):
+        return render_template("admin/import.html", report=None, form=form,
+                               error="坐标系必须是 wgs84、gcj02 或 bd09。"), 400
+    report = import_file(get_db(), upload.read(), upload.filename, datum=form["datum"],
+                         region=current_app.config["YIZHAN_REGION"], dry_run=form["dry_run"],
+                         skip_invalid=form["skip_invalid"], username=g.user["username"])
+    return render_template("admin/import.html", report=report, form=form,
+                           statuses=STATUSES), (200 if report.ok or report.written else 400)

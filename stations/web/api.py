@@ -1,0 +1,101 @@
+"""JSON API v1: stations as GeoJSON, with an OpenAPI document."""
+
+from flask import Blueprint, current_app, g, jsonify, request
+
+from .. import directory as core
+from ..exporter import feature_collection, station_feature
+from ..openapi import openapi_document
+from ..registry import save_station
+from ..storage import StationNotFound
+from . import csrf
+from .access import PUBLIC, allow
+from .db import get_db
+
+bp = Blueprint("api", __name__, url_prefix="/api/v1")
+
+
+def bad_request(parameter, message):
+    return jsonify(error={"status": 400, "parameter": parameter, "message": message}), 400
+
+
+@bp.errorhandler(core.QueryError)
+def query_error(exc):
+    return bad_request(exc.parameter, exc.message)
+
+
+@bp.get("/openapi.json")
+@allow(PUBLIC)
+def openapi():
+    """The OpenAPI 3.1 description of this API."""
+    return jsonify(openapi_document())
+
+
+@bp.get("/stations")
+@allow(PUBLIC)
+def stations():
+    """Stations matching the filters, as a GeoJSON FeatureCollection."""
+    query = core.parse_api_query(request.args)
+    rows, total = core.search_api(get_db(), query)
+    extra = {"total": total, "limit": query.limit, "offset": query.offset, "datum": query.datum}
+    return jsonify(feature_collection(rows, query.datum, extra=extra))
+
+
+@bp.get("/stations/<int:station_id>")
+@allow(PUBLIC)
+def station(station_id):
+    """One station as a GeoJSON Feature."""
+    datum = core.parse_datum_param(request.args.get("datum"))
+    try:
+        found = core.get_public_station(get_db(), station_id)
+    except StationNotFound:
+        return jsonify(error={"status": 404, "message": f"no station with id {station_id}"}), 404
+    return jsonify(station_feature(found, datum))
+
+
+def _body():
+    """The JSON body as field -> value: a Feature, or a plain object of properties."""
+    body = request.get_json(silent=True)
+    if not isinstance(body, dict):
+        raise core.QueryError("body", "expected a JSON object (a GeoJSON Feature or properties)")
+    if body.get("type") == "Feature":
+        props = dict(body.get("properties") or {})
+        geometry = body.get("geometry") or {}
+        if geometry:
+            coords = geometry.get("coordinates") if geometry.get("type") == "Point" else None
+            if not isinstance(coords, list) or len(coords) < 2:
+                raise core.QueryError("geometry", "expected a Point with [lon, lat] coordinates")
+            props["lon"], props["lat"] = coords[0], coords[1]
+        return props
+    return dict(body)
+
+
+def _write(station_id=None, partial=False):
+    if not g.get("basic_auth"):
+        csrf.protect()  # a cookie session needs the X-CSRFToken header
+    raw = _body()
+    datum = core.parse_datum_param(raw.pop("datum", None) or request.args.get("datum"))
+    try:
+        result = save_station(get_db(), raw, station_id=station_id, datum=datum, partial=partial,
+                              region=current_app.config["YIZHAN_REGION"], username=g.user["username"])
+    except StationNotFound:
+        return jsonify(error={"status": 404, "message": f"no station with id {station_id}"}), 404
+    if not result.ok:
+        return jsonify(error={"status": 400, "message": "invalid station",
+                              "fields": result.errors_by_field()}), 400
+    feature = station_feature(result.station, datum, private=True)
+    feature["warnings"] = [str(w) for w in result.warnings]
+    return jsonify(feature), (201 if station_id is None else 200)
+
+
+@bp.post("/stations")
+@allow("admin")
+def create():
+    """Create a station (admin)."""
+    return _write()
+
+
+@bp.route("/stations/<int:station_id>", methods=["PATCH", "PUT"])
+@allow("admin")
+def update(station_id):
+    """Change a station (admin): PATCH changes the fields sent, PUT replaces them all."""
+    return _write(station_id, partial=request.method == "PATCH")

@@ -1,0 +1,56 @@
+"""The public station directory: list, station page, small map."""
+
+from flask import Blueprint, abort, current_app, render_template, request, url_for
+
+from .. import directory as core
+from ..maps import station_map_html
+from ..records import FACILITIES, STATUSES
+from ..storage import StationNotFound, district_names
+from .access import PUBLIC, allow
+from .db import get_db
+
+bp = Blueprint("directory", __name__, url_prefix="/stations")
+
+
+def get_public_or_404(station_id):
+    try:
+        return core.get_public_station(get_db(), station_id)
+    except StationNotFound:
+        abort(404)
+
+
+@bp.get("")
+@allow(PUBLIC)
+def index():
+    """Search and browse stations."""
+    try:
+        query = core.parse_directory_query(request.args)
+    except core.QueryError as exc:
+        query, error = core.DirectoryQuery(), exc.message
+    else:
+        error = None
+    stations, total, pages = core.search_public(get_db(), query, current_app.config["YIZHAN_PAGE_SIZE"])
+    for station in stations:
+        station["open_state"] = core.open_state(station)
+    return render_template("directory/index.html", stations=stations, total=total, pages=pages,
+                           query=query, error=error, districts=district_names(get_db()),
+                           facilities=FACILITIES,
+                           statuses={k: STATUSES[k] for k in core.PUBLIC_STATUSES})
+
+
+@bp.get("/<int:station_id>")
+@allow(PUBLIC)
+def detail(station_id):
+    """One station: address, hours and whether it is open now, facilities, awards, map."""
+    station = get_public_or_404(station_id)
+    return render_template("directory/detail.html", station=station,
+                           open_state=core.open_state(station))
+
+
+@bp.get("/<int:station_id>/map")
+@allow(PUBLIC)
+def station_map(station_id):
+    """The small map on a station page (loaded in a frame, so the page stays light)."""
+    station = get_public_or_404(station_id)
+    return station_map_html(station, tiles=current_app.config["YIZHAN_TILES"],
+                            static_url=url_for("static", filename="vendor/leaflet/"))
