@@ -8,7 +8,7 @@ from pathlib import Path
 
 import click
 from flask import current_app
-from flask.cli import FlaskGroup
+from flask.cli import FlaskGroup, with_appcontext
 
 from . import storage, users
 from .exporter import EXPORT_FORMATS, export_stations
@@ -30,6 +30,7 @@ def _open_migrated():
 
 
 @click.command("init")
+@with_appcontext
 def init_command():
     """Create the database, or migrate an older one in place (path from YIZHAN_DB)."""
     db = _db()
@@ -51,6 +52,7 @@ def init_command():
               help="Delete existing synthetic stations first.")
 @click.option("--with-users/--no-users", default=True, show_default=True,
               help="Also create the demo accounts (admin, reviewer, planner) if missing.")
+@with_appcontext
 def demo_command(count, seed, region, replace, with_users):
     """Fill the database with a synthetic (clearly labelled) demo dataset."""
     from .demo import DEMO_USERS, generate_stations, load_demo
@@ -75,6 +77,7 @@ def demo_command(count, seed, region, replace, with_users):
 @click.option("--dry-run", is_flag=True, help="Check and report only; write nothing.")
 @click.option("--skip-invalid", is_flag=True, help="Write the valid rows even if some rows have errors.")
 @click.option("--user", "username", default="cli", show_default=True, help="Name recorded in the history.")
+@with_appcontext
 def import_command(file, datum, dry_run, skip_invalid, username):
     """Import stations from a CSV (UTF-8 or GBK), XLSX or GeoJSON file."""
     db = _open_migrated()
@@ -94,6 +97,7 @@ def import_command(file, datum, dry_run, skip_invalid, username):
 @click.option("-o", "--output", type=click.Path(dir_okay=False, path_type=Path), required=True)
 @click.option("--include-personal", is_flag=True,
               help="Also export manager names and phones (personal data: keep the file private).")
+@with_appcontext
 def export_command(fmt, datum, output, include_personal):
     """Export every station to CSV, XLSX, GeoJSON or GeoPackage."""
     db = _open_migrated()
@@ -113,6 +117,7 @@ def user_group():
 @click.option("--role", type=click.Choice(list(users.ROLES)), required=True)
 @click.option("--union", "union_name", default=None, help="The user's own union (reviewers).")
 @click.option("--password-stdin", is_flag=True, help="Read the password from standard input.")
+@with_appcontext
 def user_add(name, role, union_name, password_stdin):
     """Add an account; asks for the password (or reads it from stdin)."""
     if password_stdin:
@@ -127,6 +132,7 @@ def user_add(name, role, union_name, password_stdin):
 
 
 @user_group.command("list")
+@with_appcontext
 def user_list():
     """List accounts."""
     for user in users.list_users(_open_migrated()):

@@ -104,7 +104,8 @@ def _sample_points(n, region, rng):
         lon = np.where(background, rng.uniform(minlon, maxlon, batch), lon)
         lat = np.where(background, rng.uniform(minlat, maxlat, batch), lat)
         found = locator.locate_many(lon, lat)
-        keep = [i for i, name in enumerate(found) if name is not None][:need]
+        inside = geo.in_china_many(lon, lat)  # coasts: city polygons and outline differ a little
+        keep = [i for i, name in enumerate(found) if name is not None and inside[i]][:need]
         lons += [float(lon[i]) for i in keep]
         lats += [float(lat[i]) for i in keep]
         names += [found[i] for i in keep]

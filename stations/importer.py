@@ -259,7 +259,8 @@ def validate_rows(rows, datum="wgs84", region="beijing", existing=(), report=Non
     for number, values in rows:
         result = clean_station({k: v for k, v in values.items() if not k.startswith("_")}, datum)
         if values.get("_geometry_error"):
-            result.errors.append(Problem("lon", values["_geometry_error"]))
+            result.errors = [p for p in result.errors if p.field not in ("lon", "lat")]
+            result.errors.append(Problem("geometry", values["_geometry_error"]))
         station_id = _clean_id(values.get("id"), result.errors)
         record = result.record
         record["_row"] = number

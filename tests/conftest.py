@@ -1,0 +1,83 @@
+"""Shared fixtures: an app over a temporary database file, clients, and helpers."""
+
+from __future__ import annotations
+
+import re
+
+import pytest
+
+from stations import storage, users
+from stations.web import create_app
+
+PASSWORDS = {"admin": "admin-pass-1", "reviewer": "review-pass-1", "planner": "plan-pass-1"}
+
+
+@pytest.fixture
+def db_path(tmp_path):
+    return tmp_path / "yizhan.db"
+
+
+@pytest.fixture
+def fresh_db(db_path):
+    """A migrated, empty database file."""
+    db = storage.connect(db_path)
+    storage.migrate(db)
+    yield db
+    db.conn.close()
+
+
+@pytest.fixture
+def app(db_path, fresh_db):
+    for role, password in PASSWORDS.items():
+        users.add_user(fresh_db, role, password, role,
+                       "海淀区总工会" if role == "reviewer" else None)
+    app = create_app({"YIZHAN_DB": str(db_path), "TESTING": True,
+                      "YIZHAN_SECRET_KEY": "test-secret"})
+    yield app
+
+
+@pytest.fixture
+def client(app):
+    return app.test_client()
+
+
+@pytest.fixture
+def runner(app):
+    return app.test_cli_runner()
+
+
+def csrf_token(client, path="/login") -> str:
+    page = client.get(path).get_data(as_text=True)
+    match = re.search(r'name="csrf_token" value="([^"]+)"', page)
+    assert match, f"no CSRF token on {path}"
+    return match.group(1)
+
+
+class AuthActions:
+    def __init__(self, client):
+        self.client = client
+
+    def login(self, role="admin"):
+        token = csrf_token(self.client)
+        response = self.client.post("/login", data={"username": role, "password": PASSWORDS[role],
+                                                    "csrf_token": token})
+        assert response.status_code == 302, response.get_data(as_text=True)
+        return response
+
+    def logout(self):
+        return self.client.post("/logout", data={"csrf_token": csrf_token(self.client, "/stations")})
+
+
+@pytest.fixture
+def auth(client):
+    return AuthActions(client)
+
+
+def make_station(db, **fields) -> int:
+    """Store one station directly (WGS-84), defaults near Tiananmen in 东城区."""
+    record = {"name": "测试驿站", "address": "北京市东城区东长安街1号", "lon": 116.3975,
+              "lat": 39.9087, "district": "东城区", "hours": "Mo-Su 08:00-20:00",
+              "facilities": ["water", "microwave"], "status": "active",
+              "manager": "张三", "manager_phone": "13800138000"}
+    record.update(fields)
+    return storage.insert_stations(db, [record], username="test")[0]
