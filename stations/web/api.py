@@ -6,6 +6,7 @@ from .. import directory as core
 from ..exporter import feature_collection, station_feature
 from ..openapi import openapi_document
 from ..registry import save_station
+from ..riders import nearest_answer, parse_nearest_query
 from ..storage import StationNotFound
 from . import csrf
 from .access import PUBLIC, allow
@@ -99,3 +100,11 @@ def create():
 def update(station_id):
     """Change a station (admin): PATCH changes the fields sent, PUT replaces them all."""
     return _write(station_id, partial=request.method == "PATCH")
+
+
+@bp.get("/nearest")
+@allow(PUBLIC)
+def nearest():
+    """The k nearest stations to a point, with distance, walking minutes and open-now."""
+    query = parse_nearest_query(request.args)
+    return jsonify(nearest_answer(get_db(), query, current_app.config["YIZHAN_DB"]))

@@ -1,0 +1,200 @@
+"""Nearest-station search: a KD-tree on unit-sphere vectors, kept in memory.
+
+Points are placed on a sphere of the Earth's mean radius; the straight-line
+(chord) distance between two such points grows monotonically with the distance
+along the surface, so the tree's nearest are the true nearest, and haversine
+distances are computed for the answers.  Filters (status, facilities, open now)
+are applied to candidates in order of distance, widening the search until k
+matches are found or the radius or the data run out, so a filtered answer is
+the same set a brute-force scan would give.
+"""
+
+from __future__ import annotations
+
+import math
+import threading
+from dataclasses import dataclass
+from datetime import datetime
+
+import numpy as np
+from scipy.spatial import cKDTree
+
+from .hours import HoursError, parse_hours
+from .records import FACILITIES
+from .storage import TZ, data_version, iter_stations
+from .validation import EARTH_RADIUS_M, lonlat_to_xyz
+
+__all__ = ["NearestIndex", "Hit", "haversine_m", "brute_force_nearest", "index_for",
+           "WALK_SPEED_KMH", "DETOUR"]
+
+WALK_SPEED_KMH = 5.0   # DESIGN.md §6
+DETOUR = 1.3           # street distance ÷ straight-line distance
+_FACILITY_BIT = {code: 1 << i for i, code in enumerate(FACILITIES)}
+
+
+def haversine_m(lon1, lat1, lon2, lat2):
+    """Great-circle distance in metres on the sphere of radius EARTH_RADIUS_M (vectorised)."""
+    lon1, lat1, lon2, lat2 = (np.radians(np.asarray(v, dtype=float)) for v in (lon1, lat1, lon2, lat2))
+    h = np.sin((lat2 - lat1) / 2) ** 2 + np.cos(lat1) * np.cos(lat2) * np.sin((lon2 - lon1) / 2) ** 2
+    return 2 * EARTH_RADIUS_M * np.arcsin(np.sqrt(np.clip(h, 0, 1)))
+
+
+def _chord(metres: float) -> float:
+    return 2 * EARTH_RADIUS_M * math.sin(min(metres, math.pi * EARTH_RADIUS_M) / (2 * EARTH_RADIUS_M))
+
+
+def facility_mask(codes) -> int:
+    mask = 0
+    for code in codes or ():
+        mask |= _FACILITY_BIT.get(code, 0)
+    return mask
+
+
+@dataclass
+class Hit:
+    station: dict
+    distance_m: float
+    open_now: bool | None
+
+    @property
+    def walk_minutes(self) -> int:
+        """Walking time on streets: straight line × detour ÷ 5 km/h, rounded up."""
+        return max(1, math.ceil(self.distance_m * DETOUR / (WALK_SPEED_KMH * 1000 / 60)))
+
+
+class NearestIndex:
+    """An in-memory index of stations for nearest queries.
+
+    Parameters
+    ----------
+    stations : iterable of dict
+        Public station records (WGS-84 ``lon``/``lat``, ``status``, ``facilities``,
+        ``hours``).
+    """
+
+    def __init__(self, stations):
+        self.stations = list(stations)
+        n = len(self.stations)
+        self.lons = np.fromiter((s["lon"] for s in self.stations), float, n)
+        self.lats = np.fromiter((s["lat"] for s in self.stations), float, n)
+        self.ids = np.fromiter((s["id"] for s in self.stations), np.int64, n)
+        self.masks = np.fromiter((facility_mask(s.get("facilities")) for s in self.stations),
+                                 np.int64, n)
+        self.statuses = np.array([s["status"] for s in self.stations], dtype=object)
+        self.hours = []
+        for s in self.stations:
+            try:
+                self.hours.append(parse_hours(s["hours"]) if s.get("hours") else None)
+            except HoursError:
+                self.hours.append(None)
+        self.always = np.array([h is not None and h.is_24h for h in self.hours], dtype=bool)
+        self.tree = cKDTree(lonlat_to_xyz(self.lons, self.lats)) if n else None
+
+    def __len__(self):
+        return len(self.stations)
+
+    def _passes(self, i, status, mask, at, open_now, only_24h) -> bool:
+        if status and self.statuses[i] != status:
+            return False
+        if mask and (int(self.masks[i]) & mask) != mask:
+            return False
+        if only_24h and not self.always[i]:
+            return False
+        return not open_now or self._open_state(i, at) is True
+
+    def _open_state(self, i, at) -> bool | None:
+        """Open at ``at``: True/False, None when the hours are unknown."""
+        if self.statuses[i] != "active":
+            return False
+        if self.hours[i] is None:
+            return None
+        return self.hours[i].is_open(at)
+
+    def query(self, lon, lat, k=5, *, radius_m=None, status="active", facilities=(),
+              open_now=False, only_24h=False, at: datetime | None = None) -> list[Hit]:
+        """The k nearest stations to (lon, lat) (WGS-84) that pass every filter.
+
+        Ties in distance are broken by station id, so answers are deterministic.
+        """
+        if self.tree is None or k <= 0:
+            return []
+        at = at or datetime.now(TZ)
+        mask = facility_mask(facilities)
+        target = lonlat_to_xyz([lon], [lat])[0]
+        bound = _chord(radius_m) * (1 + 1e-9) + 1e-6 if radius_m is not None else np.inf
+        n = len(self.stations)
+        want = min(n, max(k * 4, 16))
+        while True:
+            dists, idx = self.tree.query(target, k=want, distance_upper_bound=bound)
+            dists, idx = np.atleast_1d(dists), np.atleast_1d(idx)
+            valid = idx < n
+            dists, idx = dists[valid], idx[valid]
+            hits = [int(i) for i in idx if self._passes(i, status, mask, at, open_now, only_24h)]
+            if len(idx) < want or want >= n:
+                break  # every station within the bound has been seen
+            if len(hits) >= k:
+                # Done unless a station tied with the k-th hit may lie just outside the
+                # candidates (then its id might win the tie): widen once more.
+                kth = sorted(dists[np.isin(idx, hits)])[k - 1]
+                if kth < dists[-1] * (1 - 1e-12):
+                    break
+            want = min(n, want * 4)
+        return self._finish(hits, lon, lat, k, radius_m, at)
+
+    def _finish(self, hits, lon, lat, k, radius_m, at):
+        if not hits:
+            return []
+        rows = np.array(hits)
+        metres = haversine_m(lon, lat, self.lons[rows], self.lats[rows])
+        order = sorted(range(len(hits)), key=lambda j: (round(float(metres[j]), 3), int(self.ids[rows[j]])))
+        out = []
+        for j in order:
+            if radius_m is not None and metres[j] > radius_m:
+                continue
+            i = hits[j]
+            out.append(Hit(self.stations[i], float(metres[j]), self._open_state(i, at)))
+            if len(out) == k:
+                break
+        return out
+
+
+def brute_force_nearest(stations, lon, lat, k=5, *, radius_m=None, status="active",
+                        facilities=(), open_now=False, only_24h=False, at=None):
+    """The same answer as NearestIndex.query by scanning every station (for tests, benchmarks)."""
+    at = at or datetime.now(TZ)
+    rows = []
+    for s in stations:
+        if status and s["status"] != status:
+            continue
+        if facilities and not set(facilities) <= set(s.get("facilities") or ()):
+            continue
+        hours = parse_hours(s["hours"]) if s.get("hours") else None
+        if only_24h and not (hours and hours.is_24h):
+            continue
+        if open_now and not (hours and s["status"] == "active" and hours.is_open(at)):
+            continue
+        d = float(haversine_m(lon, lat, s["lon"], s["lat"]))
+        if radius_m is not None and d > radius_m:
+            continue
+        rows.append((round(d, 3), s["id"], s))
+    rows.sort(key=lambda r: (r[0], r[1]))
+    return [(s, d) for d, _, s in rows[:k]]
+
+
+_CACHE: dict = {}
+_LOCK = threading.Lock()
+
+
+def index_for(db, key: str = "default") -> NearestIndex:
+    """The process's index for this database, rebuilt when any station has changed."""
+    version = data_version(db)
+    cached = _CACHE.get(key)
+    if cached and cached[0] == version:
+        return cached[1]
+    with _LOCK:
+        cached = _CACHE.get(key)
+        if cached and cached[0] == version:
+            return cached[1]
+        index = NearestIndex(s for s in iter_stations(db) if s["status"] != "pending")
+        _CACHE[key] = (version, index)
+        return index

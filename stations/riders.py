@@ -1,0 +1,161 @@
+"""What a rider asks for: the nearest stations open now with the facilities they need."""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field
+from datetime import datetime
+from urllib.parse import quote, urlencode
+
+from geodata.datum import from_wgs84, to_wgs84
+
+from .coords import CoordinateError, parse_coordinate
+from .directory import QueryError, parse_datum_param, public_station, open_state
+from .exporter import station_feature
+from .nearest import index_for
+from .records import FACILITIES, STATUSES
+from .storage import TZ
+
+__all__ = ["NearestQuery", "parse_nearest_query", "nearest_answer", "nearest_for_page",
+           "navigation_links", "MAX_K", "MAX_RADIUS_M"]
+
+MAX_K = 50
+MAX_RADIUS_M = 50_000
+
+
+@dataclass
+class NearestQuery:
+    lon: float  # WGS-84, whatever datum the caller used
+    lat: float
+    datum: str = "wgs84"
+    k: int = 5
+    radius_m: float | None = None
+    open_now: bool = False
+    only_24h: bool = False
+    at: datetime | None = None
+    facilities: tuple = ()
+    status: str | None = "active"
+    given: dict = field(default_factory=dict)  # lon/lat as the caller gave them
+
+
+def _flag(args, name) -> bool:
+    raw = (args.get(name) or "").strip().lower()
+    if raw in ("", "0", "false", "no", "off"):
+        return False
+    if raw in ("1", "true", "yes", "on"):
+        return True
+    raise QueryError(name, f"{raw!r} is not a yes/no value: use 1 or 0")
+
+
+def _number(args, name, low, high, required=False):
+    raw = args.get(name)
+    if raw is None or str(raw).strip() == "":
+        if required:
+            raise QueryError(name, f"{name} is required")
+        return None
+    try:
+        value = parse_coordinate(raw) if name in ("lon", "lat") else float(raw)
+    except (CoordinateError, ValueError):
+        raise QueryError(name, f"{raw!r} is not a number") from None
+    if not (low <= value <= high) or value != value:
+        raise QueryError(name, f"{value:g} is out of range {low:g}..{high:g}")
+    return value
+
+
+def parse_nearest_query(args) -> NearestQuery:
+    """Read ``/api/v1/nearest`` (and ``/nearby``) parameters; QueryError names the bad one."""
+    datum = parse_datum_param(args.get("datum"))
+    lat = _number(args, "lat", -90, 90, required=True)
+    lon = _number(args, "lon", -180, 180, required=True)
+    k_raw = args.get("k") or "5"
+    try:
+        k = int(k_raw)
+    except ValueError:
+        raise QueryError("k", f"{k_raw!r} is not a whole number") from None
+    if not 1 <= k <= MAX_K:
+        raise QueryError("k", f"{k} is out of range 1..{MAX_K}")
+    radius = _number(args, "radius_m", 0, MAX_RADIUS_M)
+    status = (args.get("status") or "active").strip()
+    if status == "any":
+        status = None
+    elif status not in ("active", "temporarily_closed", "closed"):
+        raise QueryError("status", f"unknown status {status!r}: expected active, "
+                         "temporarily_closed, closed or any")
+    facilities = []
+    for part in (args.get("facilities") or "").split(","):
+        part = part.strip()
+        if part:
+            if part not in FACILITIES:
+                raise QueryError("facilities", f"unknown facility {part!r}: expected some of "
+                                 + ", ".join(FACILITIES))
+            facilities.append(part)
+    at = None
+    if args.get("at"):
+        try:
+            at = datetime.fromisoformat(args["at"].strip().replace("Z", "+00:00"))
+        except ValueError:
+            raise QueryError("at", f"{args['at']!r} is not an ISO time like 2026-11-24T21:30") from None
+        at = at.astimezone(TZ) if at.tzinfo else at.replace(tzinfo=TZ)
+    wlon, wlat = to_wgs84(lon, lat, datum)
+    return NearestQuery(lon=wlon, lat=wlat, datum=datum, k=k, radius_m=radius,
+                        open_now=_flag(args, "open_now"), only_24h=_flag(args, "open_24h"),
+                        at=at, facilities=tuple(dict.fromkeys(facilities)), status=status,
+                        given={"lon": lon, "lat": lat})
+
+
+def _search(db, query: NearestQuery, index_key: str):
+    at = query.at or datetime.now(TZ)
+    hits = index_for(db, index_key).query(
+        query.lon, query.lat, query.k, radius_m=query.radius_m, status=query.status,
+        facilities=query.facilities, open_now=query.open_now, only_24h=query.only_24h, at=at)
+    return hits, at
+
+
+def nearest_answer(db, query: NearestQuery, index_key: str = "default") -> dict:
+    """The JSON answer of ``/api/v1/nearest``: results nearest first, and the query."""
+    hits, at = _search(db, query, index_key)
+    return {
+        "results": [{"station": station_feature(h.station, query.datum),
+                     "distance_m": round(h.distance_m, 1), "walk_minutes": h.walk_minutes,
+                     "open_now": h.open_now} for h in hits],
+        "query": {"lon": query.given["lon"], "lat": query.given["lat"], "datum": query.datum,
+                  "k": query.k, "radius_m": query.radius_m, "open_now": query.open_now,
+                  "open_24h": query.only_24h, "facilities": list(query.facilities),
+                  "status": query.status or "any", "at": at.isoformat(timespec="minutes"),
+                  "distance": "haversine on a sphere of radius 6371008.8 m (WGS-84 mean radius)",
+                  "walk_speed_kmh": 5.0, "detour_factor": 1.3},
+    }
+
+
+def nearest_for_page(db, query: NearestQuery, index_key: str = "default") -> list[dict]:
+    """Results for the rider page: public station, distance, minutes, open state, links."""
+    hits, at = _search(db, query, index_key)
+    out = []
+    for h in hits:
+        station = public_station(h.station)
+        out.append({"station": station, "distance_m": h.distance_m,
+                    "walk_minutes": h.walk_minutes, "open_state": open_state(h.station, at),
+                    "links": navigation_links(station)})
+    return out
+
+
+def navigation_links(station: dict) -> dict:
+    """Links that open Amap, Baidu and Tencent maps at the station, each in its own datum.
+
+    Amap and Tencent take GCJ-02 and Baidu BD-09: a WGS-84 point handed to them
+    unconverted lands 300–700 m away in Beijing.
+    """
+    name = station["name"]
+    glon, glat = from_wgs84(station["lon"], station["lat"], "gcj02")
+    blon, blat = from_wgs84(station["lon"], station["lat"], "bd09")
+    return {
+        "amap": "https://uri.amap.com/marker?" + urlencode(
+            {"position": f"{glon:.6f},{glat:.6f}", "name": name, "src": "yizhan",
+             "coordinate": "gaode", "callnative": 1}),
+        "baidu": "https://api.map.baidu.com/marker?" + urlencode(
+            {"location": f"{blat:.6f},{blon:.6f}", "title": name,
+             "content": station.get("address") or name, "output": "html",
+             "coord_type": "bd09ll", "src": "yizhan"}),
+        "tencent": "https://apis.map.qq.com/uri/v1/marker?marker=" + quote(
+            f"coord:{glat:.6f},{glon:.6f};title:{name};addr:{station.get('address') or ''}",
+            safe=":;,") + "&referer=yizhan",
+    }
