@@ -16,6 +16,7 @@ from .records import FACILITIES, STATUSES
 from .storage import TZ
 
 __all__ = ["NearestQuery", "parse_nearest_query", "nearest_answer", "nearest_for_page",
+           "district_origin", "district_choices",
            "navigation_links", "MAX_K", "MAX_RADIUS_M"]
 
 MAX_K = 50
@@ -159,3 +160,21 @@ def navigation_links(station: dict) -> dict:
             f"coord:{glat:.6f},{glon:.6f};title:{name};addr:{station.get('address') or ''}",
             safe=":;,") + "&referer=yizhan",
     }
+
+
+def district_origin(region: str, name: str) -> tuple[float, float] | None:
+    """A point well inside the named district (WGS-84), for riders who pick a district."""
+    from geodata import districts as geo
+
+    frame = geo.load_districts(region)
+    match = frame[frame["name"] == name]
+    if match.empty:
+        return None
+    point = match.geometry.iloc[0].representative_point()
+    return float(point.x), float(point.y)
+
+
+def district_choices(region: str) -> list[str]:
+    from geodata import districts as geo
+
+    return list(geo.locator(region).names)

@@ -35,6 +35,11 @@ SETTINGS = [
     Setting("YIZHAN_MAX_UPLOAD_MB", 32, "Largest request body accepted (imports), in MiB."),
     Setting("YIZHAN_PAGE_SIZE", 20, "Stations per page in the public directory."),
     Setting("YIZHAN_SECURE_COOKIES", False, "Send the session cookie over HTTPS only (set behind TLS)."),
+    Setting("YIZHAN_FEEDBACK_PER_CLIENT", 5,
+            "Feedback submissions one client may make in 10 minutes."),
+    Setting("YIZHAN_FEEDBACK_GLOBAL", 120, "Feedback submissions accepted per minute from everyone."),
+    Setting("YIZHAN_PROXY_HOPS", 0,
+            "Reverse proxies in front of the app whose X-Forwarded-For is trusted (for client addresses)."),
     Setting("YIZHAN_TILES", "osm",
             "Map tiles: osm (WGS-84) or amap (GCJ-02; points are converted before drawing)."),
 ]

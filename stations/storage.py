@@ -182,6 +182,33 @@ def m003_history_and_version(db):
     """)
 
 
+@migration
+def m004_feedback_and_rate_limits(db):
+    # Rider feedback (anonymous), and counters shared by every server process.
+    db.executescript("""
+    CREATE TABLE feedback (
+        id INTEGER PRIMARY KEY,
+        station_id INTEGER NOT NULL REFERENCES stations(id) ON DELETE CASCADE,
+        at TEXT NOT NULL,
+        rating INTEGER CHECK (rating BETWEEN 1 AND 5),
+        found TEXT NOT NULL DEFAULT '[]',
+        note TEXT,
+        flag TEXT CHECK (flag IN ('closed', 'not_found', 'moved')),
+        client TEXT,
+        resolved_at TEXT,
+        resolved_by TEXT
+    );
+    CREATE INDEX feedback_station ON feedback(station_id, id);
+    CREATE INDEX feedback_open_flags ON feedback(flag, resolved_at);
+    CREATE TABLE rate_limits (
+        bucket TEXT NOT NULL,
+        window INTEGER NOT NULL,
+        count INTEGER NOT NULL,
+        PRIMARY KEY (bucket, window)
+    );
+    """)
+
+
 def schema_version(db) -> int:
     return db.execute("PRAGMA user_version").fetchone()[0]
 

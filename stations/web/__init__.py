@@ -48,13 +48,18 @@ def create_app(config: dict | None = None) -> Flask:
         JSON_AS_ASCII=False,
     )
     app.json.ensure_ascii = False
+    if app.config["YIZHAN_PROXY_HOPS"]:
+        from werkzeug.middleware.proxy_fix import ProxyFix
+
+        hops = int(app.config["YIZHAN_PROXY_HOPS"])
+        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=hops, x_proto=hops, x_host=hops)
     csrf.init_app(app)
     web_db.init_app(app)
     access.init_app(app)
 
-    from . import admin, api, auth, directory, pages
+    from . import admin, api, auth, directory, pages, riders
 
-    for module in (pages, auth, directory, admin, api):
+    for module in (pages, auth, directory, riders, admin, api):
         app.register_blueprint(module.bp)
     csrf.exempt(api.bp)
 

@@ -3,7 +3,7 @@
 from flask import (Blueprint, abort, current_app, flash, g, redirect, render_template, request,
                    url_for)
 
-from .. import storage
+from .. import feedback, storage
 from ..importer import import_file
 from ..records import FACILITIES, STATION_TYPES, STATUSES
 from ..registry import save_station
@@ -60,7 +60,7 @@ def _save(station_id=None):
 def index():
     """The signed-in home: what this role can do."""
     return render_template("admin/index.html", summary=storage.registry_summary(get_db()),
-                           statuses=STATUSES)
+                           statuses=STATUSES, flagged=len(feedback.flag_queue(get_db())))
 
 
 @bp.get("/stations")
@@ -115,6 +115,9 @@ def station(station_id):
     station = get_station_or_404(station_id)
     return render_template("admin/station.html", station=station,
                            history=storage.station_history(get_db(), station_id),
+                           satisfaction=feedback.satisfaction(get_db(), station_id),
+                           recent=feedback.recent_feedback(get_db(), station_id, 10),
+                           found=feedback.FOUND, flags=feedback.FLAGS,
                            statuses=STATUSES, types=STATION_TYPES, facilities=FACILITIES)
 
 
@@ -165,3 +168,21 @@ def import_page():
                          skip_invalid=form["skip_invalid"], username=g.user["username"])
     return render_template("admin/import.html", report=report, form=form,
                            statuses=STATUSES), (200 if report.ok or report.written else 400)
+
+
+@bp.get("/flags")
+@allow("admin")
+def flags():
+    """The review queue: stations riders found closed, missing or moved."""
+    return render_template("admin/flags.html", queue=feedback.flag_queue(get_db()),
+                           flags=feedback.FLAGS)
+
+
+@bp.post("/flags/<int:station_id>/resolve")
+@allow("admin")
+def resolve_flags(station_id):
+    """Mark a station's open reports as handled."""
+    get_station_or_404(station_id)
+    count = feedback.resolve_flags(get_db(), station_id, username=g.user["username"])
+    flash(f"已处理 {count} 条反馈。")
+    return redirect(request.form.get("next") or url_for("admin.flags"))

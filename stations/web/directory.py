@@ -3,6 +3,7 @@
 from flask import Blueprint, abort, current_app, render_template, request, url_for
 
 from .. import directory as core
+from ..feedback import FOUND, satisfaction
 from ..maps import station_map_html
 from ..records import FACILITIES, STATUSES
 from ..storage import StationNotFound, district_names
@@ -44,7 +45,9 @@ def detail(station_id):
     """One station: address, hours and whether it is open now, facilities, awards, map."""
     station = get_public_or_404(station_id)
     return render_template("directory/detail.html", station=station,
-                           open_state=core.open_state(station))
+                           open_state=core.open_state(station),
+                           satisfaction=satisfaction(get_db(), station_id), found=FOUND,
+                           errors={}, form=request.form)
 
 
 @bp.get("/<int:station_id>/map")

@@ -10,8 +10,8 @@ bp = Blueprint("pages", __name__)
 @bp.get("/")
 @allow(PUBLIC)
 def index():
-    """Home: the station directory."""
-    return redirect(url_for("directory.index"))
+    """Home: riders land on the nearest-station finder."""
+    return redirect(url_for("riders.nearby"))
 
 
 @bp.get("/healthz")

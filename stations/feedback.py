@@ -1,0 +1,190 @@
+"""Rider feedback: ratings, what they found, and reports that keep the registry true.
+
+Anonymous submissions are validated and rate-limited per client and globally,
+with the counters in the database so every server process shares them.  A
+report of "closed" while the hours say open, "not found" or "moved" raises a
+flag for the organiser's review queue; ratings feed a satisfaction figure.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import time
+import unicodedata
+from dataclasses import dataclass, field
+from datetime import datetime
+
+from .directory import open_state
+from .storage import TZ, get_station, now_iso
+
+__all__ = ["FOUND", "FLAGS", "FeedbackError", "RateLimited", "client_key", "submit_feedback",
+           "check_rate", "satisfaction", "flag_queue", "resolve_flags", "recent_feedback",
+           "NOTE_MAX"]
+
+FOUND = {
+    "hot_water": "有热水", "microwave": "微波炉能用", "charging": "能充电", "toilet": "有厕所",
+    "could_enter": "能进去", "closed": "关门了", "not_found": "找不到", "moved": "已搬走",
+}
+FLAGS = {"closed": "开放时间内关门", "not_found": "找不到", "moved": "已搬走"}
+NOTE_MAX = 300
+
+
+class FeedbackError(ValueError):
+    """Bad feedback input: ``errors`` maps field -> Chinese message."""
+
+    def __init__(self, errors: dict):
+        super().__init__("; ".join(f"{k}: {v}" for k, v in errors.items()))
+        self.errors = errors
+
+
+class RateLimited(Exception):
+    """Too many submissions: from this client, or from everyone at once."""
+
+    def __init__(self, scope: str, retry_after: int):
+        super().__init__(f"rate limited ({scope}); retry after {retry_after} s")
+        self.scope = scope
+        self.retry_after = retry_after
+
+
+def client_key(address: str, secret: str) -> str:
+    """A keyed hash of the client address: enough to count, not to identify."""
+    return hashlib.sha256(f"{secret}|{address}".encode()).hexdigest()[:24]
+
+
+def check_rate(db, bucket: str, limit: int, window_s: int, *, now: float | None = None) -> int:
+    """Count one event in ``bucket``; raise RateLimited past ``limit`` per ``window_s``.
+
+    The counter lives in the database (one row per bucket and window), so the
+    limit holds across every gunicorn worker.  Returns the count so far.
+    """
+    now = time.time() if now is None else now
+    window = int(now // window_s)
+    with db.atomic():
+        db.execute("INSERT INTO rate_limits (bucket, window, count) VALUES (?, ?, 1) "
+                   "ON CONFLICT (bucket, window) DO UPDATE SET count = count + 1",
+                   [bucket, window])
+        count = db.execute("SELECT count FROM rate_limits WHERE bucket = ? AND window = ?",
+                           [bucket, window]).fetchone()[0]
+        if window % 16 == 0:  # now and then, forget old windows
+            db.execute("DELETE FROM rate_limits WHERE window < ? AND bucket = ?", [window - 1, bucket])
+    if count > limit:
+        raise RateLimited(bucket.split(":")[0], int((window + 1) * window_s - now) + 1)
+    return count
+
+
+@dataclass
+class Feedback:
+    rating: int | None = None
+    found: list = field(default_factory=list)
+    note: str = ""
+
+
+def parse_feedback(form) -> Feedback:
+    """Read a feedback form (``get``/``getlist``); FeedbackError with per-field messages."""
+    errors = {}
+    out = Feedback()
+    raw = (form.get("rating") or "").strip()
+    if raw:
+        try:
+            out.rating = int(raw)
+            if not 1 <= out.rating <= 5:
+                raise ValueError
+        except ValueError:
+            errors["rating"] = "评分应为 1 到 5 星"
+    found = [f for f in form.getlist("found") if f]
+    unknown = [f for f in found if f not in FOUND]
+    if unknown:
+        errors["found"] = "不认识的选项：" + "、".join(unknown)
+    out.found = [f for f in FOUND if f in found]
+    note = unicodedata.normalize("NFC", form.get("note") or "").strip()
+    if len(note) > NOTE_MAX:
+        errors["note"] = f"留言最多 {NOTE_MAX} 字（现有 {len(note)} 字）"
+    out.note = note
+    if not errors and out.rating is None and not out.found and not out.note:
+        errors["rating"] = "请至少打个分、勾选一项或留句话"
+    if "closed" in out.found and "could_enter" in out.found:
+        errors["found"] = "“能进去”和“关门了”不能同时选"
+    if errors:
+        raise FeedbackError(errors)
+    return out
+
+
+def submit_feedback(db, station_id, form, *, client: str, limits: dict,
+                    at: datetime | None = None) -> dict:
+    """Validate, rate-limit and store one piece of feedback; returns the stored row.
+
+    ``limits``: ``per_client`` and ``global`` counts per ``window_s`` seconds.
+    Raises FeedbackError, RateLimited or StationNotFound.
+    """
+    station = get_station(db, station_id)
+    feedback = parse_feedback(form)
+    window = limits.get("window_s", 600)
+    check_rate(db, "global", limits["global"], 60)
+    check_rate(db, f"client:{client}", limits["per_client"], window)
+    at = at or datetime.now(TZ)
+    flag = None
+    if "moved" in feedback.found:
+        flag = "moved"
+    elif "not_found" in feedback.found:
+        flag = "not_found"
+    elif "closed" in feedback.found and open_state(station, at)["open"] is True:
+        flag = "closed"  # closed when the registry says it should be open
+    row = {"station_id": station["id"], "at": at.isoformat(timespec="seconds"),
+           "rating": feedback.rating, "found": json.dumps(feedback.found),
+           "note": feedback.note or None, "flag": flag, "client": client}
+    with db.atomic():
+        row_id = db["feedback"].insert(row).last_pk
+    return {**row, "id": row_id, "found": feedback.found}
+
+
+def satisfaction(db, station_id=None):
+    """Mean rating and count: for one station (dict) or every rated station (id -> dict)."""
+    sql = "SELECT station_id, avg(rating), count(rating) FROM feedback WHERE rating IS NOT NULL"
+    params = []
+    if station_id is not None:
+        sql += " AND station_id = ?"
+        params.append(int(station_id))
+    rows = db.execute(sql + " GROUP BY station_id", params).fetchall()
+    table = {r[0]: {"mean": round(r[1], 2), "count": r[2]} for r in rows}
+    if station_id is not None:
+        return table.get(int(station_id), {"mean": None, "count": 0})
+    return table
+
+
+def recent_feedback(db, station_id, limit=5) -> list[dict]:
+    rows = db.query("SELECT id, at, rating, found, note, flag FROM feedback WHERE station_id = ? "
+                    "ORDER BY id DESC LIMIT ?", [int(station_id), int(limit)])
+    return [{**r, "found": json.loads(r["found"])} for r in rows]
+
+
+def flag_queue(db, limit=200) -> list[dict]:
+    """Stations with unresolved reports, most reported first: counts and latest reports."""
+    rows = db.execute(
+        "SELECT station_id, count(*), max(at), "
+        "sum(flag = 'closed'), sum(flag = 'not_found'), sum(flag = 'moved') "
+        "FROM feedback WHERE flag IS NOT NULL AND resolved_at IS NULL "
+        "GROUP BY station_id ORDER BY count(*) DESC, max(at) DESC LIMIT ?", [limit]).fetchall()
+    out = []
+    for sid, count, latest, closed, not_found, moved in rows:
+        reports = list(db.query(
+            "SELECT at, flag, note FROM feedback WHERE station_id = ? AND flag IS NOT NULL "
+            "AND resolved_at IS NULL ORDER BY id DESC LIMIT 3", [sid]))
+        out.append({"station": get_station(db, sid), "count": count, "latest": latest,
+                    "by_flag": {"closed": closed, "not_found": not_found, "moved": moved},
+                    "reports": reports})
+    return out
+
+
+def open_flag_count(db, station_id) -> int:
+    return db.execute("SELECT count(*) FROM feedback WHERE station_id = ? AND flag IS NOT NULL "
+                      "AND resolved_at IS NULL", [int(station_id)]).fetchone()[0]
+
+
+def resolve_flags(db, station_id, *, username: str) -> int:
+    """Mark a station's open reports as handled; returns how many."""
+    with db.atomic():
+        cursor = db.execute("UPDATE feedback SET resolved_at = ?, resolved_by = ? "
+                            "WHERE station_id = ? AND flag IS NOT NULL AND resolved_at IS NULL",
+                            [now_iso(), username, int(station_id)])
+    return cursor.rowcount

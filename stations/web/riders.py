@@ -1,0 +1,96 @@
+"""Rider pages: the nearest stations, feedback on a station, the QR code for its wall."""
+
+from flask import (Blueprint, abort, current_app, flash, redirect, render_template, request,
+                   url_for)
+
+from .. import riders as core
+from ..directory import QueryError, get_public_station, open_state
+from ..feedback import FOUND, FeedbackError, RateLimited, client_key, satisfaction, submit_feedback
+from ..qr import qr_svg
+from ..records import FACILITIES
+from ..storage import StationNotFound
+from .access import PUBLIC, allow
+from .db import get_db
+
+bp = Blueprint("riders", __name__)
+FACILITY_ICONS = {"water": "💧", "fridge": "🧊", "microwave": "🍱", "charging": "🔌",
+                  "tyre_inflation": "🚲", "rain_gear": "☂", "first_aid": "🩹",
+                  "epidemic_supplies": "😷", "toilet": "🚻", "rest_area": "🪑",
+                  "vending_24h": "🏪", "battery_swap": "🔋", "wifi": "📶", "books": "📚",
+                  "haircut": "💈", "legal_aid": "⚖", "meals": "🍚", "heating": "🔥",
+                  "cooling": "❄", "repair": "🔧"}
+
+
+def _nearby_args():
+    """The page's form fields as /api/v1/nearest parameters."""
+    args = {name: request.args.get(name, "") for name in ("lat", "lon", "datum", "k",
+                                                           "open_now", "open_24h")}
+    args["k"] = args["k"] or "10"
+    args["facilities"] = ",".join(request.args.getlist("facility"))
+    district = request.args.get("district", "").strip()
+    if district and not (args["lat"] or args["lon"]):
+        origin = core.district_origin(current_app.config["YIZHAN_REGION"], district)
+        if origin is None:
+            raise QueryError("district", f"没有名为“{district}”的区")
+        args["lon"], args["lat"], args["datum"] = str(origin[0]), str(origin[1]), "wgs84"
+    return args
+
+
+@bp.get("/nearby")
+@allow(PUBLIC)
+def nearby():
+    """Find the nearest stations: by location (button, map tap, URL) or by district."""
+    results, error, query = None, None, None
+    if any(request.args.get(name) for name in ("lat", "lon", "district")):
+        try:
+            query = core.parse_nearest_query(_nearby_args())
+            results = core.nearest_for_page(get_db(), query, current_app.config["YIZHAN_DB"])
+        except QueryError as exc:
+            error = exc.message
+    return render_template("riders/nearby.html", results=results, error=error, query=query,
+                           facilities=FACILITIES, icons=FACILITY_ICONS,
+                           districts=core.district_choices(current_app.config["YIZHAN_REGION"]),
+                           tiles=current_app.config["YIZHAN_TILES"]), (400 if error else 200)
+
+
+def _public_or_404(station_id):
+    try:
+        return get_public_station(get_db(), station_id)
+    except StationNotFound:
+        abort(404)
+
+
+@bp.post("/stations/<int:station_id>/feedback")
+@allow(PUBLIC)
+def feedback(station_id):
+    """Take a rider's rating, ticks and note (anonymous, rate-limited)."""
+    station = _public_or_404(station_id)
+    config = current_app.config
+    try:
+        submit_feedback(get_db(), station_id, request.form,
+                        client=client_key(request.remote_addr or "", config["SECRET_KEY"]),
+                        limits={"per_client": config["YIZHAN_FEEDBACK_PER_CLIENT"],
+                                "global": config["YIZHAN_FEEDBACK_GLOBAL"]})
+    except FeedbackError as exc:
+        return _detail(station, errors=exc.errors, status=400)
+    except RateLimited as exc:
+        message = (f"提交太频繁了，请 {max(1, exc.retry_after // 60)} 分钟后再试。"
+                   if exc.scope == "client" else "提交的人太多了，请稍后再试。")
+        return _detail(station, errors={"form": message}, status=429)
+    flash("谢谢您的反馈！")
+    return redirect(url_for("directory.detail", station_id=station_id) + "#feedback")
+
+
+def _detail(station, errors, status):
+    return render_template("directory/detail.html", station=station, open_state=open_state(station),
+                           satisfaction=satisfaction(get_db(), station["id"]), found=FOUND,
+                           errors=errors, form=request.form), status
+
+
+@bp.get("/stations/<int:station_id>/qr")
+@allow(PUBLIC)
+def qr(station_id):
+    """A printable sheet with the station's QR code, to hang on its wall."""
+    station = _public_or_404(station_id)
+    url = url_for("directory.detail", station_id=station_id, _external=True)
+    return render_template("riders/qr.html", station=station, url=url, svg=qr_svg(url))
