@@ -11,6 +11,7 @@ the same set a brute-force scan would give.
 
 from __future__ import annotations
 
+import functools
 import math
 import threading
 from dataclasses import dataclass
@@ -158,27 +159,41 @@ class NearestIndex:
         return out
 
 
+@functools.lru_cache(maxsize=4096)
+def _hours(text):
+    return parse_hours(text)
+
+
 def brute_force_nearest(stations, lon, lat, k=5, *, radius_m=None, status="active",
                         facilities=(), open_now=False, only_24h=False, at=None):
-    """The same answer as NearestIndex.query by scanning every station (for tests, benchmarks)."""
+    """The same answer as NearestIndex.query by measuring every station (tests, benchmarks).
+
+    Returns a list of (station, distance in metres rounded to the millimetre).
+    """
     at = at or datetime.now(TZ)
-    rows = []
-    for s in stations:
+    stations = list(stations)
+    if not stations:
+        return []
+    metres = haversine_m(lon, lat, [s["lon"] for s in stations], [s["lat"] for s in stations])
+    order = sorted(range(len(stations)), key=lambda i: (round(float(metres[i]), 3), stations[i]["id"]))
+    out = []
+    for i in order:
+        s, d = stations[i], round(float(metres[i]), 3)
+        if radius_m is not None and metres[i] > radius_m:
+            break
         if status and s["status"] != status:
             continue
         if facilities and not set(facilities) <= set(s.get("facilities") or ()):
             continue
-        hours = parse_hours(s["hours"]) if s.get("hours") else None
+        hours = _hours(s["hours"]) if s.get("hours") else None
         if only_24h and not (hours and hours.is_24h):
             continue
         if open_now and not (hours and s["status"] == "active" and hours.is_open(at)):
             continue
-        d = float(haversine_m(lon, lat, s["lon"], s["lat"]))
-        if radius_m is not None and d > radius_m:
-            continue
-        rows.append((round(d, 3), s["id"], s))
-    rows.sort(key=lambda r: (r[0], r[1]))
-    return [(s, d) for d, _, s in rows[:k]]
+        out.append((s, d))
+        if len(out) == k:
+            break
+    return out
 
 
 _CACHE: dict = {}

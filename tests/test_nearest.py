@@ -1,0 +1,95 @@
+"""Nearest search: the same answers as a brute-force scan, filters, ties, edges."""
+
+from datetime import datetime
+
+import numpy as np
+import pytest
+
+from stations.demo import generate_stations
+from stations.nearest import NearestIndex, brute_force_nearest, haversine_m
+from stations.storage import TZ
+
+
+@pytest.fixture(scope="module")
+def china():
+    rows = generate_stations(3000, seed=11, region="china")
+    for i, row in enumerate(rows, start=1):
+        row["id"] = i
+    return rows
+
+
+@pytest.fixture(scope="module")
+def index(china):
+    return NearestIndex(china)
+
+
+def same(index, rows, lon, lat, k=5, **kw):
+    got = [(h.station["id"], round(h.distance_m, 3)) for h in index.query(lon, lat, k, **kw)]
+    want = [(s["id"], d) for s, d in brute_force_nearest(rows, lon, lat, k, **kw)]
+    assert got == want, (lon, lat, kw)
+    return got
+
+
+def test_random_points_across_china_and_beyond(index, china):
+    rng = np.random.default_rng(3)
+    # inside China, at its edges (Mohe, Hainan, Kashgar, Fuyuan) and well outside it
+    points = list(zip(rng.uniform(73, 135, 150), rng.uniform(18, 53, 150)))
+    points += [(122.5, 53.4), (109.5, 18.2), (75.98, 39.47), (134.3, 48.35),
+               (139.69, 35.69), (-74.0, 40.7), (0.0, 0.0), (179.9, -89.9)]
+    for lon, lat in points:
+        same(index, china, lon, lat)
+
+
+def test_filters_match_brute_force(index, china):
+    rng = np.random.default_rng(4)
+    at = datetime(2026, 11, 28, 23, 15, tzinfo=TZ)  # a Saturday night: most stations shut
+    for lon, lat in zip(rng.uniform(100, 125, 40), rng.uniform(22, 42, 40)):
+        got = same(index, china, lon, lat, 5, open_now=True, at=at)
+        assert len(got) == 5
+        same(index, china, lon, lat, 3, facilities=["microwave", "battery_swap"])
+        same(index, china, lon, lat, 4, only_24h=True)
+        same(index, china, lon, lat, 6, status=None)
+        same(index, china, lon, lat, 5, radius_m=30_000)
+
+
+def test_open_now_answer_is_really_open(index, china):
+    at = datetime(2026, 11, 24, 7, 30, tzinfo=TZ)  # Tuesday 07:30
+    for hit in index.query(116.4, 39.9, 10, open_now=True, at=at):
+        assert hit.open_now is True
+        assert hit.station["hours"] in ("24/7", "Mo-Su 07:00-22:00", "Mo-Su 06:00-22:00")
+
+
+def test_radius_that_excludes_everything_is_an_empty_list(index):
+    assert index.query(116.4, 39.9, 5, radius_m=1) == []
+    assert index.query(-74.0, 40.7, 5, radius_m=50_000) == []
+
+
+def test_ties_are_broken_by_id():
+    rows = [{"id": i, "lon": 116.4, "lat": 39.9, "status": "active", "facilities": [],
+             "hours": "24/7", "name": str(i)} for i in (7, 3, 5)]
+    rows.append({"id": 1, "lon": 116.5, "lat": 39.9, "status": "active", "facilities": [],
+                 "hours": None, "name": "far"})
+    index = NearestIndex(rows)
+    assert [h.station["id"] for h in index.query(116.41, 39.9, 3)] == [3, 5, 7]
+    assert [h.station["id"] for h in index.query(116.41, 39.9, 4)] == [3, 5, 7, 1]
+    assert index.query(116.5, 39.9, 1)[0].open_now is None  # hours unknown
+
+
+def test_more_wanted_than_exist(index, china):
+    assert len(index.query(116.4, 39.9, 50, radius_m=5000)) <= 50
+    small = NearestIndex(china[:3])
+    assert len(small.query(116.4, 39.9, 10)) <= 3
+    assert NearestIndex([]).query(116.4, 39.9, 5) == []
+
+
+def test_walk_minutes_and_distance_are_honest(index):
+    hit = index.query(116.4, 39.9, 1)[0]
+    d = float(haversine_m(116.4, 39.9, hit.station["lon"], hit.station["lat"]))
+    assert hit.distance_m == pytest.approx(d)
+    # 5 km/h on streets 1.3 × the straight line
+    assert hit.walk_minutes == max(1, int(np.ceil(d * 1.3 / (5000 / 60))))
+
+
+def test_haversine_known_distance():
+    # Tiananmen to the Summer Palace is about 15.3 km.
+    assert haversine_m(116.3975, 39.9087, 116.2755, 39.9999) == pytest.approx(14_600, rel=0.05)
