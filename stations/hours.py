@@ -19,6 +19,7 @@ and :meth:`OpeningHours.to_zh` a Chinese text for display.
 
 from __future__ import annotations
 
+import functools
 import re
 import unicodedata
 from collections.abc import Mapping
@@ -117,6 +118,25 @@ def _day_runs(days: list[int]) -> list[list[int]]:
     return runs
 
 
+@functools.lru_cache(maxsize=8192)
+def _week_intervals(days) -> tuple[tuple[int, int], ...]:
+    """Three copies of the week (previous, current, next) laid out and merged, so an
+    interval that crosses a week end is whole; cached, as a search asks it often."""
+    base = []
+    for day, spans in enumerate(days):
+        for start, end in spans:
+            stop = end if end > start else end + _DAY_MIN
+            base.append((day * _DAY_MIN + start, day * _DAY_MIN + stop))
+    laid = sorted((a + k * _WEEK_MIN, b + k * _WEEK_MIN) for k in (-1, 0, 1) for a, b in base)
+    merged: list[list[int]] = []
+    for a, b in laid:
+        if merged and a <= merged[-1][1]:
+            merged[-1][1] = max(merged[-1][1], b)
+        else:
+            merged.append([a, b])
+    return tuple((a, b) for a, b in merged)
+
+
 @dataclass(frozen=True)
 class OpeningHours:
     """A weekly opening-hours schedule in Asia/Shanghai local time.
@@ -173,25 +193,9 @@ class OpeningHours:
         """bool: True when open around the clock every day."""
         return self.always
 
-    def _intervals(self) -> list[tuple[int, int]]:
-        """Open intervals in minutes from Monday 00:00 of the current week.
-
-        Three copies of the week (previous, current, next) are laid out and
-        merged, so an interval that crosses a week end is whole.
-        """
-        base = []
-        for day, spans in enumerate(self.days):
-            for start, end in spans:
-                stop = end if end > start else end + _DAY_MIN
-                base.append((day * _DAY_MIN + start, day * _DAY_MIN + stop))
-        laid = sorted((a + k * _WEEK_MIN, b + k * _WEEK_MIN) for k in (-1, 0, 1) for a, b in base)
-        merged: list[list[int]] = []
-        for a, b in laid:
-            if merged and a <= merged[-1][1]:
-                merged[-1][1] = max(merged[-1][1], b)
-            else:
-                merged.append([a, b])
-        return [(a, b) for a, b in merged]
+    def _intervals(self) -> tuple[tuple[int, int], ...]:
+        """Open intervals in minutes from Monday 00:00 of the current week (cached)."""
+        return _week_intervals(self.days)
 
     def is_open(self, at: datetime) -> bool:
         """Whether the station is open at a moment.

@@ -63,6 +63,9 @@ class Hit:
         return max(1, math.ceil(self.distance_m * DETOUR / (WALK_SPEED_KMH * 1000 / 60)))
 
 
+_STATUS_CODE = {"active": 0, "temporarily_closed": 1, "closed": 2, "pending": 3}
+
+
 class NearestIndex:
     """An in-memory index of stations for nearest queries.
 
@@ -81,35 +84,27 @@ class NearestIndex:
         self.ids = np.fromiter((s["id"] for s in self.stations), np.int64, n)
         self.masks = np.fromiter((facility_mask(s.get("facilities")) for s in self.stations),
                                  np.int64, n)
-        self.statuses = np.array([s["status"] for s in self.stations], dtype=object)
-        self.hours = []
-        for s in self.stations:
-            try:
-                self.hours.append(parse_hours(s["hours"]) if s.get("hours") else None)
-            except HoursError:
-                self.hours.append(None)
-        self.always = np.array([h is not None and h.is_24h for h in self.hours], dtype=bool)
+        self.status_codes = np.fromiter((_STATUS_CODE.get(s["status"], 9) for s in self.stations),
+                                        np.int8, n)
+        # Stations share a few hundred distinct timetables: parse each text once.
+        self.hours = [_hours_or_none(s.get("hours")) for s in self.stations]
+        self.always = np.fromiter((h is not None and h.is_24h for h in self.hours), bool, n)
         self.tree = cKDTree(lonlat_to_xyz(self.lons, self.lats)) if n else None
 
     def __len__(self):
         return len(self.stations)
 
-    def _passes(self, i, status, mask, at, open_now, only_24h) -> bool:
-        if status and self.statuses[i] != status:
-            return False
-        if mask and (int(self.masks[i]) & mask) != mask:
-            return False
-        if only_24h and not self.always[i]:
-            return False
-        return not open_now or self._open_state(i, at) is True
-
-    def _open_state(self, i, at) -> bool | None:
+    def _open_state(self, i, at, memo) -> bool | None:
         """Open at ``at``: True/False, None when the hours are unknown."""
-        if self.statuses[i] != "active":
+        if self.status_codes[i] != 0:
             return False
-        if self.hours[i] is None:
+        hours = self.hours[i]
+        if hours is None:
             return None
-        return self.hours[i].is_open(at)
+        key = id(hours)
+        if key not in memo:
+            memo[key] = hours.is_open(at)
+        return memo[key]
 
     def query(self, lon, lat, k=5, *, radius_m=None, status="active", facilities=(),
               open_now=False, only_24h=False, at: datetime | None = None) -> list[Hit]:
@@ -121,42 +116,57 @@ class NearestIndex:
             return []
         at = at or datetime.now(TZ)
         mask = facility_mask(facilities)
+        status_code = _STATUS_CODE.get(status, -1) if status else None
         target = lonlat_to_xyz([lon], [lat])[0]
         bound = _chord(radius_m) * (1 + 1e-9) + 1e-6 if radius_m is not None else np.inf
         n = len(self.stations)
         want = min(n, max(k * 4, 16))
+        memo = {}
         while True:
             dists, idx = self.tree.query(target, k=want, distance_upper_bound=bound)
             dists, idx = np.atleast_1d(dists), np.atleast_1d(idx)
             valid = idx < n
             dists, idx = dists[valid], idx[valid]
-            hits = [int(i) for i in idx if self._passes(i, status, mask, at, open_now, only_24h)]
+            ok = np.ones(len(idx), dtype=bool)
+            if status_code is not None:
+                ok &= self.status_codes[idx] == status_code
+            if mask:
+                ok &= (self.masks[idx] & mask) == mask
+            if only_24h:
+                ok &= self.always[idx]
+            if open_now:
+                for j in np.flatnonzero(ok):
+                    ok[j] = self._open_state(idx[j], at, memo) is True
+            hits, hit_dists = idx[ok], dists[ok]
             if len(idx) < want or want >= n:
                 break  # every station within the bound has been seen
-            if len(hits) >= k:
-                # Done unless a station tied with the k-th hit may lie just outside the
-                # candidates (then its id might win the tie): widen once more.
-                kth = sorted(dists[np.isin(idx, hits)])[k - 1]
-                if kth < dists[-1] * (1 - 1e-12):
-                    break
+            # Done when k pass and no station tied with the k-th may lie just outside
+            # the candidates (its id might win the tie); otherwise widen.
+            if len(hits) >= k and hit_dists[k - 1] < dists[-1] * (1 - 1e-12):
+                break
             want = min(n, want * 4)
-        return self._finish(hits, lon, lat, k, radius_m, at)
-
-    def _finish(self, hits, lon, lat, k, radius_m, at):
-        if not hits:
+        if not len(hits):
             return []
-        rows = np.array(hits)
-        metres = haversine_m(lon, lat, self.lons[rows], self.lats[rows])
-        order = sorted(range(len(hits)), key=lambda j: (round(float(metres[j]), 3), int(self.ids[rows[j]])))
+        metres = haversine_m(lon, lat, self.lons[hits], self.lats[hits])
+        order = np.lexsort((self.ids[hits], np.round(metres, 3)))
         out = []
         for j in order:
             if radius_m is not None and metres[j] > radius_m:
                 continue
-            i = hits[j]
-            out.append(Hit(self.stations[i], float(metres[j]), self._open_state(i, at)))
+            out.append(Hit(self.stations[hits[j]], float(metres[j]),
+                           self._open_state(hits[j], at, memo)))
             if len(out) == k:
                 break
         return out
+
+
+def _hours_or_none(text):
+    if not text:
+        return None
+    try:
+        return _hours(text)
+    except HoursError:
+        return None
 
 
 @functools.lru_cache(maxsize=4096)
