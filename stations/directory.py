@@ -19,12 +19,14 @@ __all__ = ["PUBLIC_STATUSES", "ApiQuery", "DirectoryQuery", "QueryError", "get_p
 PUBLIC_STATUSES = ("active", "temporarily_closed", "closed")  # pending ones are not public yet
 
 class QueryError(ValueError):
-    """A bad search parameter: ``parameter`` names it."""
+    """A bad search parameter: ``parameter`` names it; ``message`` is for API clients
+    (English), ``zh`` for people on a page."""
 
-    def __init__(self, parameter: str, message: str):
+    def __init__(self, parameter: str, message: str, zh: str | None = None):
         super().__init__(f"{parameter}: {message}")
         self.parameter = parameter
         self.message = message
+        self.zh = zh or f"参数 {parameter} 有误：{message}"
 
 @dataclass
 class DirectoryQuery:
@@ -41,7 +43,7 @@ def parse_directory_query(args) -> DirectoryQuery:
     status = (args.get("status") or "").strip()
     if status and status not in PUBLIC_STATUSES:
         raise QueryError("status", f"unknown status {status!r}: expected one of "
-                         + ", ".join(PUBLIC_STATUSES))
+                         + ", ".join(PUBLIC_STATUSES), f"不认识的状态“{status}”，已显示全部状态")
     query.status = status
     facilities = []
     for value in args.getlist("facility"):
@@ -51,13 +53,14 @@ def parse_directory_query(args) -> DirectoryQuery:
                 continue
             if code not in FACILITIES:
                 raise QueryError("facility", f"unknown facility {code!r}: expected one of "
-                                 + ", ".join(FACILITIES))
+                                 + ", ".join(FACILITIES), f"不认识的设施“{code}”，已忽略设施筛选")
             facilities.append(code)
     query.facility = tuple(dict.fromkeys(facilities))
     try:
         query.page = max(1, int(args.get("page") or 1))
     except ValueError:
-        raise QueryError("page", f"page {args.get('page')!r} is not a whole number") from None
+        raise QueryError("page", f"page {args.get('page')!r} is not a whole number",
+                         f"页码“{args.get('page')}”不是整数，已显示第 1 页") from None
     return query
 
 def search_public(db, query: DirectoryQuery, page_size: int):

@@ -56,9 +56,10 @@ def station_map_html(station: dict, *, tiles: str = "osm",
     """A small standalone HTML map of one station."""
     where = to_latlon(station["lon"], station["lat"], tiles)
     fmap = _base_map(where, 16, tiles, static_url)
+    # A permanent tooltip, not a folium Popup: folium's popups need jQuery.
+    label = js_safe_text(station["name"])
+    if station.get("address"):
+        label += "<br>" + js_safe_text(station["address"])
     folium.CircleMarker(where, radius=9, color="#c0392b", fill=True, fill_opacity=0.9,
-                        tooltip=js_safe_text(station["name"]),
-                        popup=folium.Popup(js_safe_text(station["name"]) + "<br>"
-                                           + js_safe_text(station.get("address")),
-                                           max_width=260)).add_to(fmap)
+                        tooltip=folium.Tooltip(label, permanent=True)).add_to(fmap)
     return fmap.get_root().render()

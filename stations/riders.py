@@ -44,21 +44,23 @@ def _flag(args, name) -> bool:
         return False
     if raw in ("1", "true", "yes", "on"):
         return True
-    raise QueryError(name, f"{raw!r} is not a yes/no value: use 1 or 0")
+    raise QueryError(name, f"{raw!r} is not a yes/no value: use 1 or 0", f"选项“{raw}”无效")
 
 
 def _number(args, name, low, high, required=False):
     raw = args.get(name)
     if raw is None or str(raw).strip() == "":
         if required:
-            raise QueryError(name, f"{name} is required")
+            raise QueryError(name, f"{name} is required", "缺少位置：请定位、选区或在地图上选点")
         return None
     try:
         value = parse_coordinate(raw) if name in ("lon", "lat") else float(raw)
     except (CoordinateError, ValueError):
-        raise QueryError(name, f"{raw!r} is not a number") from None
+        raise QueryError(name, f"{raw!r} is not a number",
+                         f"位置“{raw}”不是数字，请重新定位或选区") from None
     if not (low <= value <= high) or value != value:
-        raise QueryError(name, f"{value:g} is out of range {low:g}..{high:g}")
+        raise QueryError(name, f"{value:g} is out of range {low:g}..{high:g}",
+                         f"位置超出范围（{value:g}），请重新定位或选区")
     return value
 
 

@@ -185,4 +185,4 @@ def resolve_flags(station_id):
     get_station_or_404(station_id)
     count = feedback.resolve_flags(get_db(), station_id, username=g.user["username"])
     flash(f"已处理 {count} 条反馈。")
-    return redirect(request.form.get("next") or url_for("admin.flags"))
+    return redirect(url_for("admin.flags"))

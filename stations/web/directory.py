@@ -27,7 +27,7 @@ def index():
     try:
         query = core.parse_directory_query(request.args)
     except core.QueryError as exc:
-        query, error = core.DirectoryQuery(), exc.message
+        query, error = core.DirectoryQuery(q=request.args.get("q", "")[:100]), exc.zh
     else:
         error = None
     stations, total, pages = core.search_public(get_db(), query, current_app.config["YIZHAN_PAGE_SIZE"])

@@ -31,7 +31,7 @@ def _nearby_args():
     if district and not (args["lat"] or args["lon"]):
         origin = core.district_origin(current_app.config["YIZHAN_REGION"], district)
         if origin is None:
-            raise QueryError("district", f"没有名为“{district}”的区")
+            raise QueryError("district", f"no district named {district!r}", f"没有名为“{district}”的区")
         args["lon"], args["lat"], args["datum"] = str(origin[0]), str(origin[1]), "wgs84"
     return args
 
@@ -46,7 +46,7 @@ def nearby():
             query = core.parse_nearest_query(_nearby_args())
             results = core.nearest_for_page(get_db(), query, current_app.config["YIZHAN_DB"])
         except QueryError as exc:
-            error = exc.message
+            error = exc.zh
     return render_template("riders/nearby.html", results=results, error=error, query=query,
                            facilities=FACILITIES, icons=FACILITY_ICONS,
                            districts=core.district_choices(current_app.config["YIZHAN_REGION"]),
