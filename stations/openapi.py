@@ -76,6 +76,30 @@ def openapi_document() -> dict:
                                        "400": ERROR, "401": {"description": "Not logged in"},
                                        "403": {"description": "Not an admin"}}, **write},
             },
+            "/api/v1/nearest": {
+                "get": {"summary": "The nearest stations to a point (riders)", "parameters": [
+                    _param("lon", "Longitude of the rider", {"type": "number"}, required=True),
+                    _param("lat", "Latitude of the rider", {"type": "number"}, required=True),
+                    DATUM,
+                    _param("k", "How many", {"type": "integer", "minimum": 1, "maximum": 50,
+                                             "default": 5}),
+                    _param("radius_m", "Only stations within this distance (metres)",
+                           {"type": "number", "minimum": 0, "maximum": 50000}),
+                    _param("open_now", "Only stations open at `at`", {"type": "integer",
+                                                                      "enum": [0, 1]}),
+                    _param("open_24h", "Only 24-hour stations", {"type": "integer", "enum": [0, 1]}),
+                    _param("at", "ISO time (default now; naive times are Asia/Shanghai)",
+                           {"type": "string"}),
+                    _param("facilities", "Facility codes, comma-separated; all must be present",
+                           {"type": "string"}),
+                    _param("status", "Station status, or `any`", {"type": "string", "enum": [
+                        "active", "temporarily_closed", "closed", "any"], "default": "active"}),
+                ], "responses": {"200": {"description": "Results nearest first; distances are "
+                                                        "haversine on the WGS-84 mean sphere",
+                                         "content": {"application/json": {"schema": {
+                                             "$ref": "#/components/schemas/NearestAnswer"}}}},
+                                 "400": ERROR}},
+            },
             "/api/v1/stations/{station_id}": {
                 "get": {"summary": "One station", "parameters": [station_id, DATUM],
                         "responses": {"200": {"description": "Feature", "content": json_feature},
@@ -99,6 +123,12 @@ def openapi_document() -> dict:
                     "features": {"type": "array", "items": {"$ref": "#/components/schemas/Feature"}},
                     "total": {"type": "integer"}, "limit": {"type": "integer"},
                     "offset": {"type": "integer"}, "datum": {"type": "string"}}},
+                "NearestAnswer": {"type": "object", "properties": {
+                    "results": {"type": "array", "items": {"type": "object", "properties": {
+                        "station": {"$ref": "#/components/schemas/Feature"},
+                        "distance_m": {"type": "number"}, "walk_minutes": {"type": "integer"},
+                        "open_now": {"type": ["boolean", "null"]}}}},
+                    "query": {"type": "object"}}},
                 "Error": {"type": "object", "properties": {"error": {"type": "object", "properties": {
                     "status": {"type": "integer"}, "parameter": {"type": "string"},
                     "message": {"type": "string"}}}}},
