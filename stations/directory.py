@@ -57,7 +57,7 @@ def parse_directory_query(args) -> DirectoryQuery:
             facilities.append(code)
     query.facility = tuple(dict.fromkeys(facilities))
     try:
-        query.page = max(1, int(args.get("page") or 1))
+        query.page = min(max(1, int(args.get("page") or 1)), 1_000_000)
     except ValueError:
         raise QueryError("page", f"page {args.get('page')!r} is not a whole number",
                          f"页码“{args.get('page')}”不是整数，已显示第 1 页") from None

@@ -251,6 +251,8 @@ def get_station(db, station_id, *, private: bool = False) -> dict:
         station_id = int(station_id)
     except (TypeError, ValueError):
         raise StationNotFound(station_id) from None
+    if not 0 < station_id < 2**63:  # beyond SQLite's integers: no such station
+        raise StationNotFound(station_id)
     rows = list(db.query("SELECT * FROM stations WHERE id = ?", [station_id]))
     if not rows:
         raise StationNotFound(station_id)
@@ -453,6 +455,8 @@ def station_history(db, station_id) -> list[dict]:
 
 def restore_version(db, station_id, history_id, *, username=None) -> dict:
     """Make the station as it was after history entry ``history_id`` (itself recorded)."""
+    if not 0 < int(history_id) < 2**63:
+        raise HistoryNotFound(f"station {station_id} has no version {history_id}")
     rows = list(db.query("SELECT * FROM station_history WHERE id = ? AND station_id = ?",
                          [int(history_id), int(station_id)]))
     if not rows or not rows[0]["after"]:

@@ -68,7 +68,7 @@ def index():
 def stations():
     """All stations, pending and closed included, for the organiser."""
     q = request.args.get("q", "").strip()
-    page = max(1, request.args.get("page", 1, type=int) or 1)
+    page = min(max(1, request.args.get("page", 1, type=int) or 1), 1_000_000)
     rows, total = storage.search_stations(get_db(), q=q or None, limit=50, offset=(page - 1) * 50,
                                           private=True)
     return render_template("admin/stations.html", stations=rows, total=total, q=q, page=page,
