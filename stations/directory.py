@@ -12,7 +12,7 @@ from .hours import HoursError, parse_hours
 from .records import FACILITIES, STATION_TYPES, STATUSES
 from .storage import TZ, StationNotFound, get_station, search_stations
 
-__all__ = ["PUBLIC_STATUSES", "ApiQuery", "DirectoryQuery", "QueryError", "get_public_station",
+__all__ = ["PUBLIC_STATUSES", "ApiQuery", "fields_from_json", "DirectoryQuery", "QueryError", "get_public_station",
            "open_state", "parse_api_query", "parse_bbox", "parse_datum_param", "parse_directory_query",
            "public_station", "search_api", "search_public"]
 
@@ -204,3 +204,23 @@ def search_api(db, query: ApiQuery):
                                   bbox=query.bbox, statuses=PUBLIC_STATUSES, limit=query.limit,
                                   offset=query.offset)
     return rows, total
+
+
+def fields_from_json(body) -> dict:
+    """Station fields from an API body: a GeoJSON Feature, or a plain object of fields."""
+    if not isinstance(body, dict):
+        raise QueryError("body", "expected a JSON object (a GeoJSON Feature or properties)")
+    if body.get("type") != "Feature":
+        return dict(body)
+    props = body.get("properties") or {}
+    if not isinstance(props, dict):
+        raise QueryError("properties", "expected an object of station fields")
+    props = dict(props)
+    geometry = body.get("geometry")
+    if geometry:
+        coords = geometry.get("coordinates") if isinstance(geometry, dict) and \
+            geometry.get("type") == "Point" else None
+        if not isinstance(coords, list) or len(coords) < 2:
+            raise QueryError("geometry", "expected a Point with [lon, lat] coordinates")
+        props["lon"], props["lat"] = coords[0], coords[1]
+    return props

@@ -53,27 +53,10 @@ def station(station_id):
     return jsonify(station_feature(found, datum))
 
 
-def _body():
-    """The JSON body as field -> value: a Feature, or a plain object of properties."""
-    body = request.get_json(silent=True)
-    if not isinstance(body, dict):
-        raise core.QueryError("body", "expected a JSON object (a GeoJSON Feature or properties)")
-    if body.get("type") == "Feature":
-        props = dict(body.get("properties") or {})
-        geometry = body.get("geometry") or {}
-        if geometry:
-            coords = geometry.get("coordinates") if geometry.get("type") == "Point" else None
-            if not isinstance(coords, list) or len(coords) < 2:
-                raise core.QueryError("geometry", "expected a Point with [lon, lat] coordinates")
-            props["lon"], props["lat"] = coords[0], coords[1]
-        return props
-    return dict(body)
-
-
 def _write(station_id=None, partial=False):
     if not g.get("basic_auth"):
         csrf.protect()  # a cookie session needs the X-CSRFToken header
-    raw = _body()
+    raw = core.fields_from_json(request.get_json(silent=True))
     datum = core.parse_datum_param(raw.pop("datum", None) or request.args.get("datum"))
     try:
         result = save_station(get_db(), raw, station_id=station_id, datum=datum, partial=partial,
