@@ -80,8 +80,8 @@ def parse_coordinate(value) -> float:
         else:
             match = _DMS.match(text)
             if not match:
-                raise CoordinateError(f"“{value}”不是数字（应为十进制度数如 116.397，"
-                                      "或度分秒如 116°23'49\"）")
+                raise CoordinateError(f"“{value}”不是数字（应为十进制度数如 39.909，"
+                                      "或度分秒如 39°54'32\"）")
             minutes = float(match["min"] or 0)
             seconds = float(match["sec"] or 0)
             if minutes >= 60 or seconds >= 60:

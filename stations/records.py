@@ -239,6 +239,9 @@ def clean_station(raw: dict, datum: str = "wgs84", *, partial: bool = False) -> 
 
     for name, limit in _TEXT_LIMITS.items():
         if present(name):
+            if isinstance(raw.get(name), (list, tuple, dict, set, bool)):
+                err.append(Problem(name, "应为文字"))
+                continue
             value = _text(raw.get(name))
             if len(value) > limit:
                 err.append(Problem(name, f"过长（{len(value)} 字，最多 {limit} 字）"))

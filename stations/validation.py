@@ -104,7 +104,7 @@ def check_locations(records, region="beijing", existing=(), *, name_key="name"):
         rec["district"] = found
         rec["district_mismatch"] = bool(declared) and not same_district(declared, found)
         if rec["district_mismatch"]:
-            warnings.append(Problem("district", f"文件中的区“{declared}”与坐标所在的“{found}”不一致"
+            warnings.append(Problem("district", f"登记的区“{declared}”与坐标所在的“{found}”不一致"
                                                 "（以坐标为准，原值已保留，已标记待核）"))
 
     _check_duplicates(records, idx, lons, lats, existing, out, name_key)
