@@ -643,6 +643,7 @@ class _Parser:
                 return tuple(spans)
 
 
+@functools.lru_cache(maxsize=8192)
 def parse_hours(text: str) -> OpeningHours:
     """Read opening hours written in Chinese or OpenStreetMap style.
 

@@ -11,7 +11,6 @@ the same set a brute-force scan would give.
 
 from __future__ import annotations
 
-import functools
 import math
 import threading
 from dataclasses import dataclass
@@ -164,14 +163,9 @@ def _hours_or_none(text):
     if not text:
         return None
     try:
-        return _hours(text)
+        return parse_hours(text)
     except HoursError:
         return None
-
-
-@functools.lru_cache(maxsize=4096)
-def _hours(text):
-    return parse_hours(text)
 
 
 def brute_force_nearest(stations, lon, lat, k=5, *, radius_m=None, status="active",
@@ -195,7 +189,7 @@ def brute_force_nearest(stations, lon, lat, k=5, *, radius_m=None, status="activ
             continue
         if facilities and not set(facilities) <= set(s.get("facilities") or ()):
             continue
-        hours = _hours(s["hours"]) if s.get("hours") else None
+        hours = parse_hours(s["hours"]) if s.get("hours") else None
         if only_24h and not (hours and hours.is_24h):
             continue
         if open_now and not (hours and s["status"] == "active" and hours.is_open(at)):
