@@ -18,6 +18,7 @@ __all__ = ["PUBLIC_STATUSES", "ApiQuery", "fields_from_json", "DirectoryQuery", 
 
 PUBLIC_STATUSES = ("active", "temporarily_closed", "closed")  # pending ones are not public yet
 
+
 class QueryError(ValueError):
     """A bad search parameter: ``parameter`` names it; ``message`` is for API clients
     (English), ``zh`` for people on a page."""
@@ -28,6 +29,7 @@ class QueryError(ValueError):
         self.message = message
         self.zh = zh or f"参数 {parameter} 有误：{message}"
 
+
 @dataclass
 class DirectoryQuery:
     q: str = ""
@@ -35,6 +37,7 @@ class DirectoryQuery:
     status: str = ""
     facility: tuple = ()
     page: int = 1
+
 
 def parse_directory_query(args) -> DirectoryQuery:
     """Read the directory's query string (a mapping with ``get``/``getlist``)."""
@@ -63,6 +66,7 @@ def parse_directory_query(args) -> DirectoryQuery:
                          f"页码“{args.get('page')}”不是整数，已显示第 1 页") from None
     return query
 
+
 def search_public(db, query: DirectoryQuery, page_size: int):
     """One page of public stations for a directory query: (stations, total, pages)."""
     rows, total = search_stations(db, q=query.q or None, district=query.district or None,
@@ -71,6 +75,7 @@ def search_public(db, query: DirectoryQuery, page_size: int):
                                   offset=(query.page - 1) * page_size)
     pages = max(1, -(-total // page_size))
     return [public_station(r) for r in rows], total, pages
+
 
 def open_state(station: dict, at: datetime | None = None) -> dict:
     """Whether a station is open at ``at`` (default now, Asia/Shanghai) and until when.
@@ -97,12 +102,14 @@ def open_state(station: dict, at: datetime | None = None) -> dict:
         label = f"已打烊，{_when(change, at)}开门" if change else "已打烊"
     return {"open": is_open, "label": label, "until": change}
 
+
 def _when(moment: datetime, at: datetime) -> str:
     moment = moment.astimezone(TZ) if moment.tzinfo else moment
     local_at = at.astimezone(TZ) if at.tzinfo else at
     days = (moment.date() - local_at.date()).days
     prefix = {0: "", 1: "明天 "}.get(days, f"{moment.month}月{moment.day}日 ")
     return f"{prefix}{moment:%H:%M} "
+
 
 def public_station(station: dict) -> dict:
     """A station as the public may see it: no manager, no phone, labels added."""
@@ -115,6 +122,7 @@ def public_station(station: dict) -> dict:
     except HoursError:
         out["hours_zh"] = station.get("hours") or ""
     return out
+
 
 def get_public_station(db, station_id) -> dict:
     """One station for the public; pending ones are not found."""

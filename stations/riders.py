@@ -2,17 +2,17 @@
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 from datetime import datetime
 from urllib.parse import quote, urlencode
 
 from geodata.datum import from_wgs84, to_wgs84
 
 from .coords import CoordinateError, parse_coordinate
-from .directory import QueryError, parse_datum_param, public_station, open_state
+from .directory import QueryError, open_state, parse_datum_param, public_station
 from .exporter import station_feature
 from .nearest import index_for
-from .records import FACILITIES, STATUSES
+from .records import FACILITIES
 from .storage import TZ
 
 __all__ = ["NearestQuery", "parse_nearest_query", "nearest_answer", "nearest_for_page",

@@ -123,7 +123,6 @@ def _check_duplicates(records, idx, lons, lats, existing, out, name_key):
                     out, name_key, "已有站点")
     tree = cKDTree(new_xyz)
     for a, b in sorted(tree.query_pairs(DUPLICATE_RADIUS_M)):
-        rec_b = records[idx[b]]
         other = (None, records[idx[a]].get(name_key), new_xyz[a])
         _report(records, idx[b], new_xyz[b], [other], out, name_key, "本文件中的",
                 other_row=records[idx[a]].get("_row"))

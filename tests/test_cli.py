@@ -1,6 +1,5 @@
 """The yizhan command line: init, demo, import, export, user."""
 
-import io
 import json
 import subprocess
 import sys
@@ -40,8 +39,8 @@ def test_demo_is_synthetic_inside_beijing_and_reproducible(cli, app, db_path):
 
 
 def test_demo_china_region(app):
-    from stations.demo import generate_stations
     from geodata import districts as geo
+    from stations.demo import generate_stations
     rows = generate_stations(400, seed=3, region="china")
     assert geo.in_china_many([r["lon"] for r in rows], [r["lat"] for r in rows]).all()
     assert len({r["district"] for r in rows}) > 20

@@ -5,8 +5,16 @@ import math
 import numpy as np
 import pytest
 
-from geodata.datum import (bd09_to_wgs84, from_wgs84, gcj02_to_wgs84, parse_datum, to_wgs84,
-                           wgs84_to_bd09, wgs84_to_gcj02, DatumError)
+from geodata.datum import (
+    DatumError,
+    bd09_to_wgs84,
+    from_wgs84,
+    gcj02_to_wgs84,
+    parse_datum,
+    to_wgs84,
+    wgs84_to_bd09,
+    wgs84_to_gcj02,
+)
 
 
 def metres(a, b):

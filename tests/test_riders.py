@@ -165,7 +165,9 @@ def test_reports_raise_flags_for_the_organiser(client, auth, stations, fresh_db)
 
 def test_closed_report_outside_hours_is_not_a_flag(fresh_db, stations):
     from datetime import datetime
+
     from werkzeug.datastructures import MultiDict
+
     from stations.feedback import submit_feedback
     from stations.storage import TZ
     night = datetime(2026, 11, 24, 23, 0, tzinfo=TZ)  # 中站 opens 09:00-17:00 on weekdays
@@ -207,6 +209,7 @@ def test_qr_sheet_points_at_the_public_page(client, stations):
 
 def test_qr_encodes_the_url():
     import qrcode
+
     from stations.qr import qr_svg
     url = "https://yizhan.example/stations/42"
     svg = qr_svg(url)

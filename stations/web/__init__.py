@@ -11,7 +11,8 @@ from flask_wtf.csrf import CSRFError, CSRFProtect
 from werkzeug.exceptions import HTTPException
 
 from ..settings import from_environ
-from . import access, db as web_db
+from . import access
+from . import db as web_db
 
 __all__ = ["create_app", "csrf"]
 

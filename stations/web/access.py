@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import functools
-
 from flask import abort, current_app, g, jsonify, redirect, request, session, url_for
 
 from .. import users

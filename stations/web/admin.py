@@ -1,7 +1,6 @@
 """Keeping the registry true (admin): create, edit, close, reopen, restore, import."""
 
-from flask import (Blueprint, abort, current_app, flash, g, redirect, render_template, request,
-                   url_for)
+from flask import Blueprint, abort, current_app, flash, g, redirect, render_template, request, url_for
 
 from .. import feedback, storage
 from ..importer import import_file

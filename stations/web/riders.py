@@ -1,7 +1,6 @@
 """Rider pages: the nearest stations, feedback on a station, the QR code for its wall."""
 
-from flask import (Blueprint, abort, current_app, flash, redirect, render_template, request,
-                   url_for)
+from flask import Blueprint, abort, current_app, flash, redirect, render_template, request, url_for
 
 from .. import riders as core
 from ..directory import QueryError, get_public_station, open_state
