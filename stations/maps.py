@@ -61,5 +61,5 @@ def station_map_html(station: dict, *, tiles: str = "osm",
     if station.get("address"):
         label += "<br>" + js_safe_text(station["address"])
     folium.CircleMarker(where, radius=9, color="#c0392b", fill=True, fill_opacity=0.9,
-                        tooltip=folium.Tooltip(label, permanent=True)).add_to(fmap)
+                        tooltip=folium.Tooltip(label, permanent=True, direction="top")).add_to(fmap)
     return fmap.get_root().render()

@@ -229,3 +229,11 @@ def test_index_follows_registry_changes(client, auth, stations, fresh_db):
     storage.set_status(fresh_db, stations["far"], "closed", username="t")
     _, body = nearest(client, lon=116.45, lat=39.9, k=1)
     assert body["results"][0]["station"]["properties"]["name"] == "中站"
+
+
+def test_station_page_has_one_tap_navigation_in_each_apps_datum(client, stations):
+    text = client.get(f"/stations/{stations['near']}").get_data(as_text=True)
+    glon, glat = wgs84_to_gcj02(116.4, 39.9)
+    blon, blat = wgs84_to_bd09(116.4, 39.9)
+    assert f"position={glon:.6f}%2C{glat:.6f}" in text
+    assert f"location={blat:.6f}%2C{blon:.6f}" in text

@@ -5,6 +5,7 @@ from flask import Blueprint, abort, current_app, render_template, request, url_f
 from .. import directory as core
 from ..feedback import FOUND, satisfaction
 from ..maps import station_map_html
+from ..riders import navigation_links
 from ..records import FACILITIES, STATUSES
 from ..storage import StationNotFound, district_names
 from .access import PUBLIC, allow
@@ -47,7 +48,7 @@ def detail(station_id):
     return render_template("directory/detail.html", station=station,
                            open_state=core.open_state(station),
                            satisfaction=satisfaction(get_db(), station_id), found=FOUND,
-                           errors={}, form=request.form)
+                           links=navigation_links(station), errors={}, form=request.form)
 
 
 @bp.get("/<int:station_id>/map")

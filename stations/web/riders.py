@@ -83,7 +83,8 @@ def feedback(station_id):
 def _detail(station, errors, status):
     return render_template("directory/detail.html", station=station, open_state=open_state(station),
                            satisfaction=satisfaction(get_db(), station["id"]), found=FOUND,
-                           errors=errors, form=request.form), status
+                           links=core.navigation_links(station), errors=errors,
+                           form=request.form), status
 
 
 @bp.get("/stations/<int:station_id>/qr")
