@@ -7,6 +7,7 @@ only when the caller says so, and never through the public API.
 from __future__ import annotations
 
 import csv
+import functools
 import io
 import json
 
@@ -29,6 +30,7 @@ _ZH = {"id": "id", "name": "名称", "address": "地址", "district": "区", "su
        "last_verified_at": "核验时间", "manager": "负责人", "manager_phone": "负责人电话"}
 
 
+@functools.lru_cache(maxsize=8192)
 def hours_display(text: str | None) -> str:
     """Chinese rendering of stored hours text ('' when unknown)."""
     if not text:

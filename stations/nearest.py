@@ -21,7 +21,7 @@ from scipy.spatial import cKDTree
 
 from .hours import HoursError, parse_hours
 from .records import FACILITIES
-from .storage import TZ, data_version, iter_stations
+from .storage import TZ, data_version, station_index_rows
 from .validation import EARTH_RADIUS_M, lonlat_to_xyz
 
 __all__ = ["NearestIndex", "Hit", "haversine_m", "brute_force_nearest", "index_for",
@@ -43,6 +43,13 @@ def _chord(metres: float) -> float:
     return 2 * EARTH_RADIUS_M * math.sin(min(metres, math.pi * EARTH_RADIUS_M) / (2 * EARTH_RADIUS_M))
 
 
+def _xyz(lon, lat) -> tuple:
+    """One point on the sphere (what lonlat_to_xyz does for arrays, without numpy's overhead)."""
+    lon, lat = math.radians(lon), math.radians(lat)
+    return (EARTH_RADIUS_M * math.cos(lat) * math.cos(lon),
+            EARTH_RADIUS_M * math.cos(lat) * math.sin(lon), EARTH_RADIUS_M * math.sin(lat))
+
+
 def facility_mask(codes) -> int:
     mask = 0
     for code in codes or ():
@@ -52,9 +59,10 @@ def facility_mask(codes) -> int:
 
 @dataclass
 class Hit:
-    station: dict
+    station_id: int
     distance_m: float
     open_now: bool | None
+    station: dict | None = None  # the record, when the index keeps rows
 
     @property
     def walk_minutes(self) -> int:
@@ -71,11 +79,15 @@ class NearestIndex:
     Parameters
     ----------
     stations : iterable of dict
-        Public station records (WGS-84 ``lon``/``lat``, ``status``, ``facilities``,
-        ``hours``).
+        Station records with at least ``id``, WGS-84 ``lon``/``lat``, ``status``,
+        ``facilities`` and ``hours``.
+    keep_rows : bool
+        Keep the records and hand them back in each Hit.  The app indexes narrow
+        rows without keeping them (200,000 full records cost ~400 MiB a process)
+        and fetches the few it answers with by id.
     """
 
-    def __init__(self, stations):
+    def __init__(self, stations, keep_rows: bool = True):
         self.stations = list(stations)
         n = len(self.stations)
         self.lons = np.fromiter((s["lon"] for s in self.stations), float, n)
@@ -89,9 +101,13 @@ class NearestIndex:
         self.hours = [_hours_or_none(s.get("hours")) for s in self.stations]
         self.always = np.fromiter((h is not None and h.is_24h for h in self.hours), bool, n)
         self.tree = cKDTree(lonlat_to_xyz(self.lons, self.lats)) if n else None
+        if not keep_rows:
+            self.stations = None
+        self.n = n
+        self.features = {}  # (station id, datum) -> GeoJSON Feature, filled by callers
 
     def __len__(self):
-        return len(self.stations)
+        return self.n
 
     def _open_state(self, i, at, memo) -> bool | None:
         """Open at ``at``: True/False, None when the hours are unknown."""
@@ -116,9 +132,9 @@ class NearestIndex:
         at = at or datetime.now(TZ)
         mask = facility_mask(facilities)
         status_code = _STATUS_CODE.get(status, -1) if status else None
-        target = lonlat_to_xyz([lon], [lat])[0]
+        target = _xyz(lon, lat)
         bound = _chord(radius_m) * (1 + 1e-9) + 1e-6 if radius_m is not None else np.inf
-        n = len(self.stations)
+        n = self.n
         want = min(n, max(k * 4, 16))
         memo = {}
         while True:
@@ -152,8 +168,9 @@ class NearestIndex:
         for j in order:
             if radius_m is not None and metres[j] > radius_m:
                 continue
-            out.append(Hit(self.stations[hits[j]], float(metres[j]),
-                           self._open_state(hits[j], at, memo)))
+            i = hits[j]
+            out.append(Hit(int(self.ids[i]), float(metres[j]), self._open_state(i, at, memo),
+                           self.stations[i] if self.stations is not None else None))
             if len(out) == k:
                 break
         return out
@@ -214,6 +231,6 @@ def index_for(db, key: str = "default") -> NearestIndex:
         cached = _CACHE.get(key)
         if cached and cached[0] == version:
             return cached[1]
-        index = NearestIndex(s for s in iter_stations(db) if s["status"] != "pending")
+        index = NearestIndex(station_index_rows(db), keep_rows=False)
         _CACHE[key] = (version, index)
         return index

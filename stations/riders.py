@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, field
 from datetime import datetime
 from urllib.parse import quote, urlencode
@@ -13,7 +14,7 @@ from .directory import QueryError, open_state, parse_datum_param, public_station
 from .exporter import station_feature
 from .nearest import index_for
 from .records import FACILITIES
-from .storage import TZ
+from .storage import TZ, stations_by_ids
 
 __all__ = ["NearestQuery", "parse_nearest_query", "nearest_answer", "nearest_for_page",
            "district_origin", "district_choices",
@@ -54,11 +55,16 @@ def _number(args, name, low, high, required=False):
             raise QueryError(name, f"{name} is required", "缺少位置：请定位、选区或在地图上选点")
         return None
     try:
-        value = parse_coordinate(raw) if name in ("lon", "lat") else float(raw)
+        try:
+            value = float(raw)  # the usual case, fast
+        except ValueError:
+            if name not in ("lon", "lat"):
+                raise
+            value = parse_coordinate(raw)  # full-width digits, degree signs…
     except (CoordinateError, ValueError):
         raise QueryError(name, f"{raw!r} is not a number",
                          f"位置“{raw}”不是数字，请重新定位或选区") from None
-    if not (low <= value <= high) or value != value:
+    if not math.isfinite(value) or not (low <= value <= high):
         raise QueryError(name, f"{value:g} is out of range {low:g}..{high:g}",
                          f"位置超出范围（{value:g}），请重新定位或选区")
     return value
@@ -107,19 +113,37 @@ def parse_nearest_query(args) -> NearestQuery:
 
 def _search(db, query: NearestQuery, index_key: str):
     at = query.at or datetime.now(TZ)
-    hits = index_for(db, index_key).query(
+    index = index_for(db, index_key)
+    hits = index.query(
         query.lon, query.lat, query.k, radius_m=query.radius_m, status=query.status,
         facilities=query.facilities, open_now=query.open_now, only_24h=query.only_24h, at=at)
-    return hits, at
+    return index, hits, at
+
+
+_FEATURE_CACHE_SIZE = 50_000
+
+
+def _features(db, index, ids, datum) -> dict:
+    """Features of these stations in ``datum``, cached on the index (which is replaced,
+    and so the cache dropped, whenever any station changes)."""
+    cache = index.features
+    missing = [i for i in ids if (i, datum) not in cache]
+    if missing:
+        if len(cache) > _FEATURE_CACHE_SIZE:
+            cache.clear()
+        for station_id, station in stations_by_ids(db, missing).items():
+            cache[(station_id, datum)] = station_feature(station, datum)
+    return {i: cache[(i, datum)] for i in ids if (i, datum) in cache}
 
 
 def nearest_answer(db, query: NearestQuery, index_key: str = "default") -> dict:
     """The JSON answer of ``/api/v1/nearest``: results nearest first, and the query."""
-    hits, at = _search(db, query, index_key)
+    index, hits, at = _search(db, query, index_key)
+    features = _features(db, index, [h.station_id for h in hits], query.datum)
     return {
-        "results": [{"station": station_feature(h.station, query.datum),
+        "results": [{"station": features[h.station_id],
                      "distance_m": round(h.distance_m, 1), "walk_minutes": h.walk_minutes,
-                     "open_now": h.open_now} for h in hits],
+                     "open_now": h.open_now} for h in hits if h.station_id in features],
         "query": {"lon": query.given["lon"], "lat": query.given["lat"], "datum": query.datum,
                   "k": query.k, "radius_m": query.radius_m, "open_now": query.open_now,
                   "open_24h": query.only_24h, "facilities": list(query.facilities),
@@ -131,12 +155,15 @@ def nearest_answer(db, query: NearestQuery, index_key: str = "default") -> dict:
 
 def nearest_for_page(db, query: NearestQuery, index_key: str = "default") -> list[dict]:
     """Results for the rider page: public station, distance, minutes, open state, links."""
-    hits, at = _search(db, query, index_key)
+    _, hits, at = _search(db, query, index_key)
+    rows = stations_by_ids(db, [h.station_id for h in hits])
     out = []
     for h in hits:
-        station = public_station(h.station)
+        if h.station_id not in rows:
+            continue  # deleted since the index was built
+        station = public_station(rows[h.station_id])
         out.append({"station": station, "distance_m": h.distance_m,
-                    "walk_minutes": h.walk_minutes, "open_state": open_state(h.station, at),
+                    "walk_minutes": h.walk_minutes, "open_state": open_state(station, at),
                     "links": navigation_links(station)})
     return out
 

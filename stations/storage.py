@@ -29,6 +29,8 @@ __all__ = [
     "search_stations",
     "stations_in_bbox",
     "station_points",
+    "station_index_rows",
+    "stations_by_ids",
     "iter_stations",
     "count_stations",
     "insert_stations",
@@ -317,6 +319,25 @@ def station_points(db, *, statuses=None):
     where, params = _where(statuses=statuses)
     return db.execute(f"SELECT id, name, lon, lat FROM stations{where} ORDER BY id",
                       params).fetchall()
+
+
+def station_index_rows(db) -> list[dict]:
+    """The narrow rows a nearest-search index needs: every station not pending."""
+    rows = db.execute("SELECT id, lon, lat, status, facilities, hours FROM stations "
+                      "WHERE status != 'pending' ORDER BY id").fetchall()
+    return [{"id": r[0], "lon": r[1], "lat": r[2], "status": r[3],
+             "facilities": json.loads(r[4]), "hours": r[5]} for r in rows]
+
+
+def stations_by_ids(db, ids) -> dict:
+    """{id: public record} for the given ids (missing ones are left out)."""
+    ids = [int(i) for i in ids]
+    out = {}
+    for start in range(0, len(ids), 500):
+        chunk = ids[start:start + 500]
+        rows = db.query(f"SELECT * FROM stations WHERE id IN ({', '.join('?' for _ in chunk)})", chunk)
+        out.update((r["id"], _decode(r, private=False)) for r in rows)
+    return out
 
 
 def iter_stations(db, *, private=False, statuses=None):

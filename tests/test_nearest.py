@@ -24,7 +24,7 @@ def index(china):
 
 
 def same(index, rows, lon, lat, k=5, **kw):
-    got = [(h.station["id"], round(h.distance_m, 3)) for h in index.query(lon, lat, k, **kw)]
+    got = [(h.station_id, round(h.distance_m, 3)) for h in index.query(lon, lat, k, **kw)]
     want = [(s["id"], d) for s, d in brute_force_nearest(rows, lon, lat, k, **kw)]
     assert got == want, (lon, lat, kw)
     return got
@@ -70,8 +70,8 @@ def test_ties_are_broken_by_id():
     rows.append({"id": 1, "lon": 116.5, "lat": 39.9, "status": "active", "facilities": [],
                  "hours": None, "name": "far"})
     index = NearestIndex(rows)
-    assert [h.station["id"] for h in index.query(116.41, 39.9, 3)] == [3, 5, 7]
-    assert [h.station["id"] for h in index.query(116.41, 39.9, 4)] == [3, 5, 7, 1]
+    assert [h.station_id for h in index.query(116.41, 39.9, 3)] == [3, 5, 7]
+    assert [h.station_id for h in index.query(116.41, 39.9, 4)] == [3, 5, 7, 1]
     assert index.query(116.5, 39.9, 1)[0].open_now is None  # hours unknown
 
 

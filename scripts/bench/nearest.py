@@ -63,7 +63,7 @@ from stations.demo import generate_stations, load_demo  # noqa: E402
 from stations.nearest import (EARTH_RADIUS_M, NearestIndex, brute_force_nearest,  # noqa: E402
                               haversine_m, index_for)
 from stations.hours import HoursError, parse_hours  # noqa: E402
-from stations.storage import TZ, iter_stations  # noqa: E402
+from stations.storage import TZ  # noqa: E402
 
 DATASETS = [  # (label, region, stations, seed)
     ("beijing-30k", "beijing", 30_000, 2021),
@@ -124,8 +124,8 @@ def build_db(path, region, n, seed):
 
 
 def stored_stations(db):
-    """What index_for indexes: every stored station except pending ones."""
-    return [s for s in iter_stations(db) if s["status"] != "pending"]
+    """What index_for indexes: the narrow rows of every stored station except pending ones."""
+    return storage.station_index_rows(db)
 
 
 # --- memory probe (runs in a fresh subprocess) ---------------------------------------
@@ -253,7 +253,7 @@ def in_process(label, db_path, region, n_points, n_pure):
                traced_peak=traced["traced_peak"], traced_current=traced["traced_current"])
     log(f"  index build (index_for: read {len(index):,} non-pending stations from SQLite + NearestIndex):")
     log(f"    3 builds {', '.join(f'{b*1000:.0f}' for b in builds)} ms, median {out['build_median_s']*1000:.0f} ms"
-        f"   (of which read+decode rows {read_s*1000:.1f} ms, NearestIndex() {ctor_s*1000:.1f} ms)")
+        f"   (of which read+decode narrow rows {read_s*1000:.1f} ms, NearestIndex() {ctor_s*1000:.1f} ms)")
     log(f"    memory: RSS delta {mib(out['rss_delta']):.1f} MiB (fresh process);"
         f" tracemalloc peak {mib(out['traced_peak']):.1f} MiB, retained {mib(out['traced_current']):.1f} MiB"
         f" (tracemalloc does not see cKDTree's C++ buffers)")
@@ -263,7 +263,7 @@ def in_process(label, db_path, region, n_points, n_pure):
     filt = dict(facilities=FILTER_FACILITIES, open_now=True)
 
     def index_ids(lon, lat, **kw):
-        return [h.station["id"] for h in index.query(lon, lat, K, at=AT, **kw)]
+        return [h.station_id for h in index.query(lon, lat, K, at=AT, **kw)]
 
     for kind, kw in (("unfiltered", {}), ("filtered", filt)):
         # warm-up
@@ -277,7 +277,7 @@ def in_process(label, db_path, region, n_points, n_pure):
             t0 = clock()
             hits = index.query(lon, lat, K, at=AT, **kw)
             lat_idx.append((clock() - t0) / 1000)
-            answers_idx.append([h.station["id"] for h in hits])
+            answers_idx.append([h.station_id for h in hits])
         for lon, lat in points:
             lon, lat = float(lon), float(lat)
             t0 = clock()
@@ -534,7 +534,7 @@ def http_part(label, db_path, region, points, workdir, args, use_wrk):
         for lon, lat in points[:20]:
             status, body = get(f"/api/v1/nearest?lon={lon:.6f}&lat={lat:.6f}&k={K}")
             got = [r["station"]["id"] for r in json.loads(body)["results"]]
-            http_mis += got != [h.station["id"] for h in index.query(float(lon), float(lat), K, at=AT)]
+            http_mis += got != [h.station_id for h in index.query(float(lon), float(lat), K, at=AT)]
         db.conn.close()
         warm = min(3, args.duration)
         if use_wrk:

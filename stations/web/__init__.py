@@ -6,7 +6,9 @@ import secrets
 from datetime import timedelta
 from pathlib import Path
 
+import orjson
 from flask import Flask, g, jsonify, render_template, request
+from flask.json.provider import DefaultJSONProvider
 from flask_wtf.csrf import CSRFError, CSRFProtect
 from werkzeug.exceptions import HTTPException
 
@@ -32,8 +34,21 @@ def _secret_key(config) -> str:
     return path.read_text().strip()
 
 
+class FastJSONProvider(DefaultJSONProvider):
+    """JSON answers through orjson: UTF-8 Chinese as is, several times faster."""
+
+    def dumps(self, obj, **kwargs):
+        return orjson.dumps(obj, default=self.default).decode()
+
+    def response(self, *args, **kwargs):
+        obj = self._prepare_response_obj(args, kwargs)
+        return self._app.response_class(orjson.dumps(obj, default=self.default),
+                                        mimetype=self.mimetype)
+
+
 def create_app(config: dict | None = None) -> Flask:
     """Build the app: settings (environment, then ``config``), storage, blueprints."""
+    Flask.json_provider_class = FastJSONProvider
     app = Flask("stations", root_path=str(ROOT), template_folder=str(ROOT / "templates"),
                 static_folder=str(ROOT / "static"))
     app.config.update(from_environ())
@@ -46,9 +61,7 @@ def create_app(config: dict | None = None) -> Flask:
         PERMANENT_SESSION_LIFETIME=timedelta(hours=int(app.config["YIZHAN_SESSION_HOURS"])),
         MAX_CONTENT_LENGTH=int(app.config["YIZHAN_MAX_UPLOAD_MB"]) * 1024 * 1024,
         WTF_CSRF_TIME_LIMIT=None,  # the token lives as long as the session
-        JSON_AS_ASCII=False,
     )
-    app.json.ensure_ascii = False
     if app.config["YIZHAN_PROXY_HOPS"]:
         from werkzeug.middleware.proxy_fix import ProxyFix
 

@@ -89,5 +89,5 @@ def update(station_id):
 @allow(PUBLIC)
 def nearest():
     """The k nearest stations to a point, with distance, walking minutes and open-now."""
-    query = parse_nearest_query(request.args)
+    query = parse_nearest_query(request.args.to_dict())
     return jsonify(nearest_answer(get_db(), query, current_app.config["YIZHAN_DB"]))
