@@ -129,3 +129,12 @@ def test_console_script_has_help_for_every_command(tmp_path):
         result = subprocess.run(exe + command + ["--help"], capture_output=True, text=True,
                                 env={"YIZHAN_DB": str(tmp_path / "h.db"), "PATH": "/usr/bin:/bin"})
         assert result.returncode == 0 and "Usage" in result.stdout, result.stderr
+
+
+def test_demo_passes_the_importers_duplicate_checks():
+    # A demo exported and imported again must not be refused as duplicates.
+    from stations.demo import generate_stations
+    from stations.validation import check_locations
+    rows = generate_stations(5000, seed=2021)
+    problems = [e for e, _ in check_locations([dict(r) for r in rows], "beijing") if e]
+    assert problems == []
