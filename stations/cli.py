@@ -61,6 +61,7 @@ def demo_command(count, seed, region, replace, with_users):
     started = time.perf_counter()
     records = generate_stations(count, seed=seed, region=region)
     written = load_demo(db, records, replace=replace)
+    storage.checkpoint(db)
     click.echo(f"已生成 {written} 个合成站点（{region}，种子 {seed}），"
                f"用时 {time.perf_counter() - started:.1f} 秒。所有记录均标记为合成数据。")
     if with_users:
@@ -85,6 +86,8 @@ def import_command(file, datum, dry_run, skip_invalid, username):
     report = import_file(db, file.read_bytes(), file.name, datum=datum,
                          region=current_app.config["YIZHAN_REGION"], dry_run=dry_run,
                          skip_invalid=skip_invalid, username=username)
+    if report.written:
+        storage.checkpoint(db)
     click.echo(format_report(report))
     click.echo(f"用时 {time.perf_counter() - started:.1f} 秒。", err=True)
     if not report.ok and not report.written:

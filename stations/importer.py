@@ -42,6 +42,7 @@ HEADER_ALIASES = {
     "station_type": ["类型", "站点类型", "station_type", "type"],
     "status": ["状态", "站点状态", "status"],
     "synthetic": ["合成数据", "synthetic"],
+    "last_verified_at": ["核验时间", "最近核验", "核验日期", "last_verified_at", "verified"],
 }
 _MAX_ROWS = 500_000
 

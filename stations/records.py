@@ -13,6 +13,7 @@ from __future__ import annotations
 import re
 import unicodedata
 from dataclasses import dataclass, field
+from datetime import datetime
 
 from geodata.datum import DatumError, parse_datum, to_wgs84
 
@@ -143,22 +144,31 @@ def _key(text: str) -> str:
     return unicodedata.normalize("NFKC", str(text)).strip().lower().replace(" ", "")
 
 
-def _lookup(value: str, labels: dict, aliases: dict):
-    key = _key(value)
-    for code, label in labels.items():
-        if key in (code, _key(label)):
-            return code
+def _vocabulary(labels: dict, aliases: dict) -> dict:
+    """Normalised code, label or alias -> code (or tuple of codes), built once."""
+    table = {}
     for alias, code in aliases.items():
-        if key == _key(alias):
-            return code
-    return None
+        table[_key(alias)] = code
+    for code, label in labels.items():
+        table[_key(label)] = code
+        table[_key(code)] = code
+    return table
+
+
+_STATUS_WORDS = _vocabulary(STATUSES, _STATUS_ALIASES)
+_TYPE_WORDS = _vocabulary(STATION_TYPES, _TYPE_ALIASES)
+_FACILITY_WORDS = _vocabulary(FACILITIES, _FACILITY_ALIASES)
+
+
+def _lookup(value, table: dict):
+    return table.get(_key(value))
 
 
 def parse_status(value) -> str:
     """Status code from an English code or a Chinese word; ValueError if unknown."""
     if value is None or str(value).strip() == "":
         return "active"
-    code = _lookup(value, STATUSES, _STATUS_ALIASES)
+    code = _lookup(value, _STATUS_WORDS)
     if code is None:
         raise ValueError(f"不认识的状态“{value}”（可用：{'、'.join(STATUSES.values())}）")
     return code
@@ -168,7 +178,7 @@ def parse_station_type(value) -> str | None:
     """Station type code, ``None`` if the text names no known type."""
     if value is None or str(value).strip() == "":
         return "warm_station"
-    return _lookup(value, STATION_TYPES, _TYPE_ALIASES)
+    return _lookup(value, _TYPE_WORDS)
 
 
 def parse_facilities(value) -> tuple[list[str], list[str]]:
@@ -182,14 +192,11 @@ def parse_facilities(value) -> tuple[list[str], list[str]]:
         item = str(item).strip()
         if not item:
             continue
-        code = _lookup(item, FACILITIES, {k: v for k, v in _FACILITY_ALIASES.items()
-                                          if isinstance(v, str)})
-        if code:
+        code = _lookup(item, _FACILITY_WORDS)
+        if isinstance(code, tuple):
+            found.update(code)
+        elif code:
             found.add(code)
-            continue
-        combo = _FACILITY_ALIASES.get(item)
-        if isinstance(combo, tuple):
-            found.update(combo)
         else:
             unknown.append(item)
     return [c for c in FACILITIES if c in found], unknown
@@ -310,6 +317,15 @@ def clean_station(raw: dict, datum: str = "wgs84", *, partial: bool = False) -> 
             rec["status"] = parse_status(raw.get("status"))
         except ValueError as exc:
             err.append(Problem("status", str(exc)))
+    if _text(raw.get("last_verified_at")):
+        value = raw["last_verified_at"]
+        try:
+            when = value if isinstance(value, datetime) else datetime.fromisoformat(
+                unicodedata.normalize("NFKC", _text(value)).replace("/", "-").replace(" ", "T"))
+            rec["last_verified_at"] = when.isoformat(timespec="seconds") if (
+                when.hour or when.minute or when.second) else when.date().isoformat()
+        except ValueError:
+            err.append(Problem("last_verified_at", f"核验时间“{_text(value)}”应为日期，如 2026-11-24"))
     if "synthetic" in raw:
         rec["synthetic"] = _text(raw.get("synthetic")).lower() in ("1", "true", "yes", "是", "y")
     if present("station_type"):

@@ -32,7 +32,7 @@ SETTINGS = [
     Setting("YIZHAN_REGION", "beijing",
             "Region the registry covers: beijing (16 districts) or china (prefecture-level cities)."),
     Setting("YIZHAN_SESSION_HOURS", 8, "Hours a login lasts before the user must log in again."),
-    Setting("YIZHAN_MAX_UPLOAD_MB", 32, "Largest request body accepted (imports), in MiB."),
+    Setting("YIZHAN_MAX_UPLOAD_MB", 100, "Largest request body accepted (imports), in MiB."),
     Setting("YIZHAN_PAGE_SIZE", 20, "Stations per page in the public directory."),
     Setting("YIZHAN_SECURE_COOKIES", False, "Send the session cookie over HTTPS only (set behind TLS)."),
     Setting("YIZHAN_FEEDBACK_PER_CLIENT", 5,

@@ -22,6 +22,7 @@ __all__ = [
     "HistoryNotFound",
     "connect",
     "migrate",
+    "checkpoint",
     "schema_version",
     "MIGRATIONS",
     "now_iso",
@@ -83,6 +84,7 @@ def connect(path: str | Path) -> sqlite_utils.Database:
         with db.ensure_autocommit_on():
             conn.execute("PRAGMA journal_mode = WAL")
     conn.execute("PRAGMA synchronous = FULL")
+    conn.execute("PRAGMA journal_size_limit = 67108864")  # a big import's WAL shrinks back
     conn.execute("PRAGMA foreign_keys = ON")
     return db
 
@@ -209,6 +211,11 @@ def m004_feedback_and_rate_limits(db):
         PRIMARY KEY (bucket, window)
     );
     """)
+
+
+def checkpoint(db) -> None:
+    """Fold the write-ahead log into the database file and truncate it (after big writes)."""
+    db.execute("PRAGMA wal_checkpoint(TRUNCATE)")
 
 
 def schema_version(db) -> int:

@@ -218,3 +218,12 @@ def test_bad_hours_and_unknown_words(fresh_db):
     assert by_row[2].errors[0].field == "hours" and "周八" in by_row[2].errors[0].message
     assert not by_row[3].errors and "火箭" in by_row[3].warnings[0].message
     assert report.column("hours") == "开放时间"
+
+
+def test_verification_dates_are_read_and_checked(fresh_db):
+    data = ("名称,经度,纬度,核验时间\n甲驿站,116.42,39.92,2026/11/20\n"
+            "乙驿站,116.43,39.92,上周\n").encode()
+    report = run(fresh_db, data, skip_invalid=True)
+    assert report.written == 1
+    assert storage.search_stations(fresh_db)[0][0]["last_verified_at"] == "2026-11-20"
+    assert problems(report)[0][:2] == (3, "last_verified_at") and "上周" in problems(report)[0][2]
