@@ -402,7 +402,7 @@ _EN_DAY_INDEX = {name: i for i, names in enumerate(_EN_DAYS) for name in names}
 _GROUPS = {"每天": range(7), "每日": range(7), "天天": range(7), "全周": range(7),
            "全年无休": range(7), "daily": range(7),
            "工作日": range(5), "weekdays": range(5), "weekday": range(5),
-           "周末": (5, 6), "週末": (5, 6), "双休日": (5, 6), "weekends": (5, 6), "weekend": (5, 6)}
+           "周末": (5, 6), "週末": (5, 6), "双休日": (5, 6), "周六日": (5, 6), "周六周日": (5, 6), "weekends": (5, 6), "weekend": (5, 6)}
 
 _NOT_LETTER = r"(?![a-z])"
 _OPEN_SUFFIX = r"(?:开放|营业|服务|值守|运营|营运)?"

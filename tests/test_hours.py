@@ -311,3 +311,8 @@ def test_unknown_day_message_matches_the_documented_form():
 def test_empty_text_is_an_error(text):
     with pytest.raises(HoursError, match="为空"):
         parse_hours(text)
+
+
+def test_saturday_and_sunday_written_together():
+    assert parse_hours("周一至周五 8:00-18:00 周六日休息").to_text() == "Mo-Fr 08:00-18:00"
+    assert parse_hours("周六日 9:00-12:00").to_text() == "Sa,Su 09:00-12:00"

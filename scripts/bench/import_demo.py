@@ -27,7 +27,6 @@ Everything happens in a temporary directory that is removed afterwards.
 from __future__ import annotations
 
 import argparse
-import io
 import os
 import shutil
 import sqlite3

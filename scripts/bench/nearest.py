@@ -56,13 +56,12 @@ if str(ROOT) not in sys.path:
 import numpy as np  # noqa: E402
 import scipy  # noqa: E402
 
+import stations.nearest as nearest_mod  # noqa: E402
 from geodata.districts import region_bounds  # noqa: E402
 from stations import storage  # noqa: E402
-import stations.nearest as nearest_mod  # noqa: E402
 from stations.demo import generate_stations, load_demo  # noqa: E402
-from stations.nearest import (EARTH_RADIUS_M, NearestIndex, brute_force_nearest,  # noqa: E402
-                              haversine_m, index_for)
 from stations.hours import HoursError, parse_hours  # noqa: E402
+from stations.nearest import EARTH_RADIUS_M, NearestIndex, brute_force_nearest, haversine_m, index_for  # noqa: E402
 from stations.storage import TZ  # noqa: E402
 
 DATASETS = [  # (label, region, stations, seed)

@@ -5,8 +5,8 @@ from flask import Blueprint, abort, current_app, render_template, request, url_f
 from .. import directory as core
 from ..feedback import FOUND, satisfaction
 from ..maps import station_map_html
-from ..riders import navigation_links
 from ..records import FACILITIES, STATUSES
+from ..riders import navigation_links
 from ..storage import StationNotFound, district_names
 from .access import PUBLIC, allow
 from .db import get_db
