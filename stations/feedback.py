@@ -52,11 +52,14 @@ def client_key(address: str, secret: str) -> str:
     return hashlib.sha256(f"{secret}|{address}".encode()).hexdigest()[:24]
 
 
-def check_rate(db, bucket: str, limit: int, window_s: int, *, now: float | None = None) -> int:
+def check_rate(db, bucket: str, limit: int, window_s: int, *, now: float | None = None) -> float:
     """Count one event in ``bucket``; raise RateLimited past ``limit`` per ``window_s``.
 
-    The counter lives in the database (one row per bucket and window), so the
-    limit holds across every gunicorn worker.  Returns the count so far.
+    A sliding-window counter: the previous window's count, weighted by how much of
+    it still lies within ``window_s`` of now, plus the current window's.  So the
+    limit does not reset at a window boundary.  The counters live in the database
+    (one row per bucket and window), so the limit holds across every gunicorn
+    worker.  Returns the estimated count.
     """
     now = time.time() if now is None else now
     window = int(now // window_s)
@@ -64,13 +67,15 @@ def check_rate(db, bucket: str, limit: int, window_s: int, *, now: float | None 
         db.execute("INSERT INTO rate_limits (bucket, window, count) VALUES (?, ?, 1) "
                    "ON CONFLICT (bucket, window) DO UPDATE SET count = count + 1",
                    [bucket, window])
-        count = db.execute("SELECT count FROM rate_limits WHERE bucket = ? AND window = ?",
-                           [bucket, window]).fetchone()[0]
+        counts = dict(db.execute("SELECT window, count FROM rate_limits WHERE bucket = ? "
+                                 "AND window IN (?, ?)", [bucket, window - 1, window]).fetchall())
         if window % 16 == 0:  # now and then, forget old windows
             db.execute("DELETE FROM rate_limits WHERE window < ? AND bucket = ?", [window - 1, bucket])
-    if count > limit:
-        raise RateLimited(bucket.split(":")[0], int((window + 1) * window_s - now) + 1)
-    return count
+    elapsed = (now - window * window_s) / window_s
+    estimate = counts.get(window - 1, 0) * (1 - elapsed) + counts.get(window, 0)
+    if estimate > limit:
+        raise RateLimited(bucket.split(":")[0], int(window_s * (1 - elapsed)) + 1)
+    return estimate
 
 
 @dataclass

@@ -237,3 +237,14 @@ def test_station_page_has_one_tap_navigation_in_each_apps_datum(client, stations
     blon, blat = wgs84_to_bd09(116.4, 39.9)
     assert f"position={glon:.6f}%2C{glat:.6f}" in text
     assert f"location={blat:.6f}%2C{blon:.6f}" in text
+
+
+def test_rate_limit_does_not_reset_at_a_window_boundary(fresh_db):
+    from stations.feedback import RateLimited, check_rate
+    start = 6000.0 * 100 - 1  # one second before a 10-minute window ends
+    for i in range(5):
+        check_rate(fresh_db, "client:x", 5, 600, now=start + i * 0.1)
+    with pytest.raises(RateLimited):
+        check_rate(fresh_db, "client:x", 5, 600, now=start + 2)  # just after the boundary
+    # A whole window later the client may post again.
+    assert check_rate(fresh_db, "client:x", 5, 600, now=start + 1201) == 1
