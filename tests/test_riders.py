@@ -248,3 +248,19 @@ def test_rate_limit_does_not_reset_at_a_window_boundary(fresh_db):
         check_rate(fresh_db, "client:x", 5, 600, now=start + 2)  # just after the boundary
     # A whole window later the client may post again.
     assert check_rate(fresh_db, "client:x", 5, 600, now=start + 1201) == 1
+
+
+def test_qr_svg_download(client, stations):
+    response = client.get(f"/stations/{stations['near']}/qr.svg")
+    assert response.status_code == 200 and response.mimetype == "image/svg+xml"
+    assert response.get_data(as_text=True).startswith("<svg")
+    assert client.get("/stations/99999/qr.svg").status_code == 404
+
+
+def test_every_facility_can_be_a_filter_on_the_rider_page(client, stations):
+    from stations.records import FACILITIES
+    page = client.get("/nearby").get_data(as_text=True)
+    for code in FACILITIES:
+        assert f'name="facility" value="{code}"' in page
+    page = client.get("/nearby?lat=39.9&lon=116.4&facility=toilet").get_data(as_text=True)
+    assert re.findall(r'data-station-id="(\d+)"', page) == [str(stations["mid"])]

@@ -94,3 +94,13 @@ def qr(station_id):
     station = _public_or_404(station_id)
     url = url_for("directory.detail", station_id=station_id, _external=True)
     return render_template("riders/qr.html", station=station, url=url, svg=qr_svg(url))
+
+
+@bp.get("/stations/<int:station_id>/qr.svg")
+@allow(PUBLIC)
+def qr_image(station_id):
+    """The QR code alone, as an SVG file for a print shop."""
+    _public_or_404(station_id)
+    url = url_for("directory.detail", station_id=station_id, _external=True)
+    return current_app.response_class(qr_svg(url), mimetype="image/svg+xml", headers={
+        "Content-Disposition": f"inline; filename=yizhan-station-{station_id}-qr.svg"})
