@@ -74,7 +74,10 @@ def search_public(db, query: DirectoryQuery, page_size: int):
                                   statuses=PUBLIC_STATUSES, limit=page_size,
                                   offset=(query.page - 1) * page_size)
     pages = max(1, -(-total // page_size))
-    return [public_station(r) for r in rows], total, pages
+    stations = [public_station(r) for r in rows]
+    for station in stations:
+        station["open_state"] = open_state(station)
+    return stations, total, pages
 
 
 def open_state(station: dict, at: datetime | None = None) -> dict:

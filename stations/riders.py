@@ -17,7 +17,7 @@ from .records import FACILITIES
 from .storage import TZ, stations_by_ids
 
 __all__ = ["NearestQuery", "parse_nearest_query", "nearest_answer", "nearest_for_page",
-           "district_origin", "district_choices",
+           "district_origin", "district_choices", "parse_nearby_query",
            "navigation_links", "MAX_K", "MAX_RADIUS_M"]
 
 MAX_K = 50
@@ -109,6 +109,23 @@ def parse_nearest_query(args) -> NearestQuery:
                         open_now=_flag(args, "open_now"), only_24h=_flag(args, "open_24h"),
                         at=at, facilities=tuple(dict.fromkeys(facilities)), status=status,
                         given={"lon": lon, "lat": lat})
+
+
+def parse_nearby_query(args: dict, facilities: list, region: str) -> NearestQuery:
+    """The rider page's form (lat/lon from the phone or a map tap, or a district, and
+    facility checkboxes) as a nearest query; 10 results by default."""
+    fields = {name: args.get(name, "") for name in ("lat", "lon", "datum", "k", "open_now",
+                                                     "open_24h")}
+    fields["k"] = fields["k"] or "10"
+    fields["facilities"] = ",".join(facilities)
+    district = (args.get("district") or "").strip()
+    if district and not (fields["lat"] or fields["lon"]):
+        origin = district_origin(region, district)
+        if origin is None:
+            raise QueryError("district", f"no district named {district!r}",
+                             f"没有名为“{district}”的区")
+        fields["lon"], fields["lat"], fields["datum"] = str(origin[0]), str(origin[1]), "wgs84"
+    return parse_nearest_query(fields)
 
 
 def _search(db, query: NearestQuery, index_key: str):

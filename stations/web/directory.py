@@ -32,8 +32,6 @@ def index():
     else:
         error = None
     stations, total, pages = core.search_public(get_db(), query, current_app.config["YIZHAN_PAGE_SIZE"])
-    for station in stations:
-        station["open_state"] = core.open_state(station)
     return render_template("directory/index.html", stations=stations, total=total, pages=pages,
                            query=query, error=error, districts=district_names(get_db()),
                            facilities=FACILITIES,

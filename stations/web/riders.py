@@ -20,21 +20,6 @@ FACILITY_ICONS = {"water": "💧", "fridge": "🧊", "microwave": "🍱", "charg
                   "cooling": "❄", "repair": "🔧"}
 
 
-def _nearby_args():
-    """The page's form fields as /api/v1/nearest parameters."""
-    args = {name: request.args.get(name, "") for name in ("lat", "lon", "datum", "k",
-                                                           "open_now", "open_24h")}
-    args["k"] = args["k"] or "10"
-    args["facilities"] = ",".join(request.args.getlist("facility"))
-    district = request.args.get("district", "").strip()
-    if district and not (args["lat"] or args["lon"]):
-        origin = core.district_origin(current_app.config["YIZHAN_REGION"], district)
-        if origin is None:
-            raise QueryError("district", f"no district named {district!r}", f"没有名为“{district}”的区")
-        args["lon"], args["lat"], args["datum"] = str(origin[0]), str(origin[1]), "wgs84"
-    return args
-
-
 @bp.get("/nearby")
 @allow(PUBLIC)
 def nearby():
@@ -42,7 +27,9 @@ def nearby():
     results, error, query = None, None, None
     if any(request.args.get(name) for name in ("lat", "lon", "district")):
         try:
-            query = core.parse_nearest_query(_nearby_args())
+            query = core.parse_nearby_query(request.args.to_dict(),
+                                            request.args.getlist("facility"),
+                                            current_app.config["YIZHAN_REGION"])
             results = core.nearest_for_page(get_db(), query, current_app.config["YIZHAN_DB"])
         except QueryError as exc:
             error = exc.zh
