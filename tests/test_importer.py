@@ -227,3 +227,14 @@ def test_verification_dates_are_read_and_checked(fresh_db):
     assert report.written == 1
     assert storage.search_stations(fresh_db)[0][0]["last_verified_at"] == "2026-11-20"
     assert problems(report)[0][:2] == (3, "last_verified_at") and "上周" in problems(report)[0][2]
+
+
+def test_an_amap_style_export_in_gcj02(fresh_db):
+    # name/address/location/adname/tel, as map-platform POI exports write them
+    data = ("name,address,location,adname,tel\n"
+            "天安门驿站,北京市东城区,\"116.40387,39.91023\",东城区,010-12345678\n").encode()
+    report = run(fresh_db, data, datum="gcj02")
+    assert report.written == 1, format_report(report)
+    station = storage.search_stations(fresh_db, private=True)[0][0]
+    assert station["district"] == "东城区" and station["manager_phone"] == "010-12345678"
+    assert station["lon"] == pytest.approx(116.39747, abs=2e-4)
