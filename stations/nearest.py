@@ -70,6 +70,7 @@ class Hit:
         return max(1, math.ceil(self.distance_m * DETOUR / (WALK_SPEED_KMH * 1000 / 60)))
 
 
+_TIE_M = 0.002  # answers are ranked by distance to the millimetre, then by id
 _STATUS_CODE = {"active": 0, "temporarily_closed": 1, "closed": 2, "pending": 3}
 
 
@@ -100,7 +101,12 @@ class NearestIndex:
         # Stations share a few hundred distinct timetables: parse each text once.
         self.hours = [_hours_or_none(s.get("hours")) for s in self.stations]
         self.always = np.fromiter((h is not None and h.is_24h for h in self.hours), bool, n)
-        self.tree = cKDTree(lonlat_to_xyz(self.lons, self.lats)) if n else None
+        xyz = lonlat_to_xyz(self.lons, self.lats)
+        self.tree = cKDTree(xyz) if n else None
+        # The common question (active stations, no other filter) gets a tree of its own,
+        # so its nearest need no filtering at all.
+        self.active = np.flatnonzero(self.status_codes == 0)
+        self.active_tree = cKDTree(xyz[self.active]) if len(self.active) else None
         if not keep_rows:
             self.stations = None
         self.n = n
@@ -135,8 +141,13 @@ class NearestIndex:
         target = _xyz(lon, lat)
         bound = _chord(radius_m) * (1 + 1e-9) + 1e-6 if radius_m is not None else np.inf
         n = self.n
-        want = min(n, max(k * 4, 16))
         memo = {}
+        if (status == "active" and not mask and not only_24h and not open_now
+                and self.active_tree is not None):
+            hits = self._active_nearest(target, k, bound)
+            if hits is not None:
+                return self._rank(hits, lon, lat, k, radius_m, at, memo)
+        want = min(n, max(k * 4, 16))
         while True:
             dists, idx = self.tree.query(target, k=want, distance_upper_bound=bound)
             dists, idx = np.atleast_1d(dists), np.atleast_1d(idx)
@@ -157,9 +168,26 @@ class NearestIndex:
                 break  # every station within the bound has been seen
             # Done when k pass and no station tied with the k-th may lie just outside
             # the candidates (its id might win the tie); otherwise widen.
-            if len(hits) >= k and hit_dists[k - 1] < dists[-1] * (1 - 1e-12):
+            if len(hits) >= k and dists[-1] - hit_dists[k - 1] > _TIE_M:
                 break
             want = min(n, want * 4)
+        return self._rank(hits, lon, lat, k, radius_m, at, memo)
+
+    def _active_nearest(self, target, k, bound):
+        """The k nearest active stations, or None when a tie at the k-th place needs the
+        general search (which breaks ties by id)."""
+        m = len(self.active)
+        want = min(m, k + 1)
+        dists, idx = self.active_tree.query(target, k=want, distance_upper_bound=bound)
+        dists, idx = np.atleast_1d(dists), np.atleast_1d(idx)
+        valid = idx < m
+        dists, idx = dists[valid], idx[valid]
+        if len(idx) == want and want > k and dists[k] - dists[k - 1] <= _TIE_M:
+            return None
+        return self.active[idx[:k]]
+
+    def _rank(self, hits, lon, lat, k, radius_m, at, memo) -> list[Hit]:
+        """Exact haversine distances for the candidate rows, nearest first, ties by id."""
         if not len(hits):
             return []
         metres = haversine_m(lon, lat, self.lons[hits], self.lats[hits])

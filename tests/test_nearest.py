@@ -93,3 +93,22 @@ def test_walk_minutes_and_distance_are_honest(index):
 def test_haversine_known_distance():
     # Tiananmen to the Summer Palace is about 15.3 km.
     assert haversine_m(116.3975, 39.9087, 116.2755, 39.9999) == pytest.approx(14_600, rel=0.05)
+
+
+def test_sub_millimetre_near_ties_rank_like_brute_force():
+    # Two stations whose distances differ by less than the millimetre the answers are
+    # ranked to: the lower id must win, with or without filters.
+    from scipy.optimize import brentq
+    lon0, lat0 = 116.4, 39.9
+    east = (lon0 + 0.01, lat0)
+    target = float(haversine_m(lon0, lat0, *east)) + 0.0003
+    dlat = brentq(lambda d: float(haversine_m(lon0, lat0, lon0, lat0 + d)) - target, 0.001, 0.02)
+    rows = [{"id": 9, "lon": east[0], "lat": east[1], "status": "active", "facilities": ["water"],
+             "hours": "24/7", "name": "east"},
+            {"id": 2, "lon": lon0, "lat": lat0 + dlat, "status": "active", "facilities": ["water"],
+             "hours": "24/7", "name": "north"}]
+    index = NearestIndex(rows)
+    for kw in ({}, {"facilities": ["water"]}):
+        got = [h.station_id for h in index.query(lon0, lat0, 1, **kw)]
+        want = [s["id"] for s, _ in brute_force_nearest(rows, lon0, lat0, 1, **kw)]
+        assert got == want
