@@ -31,23 +31,28 @@ class QueryError(ValueError):
 
 
 @dataclass
-class DirectoryQuery:
+class Filters:
+    """What the directory page and the stations API both filter by."""
+
     q: str = ""
     district: str = ""
     status: str = ""
     facility: tuple = ()
+
+
+@dataclass
+class DirectoryQuery(Filters):
     page: int = 1
 
 
-def parse_directory_query(args) -> DirectoryQuery:
-    """Read the directory's query string (a mapping with ``get``/``getlist``)."""
-    query = DirectoryQuery(q=(args.get("q") or "").strip()[:100],
-                           district=(args.get("district") or "").strip()[:30])
+def _parse_filters(args, into: Filters) -> Filters:
+    into.q = (args.get("q") or "").strip()[:100]
+    into.district = (args.get("district") or "").strip()[:30]
     status = (args.get("status") or "").strip()
     if status and status not in PUBLIC_STATUSES:
         raise QueryError("status", f"unknown status {status!r}: expected one of "
                          + ", ".join(PUBLIC_STATUSES), f"不认识的状态“{status}”，已显示全部状态")
-    query.status = status
+    into.status = status
     facilities = []
     for value in args.getlist("facility"):
         for code in value.split(","):
@@ -58,7 +63,13 @@ def parse_directory_query(args) -> DirectoryQuery:
                 raise QueryError("facility", f"unknown facility {code!r}: expected one of "
                                  + ", ".join(FACILITIES), f"不认识的设施“{code}”，已忽略设施筛选")
             facilities.append(code)
-    query.facility = tuple(dict.fromkeys(facilities))
+    into.facility = tuple(dict.fromkeys(facilities))
+    return into
+
+
+def parse_directory_query(args) -> DirectoryQuery:
+    """Read the directory's query string (a mapping with ``get``/``getlist``)."""
+    query = _parse_filters(args, DirectoryQuery())
     try:
         query.page = min(max(1, int(args.get("page") or 1)), 1_000_000)
     except ValueError:
@@ -136,11 +147,7 @@ def get_public_station(db, station_id) -> dict:
 
 
 @dataclass
-class ApiQuery:
-    q: str = ""
-    district: str = ""
-    status: str = ""
-    facility: tuple = ()
+class ApiQuery(Filters):
     bbox: tuple | None = None
     datum: str = "wgs84"
     limit: int = 100
@@ -191,10 +198,7 @@ def parse_datum_param(value) -> str:
 
 def parse_api_query(args) -> ApiQuery:
     """Read ``GET /api/v1/stations`` parameters; QueryError names the bad one."""
-    query = ApiQuery(q=(args.get("q") or "").strip()[:100],
-                     district=(args.get("district") or "").strip()[:30])
-    listing = parse_directory_query(args)
-    query.status, query.facility = listing.status, listing.facility
+    query = _parse_filters(args, ApiQuery())
     query.datum = parse_datum_param(args.get("datum"))
     if args.get("bbox"):
         bbox = parse_bbox(args["bbox"])

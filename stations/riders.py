@@ -12,12 +12,13 @@ from geodata.datum import from_wgs84, to_wgs84
 from .coords import CoordinateError, parse_coordinate
 from .directory import QueryError, open_state, parse_datum_param, public_station
 from .exporter import station_feature
+from .feedback import FOUND, satisfaction
 from .nearest import index_for
 from .records import FACILITIES
 from .storage import TZ, stations_by_ids
 
 __all__ = ["NearestQuery", "parse_nearest_query", "nearest_answer", "nearest_for_page",
-           "district_origin", "district_choices", "parse_nearby_query",
+           "district_origin", "district_choices", "parse_nearby_query", "station_page",
            "navigation_links", "MAX_K", "MAX_RADIUS_M"]
 
 MAX_K = 50
@@ -183,6 +184,14 @@ def nearest_for_page(db, query: NearestQuery, index_key: str = "default") -> lis
                     "walk_minutes": h.walk_minutes, "open_state": open_state(station, at),
                     "links": navigation_links(station)})
     return out
+
+
+def station_page(db, station: dict, at: datetime | None = None) -> dict:
+    """What a station's public page shows besides the record: open now, the riders'
+    rating, the feedback choices and the navigation links."""
+    return {"station": station, "open_state": open_state(station, at),
+            "satisfaction": satisfaction(db, station["id"]), "found": FOUND,
+            "links": navigation_links(station)}
 
 
 def navigation_links(station: dict) -> dict:

@@ -3,10 +3,9 @@
 from flask import Blueprint, abort, current_app, render_template, request, url_for
 
 from .. import directory as core
-from ..feedback import FOUND, satisfaction
 from ..maps import station_map_html
 from ..records import FACILITIES, STATUSES
-from ..riders import navigation_links
+from ..riders import station_page
 from ..storage import StationNotFound, district_names
 from .access import PUBLIC, allow
 from .db import get_db
@@ -43,10 +42,8 @@ def index():
 def detail(station_id):
     """One station: address, hours and whether it is open now, facilities, awards, map."""
     station = get_public_or_404(station_id)
-    return render_template("directory/detail.html", station=station,
-                           open_state=core.open_state(station),
-                           satisfaction=satisfaction(get_db(), station_id), found=FOUND,
-                           links=navigation_links(station), errors={}, form=request.form)
+    return render_template("directory/detail.html", **station_page(get_db(), station),
+                           errors={}, form=request.form)
 
 
 @bp.get("/<int:station_id>/map")

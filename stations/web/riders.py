@@ -3,8 +3,8 @@
 from flask import Blueprint, abort, current_app, flash, redirect, render_template, request, url_for
 
 from .. import riders as core
-from ..directory import QueryError, get_public_station, open_state
-from ..feedback import FOUND, FeedbackError, RateLimited, client_key, satisfaction, submit_feedback
+from ..directory import QueryError, get_public_station
+from ..feedback import FeedbackError, RateLimited, client_key, submit_feedback
 from ..qr import qr_svg
 from ..records import FACILITIES
 from ..storage import StationNotFound
@@ -68,10 +68,8 @@ def feedback(station_id):
 
 
 def _detail(station, errors, status):
-    return render_template("directory/detail.html", station=station, open_state=open_state(station),
-                           satisfaction=satisfaction(get_db(), station["id"]), found=FOUND,
-                           links=core.navigation_links(station), errors=errors,
-                           form=request.form), status
+    return render_template("directory/detail.html", **core.station_page(get_db(), station),
+                           errors=errors, form=request.form), status
 
 
 @bp.get("/stations/<int:station_id>/qr")
