@@ -81,8 +81,8 @@ def test_every_tile_choice_is_safe(tmp_path, fresh_db, db_path, tiles):
     for name in CORPUS:
         status, page = _map(app.test_client(), fresh_db, name)
         assert status == 200, name
-        tooltip = re.search(r"bindTooltip\(\s*`(.*?)`", page, re.S).group(1)
-        assert htmllib.unescape(tooltip).split("<br>")[0].strip() == name
+        tooltip = re.search(r"bindTooltip\(\s*`\s*<div>\s*(.*?)<br>", page, re.S).group(1)
+        assert htmllib.unescape(tooltip) == name
 
 
 def test_safe_properties_reaches_nested_data():
