@@ -14,7 +14,7 @@ import numpy as np
 from geodata import districts as geo
 
 from .records import FACILITIES
-from .storage import insert_stations
+from .storage import insert_stations, write_transaction
 
 __all__ = ["DEMO_USERS", "generate_stations", "load_demo"]
 
@@ -187,6 +187,6 @@ def _separate(records):
 def load_demo(db, records, *, replace: bool = False, username: str = "demo") -> int:
     """Store generated records (one transaction); with ``replace``, synthetic ones go first."""
     if replace:
-        with db.atomic():
+        with write_transaction(db):
             db.execute("DELETE FROM stations WHERE synthetic = 1")
     return len(insert_stations(db, records, username=username, action="demo"))

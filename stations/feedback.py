@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 
 from .directory import open_state
-from .storage import TZ, get_station, now_iso
+from .storage import TZ, get_station, now_iso, write_transaction
 
 __all__ = ["FOUND", "FLAGS", "FeedbackError", "RateLimited", "client_key", "submit_feedback",
            "check_rate", "satisfaction", "flag_queue", "resolve_flags", "recent_feedback",
@@ -63,7 +63,7 @@ def check_rate(db, bucket: str, limit: int, window_s: int, *, now: float | None 
     """
     now = time.time() if now is None else now
     window = int(now // window_s)
-    with db.atomic():
+    with write_transaction(db):
         db.execute("INSERT INTO rate_limits (bucket, window, count) VALUES (?, ?, 1) "
                    "ON CONFLICT (bucket, window) DO UPDATE SET count = count + 1",
                    [bucket, window])
@@ -138,7 +138,7 @@ def submit_feedback(db, station_id, form, *, client: str, limits: dict,
     row = {"station_id": station["id"], "at": at.isoformat(timespec="seconds"),
            "rating": feedback.rating, "found": json.dumps(feedback.found),
            "note": feedback.note or None, "flag": flag, "client": client}
-    with db.atomic():
+    with write_transaction(db):
         row_id = db["feedback"].insert(row).last_pk
     return {**row, "id": row_id, "found": feedback.found}
 
@@ -188,7 +188,7 @@ def open_flag_count(db, station_id) -> int:
 
 def resolve_flags(db, station_id, *, username: str) -> int:
     """Mark a station's open reports as handled; returns how many."""
-    with db.atomic():
+    with write_transaction(db):
         cursor = db.execute("UPDATE feedback SET resolved_at = ?, resolved_by = ? "
                             "WHERE station_id = ? AND flag IS NOT NULL AND resolved_at IS NULL",
                             [now_iso(), username, int(station_id)])

@@ -7,6 +7,7 @@ registered migrations; the version lives in ``PRAGMA user_version``.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import sqlite3
 from datetime import datetime
@@ -20,7 +21,10 @@ from .records import FIELDS, PRIVATE_FIELDS
 __all__ = [
     "StationNotFound",
     "HistoryNotFound",
+    "DatabaseBusy",
     "connect",
+    "write_transaction",
+    "is_busy_error",
     "migrate",
     "checkpoint",
     "schema_version",
@@ -64,22 +68,34 @@ class HistoryNotFound(LookupError):
     """No history entry with this id for this station."""
 
 
+class DatabaseBusy(Exception):
+    """Another writer held the database longer than the busy timeout; try again later."""
+
+    retry_after = 5  # seconds a client is asked to wait before retrying
+
+    def __init__(self, detail: str = "database is locked"):
+        super().__init__(f"database busy: {detail}")
+
+
 def now_iso() -> str:
     return datetime.now(TZ).isoformat(timespec="seconds")
 
 
-def connect(path: str | Path) -> sqlite_utils.Database:
+def connect(path: str | Path, *, busy_timeout_ms: int = 10000) -> sqlite_utils.Database:
     """Open the database file with the settings a web app needs.
 
-    WAL lets readers run beside one writer; ``busy_timeout`` makes a writer wait
-    for a lock rather than fail; ``synchronous=FULL`` keeps a committed import
-    through a power cut.
+    WAL lets readers run beside one writer; ``busy_timeout_ms`` is how long a
+    writer waits for another writer's lock before DatabaseBusy; ``synchronous=FULL``
+    keeps a committed import through a power cut.  Every transaction the returned
+    Database opens (``atomic()``, and so sqlite-utils' own ``insert``/``upsert``)
+    starts with ``BEGIN IMMEDIATE``: see ``write_transaction``.
     """
     if str(path) != ":memory:":
         Path(path).parent.mkdir(parents=True, exist_ok=True)
-    conn = sqlite3.connect(str(path), timeout=10, check_same_thread=False)
-    conn.execute("PRAGMA busy_timeout = 10000")
-    db = sqlite_utils.Database(conn)
+    busy_timeout_ms = max(0, int(busy_timeout_ms))
+    conn = sqlite3.connect(str(path), timeout=busy_timeout_ms / 1000, check_same_thread=False)
+    conn.execute(f"PRAGMA busy_timeout = {busy_timeout_ms}")
+    db = _Database(conn)
     if str(path) != ":memory:":
         with db.ensure_autocommit_on():
             conn.execute("PRAGMA journal_mode = WAL")
@@ -87,6 +103,70 @@ def connect(path: str | Path) -> sqlite_utils.Database:
     conn.execute("PRAGMA journal_size_limit = 67108864")  # a big import's WAL shrinks back
     conn.execute("PRAGMA foreign_keys = ON")
     return db
+
+
+# --- transactions ----------------------------------------------------------
+
+_BUSY_CODES = {sqlite3.SQLITE_BUSY, sqlite3.SQLITE_LOCKED}
+
+
+def is_busy_error(exc: BaseException) -> bool:
+    """Whether a sqlite3 error means "another connection holds the lock"."""
+    if not isinstance(exc, sqlite3.OperationalError):
+        return False
+    code = getattr(exc, "sqlite_errorcode", None)
+    if code is not None:
+        return code & 0xFF in _BUSY_CODES
+    return str(exc).startswith(("database is locked", "database table is locked",
+                                "database is busy"))
+
+
+@contextlib.contextmanager
+def write_transaction(db):
+    """Run the block in a write transaction that takes the write lock up front.
+
+    sqlite-utils' plain ``atomic()`` opens a deferred ``BEGIN``: the first read
+    takes a snapshot, and WAL refuses to upgrade a reader to a writer while
+    another writer holds the lock — at once, without waiting, because waiting
+    could deadlock.  ``BEGIN IMMEDIATE`` asks for the write lock before any read,
+    so the busy timeout applies and writers wait their turn.  A lock that is
+    still held when the timeout runs out raises DatabaseBusy (nothing written).
+
+    Inside an open transaction the block becomes a savepoint, so write helpers
+    nest (``insert_stations`` calls ``update_station``).
+
+    Examples
+    --------
+    >>> with write_transaction(db):
+    ...     db.execute("UPDATE meta SET value = value + 1 WHERE key = 'stations_version'")
+    """
+    conn = db.conn
+    if conn.in_transaction:
+        with sqlite_utils.Database.atomic(db):  # a savepoint inside the open transaction
+            yield db
+        return
+    try:
+        conn.execute("BEGIN IMMEDIATE")
+    except sqlite3.OperationalError as exc:
+        if is_busy_error(exc):
+            raise DatabaseBusy(str(exc)) from exc
+        raise
+    try:
+        yield db
+        conn.execute("COMMIT")
+    except BaseException as exc:
+        if conn.in_transaction:
+            conn.execute("ROLLBACK")
+        if is_busy_error(exc):  # e.g. a COMMIT that had to wait for readers (rollback journal)
+            raise DatabaseBusy(str(exc)) from exc
+        raise
+
+
+class _Database(sqlite_utils.Database):
+    """sqlite-utils' Database whose every transaction is a write_transaction."""
+
+    def atomic(self):
+        return write_transaction(self)
 
 
 # --- migrations ------------------------------------------------------------
@@ -229,11 +309,15 @@ def migrate(db, target: int | None = None) -> tuple[int, int]:
     """
     target = len(MIGRATIONS) if target is None else target
     start = current = schema_version(db)
-    for number, step in enumerate(MIGRATIONS[current:target], start=current + 1):
-        with db.atomic():
-            step(db)
-            db.execute(f"PRAGMA user_version = {int(number)}")
-        current = number
+    while current < target:
+        with write_transaction(db):
+            # Read again under the write lock: another process may have migrated meanwhile.
+            current = schema_version(db)
+            if current >= target:
+                break
+            MIGRATIONS[current](db)
+            current += 1
+            db.execute(f"PRAGMA user_version = {int(current)}")
     return start, current
 
 
@@ -403,7 +487,7 @@ def insert_stations(db, records, *, username=None, action="import") -> list[int]
     records = list(records)
     stamp = now_iso()
     ids = []
-    with db.atomic():
+    with write_transaction(db):
         wanted = [int(r["id"]) for r in records if r.get("id") is not None]
         existing = set()
         for start in range(0, len(wanted), 500):
@@ -451,7 +535,7 @@ def create_station(db, record: dict, *, username=None) -> int:
 
 def update_station(db, station_id, changes: dict, *, username=None, action="edit") -> dict:
     """Change some fields of a station, recording before and after; returns the new record."""
-    with db.atomic():
+    with write_transaction(db):
         before = get_station(db, station_id, private=True)
         row = _encode({k: v for k, v in changes.items() if k not in ("id", "created_at")})
         row["updated_at"] = now_iso()

@@ -7,7 +7,7 @@ import hmac
 import re
 import secrets
 
-from .storage import now_iso
+from .storage import now_iso, write_transaction
 
 __all__ = ["ROLES", "UserError", "add_user", "authenticate", "get_user", "hash_password",
            "list_users", "verify_password"]
@@ -50,7 +50,7 @@ def add_user(db, username: str, password: str, role: str, union_name: str | None
         raise UserError("password too short: at least 8 characters")
     if get_user(db, username):
         raise UserError(f"user {username!r} already exists")
-    with db.atomic():
+    with write_transaction(db):
         db["users"].insert({"username": username, "password_hash": hash_password(password),
                             "role": role, "union_name": union_name or None,
                             "created_at": now_iso()})
