@@ -5,7 +5,7 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass, field
 from datetime import datetime
-from urllib.parse import quote, urlencode
+from urllib.parse import urlencode
 
 from geodata.datum import from_wgs84, to_wgs84
 
@@ -38,6 +38,7 @@ class NearestQuery:
     facilities: tuple = ()
     status: str | None = "active"
     given: dict = field(default_factory=dict)  # lon/lat as the caller gave them
+    located: bool = True  # False when the point stands in for a chosen district
 
 
 def _flag(args, name) -> bool:
@@ -126,6 +127,9 @@ def parse_nearby_query(args: dict, facilities: list, region: str) -> NearestQuer
             raise QueryError("district", f"no district named {district!r}",
                              f"没有名为“{district}”的区")
         fields["lon"], fields["lat"], fields["datum"] = str(origin[0]), str(origin[1]), "wgs84"
+        query = parse_nearest_query(fields)
+        query.located = False
+        return query
     return parse_nearest_query(fields)
 
 
@@ -171,9 +175,11 @@ def nearest_answer(db, query: NearestQuery, index_key: str = "default") -> dict:
     }
 
 
-def nearest_for_page(db, query: NearestQuery, index_key: str = "default") -> list[dict]:
+def nearest_for_page(db, query: NearestQuery, index_key: str = "default", *,
+                     tencent_referer: str = "yizhan") -> list[dict]:
     """Results for the rider page: public station, distance, minutes, open state, links."""
     _, hits, at = _search(db, query, index_key)
+    origin = (query.lon, query.lat) if query.located else None
     rows = stations_by_ids(db, [h.station_id for h in hits])
     out = []
     for h in hits:
@@ -182,38 +188,72 @@ def nearest_for_page(db, query: NearestQuery, index_key: str = "default") -> lis
         station = public_station(rows[h.station_id])
         out.append({"station": station, "distance_m": h.distance_m,
                     "walk_minutes": h.walk_minutes, "open_state": open_state(station, at),
-                    "links": navigation_links(station)})
+                    "links": navigation_links(station, origin,
+                                              tencent_referer=tencent_referer)})
     return out
 
 
-def station_page(db, station: dict, at: datetime | None = None) -> dict:
+def station_page(db, station: dict, at: datetime | None = None, *,
+                 tencent_referer: str = "yizhan") -> dict:
     """What a station's public page shows besides the record: open now, the riders'
     rating, the feedback choices and the navigation links."""
     return {"station": station, "open_state": open_state(station, at),
             "satisfaction": satisfaction(db, station["id"]), "found": FOUND,
-            "links": navigation_links(station)}
+            "links": navigation_links(station, tencent_referer=tencent_referer)}
 
 
-def navigation_links(station: dict) -> dict:
-    """Links that open Amap, Baidu and Tencent maps at the station, each in its own datum.
+# Map apps read some parameters as lists joined by these ASCII characters (Tencent's
+# "coord:…;title:…", Amap's "lon,lat,name", Baidu's "latlng:…|name:…"): inside a name
+# they would start a new field, so they become their full-width look-alikes.
+_FIELD_SEPARATORS = str.maketrans({";": "；", ":": "：", ",": "，", "|": "｜"})
+
+
+def _nav_text(text, limit: int = 60) -> str:
+    """A name as a map app should show it: one line, no field separators, not huge."""
+    flat = "".join(ch if ch.isprintable() else " " for ch in str(text or ""))
+    return " ".join(flat.split()).translate(_FIELD_SEPARATORS)[:limit] or "驿站"
+
+
+def navigation_links(station: dict, origin: tuple[float, float] | None = None, *,
+                     tencent_referer: str = "yizhan") -> dict:
+    """Route links (riding) in Amap, Baidu and Tencent maps to the station, each in its datum.
 
     Amap and Tencent take GCJ-02 and Baidu BD-09: a WGS-84 point handed to them
-    unconverted lands 300–700 m away in Beijing.
+    unconverted lands 300–700 m away in Beijing.  ``origin`` is the rider's WGS-84
+    (lon, lat) when known; without it Amap and Tencent start from the phone's own
+    location, and Baidu (whose route link needs a start) opens the station marker.
+    Every parameter is URL-encoded and the station's name is stripped of the
+    characters a map app reads as field separators, so a name cannot add a second
+    destination.  ``tencent_referer`` is the Tencent LBS key or app name that
+    Tencent asks every URI call to carry.
     """
-    name = station["name"]
+    name = _nav_text(station["name"])
+    address = _nav_text(station.get("address") or station["name"], 120)
     glon, glat = from_wgs84(station["lon"], station["lat"], "gcj02")
     blon, blat = from_wgs84(station["lon"], station["lat"], "bd09")
+    amap = {"to": f"{glon:.6f},{glat:.6f},{name}", "mode": "ride", "policy": 1,
+            "src": "yizhan", "coordinate": "gaode", "callnative": 1}
+    tencent = {"type": "bike", "to": name, "tocoord": f"{glat:.6f},{glon:.6f}",
+               "policy": 0, "referer": _nav_text(tencent_referer) or "yizhan"}
+    if origin is not None:
+        oglon, oglat = from_wgs84(origin[0], origin[1], "gcj02")
+        oblon, oblat = from_wgs84(origin[0], origin[1], "bd09")
+        amap = {"from": f"{oglon:.6f},{oglat:.6f},我的位置", **amap}
+        tencent = {"type": "bike", "from": "我的位置", "fromcoord": f"{oglat:.6f},{oglon:.6f}",
+                   **{k: v for k, v in tencent.items() if k != "type"}}
+        baidu = "https://api.map.baidu.com/direction?" + urlencode(
+            {"origin": f"latlng:{oblat:.6f},{oblon:.6f}|name:我的位置",
+             "destination": f"latlng:{blat:.6f},{blon:.6f}|name:{name}",
+             "mode": "riding", "coord_type": "bd09ll", "output": "html",
+             "src": "webapp.yizhan.nearby"})
+    else:
+        baidu = "https://api.map.baidu.com/marker?" + urlencode(
+            {"location": f"{blat:.6f},{blon:.6f}", "title": name, "content": address,
+             "output": "html", "coord_type": "bd09ll", "src": "webapp.yizhan.station"})
     return {
-        "amap": "https://uri.amap.com/marker?" + urlencode(
-            {"position": f"{glon:.6f},{glat:.6f}", "name": name, "src": "yizhan",
-             "coordinate": "gaode", "callnative": 1}),
-        "baidu": "https://api.map.baidu.com/marker?" + urlencode(
-            {"location": f"{blat:.6f},{blon:.6f}", "title": name,
-             "content": station.get("address") or name, "output": "html",
-             "coord_type": "bd09ll", "src": "yizhan"}),
-        "tencent": "https://apis.map.qq.com/uri/v1/marker?marker=" + quote(
-            f"coord:{glat:.6f},{glon:.6f};title:{name};addr:{station.get('address') or ''}",
-            safe=":;,") + "&referer=yizhan",
+        "amap": "https://uri.amap.com/navigation?" + urlencode(amap),
+        "baidu": baidu,
+        "tencent": "https://apis.map.qq.com/uri/v1/routeplan?" + urlencode(tencent),
     }
 
 

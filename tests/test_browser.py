@@ -203,23 +203,25 @@ def test_locate_finds_brute_force_nearest_with_map_links_in_each_datum(phone, li
     shown = first.locator(".dist").text_content().strip()
     assert shown == distance_text(metres), (shown, metres)
 
-    # Amap: GCJ-02 "lon,lat" — converted, not the stored WGS-84 numbers.
+    # Amap: a riding route to GCJ-02 "lon,lat,name" — converted, not the stored WGS-84.
     glon, glat = wgs84_to_gcj02(best["lon"], best["lat"])
     amap = _query(first.locator("a.nav-amap").get_attribute("href"))
-    alon, alat = (float(v) for v in amap["position"].split(","))
-    assert (alon, alat) == pytest.approx((glon, glat), abs=1e-5)
-    assert abs(alon - best["lon"]) > 0.003 or abs(alat - best["lat"]) > 0.003
+    alon, alat, aname = amap["to"].split(",", 2)
+    alon, alat = float(alon), float(alat)
+    assert (alon, alat) == pytest.approx((glon, glat), abs=1e-5) and amap["mode"] == "ride"
+    assert aname == best["name"]
     assert math.hypot(alon - best["lon"], alat - best["lat"]) > 0.003
-    # Baidu: BD-09 "lat,lon".
+    # Baidu: a riding route to BD-09 "latlng:lat,lon|name:…" from the rider's position.
     blon, blat = wgs84_to_bd09(best["lon"], best["lat"])
     baidu = _query(first.locator("a.nav-baidu").get_attribute("href"))
-    bdlat, bdlon = (float(v) for v in baidu["location"].split(","))
+    bdlat, bdlon = (float(v) for v in re.match(r"latlng:([-\d.]+),([-\d.]+)\|",
+                                               baidu["destination"]).groups())
     assert (bdlon, bdlat) == pytest.approx((blon, blat), abs=1e-5)
-    assert baidu.get("coord_type") == "bd09ll"
-    # Tencent: GCJ-02 "coord:lat,lon".
-    marker = unquote(_query(first.locator("a.nav-tencent").get_attribute("href"))["marker"])
-    tlat, tlon = (float(v) for v in re.search(r"coord:([-\d.]+),([-\d.]+)", marker).groups())
-    assert (tlon, tlat) == pytest.approx((glon, glat), abs=1e-5)
+    assert baidu.get("coord_type") == "bd09ll" and baidu["mode"] == "riding"
+    # Tencent: a bike route to GCJ-02 "lat,lon".
+    tencent = _query(first.locator("a.nav-tencent").get_attribute("href"))
+    tlat, tlon = (float(v) for v in tencent["tocoord"].split(","))
+    assert (tlon, tlat) == pytest.approx((glon, glat), abs=1e-5) and tencent["type"] == "bike"
     assert phone.dialogs == []
 
     shot = os.environ.get("YIZHAN_SCREENSHOT")
@@ -317,7 +319,8 @@ def test_hostile_station_name_is_shown_as_text(browser, live):
         assert first.locator("a.name").text_content() == HOSTILE_NAME
         assert first.locator(".addr").text_content().strip() == "<b>海淀区</b>某路1号"
         assert page.locator("#results img, #results b:not(.dist)").count() == 0
-        assert _query(first.locator("a.nav-amap").get_attribute("href"))["name"] == HOSTILE_NAME
+        amap_to = _query(first.locator("a.nav-amap").get_attribute("href"))["to"]
+        assert amap_to.split(",", 2)[2] == HOSTILE_NAME  # no separators in it to neutralise
         page.wait_for_timeout(300)  # give an injected onerror handler time to run
         assert dialogs == []
     finally:

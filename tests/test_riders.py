@@ -107,9 +107,11 @@ def test_nearby_page_lists_with_navigation_links(client, stations):
     assert ids == [str(stations["near"]), str(stations["far"])]
     glon, glat = wgs84_to_gcj02(116.4, 39.9)
     blon, blat = wgs84_to_bd09(116.4, 39.9)
-    assert f"position={glon:.6f}%2C{glat:.6f}" in text
-    assert f"location={blat:.6f}%2C{blon:.6f}" in text and "coord_type=bd09ll" in text
-    assert f"coord:{glat:.6f},{glon:.6f}" in text  # Tencent, GCJ-02
+    # Routes start at the rider (Amap "lon,lat", Baidu "lat,lon" in BD-09, Tencent "lat,lon").
+    assert f"to={glon:.6f}%2C{glat:.6f}%2C" in text and "mode=ride" in text
+    assert f"destination=latlng%3A{blat:.6f}%2C{blon:.6f}%7Cname%3A" in text
+    assert "mode=riding" in text and "coord_type=bd09ll" in text
+    assert f"tocoord={glat:.6f}%2C{glon:.6f}" in text and "type=bike" in text
     assert "步行约 1 分钟" in text and "24小时开放" in text
 
 
@@ -235,8 +237,9 @@ def test_station_page_has_one_tap_navigation_in_each_apps_datum(client, stations
     text = client.get(f"/stations/{stations['near']}").get_data(as_text=True)
     glon, glat = wgs84_to_gcj02(116.4, 39.9)
     blon, blat = wgs84_to_bd09(116.4, 39.9)
-    assert f"position={glon:.6f}%2C{glat:.6f}" in text
-    assert f"location={blat:.6f}%2C{blon:.6f}" in text
+    assert f"to={glon:.6f}%2C{glat:.6f}%2C" in text
+    assert f"location={blat:.6f}%2C{blon:.6f}" in text  # Baidu needs a start for a route
+    assert f"tocoord={glat:.6f}%2C{glon:.6f}" in text
 
 
 def test_rate_limit_does_not_reset_at_a_window_boundary(fresh_db):

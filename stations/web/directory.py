@@ -42,7 +42,8 @@ def index():
 def detail(station_id):
     """One station: address, hours and whether it is open now, facilities, awards, map."""
     station = get_public_or_404(station_id)
-    return render_template("directory/detail.html", **station_page(get_db(), station),
+    return render_template("directory/detail.html", **station_page(
+        get_db(), station, tencent_referer=current_app.config["YIZHAN_TENCENT_REFERER"]),
                            errors={}, form=request.form)
 
 

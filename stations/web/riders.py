@@ -5,7 +5,7 @@ from flask import Blueprint, abort, current_app, flash, redirect, render_templat
 from .. import riders as core
 from ..directory import QueryError, get_public_station
 from ..feedback import FeedbackError, RateLimited, client_key, submit_feedback
-from ..qr import qr_svg
+from ..qr import UntrustedHost, public_url, qr_svg
 from ..records import FACILITIES
 from ..storage import StationNotFound
 from .access import PUBLIC, allow
@@ -30,7 +30,9 @@ def nearby():
             query = core.parse_nearby_query(request.args.to_dict(),
                                             request.args.getlist("facility"),
                                             current_app.config["YIZHAN_REGION"])
-            results = core.nearest_for_page(get_db(), query, current_app.config["YIZHAN_DB"])
+            results = core.nearest_for_page(
+                get_db(), query, current_app.config["YIZHAN_DB"],
+                tencent_referer=current_app.config["YIZHAN_TENCENT_REFERER"])
         except QueryError as exc:
             error = exc.zh
     return render_template("riders/nearby.html", results=results, error=error, query=query,
@@ -68,8 +70,15 @@ def feedback(station_id):
 
 
 def _detail(station, errors, status):
-    return render_template("directory/detail.html", **core.station_page(get_db(), station),
+    return render_template("directory/detail.html", **core.station_page(
+        get_db(), station, tencent_referer=current_app.config["YIZHAN_TENCENT_REFERER"]),
                            errors=errors, form=request.form), status
+
+
+def _public_url(path):
+    config = current_app.config
+    return public_url(path, base_url=config["YIZHAN_PUBLIC_URL"], host=request.host,
+                      scheme=request.scheme, trusted_hosts=config["YIZHAN_TRUSTED_HOSTS"].split(","))
 
 
 @bp.get("/stations/<int:station_id>/qr")
@@ -77,7 +86,10 @@ def _detail(station, errors, status):
 def qr(station_id):
     """A printable sheet with the station's QR code, to hang on its wall."""
     station = _public_or_404(station_id)
-    url = url_for("directory.detail", station_id=station_id, _external=True)
+    try:
+        url = _public_url(url_for("directory.detail", station_id=station_id))
+    except UntrustedHost as exc:
+        return render_template("error.html", code=400, message=exc.zh), 400
     return render_template("riders/qr.html", station=station, url=url, svg=qr_svg(url))
 
 
@@ -86,6 +98,9 @@ def qr(station_id):
 def qr_image(station_id):
     """The QR code alone, as an SVG file for a print shop."""
     _public_or_404(station_id)
-    url = url_for("directory.detail", station_id=station_id, _external=True)
+    try:
+        url = _public_url(url_for("directory.detail", station_id=station_id))
+    except UntrustedHost as exc:
+        return render_template("error.html", code=400, message=exc.zh), 400
     return current_app.response_class(qr_svg(url), mimetype="image/svg+xml", headers={
         "Content-Disposition": f"inline; filename=yizhan-station-{station_id}-qr.svg"})
