@@ -27,6 +27,9 @@ class Setting:
 
 SETTINGS = [
     Setting("YIZHAN_DB", "instance/yizhan.db", "Path of the SQLite database file."),
+    Setting("YIZHAN_BUSY_TIMEOUT_MS", 10000,
+            "How long a write waits for another writer (e.g. an import) before giving up, in ms "
+            "(the web then answers 503 with Retry-After)."),
     Setting("YIZHAN_SECRET_KEY", "",
             "Key that signs session cookies; if empty, one is made and kept in instance/secret_key."),
     Setting("YIZHAN_REGION", "beijing",
@@ -40,6 +43,14 @@ SETTINGS = [
     Setting("YIZHAN_FEEDBACK_GLOBAL", 120, "Feedback submissions accepted per minute from everyone."),
     Setting("YIZHAN_PROXY_HOPS", 0,
             "Reverse proxies in front of the app whose X-Forwarded-For is trusted (for client addresses)."),
+    Setting("YIZHAN_TENCENT_REFERER", "yizhan",
+            "The referer Tencent Maps route links carry: your Tencent LBS key or registered app name."),
+    Setting("YIZHAN_PUBLIC_URL", "",
+            "Public base URL of the site (e.g. https://yizhan.example.cn) for QR codes and links "
+            "that leave the site; if empty, the request's host is used when it is in YIZHAN_TRUSTED_HOSTS."),
+    Setting("YIZHAN_TRUSTED_HOSTS", "127.0.0.1,localhost",
+            "Comma-separated host names (with :port if not 80/443) the site answers to when "
+            "YIZHAN_PUBLIC_URL is empty."),
     Setting("YIZHAN_TILES", "osm",
             "Map tiles: osm (WGS-84) or amap (GCJ-02; points are converted before drawing)."),
 ]
