@@ -10,6 +10,7 @@ import csv
 import functools
 import io
 import json
+import re
 
 from geodata.datum import from_wgs84
 
@@ -134,8 +135,15 @@ def export_stations(stations, fmt: str, out, *, datum="wgs84", private=False) ->
     return len(rows)
 
 
+# Characters XML 1.0 cannot carry (openpyxl refuses them, leaving an empty file) and other
+# controls: the door refuses them, but a registry filled before that rule may hold some.
+_UNSAFE = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f\ud800-\udfff\ufffe\uffff]")
+
+
 def _cell(value):
-    # Spreadsheet cells that start with = + - @ run as formulas in Excel: defuse them.
-    if isinstance(value, str) and value[:1] in ("=", "+", "-", "@"):
-        return "'" + value
+    if isinstance(value, str):
+        value = _UNSAFE.sub("\ufffd", value)
+        # Spreadsheet cells that start with = + - @ run as formulas in Excel: defuse them.
+        if value[:1] in ("=", "+", "-", "@"):
+            return "'" + value
     return value

@@ -29,6 +29,7 @@ __all__ = [
     "Problem",
     "CleanResult",
     "clean_station",
+    "control_problem",
     "facility_label",
     "parse_facilities",
     "parse_station_type",
@@ -211,6 +212,46 @@ _TEXT_LIMITS = {"name": 100, "address": 200, "district": 30, "subdistrict": 50,
                 "host_union": 100, "manager": 50, "manager_phone": 30}
 
 
+# Characters no field may hold: C0 controls, DEL, C1 controls, lone surrogates and the
+# two non-characters XML refuses.  Tab and line breaks are allowed only in fields where a
+# line break can be meant (an address or opening hours pasted from several lines, a
+# facilities list one per line); names, districts, unions and contacts are one line.
+_CONTROL = re.compile("[\x00-\x1f\x7f-\x9f\ud800-\udfff\ufffe\uffff]")
+_CONTROL_MULTILINE = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f\ud800-\udfff\ufffe\uffff]")
+MULTILINE_FIELDS = frozenset({"address", "hours", "facilities"})
+_READ_FIELDS = frozenset(FIELDS + PRIVATE_FIELDS + ("location",))
+_CONTROL_NAMES = {0: "NUL", 9: "制表符", 10: "换行符", 13: "回车符", 27: "ESC", 127: "DEL"}
+
+
+def control_problem(name: str, value) -> Problem | None:
+    """A Problem if the text ``value`` of field ``name`` holds a control character.
+
+    Examples
+    --------
+    >>> control_problem("name", "驿站\x00").message
+    '含有控制字符 U+0000（NUL），请删除后再提交'
+    >>> control_problem("address", "一行\n两行") is None
+    True
+    """
+    if isinstance(value, (list, tuple)):
+        for item in value:
+            problem = control_problem(name, item)
+            if problem:
+                return problem
+        return None
+    if not isinstance(value, str):
+        return None
+    pattern = _CONTROL_MULTILINE if name in MULTILINE_FIELDS else _CONTROL
+    found = pattern.search(value)
+    if not found:
+        return None
+    code = ord(found.group())
+    label = _CONTROL_NAMES.get(code)
+    kind = "无效字符" if code >= 0xD800 else "控制字符"
+    return Problem(name, f"含有{kind} U+{code:04X}" + (f"（{label}）" if label else "")
+                   + "，请删除后再提交")
+
+
 def _text(value) -> str:
     if value is None:
         return ""
@@ -240,9 +281,19 @@ def clean_station(raw: dict, datum: str = "wgs84", *, partial: bool = False) -> 
     """
     out = CleanResult(record={})
     rec, err, warn = out.record, out.errors, out.warnings
+    refused = set()
+
+    # Control characters are refused before anything else reads the field.
+    for name, value in raw.items():
+        problem = control_problem(name, value) if name in _READ_FIELDS else None
+        if problem:
+            err.append(problem)
+            refused.add(name)
+    if refused:
+        raw = {k: v for k, v in raw.items() if k not in refused}
 
     def present(name):
-        return not partial or name in raw
+        return name not in refused and (not partial or name in raw)
 
     for name, limit in _TEXT_LIMITS.items():
         if present(name):
@@ -268,7 +319,9 @@ def clean_station(raw: dict, datum: str = "wgs84", *, partial: bool = False) -> 
         err.append(Problem("datum", str(exc)))
         datum = "wgs84"
 
-    if present("lon") or present("lat") or "location" in raw:
+    if refused & {"lon", "lat", "location"}:
+        pass  # already reported
+    elif present("lon") or present("lat") or "location" in raw:
         lon = lat = None
         if _text(raw.get("location")) and not (_text(raw.get("lon")) or _text(raw.get("lat"))):
             try:
