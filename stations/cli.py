@@ -105,9 +105,16 @@ def import_command(file, datum, dry_run, skip_invalid, username):
 def export_command(fmt, datum, output, include_personal):
     """Export every station to CSV, XLSX, GeoJSON or GeoPackage."""
     db = _open_migrated()
-    with open(output, "wb") as out:
-        count = export_stations(storage.iter_stations(db, private=include_personal), fmt, out,
-                                datum=datum, private=include_personal)
+    # Written beside the target and renamed when complete: a failed export leaves no
+    # empty or half-written file behind (and an older export of the same name intact).
+    partial = output.with_name(f".{output.name}.part")
+    try:
+        with open(partial, "wb") as out:
+            count = export_stations(storage.iter_stations(db, private=include_personal), fmt, out,
+                                    datum=datum, private=include_personal)
+        partial.replace(output)
+    finally:
+        partial.unlink(missing_ok=True)
     click.echo(f"已导出 {count} 个站点到 {output}（{fmt}，{datum}）。")
 
 
