@@ -18,7 +18,7 @@ from .hours import parse_hours
 from .records import FACILITIES, FIELDS, PRIVATE_FIELDS, STATION_TYPES, STATUSES
 
 __all__ = ["EXPORT_FORMATS", "station_feature", "feature_collection", "export_stations",
-           "hours_display"]
+           "hours_display", "undefuse"]
 
 EXPORT_FORMATS = ("csv", "xlsx", "geojson", "gpkg")
 _PROPERTY_FIELDS = tuple(f for f in FIELDS if f not in ("id", "lon", "lat"))
@@ -105,7 +105,7 @@ def export_stations(stations, fmt: str, out, *, datum="wgs84", private=False) ->
         writer = csv.writer(text)
         writer.writerow([_ZH[c] for c in columns])
         for row in rows:
-            writer.writerow(["" if row[c] is None else row[c] for c in columns])
+            writer.writerow(["" if row[c] is None else _cell(row[c]) for c in columns])
         out.write(text.getvalue().encode("utf-8-sig"))
     elif fmt == "xlsx":
         from openpyxl import Workbook
@@ -140,10 +140,23 @@ def export_stations(stations, fmt: str, out, *, datum="wgs84", private=False) ->
 _UNSAFE = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f\ud800-\udfff\ufffe\uffff]")
 
 
+# Spreadsheet cells that start with = + - @ (or a tab or carriage return before one) run
+# as formulas when Excel or LibreOffice opens the file: such text leaves with a leading
+# apostrophe, and so does text that already starts with apostrophes before one of them,
+# so that the importer's ``undefuse`` (strip one apostrophe) gives back exactly the text.
+_FORMULA_LIKE = re.compile("'*[=+\\-@\t\r]")
+
+
+def undefuse(value):
+    """The text an export wrote as ``'…`` to defuse it, as it was stored."""
+    if isinstance(value, str) and value[:1] == "'" and _FORMULA_LIKE.match(value, 1):
+        return value[1:]
+    return value
+
+
 def _cell(value):
     if isinstance(value, str):
         value = _UNSAFE.sub("\ufffd", value)
-        # Spreadsheet cells that start with = + - @ run as formulas in Excel: defuse them.
-        if value[:1] in ("=", "+", "-", "@"):
+        if _FORMULA_LIKE.match(value):
             return "'" + value
     return value

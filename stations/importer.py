@@ -18,6 +18,7 @@ import zipfile
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from .exporter import undefuse
 from .records import Problem, clean_station
 from .storage import insert_stations, station_points
 from .validation import check_locations
@@ -186,7 +187,7 @@ def _read_csv(text: str) -> list[list]:
         dialect = csv.Sniffer().sniff(sample, delimiters=",\t;")
     except csv.Error:
         dialect = csv.excel
-    return [row for row in csv.reader(io.StringIO(text), dialect)]
+    return [[undefuse(cell) for cell in row] for row in csv.reader(io.StringIO(text), dialect)]
 
 
 def _read_xlsx(data: bytes) -> list[list]:
@@ -198,7 +199,7 @@ def _read_xlsx(data: bytes) -> list[list]:
         raise ImportError_(f"无法读取 XLSX 文件：{exc}") from None
     try:
         sheet = book.worksheets[0]
-        return [["" if c is None else c for c in row] for row in sheet.iter_rows(values_only=True)]
+        return [["" if c is None else undefuse(c) for c in row] for row in sheet.iter_rows(values_only=True)]
     finally:
         book.close()
 

@@ -242,7 +242,7 @@ def control_problem(name: str, value) -> Problem | None:
     if not isinstance(value, str):
         return None
     pattern = _CONTROL_MULTILINE if name in MULTILINE_FIELDS else _CONTROL
-    found = pattern.search(value)
+    found = pattern.search(value.strip())  # surrounding white space is trimmed, not stored
     if not found:
         return None
     code = ord(found.group())

