@@ -16,17 +16,21 @@ from __future__ import annotations
 
 import math
 
+import numpy as np
+
 __all__ = [
     "DATUMS",
     "DatumError",
     "bd09_to_gcj02",
     "bd09_to_wgs84",
     "from_wgs84",
+    "from_wgs84_array",
     "gcj02_to_bd09",
     "gcj02_to_wgs84",
     "out_of_china",
     "parse_datum",
     "to_wgs84",
+    "to_wgs84_array",
     "wgs84_to_bd09",
     "wgs84_to_gcj02",
 ]
@@ -162,3 +166,83 @@ def from_wgs84(lon: float, lat: float, datum: str) -> tuple[float, float]:
     if datum == "bd09":
         return wgs84_to_bd09(lon, lat)
     return float(lon), float(lat)
+
+
+# --- arrays -----------------------------------------------------------------
+# The same formulas over numpy arrays, for whole layers (grids, hexagons, demand
+# files): one call instead of a Python loop over points.
+
+def _out_of_china_array(lon, lat):
+    return ~((lon >= 72.004) & (lon <= 137.8347) & (lat >= 0.8293) & (lat <= 55.8271))
+
+
+def _gcj_delta_array(lon, lat):
+    x, y = lon - 105.0, lat - 35.0
+    pi = np.pi
+    dlat = -100.0 + 2.0 * x + 3.0 * y + 0.2 * y * y + 0.1 * x * y + 0.2 * np.sqrt(np.abs(x))
+    dlat += (20.0 * np.sin(6.0 * x * pi) + 20.0 * np.sin(2.0 * x * pi)) * 2.0 / 3.0
+    dlat += (20.0 * np.sin(y * pi) + 40.0 * np.sin(y / 3.0 * pi)) * 2.0 / 3.0
+    dlat += (160.0 * np.sin(y / 12.0 * pi) + 320 * np.sin(y * pi / 30.0)) * 2.0 / 3.0
+    dlon = 300.0 + x + 2.0 * y + 0.1 * x * x + 0.1 * x * y + 0.1 * np.sqrt(np.abs(x))
+    dlon += (20.0 * np.sin(6.0 * x * pi) + 20.0 * np.sin(2.0 * x * pi)) * 2.0 / 3.0
+    dlon += (20.0 * np.sin(x * pi) + 40.0 * np.sin(x / 3.0 * pi)) * 2.0 / 3.0
+    dlon += (150.0 * np.sin(x / 12.0 * pi) + 300.0 * np.sin(x / 30.0 * pi)) * 2.0 / 3.0
+    radlat = lat / 180.0 * pi
+    magic = 1 - _EE * np.sin(radlat) ** 2
+    sqrtmagic = np.sqrt(magic)
+    dlat = (dlat * 180.0) / ((_A * (1 - _EE)) / (magic * sqrtmagic) * pi)
+    dlon = (dlon * 180.0) / (_A / sqrtmagic * np.cos(radlat) * pi)
+    return dlon, dlat
+
+
+def _wgs84_to_gcj02_array(lon, lat):
+    dlon, dlat = _gcj_delta_array(lon, lat)
+    outside = _out_of_china_array(lon, lat)
+    return np.where(outside, lon, lon + dlon), np.where(outside, lat, lat + dlat)
+
+
+def _gcj02_to_wgs84_array(lon, lat):
+    wlon, wlat = lon.copy(), lat.copy()
+    for _ in range(30):
+        glon, glat = _wgs84_to_gcj02_array(wlon, wlat)
+        elon, elat = glon - lon, glat - lat
+        wlon, wlat = wlon - elon, wlat - elat
+        if np.all(np.abs(elon) < 1e-10) and np.all(np.abs(elat) < 1e-10):
+            break
+    outside = _out_of_china_array(lon, lat)
+    return np.where(outside, lon, wlon), np.where(outside, lat, wlat)
+
+
+def _gcj02_to_bd09_array(lon, lat):
+    z = np.sqrt(lon * lon + lat * lat) + 0.00002 * np.sin(lat * _X_PI)
+    theta = np.arctan2(lat, lon) + 0.000003 * np.cos(lon * _X_PI)
+    return z * np.cos(theta) + 0.0065, z * np.sin(theta) + 0.006
+
+
+def _bd09_to_gcj02_array(lon, lat):
+    glon, glat = lon - 0.0065, lat - 0.006
+    for _ in range(10):
+        blon, blat = _gcj02_to_bd09_array(glon, glat)
+        glon, glat = glon - (blon - lon), glat - (blat - lat)
+    return glon, glat
+
+
+def from_wgs84_array(lons, lats, datum: str) -> tuple[np.ndarray, np.ndarray]:
+    """Convert arrays of WGS-84 (lon, lat) to ``datum`` (what :func:`from_wgs84` does per point)."""
+    datum = parse_datum(datum)
+    lon, lat = np.asarray(lons, dtype=float), np.asarray(lats, dtype=float)
+    if datum == "wgs84":
+        return lon.copy(), lat.copy()
+    glon, glat = _wgs84_to_gcj02_array(lon, lat)
+    return (glon, glat) if datum == "gcj02" else _gcj02_to_bd09_array(glon, glat)
+
+
+def to_wgs84_array(lons, lats, datum: str) -> tuple[np.ndarray, np.ndarray]:
+    """Convert arrays of (lon, lat) given in ``datum`` to WGS-84 (see :func:`to_wgs84`)."""
+    datum = parse_datum(datum)
+    lon, lat = np.asarray(lons, dtype=float), np.asarray(lats, dtype=float)
+    if datum == "wgs84":
+        return lon.copy(), lat.copy()
+    if datum == "bd09":
+        lon, lat = _bd09_to_gcj02_array(lon, lat)
+    return _gcj02_to_wgs84_array(lon, lat)

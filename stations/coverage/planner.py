@@ -1,0 +1,184 @@
+"""What the CLI, the API and the /plan page share: parameters, stations, answers.
+
+``parse_params`` reads a planner's request (a form, a query string or CLI options
+as a mapping of strings) into :class:`PlanParams`, raising CoverageError that
+names the bad parameter.  ``station_set`` gives the stations that count, cached by
+the registry's data version; ``run`` evaluates coverage for the parameters.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import math
+import threading
+from dataclasses import dataclass, field
+from datetime import datetime
+
+import numpy as np
+
+from ..hours import HoursError, parse_hours
+from ..storage import TZ, data_version, station_points
+from .figures import FIGURE_KEYS, StationSet, evaluate
+from .grid import MODES, Circle, CoverageError, area_for
+
+__all__ = ["PlanParams", "parse_params", "station_set", "run", "figures_answer", "figures_csv",
+           "rows_csv"]
+
+
+@dataclass
+class PlanParams:
+    circle: Circle = field(default_factory=Circle)
+    districts: tuple = ()
+    demand: str = ""
+    cell_m: float = 100.0
+    at: datetime | None = None     # count only stations open at this time
+    only_24h: bool = False
+
+    def as_dict(self) -> dict:
+        return {**self.circle.as_dict(), "districts": list(self.districts), "demand": self.demand or None,
+                "cell_m": self.cell_m, "at": self.at.isoformat(timespec="minutes") if self.at else None,
+                "only_24h": self.only_24h}
+
+
+def _number(args, name, default, label):
+    raw = args.get(name)
+    if raw is None or str(raw).strip() == "":
+        return default
+    try:
+        value = float(str(raw).strip())
+    except ValueError:
+        raise CoverageError(name, f"{label}“{raw}”不是数字") from None
+    if not math.isfinite(value):
+        raise CoverageError(name, f"{label}“{raw}”不是有限的数字")
+    return value
+
+
+def _districts(args):
+    if hasattr(args, "getlist"):
+        values = args.getlist("district")
+    else:
+        values = args.get("district") or []
+        values = [values] if isinstance(values, str) else list(values)
+    out = []
+    for value in values:
+        out += [v.strip() for v in str(value).replace("，", ",").split(",") if v.strip()]
+    return tuple(dict.fromkeys(out))
+
+
+def parse_params(args) -> PlanParams:
+    """Read minutes, mode, detour, speed_kmh, district (repeatable or comma-separated),
+    demand, cell_m, at (ISO time) and only_24h from a mapping of strings."""
+    mode = str(args.get("mode") or "walk").strip().lower()
+    if mode not in MODES:
+        raise CoverageError("mode", f"出行方式“{mode}”无效：应为 walk（步行）或 ebike（电动自行车）")
+    speed = _number(args, "speed_kmh", None, "速度")
+    circle = Circle(minutes=_number(args, "minutes", 15.0, "分钟数"), mode=mode,
+                    detour=_number(args, "detour", 1.3, "绕行系数"), speed_kmh=speed)
+    cell_m = _number(args, "cell_m", 100.0, "格子边长")
+    if not 20 <= cell_m <= 5000:
+        raise CoverageError("cell_m", f"格子边长 {cell_m:g} 米超出范围 20–5000 米")
+    at = None
+    raw_at = str(args.get("at") or "").strip()
+    if raw_at:
+        try:
+            at = datetime.fromisoformat(raw_at.replace(" ", "T"))
+        except ValueError:
+            raise CoverageError("at", f"时间“{raw_at}”无效：应写作 2026-11-24T20:00") from None
+        at = at if at.tzinfo else at.replace(tzinfo=TZ)
+    only_24h = str(args.get("only_24h") or "").strip().lower() in ("1", "true", "yes", "on", "是")
+    demand = str(args.get("demand") or "").strip()
+    return PlanParams(circle, _districts(args), demand, cell_m, at, only_24h)
+
+
+# --- stations -------------------------------------------------------------------------
+
+_CACHE: dict = {}
+_LOCK = threading.Lock()
+
+
+def _all_stations(db):
+    """(StationSet of active stations, their hours texts), cached by data version."""
+    version = data_version(db)
+    # per database file (tests open many), checked against the data version
+    key = db.execute("PRAGMA database_list").fetchone()[2] or id(db.conn)
+    cached = _CACHE.get(key)
+    if cached and cached[0] == version:
+        return cached[1]
+    rows = station_points(db, statuses=["active"])
+    hours = dict(db.execute("SELECT id, hours FROM stations WHERE status = 'active'").fetchall())
+    ids = np.fromiter((r[0] for r in rows), np.int64, len(rows))
+    stations = StationSet(ids, np.fromiter((r[2] for r in rows), float, len(rows)),
+                          np.fromiter((r[3] for r in rows), float, len(rows)), [r[1] for r in rows])
+    texts = np.array([hours.get(int(i)) or "" for i in ids], dtype=object)
+    with _LOCK:
+        _CACHE[key] = (version, (stations, texts))
+    return stations, texts
+
+
+def station_set(db, *, at: datetime | None = None, only_24h: bool = False) -> StationSet:
+    """Active stations; with ``at``, only those open then; with ``only_24h``, only 24-hour ones.
+
+    Each distinct timetable text is parsed and asked once (stations share a few
+    hundred), then mapped back to the stations as an array.
+    """
+    stations, texts = _all_stations(db)
+    if at is None and not only_24h or not len(stations):
+        return stations
+    unique, inverse = np.unique(texts.astype(str), return_inverse=True)
+    ok = np.zeros(len(unique), dtype=bool)
+    for k, text in enumerate(unique):
+        if not text:
+            continue  # unknown hours: not counted as open at a given time
+        try:
+            hours = parse_hours(text)
+        except HoursError:
+            continue
+        ok[k] = (not only_24h or hours.is_24h) and (at is None or hours.is_open(at))
+    return stations.select(ok[inverse])
+
+
+# --- answers --------------------------------------------------------------------------
+
+def _demand_points(db, name):
+    if not name:
+        return None
+    from .demand import load_layer_points
+
+    return load_layer_points(db, name)
+
+
+def run(db, params: PlanParams, region: str = "beijing", *, stations: StationSet | None = None,
+        distances: bool = True):
+    """Evaluate coverage for the parameters; returns a :class:`Coverage`."""
+    area = area_for(region, params.districts, params.cell_m)
+    if stations is None:
+        stations = station_set(db, at=params.at, only_24h=params.only_24h)
+    return evaluate(area, stations, params.circle, _demand_points(db, params.demand),
+                    distances=distances)
+
+
+def figures_answer(db, params: PlanParams, region: str = "beijing", coverage=None) -> dict:
+    """The JSON answer of the CLI and the API: params, overall and per-district figures."""
+    coverage = coverage or run(db, params, region)
+    figures = coverage.figures()
+    return {"params": {**params.as_dict(), "region": region,
+                       "demand_unit": "km²" if coverage.uniform else "weight"},
+            "overall": figures["overall"], "districts": figures["districts"]}
+
+
+def rows_csv(rows: list[dict], columns: list[str]) -> str:
+    """Rows as CSV text (UTF-8 with a BOM when written to a file opens right in Excel)."""
+    out = io.StringIO()
+    writer = csv.writer(out, lineterminator="\n")
+    writer.writerow(columns)
+    for row in rows:
+        writer.writerow(["" if row.get(c) is None else row.get(c) for c in columns])
+    return out.getvalue()
+
+
+def figures_csv(answer: dict) -> str:
+    """One row per district and a last row 全部 (overall)."""
+    columns = ["district", *FIGURE_KEYS]
+    rows = answer["districts"] + [{"district": "全部", **answer["overall"]}]
+    return rows_csv(rows, columns)
