@@ -293,6 +293,24 @@ def m004_feedback_and_rate_limits(db):
     """)
 
 
+@migration
+def m007_coverage_demand_layers(db):
+    # Planners' demand layers (stations/coverage/demand.py): the points are one BLOB of
+    # little-endian float64 (lon, lat, weight) triples in WGS-84, read back as an array.
+    db.execute("""
+    CREATE TABLE demand_layers (
+        id INTEGER PRIMARY KEY,
+        name TEXT NOT NULL UNIQUE,
+        filename TEXT,
+        datum TEXT NOT NULL DEFAULT 'wgs84',
+        points INTEGER NOT NULL,
+        total_weight REAL NOT NULL,
+        created_at TEXT NOT NULL,
+        created_by TEXT,
+        data BLOB NOT NULL
+    )""")
+
+
 def checkpoint(db) -> None:
     """Fold the write-ahead log into the database file and truncate it (after big writes)."""
     db.execute("PRAGMA wal_checkpoint(TRUNCATE)")
