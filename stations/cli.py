@@ -21,7 +21,8 @@ DATUM = click.Choice(["wgs84", "gcj02", "bd09"])
 
 
 def _db():
-    return storage.connect(current_app.config["YIZHAN_DB"])
+    return storage.connect(current_app.config["YIZHAN_DB"],
+                           busy_timeout_ms=current_app.config["YIZHAN_BUSY_TIMEOUT_MS"])
 
 
 def _open_migrated():
@@ -30,8 +31,26 @@ def _open_migrated():
     return db
 
 
+def _clear_when_busy(command):
+    """Another writer kept the database past the busy timeout: say so in Chinese, no traceback."""
+
+    @functools.wraps(command)
+    def guarded(*args, **kwargs):
+        try:
+            return command(*args, **kwargs)
+        except storage.DatabaseBusy:
+            seconds = current_app.config["YIZHAN_BUSY_TIMEOUT_MS"] / 1000
+            raise click.ClickException(
+                f"数据库正忙：另一个写入任务（例如另一个导入或恢复）占用数据库超过 {seconds:g} 秒，"
+                "本次操作没有完成。请等它结束后重试（等待时长由 YIZHAN_BUSY_TIMEOUT_MS 设置）。"
+            ) from None
+
+    return guarded
+
+
 @click.command("init")
 @with_appcontext
+@_clear_when_busy
 def init_command():
     """Create the database, or migrate an older one in place (path from YIZHAN_DB)."""
     db = _db()
@@ -54,6 +73,7 @@ def init_command():
 @click.option("--with-users/--no-users", default=True, show_default=True,
               help="Also create the demo accounts (admin, reviewer, planner) if missing.")
 @with_appcontext
+@_clear_when_busy
 def demo_command(count, seed, region, replace, with_users):
     """Fill the database with a synthetic (clearly labelled) demo dataset."""
     from .demo import DEMO_USERS, generate_stations, load_demo
@@ -80,6 +100,7 @@ def demo_command(count, seed, region, replace, with_users):
 @click.option("--skip-invalid", is_flag=True, help="Write the valid rows even if some rows have errors.")
 @click.option("--user", "username", default="cli", show_default=True, help="Name recorded in the history.")
 @with_appcontext
+@_clear_when_busy
 def import_command(file, datum, dry_run, skip_invalid, username):
     """Import stations from a CSV (UTF-8 or GBK), XLSX or GeoJSON file."""
     db = _open_migrated()
@@ -129,6 +150,7 @@ def user_group():
 @click.option("--union", "union_name", default=None, help="The user's own union (reviewers).")
 @click.option("--password-stdin", is_flag=True, help="Read the password from standard input.")
 @with_appcontext
+@_clear_when_busy
 def user_add(name, role, union_name, password_stdin):
     """Add an account; asks for the password (or reads it from stdin)."""
     if password_stdin:
@@ -150,8 +172,45 @@ def user_list():
         click.echo(f"{user['username']}\t{user['role']}\t{user['union_name'] or ''}")
 
 
+@user_group.command("passwd")
+@click.argument("name")
+@click.option("--password-stdin", is_flag=True, help="Read the new password from standard input.")
+@with_appcontext
+def user_passwd(name, password_stdin):
+    """Set a user's password; every session of that user ends."""
+    db = _open_migrated()
+    if users.get_user(db, name) is None:
+        raise click.ClickException(f"没有用户 {name}。")
+    if password_stdin:
+        password = sys.stdin.readline().rstrip("\n")
+    else:
+        password = click.prompt("New password", hide_input=True, confirmation_prompt=True)
+    try:
+        ended = users.set_password(db, name, password)
+    except users.UserError as exc:
+        raise click.ClickException(str(exc)) from None
+    click.echo(f"已为 {name} 设置新密码，结束了 {ended} 个登录会话。")
+
+
+@user_group.command("role")
+@click.argument("name")
+@click.argument("role", type=click.Choice(list(users.ROLES)))
+@with_appcontext
+def user_role(name, role):
+    """Change a user's role; every session of that user ends."""
+    try:
+        ended = users.set_role(_open_migrated(), name, role)
+    except users.UserError as exc:
+        raise click.ClickException(str(exc)) from None
+    click.echo(f"{name} 现在是{users.ROLES[role]}，结束了 {ended} 个登录会话。")
+
+
 def register_commands(app):
     for command in (init_command, demo_command, import_command, export_command, user_group):
+        app.cli.add_command(command)
+    from .coverage_cli import COMMANDS as planner_commands
+
+    for command in planner_commands:
         app.cli.add_command(command)
 
 

@@ -1,21 +1,22 @@
 """Rider feedback: ratings, what they found, and reports that keep the registry true.
 
 Anonymous submissions are validated and rate-limited per client and globally,
-with the counters in the database so every server process shares them.  A
-report of "closed" while the hours say open, "not found" or "moved" raises a
-flag for the organiser's review queue; ratings feed a satisfaction figure.
+with the counters in the database so every server process shares them (see
+``limits``); only accepted submissions are counted.  A report of "closed" while
+the hours say open, "not found" or "moved" raises a flag for the organiser's
+review queue; ratings feed a satisfaction figure in which one client's ratings
+of one station count once a day.
 """
 
 from __future__ import annotations
 
-import hashlib
 import json
-import time
 import unicodedata
 from dataclasses import dataclass, field
 from datetime import datetime
 
 from .directory import open_state
+from .limits import Limit, RateLimited, check_rate, client_key, take
 from .storage import TZ, get_station, now_iso, write_transaction
 
 __all__ = ["FOUND", "FLAGS", "FeedbackError", "RateLimited", "client_key", "submit_feedback",
@@ -36,46 +37,6 @@ class FeedbackError(ValueError):
     def __init__(self, errors: dict):
         super().__init__("; ".join(f"{k}: {v}" for k, v in errors.items()))
         self.errors = errors
-
-
-class RateLimited(Exception):
-    """Too many submissions: from this client, or from everyone at once."""
-
-    def __init__(self, scope: str, retry_after: int):
-        super().__init__(f"rate limited ({scope}); retry after {retry_after} s")
-        self.scope = scope
-        self.retry_after = retry_after
-
-
-def client_key(address: str, secret: str) -> str:
-    """A keyed hash of the client address: enough to count, not to identify."""
-    return hashlib.sha256(f"{secret}|{address}".encode()).hexdigest()[:24]
-
-
-def check_rate(db, bucket: str, limit: int, window_s: int, *, now: float | None = None) -> float:
-    """Count one event in ``bucket``; raise RateLimited past ``limit`` per ``window_s``.
-
-    A sliding-window counter: the previous window's count, weighted by how much of
-    it still lies within ``window_s`` of now, plus the current window's.  So the
-    limit does not reset at a window boundary.  The counters live in the database
-    (one row per bucket and window), so the limit holds across every gunicorn
-    worker.  Returns the estimated count.
-    """
-    now = time.time() if now is None else now
-    window = int(now // window_s)
-    with write_transaction(db):
-        db.execute("INSERT INTO rate_limits (bucket, window, count) VALUES (?, ?, 1) "
-                   "ON CONFLICT (bucket, window) DO UPDATE SET count = count + 1",
-                   [bucket, window])
-        counts = dict(db.execute("SELECT window, count FROM rate_limits WHERE bucket = ? "
-                                 "AND window IN (?, ?)", [bucket, window - 1, window]).fetchall())
-        if window % 16 == 0:  # now and then, forget old windows
-            db.execute("DELETE FROM rate_limits WHERE window < ? AND bucket = ?", [window - 1, bucket])
-    elapsed = (now - window * window_s) / window_s
-    estimate = counts.get(window - 1, 0) * (1 - elapsed) + counts.get(window, 0)
-    if estimate > limit:
-        raise RateLimited(bucket.split(":")[0], int(window_s * (1 - elapsed)) + 1)
-    return estimate
 
 
 @dataclass
@@ -116,18 +77,22 @@ def parse_feedback(form) -> Feedback:
 
 
 def submit_feedback(db, station_id, form, *, client: str, limits: dict,
-                    at: datetime | None = None) -> dict:
+                    at: datetime | None = None, now: float | None = None) -> dict:
     """Validate, rate-limit and store one piece of feedback; returns the stored row.
 
-    ``limits``: ``per_client`` and ``global`` counts per ``window_s`` seconds.
+    ``client`` is ``client_key`` of the sender's address (never the address).
+    ``limits``: ``per_client`` submissions per ``window_s`` seconds (default 600)
+    and ``global`` per minute.  The per-client limit is checked first and a
+    refused submission is not counted anywhere, so one client over its limit
+    cannot use up everyone's budget; the counts and the row are written in one
+    transaction.  ``now`` is the limits' clock (``limits.clock`` when None).
     Raises FeedbackError, RateLimited or StationNotFound.
     """
     station = get_station(db, station_id)
     feedback = parse_feedback(form)
-    window = limits.get("window_s", 600)
-    check_rate(db, "global", limits["global"], 60)
-    check_rate(db, f"client:{client}", limits["per_client"], window)
-    at = at or datetime.now(TZ)
+    rules = [Limit(f"client:{client}", limits["per_client"], limits.get("window_s", 600), "client"),
+             Limit("global", limits["global"], 60, "global")]
+    at = (at or datetime.now(TZ)).astimezone(TZ)
     flag = None
     if "moved" in feedback.found:
         flag = "moved"
@@ -139,18 +104,30 @@ def submit_feedback(db, station_id, form, *, client: str, limits: dict,
            "rating": feedback.rating, "found": json.dumps(feedback.found),
            "note": feedback.note or None, "flag": flag, "client": client}
     with write_transaction(db):
+        take(db, rules, now=now)
         row_id = db["feedback"].insert(row).last_pk
     return {**row, "id": row_id, "found": feedback.found}
 
 
 def satisfaction(db, station_id=None):
-    """Mean rating and count: for one station (dict) or every rated station (id -> dict)."""
-    sql = "SELECT station_id, avg(rating), count(rating) FROM feedback WHERE rating IS NOT NULL"
-    params = []
+    """Mean rating and count: for one station (dict) or every rated station (id -> dict).
+
+    One client's ratings of one station count once per day (Beijing date): the
+    latest that day replaces the earlier ones, so a client who changes their
+    mind is heard, and one who repeats a rating is heard once.  Every rating is
+    still stored and listed.  Rows without a client count each on their own.
+    """
+    where, params = "rating IS NOT NULL", []
     if station_id is not None:
-        sql += " AND station_id = ?"
+        where += " AND station_id = ?"
         params.append(int(station_id))
-    rows = db.execute(sql + " GROUP BY station_id", params).fetchall()
+    rows = db.execute(
+        "SELECT station_id, avg(rating), count(*) FROM ("
+        "  SELECT station_id, rating, row_number() OVER ("
+        "    PARTITION BY station_id, coalesce(client, 'row:' || id), substr(at, 1, 10)"
+        "    ORDER BY at DESC, id DESC) AS nth"
+        f"  FROM feedback WHERE {where}"
+        ") WHERE nth = 1 GROUP BY station_id", params).fetchall()
     table = {r[0]: {"mean": round(r[1], 2), "count": r[2]} for r in rows}
     if station_id is not None:
         return table.get(int(station_id), {"mean": None, "count": 0})

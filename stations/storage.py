@@ -294,6 +294,25 @@ def m004_feedback_and_rate_limits(db):
 
 
 @migration
+def m005_sessions_and_limit_expiry(db):
+    # Server-side sessions, so logout, password and role changes end a login for
+    # good (the cookie holds a random token; the table only its SHA-256).  Rate
+    # counters learn when they expire, so every bucket's old windows can be dropped.
+    # One statement at a time: executescript would commit the migration's transaction.
+    db.execute("""
+    CREATE TABLE sessions (
+        id TEXT PRIMARY KEY,
+        user_id INTEGER NOT NULL REFERENCES users(id) ON DELETE CASCADE,
+        created_at TEXT NOT NULL,
+        expires_at REAL NOT NULL
+    )""")
+    db.execute("CREATE INDEX sessions_user ON sessions(user_id)")
+    db.execute("CREATE INDEX sessions_expiry ON sessions(expires_at)")
+    db.execute("ALTER TABLE rate_limits ADD COLUMN expires_at REAL NOT NULL DEFAULT 0")
+    db.execute("CREATE INDEX rate_limits_expiry ON rate_limits(expires_at)")
+
+
+@migration
 def m007_coverage_demand_layers(db):
     # Planners' demand layers (stations/coverage/demand.py): the points are one BLOB of
     # little-endian float64 (lon, lat, weight) triples in WGS-84, read back as an array.
@@ -312,8 +331,17 @@ def m007_coverage_demand_layers(db):
 
 
 def checkpoint(db) -> None:
-    """Fold the write-ahead log into the database file and truncate it (after big writes)."""
-    db.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+    """Fold the write-ahead log into the database file and truncate it (after big writes).
+
+    Does not wait: while another writer works the checkpoint is left to its commits
+    (TRUNCATE would otherwise sit out the whole busy timeout).
+    """
+    timeout = db.execute("PRAGMA busy_timeout").fetchone()[0]
+    db.execute("PRAGMA busy_timeout = 0")
+    try:
+        db.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+    finally:
+        db.execute(f"PRAGMA busy_timeout = {int(timeout)}")
 
 
 def schema_version(db) -> int:

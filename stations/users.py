@@ -1,4 +1,12 @@
-"""Accounts: roles and slow password hashes (scrypt from the standard library)."""
+"""Accounts: roles, slow password hashes (scrypt from the standard library),
+server-side sessions and limits on failed logins.
+
+A login is a row in ``sessions``; the browser's signed cookie carries a random
+token whose SHA-256 is the row's id.  Logging out deletes that row; changing a
+user's password or role deletes all of the user's rows, so a cookie saved
+earlier opens nothing.  Failed logins are counted per account and per client
+(``limits``) before any password is hashed.
+"""
 
 from __future__ import annotations
 
@@ -6,11 +14,15 @@ import hashlib
 import hmac
 import re
 import secrets
+import time
 
+from . import limits as _limits
+from .limits import Limit, RateLimited
 from .storage import now_iso, write_transaction
 
-__all__ = ["ROLES", "UserError", "add_user", "authenticate", "get_user", "hash_password",
-           "list_users", "verify_password"]
+__all__ = ["ROLES", "RateLimited", "UserError", "add_user", "authenticate", "end_session",
+           "end_user_sessions", "get_user", "hash_password", "list_users", "log_in",
+           "session_user", "set_password", "set_role", "start_session", "verify_password"]
 
 ROLES = {"admin": "管理员", "reviewer": "评审专家", "planner": "规划人员"}
 _N, _R, _P = 2**14, 8, 1  # scrypt cost: about 50 ms a hash, 16 MiB of memory
@@ -39,15 +51,23 @@ def verify_password(stored: str, password: str) -> bool:
     return hmac.compare_digest(candidate.hex(), digest)
 
 
+def _check_role(role: str) -> None:
+    if role not in ROLES:
+        raise UserError(f"unknown role {role!r}: expected one of {', '.join(ROLES)}")
+
+
+def _check_password(password: str) -> None:
+    if len(password or "") < 8:
+        raise UserError("password too short: at least 8 characters")
+
+
 def add_user(db, username: str, password: str, role: str, union_name: str | None = None) -> int:
     """Create an account; raises UserError on a bad name, role, short password or duplicate."""
     username = (username or "").strip()
     if not _USERNAME.match(username):
         raise UserError(f"bad username {username!r}: 2–40 letters, digits, . - _ @")
-    if role not in ROLES:
-        raise UserError(f"unknown role {role!r}: expected one of {', '.join(ROLES)}")
-    if len(password or "") < 8:
-        raise UserError("password too short: at least 8 characters")
+    _check_role(role)
+    _check_password(password)
     if get_user(db, username):
         raise UserError(f"user {username!r} already exists")
     with write_transaction(db):
@@ -76,3 +96,98 @@ def authenticate(db, username: str, password: str) -> dict | None:
         hash_password(password or "")  # spend the same time: no user-enumeration by timing
         return None
     return user if verify_password(user["password_hash"], password or "") else None
+
+
+def _existing(db, username: str) -> dict:
+    user = get_user(db, (username or "").strip())
+    if user is None:
+        raise UserError(f"no user {username!r}")
+    return user
+
+
+def set_password(db, username: str, password: str) -> int:
+    """Give a user a new password and end every session they have; returns how many."""
+    user = _existing(db, username)
+    _check_password(password)
+    digest = hash_password(password)
+    with write_transaction(db):
+        db.execute("UPDATE users SET password_hash = ? WHERE id = ?", [digest, user["id"]])
+        return end_user_sessions(db, user["id"])
+
+
+def set_role(db, username: str, role: str) -> int:
+    """Give a user another role and end every session they have; returns how many."""
+    user = _existing(db, username)
+    _check_role(role)
+    with write_transaction(db):
+        db.execute("UPDATE users SET role = ? WHERE id = ?", [role, user["id"]])
+        return end_user_sessions(db, user["id"])
+
+
+# --- sessions --------------------------------------------------------------
+
+def _session_id(token: str) -> str:
+    # Only the token's hash is stored: a copy of the database opens no session.
+    return hashlib.sha256(token.encode()).hexdigest()
+
+
+def start_session(db, user_id: int, *, hours: float, now: float | None = None) -> str:
+    """Open a session for ``user_id`` lasting ``hours``; returns the token for the cookie."""
+    now = time.time() if now is None else now
+    token = secrets.token_urlsafe(32)
+    with write_transaction(db):
+        db.execute("DELETE FROM sessions WHERE expires_at <= ?", [now])  # forget ended ones
+        db.execute("INSERT INTO sessions (id, user_id, created_at, expires_at) VALUES (?, ?, ?, ?)",
+                   [_session_id(token), int(user_id), now_iso(), now + hours * 3600])
+    return token
+
+
+def session_user(db, token: str | None, *, now: float | None = None) -> dict | None:
+    """The user whose live session ``token`` names, else None (ended, expired or unknown)."""
+    if not token or not isinstance(token, str):
+        return None
+    now = time.time() if now is None else now
+    rows = list(db.query("SELECT users.* FROM sessions JOIN users ON users.id = sessions.user_id "
+                         "WHERE sessions.id = ? AND sessions.expires_at > ?",
+                         [_session_id(token), now]))
+    return rows[0] if rows else None
+
+
+def end_session(db, token: str | None) -> None:
+    """End one session (logout)."""
+    if token and isinstance(token, str):
+        with write_transaction(db):
+            db.execute("DELETE FROM sessions WHERE id = ?", [_session_id(token)])
+
+
+def end_user_sessions(db, user_id: int) -> int:
+    """End every session of one user; returns how many."""
+    with write_transaction(db):
+        return db.execute("DELETE FROM sessions WHERE user_id = ?", [int(user_id)]).rowcount
+
+
+# --- failed logins ---------------------------------------------------------
+
+def log_in(db, username: str, password: str, *, client: str, secret: str, per_account: int,
+           per_client: int, window_s: int, now: float | None = None) -> dict | None:
+    """Check a password under the failed-login limits; the user, or None if wrong.
+
+    Each attempt takes a place in two buckets, the client's (``client_key`` of
+    its address) and the typed account name's, before the password is hashed;
+    a right password gives its places back, so the buckets count failures.
+    Past either limit RateLimited is raised (scope ``client`` or ``account``)
+    and no scrypt time is spent.  A success returns only its own place: it
+    never clears failures counted before, so a client that knows one password
+    cannot log in with it between guesses to keep guessing another account.
+    The account limit holds whichever client guesses; it is the one a slow
+    attack from many addresses meets.
+    """
+    name = (username or "").strip()
+    rules = [Limit(f"login-client:{client}", per_client, window_s, "client"),
+             Limit(f"login-account:{_limits.name_key(name, secret)}", per_account, window_s,
+                   "account")]
+    taken = _limits.take(db, rules, now=now)
+    user = authenticate(db, name, password)
+    if user is not None:
+        _limits.give_back(db, taken)
+    return user

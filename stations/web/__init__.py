@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import secrets
+import sqlite3
 from datetime import timedelta
 from pathlib import Path
 
@@ -12,6 +13,7 @@ from flask.json.provider import DefaultJSONProvider
 from flask_wtf.csrf import CSRFError, CSRFProtect
 from werkzeug.exceptions import HTTPException
 
+from .. import storage
 from ..settings import from_environ
 from . import access
 from . import db as web_db
@@ -112,6 +114,24 @@ def _register_errors(app):
         if _wants_json():
             return jsonify(error={"status": 500, "message": "internal error"}), 500
         return render_template("error.html", code=500, message="服务器出错了，请稍后再试。"), 500
+
+    # Another writer (an import, a restore) held the database past the busy timeout:
+    # a temporary state, so 503 and when to retry, never a 500.
+    busy_message = "数据库正忙（可能正在导入或恢复数据），请稍后再试。"
+
+    def database_busy(error):
+        app.logger.warning("database busy on %s %s: %s", request.method, request.path, error)
+        retry = {"Retry-After": str(storage.DatabaseBusy.retry_after)}
+        if _wants_json():
+            return jsonify(error={"status": 503, "message": busy_message}), 503, retry
+        return render_template("error.html", code=503, message=busy_message), 503, retry
+
+    app.register_error_handler(storage.DatabaseBusy, database_busy)
+
+    @app.errorhandler(sqlite3.OperationalError)
+    def database_error(error):
+        # A single write outside write_transaction can still meet the lock.
+        return database_busy(error) if storage.is_busy_error(error) else server_error(error)
 
     @app.context_processor
     def inject_user():

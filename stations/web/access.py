@@ -1,13 +1,22 @@
-"""Who may use which route: every view declares it, and undeclared views are refused."""
+"""Who may use which route: every view declares it, and undeclared views are refused.
+
+Who is asking is decided on every request from the server's side: a session
+cookie names a row in ``sessions`` (gone after logout, a password or a role
+change), and API Basic credentials are checked under the failed-login limits.
+"""
 
 from __future__ import annotations
+
+import math
 
 from flask import abort, current_app, g, jsonify, redirect, request, session, url_for
 
 from .. import users
+from ..limits import RateLimited, client_key
 from .db import get_db
 
-__all__ = ["PUBLIC", "allow", "init_app", "login_user", "logout_user"]
+__all__ = ["PUBLIC", "allow", "client_id", "init_app", "log_in", "login_user", "logout_user",
+           "too_many_logins"]
 
 PUBLIC = "public"
 
@@ -20,13 +29,41 @@ def allow(*roles):
     return mark
 
 
+def client_id() -> str:
+    """This request's client, as a keyed hash of its address (never the address)."""
+    return client_key(request.remote_addr or "", current_app.config["SECRET_KEY"])
+
+
+def log_in(username: str, password: str):
+    """The user if the password is right, else None; RateLimited past the failed-login limits."""
+    config = current_app.config
+    try:
+        return users.log_in(get_db(), username, password, client=client_id(),
+                            secret=config["SECRET_KEY"],
+                            per_account=int(config["YIZHAN_LOGIN_FAILS_PER_ACCOUNT"]),
+                            per_client=int(config["YIZHAN_LOGIN_FAILS_PER_CLIENT"]),
+                            window_s=int(config["YIZHAN_LOGIN_WINDOW_MINUTES"]) * 60)
+    except RateLimited as exc:
+        current_app.logger.warning(
+            "login refused on %s: too many failed logins (%s limit) for user %r from client %s; "
+            "retry after %d s", request.path, exc.scope, username, client_id(), exc.retry_after)
+        raise
+
+
+def too_many_logins(exc: RateLimited) -> str:
+    """The Chinese sentence for a refused login."""
+    return f"登录失败次数过多，请 {math.ceil(exc.retry_after / 60)} 分钟后再试。"
+
+
 def login_user(user):
-    session.clear()
+    session.clear()  # a new session for a new login (no fixation)
     session.permanent = True  # bounded by PERMANENT_SESSION_LIFETIME
-    session["user_id"] = user["id"]
+    session["sid"] = users.start_session(get_db(), user["id"],
+                                         hours=current_app.config["YIZHAN_SESSION_HOURS"])
 
 
 def logout_user():
+    users.end_session(get_db(), session.get("sid"))
     session.clear()
 
 
@@ -36,11 +73,18 @@ def _load_user():
     if request.path.startswith("/api/") and auth is not None and auth.type == "basic":
         # API clients may send credentials with each call instead of a session cookie;
         # such calls carry no ambient authority, so they need no CSRF token.
-        g.user = users.authenticate(get_db(), auth.username or "", auth.password or "")
+        g.user = None
+        g.user = log_in(auth.username or "", auth.password or "")
         g.basic_auth = g.user is not None
         return
-    user_id = session.get("user_id")
-    g.user = users.get_user(get_db(), user_id=user_id) if user_id else None
+    _load_session_user()
+
+
+def _load_session_user():
+    sid = session.get("sid")
+    g.user = users.session_user(get_db(), sid) if sid else None
+    if sid and g.user is None:
+        session.pop("sid")  # ended or expired: forget it
 
 
 def _check_access():
@@ -54,7 +98,12 @@ def _check_access():
         abort(403)  # deny by default: the view declared nobody
     if PUBLIC in roles:
         return None
-    _load_user()
+    try:
+        _load_user()
+    except RateLimited as exc:
+        return jsonify(error={"status": 429, "message": too_many_logins(exc),
+                              "retry_after": exc.retry_after}), 429, {
+                                  "Retry-After": str(exc.retry_after)}
     if g.user is None:
         if request.path.startswith("/api/"):
             return jsonify(error={"status": 401, "message": "login required"}), 401
@@ -69,5 +118,5 @@ def init_app(app):
 
     @app.before_request
     def _user_for_public_pages():
-        if "user" not in g and session.get("user_id"):
-            _load_user()
+        if "user" not in g and session.get("sid"):
+            _load_session_user()  # who is signed in, for the page header; no password checks

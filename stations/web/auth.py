@@ -4,9 +4,8 @@ from urllib.parse import urlsplit
 
 from flask import Blueprint, flash, redirect, render_template, request, url_for
 
-from .. import users
-from .access import PUBLIC, allow, login_user, logout_user
-from .db import get_db
+from ..limits import RateLimited
+from .access import PUBLIC, allow, log_in, login_user, logout_user, too_many_logins
 
 bp = Blueprint("auth", __name__)
 
@@ -22,16 +21,20 @@ def _safe_next(target: str | None) -> str:
 @allow(PUBLIC)
 def login():
     """Log in with username and password."""
-    error = None
+    error, status, headers = None, 200, {}
     if request.method == "POST":
-        user = users.authenticate(get_db(), request.form.get("username", ""),
-                                  request.form.get("password", ""))
-        if user:
-            login_user(user)
-            return redirect(_safe_next(request.args.get("next")))
-        error = "用户名或密码错误。"
+        try:
+            user = log_in(request.form.get("username", ""), request.form.get("password", ""))
+        except RateLimited as exc:
+            error, status = too_many_logins(exc), 429
+            headers["Retry-After"] = str(exc.retry_after)
+        else:
+            if user:
+                login_user(user)
+                return redirect(_safe_next(request.args.get("next")))
+            error, status = "用户名或密码错误。", 401
     return render_template("auth/login.html", error=error,
-                           username=request.form.get("username", "")), (401 if error else 200)
+                           username=request.form.get("username", "")), status, headers
 
 
 @bp.post("/logout")

@@ -62,9 +62,10 @@ def feedback(station_id):
     except FeedbackError as exc:
         return _detail(station, errors=exc.errors, status=400)
     except RateLimited as exc:
-        message = (f"提交太频繁了，请 {max(1, exc.retry_after // 60)} 分钟后再试。"
+        message = (f"提交太频繁了，请 {-(-exc.retry_after // 60)} 分钟后再试。"
                    if exc.scope == "client" else "提交的人太多了，请稍后再试。")
-        return _detail(station, errors={"form": message}, status=429)
+        response = _detail(station, errors={"form": message}, status=429)
+        return response[0], response[1], {"Retry-After": str(exc.retry_after)}
     flash("谢谢您的反馈！")
     return redirect(url_for("directory.detail", station_id=station_id) + "#feedback")
 

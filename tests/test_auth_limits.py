@@ -1,0 +1,171 @@
+"""Failed logins are limited per account and per client, on the form and on API Basic auth."""
+
+import base64
+import hashlib
+import logging
+
+import pytest
+
+from stations import limits
+from stations.web import create_app
+from tests.conftest import PASSWORDS, csrf_token
+
+WINDOW_S = 15 * 60
+
+
+class Clock:
+    def __init__(self, now):
+        self.now = now
+
+    def __call__(self):
+        return self.now
+
+
+@pytest.fixture
+def clock(monkeypatch):
+    # 100 s into a 15-minute window, so the sliding windows' arithmetic is known
+    fake = Clock(WINDOW_S * 2_000_000 + 100)
+    monkeypatch.setattr(limits, "clock", fake)
+    return fake
+
+
+@pytest.fixture
+def scrypt_calls(monkeypatch):
+    calls = []
+    real = hashlib.scrypt
+
+    def counting(*args, **kwargs):
+        calls.append(1)
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(hashlib, "scrypt", counting)
+    return calls
+
+
+def make_app(db_path, per_account=3, per_client=5):
+    return create_app({"YIZHAN_DB": str(db_path), "TESTING": True, "YIZHAN_SECRET_KEY": "test-secret",
+                       "YIZHAN_LOGIN_FAILS_PER_ACCOUNT": per_account,
+                       "YIZHAN_LOGIN_FAILS_PER_CLIENT": per_client,
+                       "YIZHAN_LOGIN_WINDOW_MINUTES": WINDOW_S // 60})
+
+
+@pytest.fixture
+def limited(app, db_path, clock):
+    return make_app(db_path)
+
+
+def login(client, username, password, address="10.0.0.1"):
+    token = csrf_token(client)
+    return client.post("/login", data={"username": username, "password": password,
+                                       "csrf_token": token},
+                       environ_base={"REMOTE_ADDR": address})
+
+
+def basic(user, password):
+    return {"Authorization": "Basic " + base64.b64encode(f"{user}:{password}".encode()).decode()}
+
+
+def api_create(client, user, password, address="10.0.0.1"):
+    return client.post("/api/v1/stations", headers=basic(user, password),
+                       json={"name": "接口站", "lon": 116.4, "lat": 39.9},
+                       environ_base={"REMOTE_ADDR": address})
+
+
+def test_past_the_limit_even_the_right_password_gets_429_and_no_scrypt(limited, scrypt_calls, caplog):
+    client = limited.test_client()
+    for _ in range(3):
+        assert login(client, "admin", "guess-123").status_code == 401
+    spent = len(scrypt_calls)
+    assert spent == 3
+    with caplog.at_level(logging.WARNING):
+        refused = login(client, "admin", PASSWORDS["admin"])
+    html = refused.get_data(as_text=True)
+    assert refused.status_code == 429
+    assert len(scrypt_calls) == spent  # the refused attempt hashed nothing
+    assert int(refused.headers["Retry-After"]) > 0
+    assert "登录失败次数过多" in html and "分钟后再试" in html
+    assert 'value="admin"' in html  # the typed name is kept
+    assert client.get("/admin").status_code == 302  # and nobody is logged in
+    warnings = [r for r in caplog.records if r.levelno == logging.WARNING]
+    assert warnings and "too many failed logins" in warnings[0].getMessage()
+    assert "'admin'" in warnings[0].getMessage()
+    assert PASSWORDS["admin"] not in caplog.text and "10.0.0.1" not in caplog.text
+
+
+def test_basic_auth_on_the_api_gets_429_with_a_json_error(limited, scrypt_calls):
+    client = limited.test_client()
+    for _ in range(3):
+        assert api_create(client, "admin", "guess-123").status_code == 401
+    spent = len(scrypt_calls)
+    refused = api_create(client, "admin", PASSWORDS["admin"])
+    assert refused.status_code == 429 and len(scrypt_calls) == spent
+    error = refused.get_json()["error"]
+    assert error["status"] == 429 and "登录失败次数过多" in error["message"]
+    assert error["retry_after"] == int(refused.headers["Retry-After"]) > 0
+
+
+def test_the_form_and_basic_auth_share_the_counts(limited):
+    client = limited.test_client()
+    login(client, "admin", "guess-123")
+    api_create(client, "admin", "guess-123")
+    login(client, "admin", "guess-123")
+    assert api_create(client, "admin", PASSWORDS["admin"]).status_code == 429
+
+
+def test_an_account_limit_holds_for_every_client_but_not_for_other_accounts(limited):
+    attacker = limited.test_client()
+    for _ in range(3):
+        login(attacker, "admin", "guess-123", address="10.0.0.1")
+    # the attacked account is closed to every address for now ...
+    assert login(limited.test_client(), "admin", PASSWORDS["admin"], address="10.9.9.9").status_code == 429
+    # ... other accounts are not, even from the attacker's address (its own limit is 5)
+    assert login(attacker, "planner", PASSWORDS["planner"], address="10.0.0.1").status_code == 302
+
+
+def test_a_client_limit_covers_every_account_name_and_only_that_client(limited):
+    attacker = limited.test_client()
+    for n in range(5):
+        assert login(attacker, f"name{n}", "guess-123", address="10.0.0.1").status_code == 401
+    assert login(attacker, "reviewer", PASSWORDS["reviewer"], address="10.0.0.1").status_code == 429
+    other = limited.test_client()
+    assert login(other, "reviewer", PASSWORDS["reviewer"], address="10.0.0.2").status_code == 302
+
+
+def test_a_known_password_cannot_be_used_to_keep_guessing(app, db_path, clock):
+    # The attacker knows the planner's password and logs in with it between guesses at admin.
+    limited = make_app(db_path, per_account=100, per_client=5)
+    attacker = limited.test_client()
+    codes = []
+    for _ in range(3):
+        codes.append(login(attacker, "admin", "guess-123").status_code)
+        codes.append(login(attacker, "admin", "guess-456").status_code)
+        codes.append(login(attacker, "planner", PASSWORDS["planner"]).status_code)
+    assert codes == [401, 401, 302, 401, 401, 302, 401, 429, 429]
+
+
+def test_the_limit_expires_after_the_window(limited, clock):
+    client = limited.test_client()
+    for _ in range(3):
+        login(client, "admin", "guess-123")
+    refused = login(client, "admin", PASSWORDS["admin"])
+    wait = int(refused.headers["Retry-After"])
+    assert 60 < wait <= 2 * WINDOW_S
+    clock.now += wait - 60
+    assert login(client, "admin", PASSWORDS["admin"]).status_code == 429
+    clock.now += 61
+    assert login(client, "admin", PASSWORDS["admin"]).status_code == 302
+
+
+def test_counters_store_no_address_and_no_typed_name(limited, fresh_db):
+    client = limited.test_client()
+    login(client, "secret-name-typed", "guess-123", address="203.0.113.77")
+    rows = " ".join(r[0] for r in fresh_db.execute("SELECT bucket FROM rate_limits"))
+    assert rows and "203.0.113.77" not in rows and "secret-name-typed" not in rows
+
+
+def test_a_refused_login_writes_no_session(limited, fresh_db):
+    client = limited.test_client()
+    for _ in range(3):
+        login(client, "admin", "guess-123")
+    login(client, "admin", PASSWORDS["admin"])
+    assert fresh_db.execute("SELECT count(*) FROM sessions").fetchone()[0] == 0
