@@ -85,6 +85,9 @@ def search_public(db, query: DirectoryQuery, page_size: int):
                                   statuses=PUBLIC_STATUSES, limit=page_size,
                                   offset=(query.page - 1) * page_size)
     pages = max(1, -(-total // page_size))
+    if query.page > pages:  # a page past the end shows the last one, and says so
+        query.page = pages
+        return search_public(db, query, page_size)
     stations = [public_station(r) for r in rows]
     for station in stations:
         station["open_state"] = open_state(station)
@@ -193,7 +196,7 @@ def parse_datum_param(value) -> str:
     try:
         return parse_datum(value)
     except DatumError as exc:
-        raise QueryError("datum", str(exc)) from None
+        raise QueryError("datum", str(exc), f"不认识的坐标系“{value}”，应为 wgs84、gcj02 或 bd09") from None
 
 
 def parse_api_query(args) -> ApiQuery:

@@ -25,9 +25,10 @@ from .storage import TZ, data_version, station_index_rows
 from .validation import EARTH_RADIUS_M, lonlat_to_xyz
 
 __all__ = ["NearestIndex", "Hit", "haversine_m", "brute_force_nearest", "index_for",
-           "WALK_SPEED_KMH", "DETOUR"]
+           "WALK_SPEED_KMH", "RIDE_SPEED_KMH", "DETOUR", "travel_minutes"]
 
 WALK_SPEED_KMH = 5.0   # DESIGN.md §6
+RIDE_SPEED_KMH = 15.0  # e-bike or bicycle, DESIGN.md §6
 DETOUR = 1.3           # street distance ÷ straight-line distance
 _FACILITY_BIT = {code: 1 << i for i, code in enumerate(FACILITIES)}
 
@@ -67,7 +68,17 @@ class Hit:
     @property
     def walk_minutes(self) -> int:
         """Walking time on streets: straight line × detour ÷ 5 km/h, rounded up."""
-        return max(1, math.ceil(self.distance_m * DETOUR / (WALK_SPEED_KMH * 1000 / 60)))
+        return travel_minutes(self.distance_m, WALK_SPEED_KMH)
+
+    @property
+    def ride_minutes(self) -> int:
+        """E-bike time on streets: straight line × detour ÷ 15 km/h, rounded up."""
+        return travel_minutes(self.distance_m, RIDE_SPEED_KMH)
+
+
+def travel_minutes(distance_m: float, speed_kmh: float) -> int:
+    """Minutes on streets for a straight-line distance: × detour ÷ speed, rounded up, ≥ 1."""
+    return max(1, math.ceil(distance_m * DETOUR / (speed_kmh * 1000 / 60)))
 
 
 _TIE_M = 0.002  # answers are ranked by distance to the millimetre, then by id

@@ -13,16 +13,22 @@ from .coords import CoordinateError, parse_coordinate
 from .directory import QueryError, open_state, parse_datum_param, public_station
 from .exporter import station_feature
 from .feedback import FOUND, satisfaction
-from .nearest import index_for
+from .nearest import RIDE_SPEED_KMH, WALK_SPEED_KMH, haversine_m, index_for, travel_minutes
 from .records import FACILITIES
-from .storage import TZ, stations_by_ids
+from .storage import TZ, search_stations, stations_by_ids
 
 __all__ = ["NearestQuery", "parse_nearest_query", "nearest_answer", "nearest_for_page",
            "district_origin", "district_choices", "parse_nearby_query", "station_page",
-           "navigation_links", "MAX_K", "MAX_RADIUS_M"]
+           "navigation_links", "MAX_K", "MAX_RADIUS_M", "NEARBY_RADIUS_M", "TRAVEL_MODES"]
 
 MAX_K = 50
 MAX_RADIUS_M = 50_000
+# The rider page lists stations within this distance of a real location: beyond it
+# a station is no help to someone on an e-bike (20 km ≈ 1 h 45 min at 15 km/h on streets).
+NEARBY_RADIUS_M = 20_000
+# Open stations shown above the list even when the nearest ones are all closed.
+OPEN_SHOWN = 3
+REGION_LABELS = {"beijing": "北京市 16 个区", "china": "全国各城市"}
 
 
 @dataclass
@@ -39,6 +45,8 @@ class NearestQuery:
     status: str | None = "active"
     given: dict = field(default_factory=dict)  # lon/lat as the caller gave them
     located: bool = True  # False when the point stands in for a chosen district
+    district: str = ""  # the chosen district, when not located
+    travel: str = "ride"  # the minutes the rider page leads with: ride or walk
 
 
 def _flag(args, name) -> bool:
@@ -81,30 +89,34 @@ def parse_nearest_query(args) -> NearestQuery:
     try:
         k = int(k_raw)
     except ValueError:
-        raise QueryError("k", f"{k_raw!r} is not a whole number") from None
+        raise QueryError("k", f"{k_raw!r} is not a whole number",
+                         f"结果个数“{k_raw}”不是整数") from None
     if not 1 <= k <= MAX_K:
-        raise QueryError("k", f"{k} is out of range 1..{MAX_K}")
+        raise QueryError("k", f"{k} is out of range 1..{MAX_K}",
+                         f"结果个数应在 1 到 {MAX_K} 之间，而不是 {k}")
     radius = _number(args, "radius_m", 0, MAX_RADIUS_M)
     status = (args.get("status") or "active").strip()
     if status == "any":
         status = None
     elif status not in ("active", "temporarily_closed", "closed"):
         raise QueryError("status", f"unknown status {status!r}: expected active, "
-                         "temporarily_closed, closed or any")
+                         "temporarily_closed, closed or any", f"不认识的状态“{status}”")
     facilities = []
     for part in (args.get("facilities") or "").split(","):
         part = part.strip()
         if part:
             if part not in FACILITIES:
                 raise QueryError("facilities", f"unknown facility {part!r}: expected some of "
-                                 + ", ".join(FACILITIES))
+                                 + ", ".join(FACILITIES),
+                                 f"不认识的设施“{part}”，请从列表中选择设施")
             facilities.append(part)
     at = None
     if args.get("at"):
         try:
             at = datetime.fromisoformat(args["at"].strip().replace("Z", "+00:00"))
         except ValueError:
-            raise QueryError("at", f"{args['at']!r} is not an ISO time like 2026-11-24T21:30") from None
+            raise QueryError("at", f"{args['at']!r} is not an ISO time like 2026-11-24T21:30",
+                             f"时间“{args['at']}”无法识别，应为类似 2026-11-24T21:30 的写法") from None
         at = at.astimezone(TZ) if at.tzinfo else at.replace(tzinfo=TZ)
     wlon, wlat = to_wgs84(lon, lat, datum)
     return NearestQuery(lon=wlon, lat=wlat, datum=datum, k=k, radius_m=radius,
@@ -113,24 +125,37 @@ def parse_nearest_query(args) -> NearestQuery:
                         given={"lon": lon, "lat": lat})
 
 
+TRAVEL_MODES = {"ride": "骑车", "walk": "步行"}
+
+
 def parse_nearby_query(args: dict, facilities: list, region: str) -> NearestQuery:
     """The rider page's form (lat/lon from the phone or a map tap, or a district, and
-    facility checkboxes) as a nearest query; 10 results by default."""
+    facility checkboxes) as a nearest query; 10 results by default, within
+    NEARBY_RADIUS_M of a real location.  ``mode`` (ride or walk) picks the minutes
+    the list leads with."""
     fields = {name: args.get(name, "") for name in ("lat", "lon", "datum", "k", "open_now",
-                                                     "open_24h")}
+                                                     "open_24h", "at")}
     fields["k"] = fields["k"] or "10"
     fields["facilities"] = ",".join(facilities)
+    travel = (args.get("mode") or "ride").strip()
+    if travel not in TRAVEL_MODES:
+        raise QueryError("mode", f"unknown mode {travel!r}: expected ride or walk",
+                         f"不认识的出行方式“{travel}”，应为骑车或步行")
     district = (args.get("district") or "").strip()
     if district and not (fields["lat"] or fields["lon"]):
         origin = district_origin(region, district)
         if origin is None:
             raise QueryError("district", f"no district named {district!r}",
-                             f"没有名为“{district}”的区")
+                             f"没有名为“{district}”的区，请从列表中选择")
         fields["lon"], fields["lat"], fields["datum"] = str(origin[0]), str(origin[1]), "wgs84"
         query = parse_nearest_query(fields)
         query.located = False
-        return query
-    return parse_nearest_query(fields)
+        query.district = district
+    else:
+        query = parse_nearest_query(fields)
+        query.radius_m = NEARBY_RADIUS_M
+    query.travel = travel
+    return query
 
 
 def _search(db, query: NearestQuery, index_key: str):
@@ -176,21 +201,91 @@ def nearest_answer(db, query: NearestQuery, index_key: str = "default") -> dict:
 
 
 def nearest_for_page(db, query: NearestQuery, index_key: str = "default", *,
-                     tencent_referer: str = "yizhan") -> list[dict]:
-    """Results for the rider page: public station, distance, minutes, open state, links."""
-    _, hits, at = _search(db, query, index_key)
-    origin = (query.lon, query.lat) if query.located else None
-    rows = stations_by_ids(db, [h.station_id for h in hits])
-    out = []
-    for h in hits:
-        if h.station_id not in rows:
-            continue  # deleted since the index was built
-        station = public_station(rows[h.station_id])
-        out.append({"station": station, "distance_m": h.distance_m,
-                    "walk_minutes": h.walk_minutes, "open_state": open_state(station, at),
-                    "links": navigation_links(station, origin,
-                                              tencent_referer=tencent_referer)})
-    return out
+                     tencent_referer: str = "yizhan", region: str = "beijing") -> dict:
+    """What the rider page shows for a query, open stations first.
+
+    Returns a dict: ``groups`` — (key, title, rows) for stations open now, with hours
+    unknown, and closed now, in that order, each nearest first; ``count``;
+    ``located`` (False for a district: then rows carry no distance); ``too_far``
+    (a real location with no station within NEARBY_RADIUS_M); ``no_open`` (nothing
+    open within reach); ``district`` and ``district_total``; ``coverage`` (the area
+    Yizhan lists, in Chinese); ``travel`` (ride or walk).  Each row has the public
+    station, ``distance_m`` (None without a location), ``walk_minutes``,
+    ``ride_minutes``, ``open_state`` and navigation ``links``.
+    """
+    at = query.at or datetime.now(TZ)
+    answer = {"located": query.located, "district": query.district, "district_total": 0,
+              "too_far": False, "no_open": False, "travel": query.travel,
+              "coverage": REGION_LABELS.get(region, region), "radius_km": NEARBY_RADIUS_M // 1000}
+    if query.located:
+        rows = _located_rows(db, query, index_key, at, answer, tencent_referer)
+    else:
+        rows = _district_rows(db, query, at, answer, tencent_referer)
+    titles = {True: "现在开门", None: "开放时间未知", False: "现在关门"}
+    answer["groups"] = [(str(state).lower(), titles[state],
+                         [r for r in rows if r["open_state"]["open"] is state])
+                        for state in (True, None, False)]
+    answer["groups"] = [g for g in answer["groups"] if g[2]]
+    answer["count"] = len(rows)
+    answer["no_open"] = bool(rows) and not any(r["open_state"]["open"] for r in rows)
+    return answer
+
+
+def _row(station, distance_m, at, links):
+    return {"station": station, "distance_m": distance_m,
+            "walk_minutes": None if distance_m is None else travel_minutes(distance_m, WALK_SPEED_KMH),
+            "ride_minutes": None if distance_m is None else travel_minutes(distance_m, RIDE_SPEED_KMH),
+            "open_state": open_state(station, at), "links": links}
+
+
+def _located_rows(db, query, index_key, at, answer, tencent_referer):
+    """The k nearest within reach, and the nearest open ones when those are not among them."""
+    index = index_for(db, index_key)
+    search = dict(radius_m=query.radius_m, status=query.status, facilities=query.facilities,
+                  only_24h=query.only_24h, at=at)
+    hits = index.query(query.lon, query.lat, query.k, open_now=query.open_now, **search)
+    if not query.open_now:
+        seen = {h.station_id for h in hits}
+        hits += [h for h in index.query(query.lon, query.lat, OPEN_SHOWN, open_now=True, **search)
+                 if h.station_id not in seen]
+    if not hits:
+        answer["too_far"] = not index.query(query.lon, query.lat, 1, radius_m=query.radius_m,
+                                            status=query.status, at=at)
+        return []
+    origin = (query.lon, query.lat)
+    stations = stations_by_ids(db, [h.station_id for h in hits])
+    rows = [_row(public_station(stations[h.station_id]), h.distance_m, at,
+                 navigation_links(stations[h.station_id], origin, tencent_referer=tencent_referer))
+            for h in hits if h.station_id in stations]  # deleted since the index was built
+    rows.sort(key=lambda r: (r["distance_m"], r["station"]["id"]))
+    return rows
+
+
+def _district_rows(db, query, at, answer, tencent_referer):
+    """A district's stations without distances: open first, then from the district's
+    middle outwards (an order, not a distance anyone should read)."""
+    found, _ = search_stations(db, district=query.district, status=query.status,
+                               facility=list(query.facilities), limit=100_000)
+    rows = []
+    for record in found:
+        station = public_station(record)
+        state = open_state(station, at)
+        if query.open_now and state["open"] is not True:
+            continue
+        if query.only_24h and state["label"] != "24小时开放":
+            continue
+        rows.append({"station": station, "distance_m": None, "walk_minutes": None,
+                     "ride_minutes": None, "open_state": state,
+                     "links": navigation_links(record, tencent_referer=tencent_referer)})
+    answer["district_total"] = len(rows)
+    if rows:
+        middle = haversine_m(query.lon, query.lat, [r["station"]["lon"] for r in rows],
+                             [r["station"]["lat"] for r in rows])
+        rank = {True: 0, None: 1, False: 2}
+        order = sorted(range(len(rows)), key=lambda i: (rank[rows[i]["open_state"]["open"]],
+                                                        float(middle[i]), rows[i]["station"]["id"]))
+        rows = [rows[i] for i in order[:query.k]]
+    return rows
 
 
 def station_page(db, station: dict, at: datetime | None = None, *,

@@ -183,7 +183,8 @@ def test_station_page_labels_for_24h_and_closed(client, fresh_db):
     closed = make_station(fresh_db, name="关了的站", status="closed", lon=116.41)
     assert "24小时开放" in page(client, f"/stations/{always}")
     html = page(client, f"/stations/{closed}")
-    assert re.search(r'class="open open-False">已关闭', html)
+    assert re.search(r'class="tag status-closed">已关闭', html)
+    assert html.count("已关闭") == 1  # said once (issue 10, point 13)
     assert "营业中" not in html
 
 

@@ -1,6 +1,6 @@
 """The home page and small public pages."""
 
-from flask import Blueprint, jsonify, redirect, url_for
+from flask import Blueprint, current_app, jsonify, redirect, send_from_directory, url_for
 
 from .access import PUBLIC, allow
 
@@ -19,3 +19,11 @@ def index():
 def healthz():
     """A trivial JSON answer (liveness; also the framework's own ceiling in benchmarks)."""
     return jsonify(ok=True)
+
+
+@bp.get("/favicon.ico")
+@allow(PUBLIC)
+def favicon():
+    """The site icon where browsers look for it first (no 404 on every page)."""
+    return send_from_directory(current_app.static_folder, "favicon.ico",
+                               mimetype="image/vnd.microsoft.icon", max_age=86400)

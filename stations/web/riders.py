@@ -5,6 +5,7 @@ from flask import Blueprint, abort, current_app, flash, redirect, render_templat
 from .. import riders as core
 from ..directory import QueryError, get_public_station
 from ..feedback import FeedbackError, RateLimited, client_key, submit_feedback
+from ..maps import TILES
 from ..qr import UntrustedHost, public_url, qr_svg
 from ..records import FACILITIES
 from ..storage import StationNotFound
@@ -24,21 +25,21 @@ FACILITY_ICONS = {"water": "💧", "fridge": "🧊", "microwave": "🍱", "charg
 @allow(PUBLIC)
 def nearby():
     """Find the nearest stations: by location (button, map tap, URL) or by district."""
-    results, error, query = None, None, None
+    answer, error = None, None
+    region = current_app.config["YIZHAN_REGION"]
     if any(request.args.get(name) for name in ("lat", "lon", "district")):
         try:
             query = core.parse_nearby_query(request.args.to_dict(),
-                                            request.args.getlist("facility"),
-                                            current_app.config["YIZHAN_REGION"])
-            results = core.nearest_for_page(
-                get_db(), query, current_app.config["YIZHAN_DB"],
+                                            request.args.getlist("facility"), region)
+            answer = core.nearest_for_page(
+                get_db(), query, current_app.config["YIZHAN_DB"], region=region,
                 tencent_referer=current_app.config["YIZHAN_TENCENT_REFERER"])
         except QueryError as exc:
             error = exc.zh
-    return render_template("riders/nearby.html", results=results, error=error, query=query,
+    return render_template("riders/nearby.html", answer=answer, error=error,
                            facilities=FACILITIES, icons=FACILITY_ICONS,
-                           districts=core.district_choices(current_app.config["YIZHAN_REGION"]),
-                           tiles=current_app.config["YIZHAN_TILES"]), (400 if error else 200)
+                           districts=core.district_choices(region),
+                           tile=TILES[current_app.config["YIZHAN_TILES"]]), (400 if error else 200)
 
 
 def _public_or_404(station_id):
@@ -66,7 +67,7 @@ def feedback(station_id):
                    if exc.scope == "client" else "提交的人太多了，请稍后再试。")
         response = _detail(station, errors={"form": message}, status=429)
         return response[0], response[1], {"Retry-After": str(exc.retry_after)}
-    flash("谢谢您的反馈！")
+    flash("谢谢您的反馈！", "feedback")  # shown in the feedback section, where the rider is
     return redirect(url_for("directory.detail", station_id=station_id) + "#feedback")
 
 
