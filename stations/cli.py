@@ -176,6 +176,7 @@ def user_list():
 @click.argument("name")
 @click.option("--password-stdin", is_flag=True, help="Read the new password from standard input.")
 @with_appcontext
+@_clear_when_busy
 def user_passwd(name, password_stdin):
     """Set a user's password; every session of that user ends."""
     db = _open_migrated()
@@ -196,6 +197,7 @@ def user_passwd(name, password_stdin):
 @click.argument("name")
 @click.argument("role", type=click.Choice(list(users.ROLES)))
 @with_appcontext
+@_clear_when_busy
 def user_role(name, role):
     """Change a user's role; every session of that user ends."""
     try:
