@@ -28,6 +28,8 @@ from __future__ import annotations
 import html
 
 import folium
+from branca.element import Element, MacroElement
+from jinja2 import Template
 
 from geodata.datum import from_wgs84
 
@@ -90,14 +92,58 @@ def to_latlon(lon: float, lat: float, tiles: str = "osm") -> list[float]:
     return [y, x]
 
 
+TILES_FAILED = "地图底图加载不出来（网络不通或太慢），站点位置请看地址或用导航打开地图 App。"
+NO_SCRIPT = "地图需要开启 JavaScript 才能显示。"
+
+
+class _MapExtras(MacroElement):
+    """What every map of ours adds to Leaflet's defaults: a metric-only scale, a plain
+    attribution prefix (Leaflet's own carries a flag), and a visible note when the
+    tiles do not load instead of a grey box.  The note is passed through safe_label."""
+
+    _template = Template("""
+        {% macro script(this, kwargs) %}
+        (function (map, layer) {
+            L.control.scale({metric: true, imperial: false}).addTo(map);
+            map.attributionControl.setPrefix("Leaflet");
+            var loaded = 0, shown = false;
+            layer.on("tileload", function () { loaded++; });
+            layer.on("tileerror", function () {
+                if (shown || loaded) return;
+                shown = true;
+                var note = L.control({position: "bottomleft"});
+                note.onAdd = function () {
+                    var div = L.DomUtil.create("div", "tiles-failed");
+                    div.setAttribute("role", "alert");
+                    div.style.cssText = "background:#fff8e1;border:1px solid #f0c36d;padding:4px 8px;" +
+                        "font:14px/1.4 sans-serif;max-width:16em";
+                    div.innerHTML = {{ this.note|tojson }};
+                    return div;
+                };
+                note.addTo(map);
+            });
+        })({{ this._parent.get_name() }}, {{ this.layer.get_name() }});
+        {% endmacro %}
+    """)
+
+    def __init__(self, layer):
+        super().__init__()
+        self._name = "MapExtras"
+        self.layer = layer
+        self.note = safe_label(TILES_FAILED)
+
+
 def _base_map(center_latlon, zoom, tiles, static_url):
     spec = TILES[tiles]
     fmap = folium.Map(location=center_latlon, zoom_start=zoom, tiles=None,
-                      control_scale=True, prefer_canvas=True)
+                      control_scale=False, prefer_canvas=True)
     fmap.default_js = [("leaflet", static_url + "leaflet.js")]
     fmap.default_css = [("leaflet_css", static_url + "leaflet.css")]
-    folium.TileLayer(spec["url"], attr=spec["attr"], max_zoom=19,
-                     subdomains=spec.get("subdomains", "abc")).add_to(fmap)
+    layer = folium.TileLayer(spec["url"], attr=spec["attr"], max_zoom=19,
+                             subdomains=spec.get("subdomains", "abc"))
+    layer.add_to(fmap)
+    fmap.add_child(_MapExtras(layer))
+    fmap.get_root().html.add_child(Element(f"<noscript><p>{safe_label(NO_SCRIPT)}</p></noscript>"))
     return fmap
 
 
@@ -106,10 +152,12 @@ def station_map_html(station: dict, *, tiles: str = "osm",
     """A small standalone HTML map of one station."""
     where = to_latlon(station["lon"], station["lat"], tiles)
     fmap = _base_map(where, 16, tiles, static_url)
-    # A permanent tooltip, not a folium Popup: folium's popups need jQuery.
+    # A tooltip, not a folium Popup (folium's popups need jQuery); closed until the
+    # marker is tapped, so it covers neither the marker nor the zoom buttons.
     label = safe_label(station["name"])
     if station.get("address"):
         label += "<br>" + safe_label(station["address"])
-    folium.CircleMarker(where, radius=9, color="#c0392b", fill=True, fill_opacity=0.9,
-                        tooltip=folium.Tooltip(label, permanent=True, direction="top")).add_to(fmap)
+    folium.CircleMarker(where, radius=12, color="#c0392b", fill=True, fill_opacity=0.9,
+                        tooltip=folium.Tooltip(label, permanent=False, direction="top",
+                                               sticky=False)).add_to(fmap)
     return fmap.get_root().render()

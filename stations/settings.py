@@ -56,8 +56,9 @@ SETTINGS = [
     Setting("YIZHAN_TRUSTED_HOSTS", "127.0.0.1,localhost",
             "Comma-separated host names (with :port if not 80/443) the site answers to when "
             "YIZHAN_PUBLIC_URL is empty."),
-    Setting("YIZHAN_TILES", "osm",
-            "Map tiles: osm (WGS-84) or amap (GCJ-02; points are converted before drawing)."),
+    Setting("YIZHAN_TILES", "amap",
+            "Map tiles: amap (GCJ-02, reachable in China; points are converted before drawing) "
+            "or osm (WGS-84; tile.openstreetmap.org is often slow or blocked in China)."),
 ]
 
 

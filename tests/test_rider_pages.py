@@ -1,5 +1,6 @@
 """What a rider sees on /nearby and a station page (issue 10, rider points 1–13)."""
 
+import json
 import re
 
 import pytest
@@ -159,3 +160,27 @@ def test_footer_contrast_is_at_least_4_5(client):
 
     light, dark = sorted((luminance(color), luminance(background)), reverse=True)
     assert (light + 0.05) / (dark + 0.05) >= 4.5
+
+
+def test_maps_default_to_tiles_that_work_in_china(client, night):
+    from geodata.datum import wgs84_to_gcj02
+
+    station = night["night"]
+    html = client.get(f"/stations/{station}/map").get_data(as_text=True)
+    assert "autonavi.com" in html and "openstreetmap" not in html
+    glon, glat = wgs84_to_gcj02(HERE["lon"] + 0.028, HERE["lat"])
+    centre = re.search(r"center: \[([\d.]+), ([\d.]+)\]", html).groups()
+    assert (float(centre[0]), float(centre[1])) == pytest.approx((glat, glon), abs=1e-6)
+    assert 'setPrefix("Leaflet")' in html  # a plain prefix, no flag
+    assert 'layer.on("tileerror"' in html
+    assert json.dumps("地图底图加载不出来")[1:-1] in html
+    page = client.get("/nearby").get_data(as_text=True)
+    assert 'data-datum="gcj02"' in page and "autonavi.com" in page
+
+
+def test_station_map_is_metric_with_the_label_closed_until_tapped(client, night):
+    html = client.get(f"/stations/{night['night']}/map").get_data(as_text=True)
+    assert "L.control.scale({metric: true, imperial: false})" in html
+    assert "L.control.scale()" not in html
+    assert '"permanent": false' in html or '"permanent":false' in html
+    assert "<noscript>" in html

@@ -188,7 +188,8 @@ def test_station_page_labels_for_24h_and_closed(client, fresh_db):
     assert "营业中" not in html
 
 
-def test_station_map_uses_local_leaflet_and_the_station_point(client, fresh_db):
+def test_station_map_uses_local_leaflet_and_the_station_point(app, client, fresh_db):
+    app.config["YIZHAN_TILES"] = "osm"  # WGS-84 tiles: the stored point, unconverted
     sid = make_station(fresh_db, name="地图站", lon=116.3975, lat=39.9087)
     response = client.get(f"/stations/{sid}/map")
     assert response.status_code == 200 and response.mimetype == "text/html"
