@@ -214,6 +214,10 @@ def register_commands(app):
 
     for command in planner_commands:
         app.cli.add_command(command)
+    from .coverage_cli import COMMANDS as planner_commands
+
+    for command in planner_commands:
+        app.cli.add_command(command)
 
 
 def _create_app():

@@ -18,6 +18,65 @@ ERROR = {"description": "Bad parameter", "content": {"application/json": {"schem
     "$ref": "#/components/schemas/Error"}}}}
 
 
+def _coverage_path() -> dict:
+    number = {"type": "number"}
+    return {"get": {
+        "summary": "Coverage figures per district and overall (planner or admin)",
+        "description": "The service circle's radius is minutes × speed ÷ detour; shares are 0–1, "
+                       "areas in km² measured in an equal-area projection, distances in metres. "
+                       "Only active stations count (optionally only those open at `at`, or 24-hour).",
+        "parameters": [
+            _param("minutes", "Minutes of travel (1–120)", {**number, "default": 15}),
+            _param("mode", "walk (5 km/h) or ebike (15 km/h)",
+                   {"type": "string", "enum": ["walk", "ebike"], "default": "walk"}),
+            _param("speed_kmh", "Speed in km/h, overriding the mode's", number),
+            _param("detour", "Street distance ÷ straight-line distance (1–3)", {**number, "default": 1.3}),
+            {**_param("district", "District name; repeat or comma-separate for several (all if none)",
+                      {"type": "array", "items": {"type": "string"}}), "explode": True},
+            _param("demand", "Name of an uploaded demand layer (uniform over the area if none)",
+                   {"type": "string"}),
+            _param("cell_m", "Grid cell size in metres (20–5000)", {**number, "default": 100}),
+            _param("at", "Count only stations open at this local time, e.g. 2026-11-24T20:00",
+                   {"type": "string"}),
+            _param("only_24h", "Count only 24-hour stations (1/true)", {"type": "string"}),
+        ],
+        "security": [{"basicAuth": []}, {"session": []}],
+        "responses": {"200": {"description": "Figures", "content": {"application/json": {"schema": {
+            "$ref": "#/components/schemas/CoverageAnswer"}}}},
+                      "400": ERROR, "401": {"description": "Not logged in"},
+                      "403": {"description": "Not a planner or admin"}}}}
+
+
+def _coverage_schemas() -> dict:
+    share = {"type": ["number", "null"], "minimum": 0, "maximum": 1}
+    metres = {"type": ["number", "null"]}
+    figures = {"type": "object", "required": [
+        "stations", "area_km2", "covered_share", "double_covered_share", "demand_covered_share",
+        "demand_double_covered_share", "mean_distance_m", "p90_distance_m"], "properties": {
+        "stations": {"type": "integer", "description": "active stations standing in the area"},
+        "area_km2": {"type": "number"}, "stations_per_km2": {"type": "number"},
+        "covered_share": share, "double_covered_share": share,
+        "demand_covered_share": share, "demand_double_covered_share": share,
+        "mean_distance_m": metres, "p90_distance_m": metres,
+        "demand_total": {"type": ["number", "null"], "description": "km² for uniform demand, else weight"}}}
+    return {
+        "CoverageFigures": figures,
+        "CoverageAnswer": {"type": "object", "required": ["params", "overall", "districts"], "properties": {
+            "params": {"type": "object", "required": ["radius_m"], "properties": {
+                "minutes": {"type": "number"}, "mode": {"type": "string"}, "speed_kmh": {"type": "number"},
+                "detour": {"type": "number"}, "radius_m": {"type": "number"},
+                "districts": {"type": "array", "items": {"type": "string"}},
+                "demand": {"type": ["string", "null"]}, "cell_m": {"type": "number"},
+                "at": {"type": ["string", "null"]}, "only_24h": {"type": "boolean"},
+                "region": {"type": "string"}, "demand_unit": {"type": "string"}}},
+            "overall": {"$ref": "#/components/schemas/CoverageFigures"},
+            "districts": {"type": "array", "items": {"allOf": [
+                {"$ref": "#/components/schemas/CoverageFigures"},
+                {"type": "object", "required": ["district"], "properties": {"district": {"type": "string"}}}]}},
+        }},
+    }
+
+
 def openapi_document() -> dict:
     properties = {
         "name": {"type": "string"}, "address": {"type": "string"},
@@ -76,6 +135,7 @@ def openapi_document() -> dict:
                                        "400": ERROR, "401": {"description": "Not logged in"},
                                        "403": {"description": "Not an admin"}}, **write},
             },
+            "/api/v1/coverage": _coverage_path(),
             "/api/v1/nearest": {
                 "get": {"summary": "The nearest stations to a point (riders)", "parameters": [
                     _param("lon", "Longitude of the rider", {"type": "number"}, required=True),
@@ -129,6 +189,7 @@ def openapi_document() -> dict:
                         "distance_m": {"type": "number"}, "walk_minutes": {"type": "integer"},
                         "open_now": {"type": ["boolean", "null"]}}}},
                     "query": {"type": "object"}}},
+                **_coverage_schemas(),
                 "Error": {"type": "object", "properties": {"error": {"type": "object", "properties": {
                     "status": {"type": "integer"}, "parameter": {"type": "string"},
                     "message": {"type": "string"}}}}},

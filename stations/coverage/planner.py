@@ -182,3 +182,42 @@ def figures_csv(answer: dict) -> str:
     columns = ["district", *FIGURE_KEYS]
     rows = answer["districts"] + [{"district": "全部", **answer["overall"]}]
     return rows_csv(rows, columns)
+
+
+# --- what-if and the planner page ---------------------------------------------------------
+
+def parse_whatif(args) -> tuple[list[int], list[tuple[float, float]]]:
+    """``close`` = station ids (comma-separated), ``add`` = ``lon,lat;lon,lat`` (WGS-84)."""
+    close, add = [], []
+    for part in str(args.get("close") or "").replace("，", ",").split(","):
+        if part.strip():
+            try:
+                close.append(int(part.strip().lstrip("#")))
+            except ValueError:
+                raise CoverageError("close", f"要关闭的站点编号“{part.strip()}”不是整数") from None
+    for part in str(args.get("add") or "").replace("；", ";").split(";"):
+        if part.strip():
+            bits = [b for b in part.replace("，", ",").split(",") if b.strip()]
+            try:
+                lon, lat = (float(b) for b in bits)
+            except ValueError:
+                raise CoverageError("add", f"新增站点“{part.strip()}”应写作 经度,纬度") from None
+            if not (-180 <= lon <= 180 and -90 <= lat <= 90):
+                raise CoverageError("add", f"新增站点“{part.strip()}”坐标超出范围")
+            add.append((lon, lat))
+    if len(close) > 1000 or len(add) > 1000:
+        raise CoverageError("close", "一次最多假设关闭或新增 1000 个站点")
+    return close, add
+
+
+def whatif(db, params: PlanParams, region: str, close, add, coverage=None) -> dict:
+    """Figures before and after closing stations ``close`` and adding sites ``add``."""
+    before = coverage or run(db, params, region)
+    stations = before.stations.without(close)
+    if add:
+        stations = stations.plus([a[0] for a in add], [a[1] for a in add])
+    after = evaluate(before.area, stations, params.circle, _demand_points(db, params.demand))
+    known = set(before.stations.ids.tolist())
+    return {"before": before.figures(), "after": after.figures(),
+            "closed": [i for i in close if i in known], "unknown": [i for i in close if i not in known],
+            "added": add}

@@ -73,9 +73,9 @@ def create_app(config: dict | None = None) -> Flask:
     web_db.init_app(app)
     access.init_app(app)
 
-    from . import admin, api, auth, directory, pages, riders
+    from . import admin, api, auth, directory, pages, plan, riders
 
-    for module in (pages, auth, directory, riders, admin, api):
+    for module in (pages, auth, directory, riders, admin, api, plan):
         app.register_blueprint(module.bp)
     csrf.exempt(api.bp)
 

@@ -1,0 +1,164 @@
+"""Coverage through the CLI, the API, the /plan page and the map (names escaped, Amap aligned)."""
+
+from __future__ import annotations
+
+import io
+import json
+import re
+
+import numpy as np
+import pytest
+
+from geodata.datum import wgs84_to_gcj02
+from stations.coverage.figures import StationSet, evaluate
+from stations.coverage.gaps import gap_hexagons
+from stations.coverage.grid import Circle, area_for
+from stations.coverage.maps import overlays, plan_map_html
+from stations.maps import safe_label
+from tests.conftest import make_station
+
+HOSTILE = ["{{7*7}}", "{% raw %}", "{#", "${alert(1)}", "a`b", "</script><script>alert(1)</script>"]
+QUERY = {"minutes": "15", "mode": "walk", "district": "东城区", "cell_m": "200"}
+
+
+@pytest.fixture
+def filled(fresh_db):
+    for k, name in enumerate(HOSTILE):
+        make_station(fresh_db, name=name, lon=116.405 + 0.004 * k, lat=39.915)
+    make_station(fresh_db, name="关闭站", lon=116.41, lat=39.92, status="closed")
+    return fresh_db
+
+
+def test_cli_and_api_give_the_same_figures(filled, runner, client, auth):
+    result = runner.invoke(args=["coverage", "--district", "东城区", "--cell-m", "200", "--json"])
+    assert result.exit_code == 0, result.output
+    cli = json.loads(result.stdout)
+    auth.login("planner")
+    api = client.get("/api/v1/coverage", query_string=QUERY).get_json()
+    assert api == cli
+    assert api["params"]["radius_m"] == pytest.approx(961.5, abs=0.1)
+    assert api["overall"]["stations"] == len(HOSTILE)  # the closed one does not count
+    assert 0 < api["overall"]["covered_share"] < 1
+    assert [d["district"] for d in api["districts"]] == ["东城区"]
+    csv_text = runner.invoke(args=["coverage", "--district", "东城区", "--cell-m", "200", "--csv"]).stdout
+    assert csv_text.splitlines()[0].startswith("district,stations,area_km2")
+    assert csv_text.splitlines()[-1].startswith("全部,")
+
+
+def test_api_refuses_strangers_and_names_bad_parameters(filled, client, auth):
+    assert client.get("/api/v1/coverage").status_code == 401
+    auth.login("reviewer")
+    assert client.get("/api/v1/coverage").status_code == 403
+    auth.logout()
+    auth.login("planner")
+    bad = client.get("/api/v1/coverage", query_string={"mode": "car"})
+    assert bad.status_code == 400
+    assert bad.get_json()["error"]["parameter"] == "mode"
+    huge = client.get("/api/v1/coverage", query_string={"cell_m": "20"})
+    assert huge.status_code == 400 and "上限" in huge.get_json()["error"]["message"]
+    assert client.get("/api/v1/coverage", query_string={"district": "火星区"}).status_code == 400
+
+
+def test_api_accepts_basic_auth(filled, client):
+    import base64
+
+    token = base64.b64encode(b"planner:plan-pass-1").decode()
+    answer = client.get("/api/v1/coverage", query_string=QUERY, headers={"Authorization": f"Basic {token}"})
+    assert answer.status_code == 200 and answer.get_json()["overall"]["stations"] == len(HOSTILE)
+
+
+def test_plan_page_shows_figures_chart_tables_and_hostile_names_literally(filled, client, auth):
+    auth.login("planner")
+    page = client.get("/plan", query_string={**QUERY, "run": "1", "p": "3", "close": "1"})
+    assert page.status_code == 200
+    text = page.get_data(as_text=True)
+    assert "<svg id=\"coverage-chart\"" in text and "东城区 覆盖率" in text
+    assert "关键站点" in text and "假设分析" in text
+    assert "<td>{{7*7}}</td>" in text and "<td>49</td>" not in text  # shown as typed, not run
+    assert "&lt;/script&gt;&lt;script&gt;alert(1)&lt;/script&gt;" in text
+    assert "</script><script>alert(1)" not in text
+    for table in ("figures.csv", "gaps.csv", "gaps.geojson", "suggestions.csv", "criticality.csv"):
+        download = client.get(f"/plan/{table}", query_string={**QUERY, "p": "2"})
+        assert download.status_code == 200, table
+    rows = client.get("/plan/criticality.csv", query_string=QUERY).get_data(as_text=True)
+    assert "${alert(1)}" in rows  # the CSV keeps the name as it is
+    bad = client.get("/plan", query_string={"run": "1", "minutes": "abc"})
+    assert "参数 minutes" in bad.get_data(as_text=True)
+
+
+def test_plan_page_is_for_planners_and_admins(filled, client, auth):
+    assert client.get("/plan").status_code == 302  # to the login page
+    auth.login("reviewer")
+    assert client.get("/plan").status_code == 403
+
+
+def test_demand_upload_through_the_page(filled, client, auth):
+    from tests.conftest import csrf_token
+
+    auth.login("planner")
+    token = csrf_token(client, "/plan")
+    data = {"name": "订单${x}", "datum": "wgs84", "csrf_token": token,
+            "file": (io.BytesIO("经度,纬度,订单量\n116.40,39.91,5\n".encode()), "o.csv")}
+    answer = client.post("/plan/demand", data=data, content_type="multipart/form-data")
+    assert "已保存需求图层" in answer.get_data(as_text=True)
+    figures = client.get("/api/v1/coverage", query_string={**QUERY, "demand": "订单${x}"}).get_json()
+    assert figures["overall"]["demand_covered_share"] == 1.0
+    assert client.post("/plan/demand/delete", data={"name": "订单${x}", "csrf_token": token}).status_code == 302
+    missing = client.get("/api/v1/coverage", query_string={**QUERY, "demand": "订单${x}"})
+    assert missing.status_code == 400 and missing.get_json()["error"]["parameter"] == "demand"
+
+
+# --- the map --------------------------------------------------------------------------
+
+def small_coverage():
+    area = area_for("beijing", ["东城区", "西城区"], 200)
+    stations = StationSet([1, 2, 3], [116.40, 116.41, 116.37], [39.91, 39.92, 39.90],
+                          names=HOSTILE[:3])
+    return evaluate(area, stations, Circle(15, "walk"))
+
+
+def test_map_makes_every_hostile_text_inert():
+    cov = small_coverage()
+    gaps = gap_hexagons(cov, 8, limit=20)
+    sites = [{"rank": i + 1, "lon": 116.39 + i * 0.01, "lat": 39.93, "district": "东城区", "name": name,
+              "added_demand": 1.0} for i, name in enumerate(HOSTILE)]
+    for name in HOSTILE:
+        html = plan_map_html(cov, gaps=gaps, suggestions=sites, demand_label=name)
+        assert safe_label(name) in html
+        assert "</script><script>alert(1)" not in html
+        assert "${alert(1)}" not in html and "{{7*7}}" not in html and "a`b" not in html
+        assert "cdnjs" not in html and "cdn.jsdelivr" not in html  # vendored scripts only
+        assert "/static/vendor/markercluster/leaflet.markercluster.js" in html
+    # stations are one compact array, not one script per marker
+    assert html.count("L.circleMarker") == 1 + len(sites)
+
+
+def test_every_overlay_is_converted_for_amap():
+    cov = small_coverage()
+    gaps = gap_hexagons(cov, 8, limit=10)
+    sites = [{"rank": 1, "lon": 116.39, "lat": 39.93, "district": "东城区", "name": "x", "added_demand": 1.0}]
+    osm = overlays(cov, tiles="osm", gaps=gaps, suggestions=sites)
+    amap = overlays(cov, tiles="amap", gaps=gaps, suggestions=sites)
+
+    def expect(lon, lat):
+        return wgs84_to_gcj02(lon, lat)
+
+    for lon, lat, glon, glat in zip(osm["stations"]["lons"], osm["stations"]["lats"],
+                                    amap["stations"]["lons"], amap["stations"]["lats"]):
+        assert (glon, glat) == pytest.approx(expect(lon, lat), abs=1e-9)
+    for o, a in zip(osm["hexagons"], amap["hexagons"]):
+        for (lon, lat), (glon, glat) in zip(o["geometry"]["coordinates"][0], a["geometry"]["coordinates"][0]):
+            assert (glon, glat) == pytest.approx(expect(lon, lat), abs=2e-6)
+    for o, a in zip(osm["sites"], amap["sites"]):
+        assert (a["lon"], a["lat"]) == pytest.approx(expect(o["lon"], o["lat"]), abs=1e-9)
+    for o, a in zip(osm["districts"], amap["districts"]):
+        oc = np.array(o["geometry"]["coordinates"][0][0][:5] if o["geometry"]["type"] == "MultiPolygon"
+                      else o["geometry"]["coordinates"][0][:5])
+        ac = np.array(a["geometry"]["coordinates"][0][0][:5] if a["geometry"]["type"] == "MultiPolygon"
+                      else a["geometry"]["coordinates"][0][:5])
+        moved = np.array([expect(lon, lat) for lon, lat in oc])
+        assert np.abs(ac - moved).max() < 3e-5  # the same boundary in GCJ-02 (both rounded to 1e-5)
+    assert np.abs(np.array(amap["bounds"]) - np.array(osm["bounds"])).max() > 1e-3
+    html = plan_map_html(cov, tiles="amap", gaps=gaps, suggestions=sites)
+    assert "autonavi.com" in html and "tile.openstreetmap.org" not in html
+    assert re.search(r'"lat0":\s*39', html)
