@@ -116,6 +116,64 @@ def import_command(file, datum, dry_run, skip_invalid, username):
         sys.exit(1)
 
 
+@click.command("backup")
+@click.argument("file", type=click.Path(dir_okay=False, path_type=Path))
+@click.option("--force", is_flag=True, help="Overwrite FILE if it exists.")
+@with_appcontext
+@_clear_when_busy
+def backup_command(file, force):
+    """Copy the live database to FILE (a consistent snapshot; the app may keep serving)."""
+    from .backup import BackupError, backup_database
+
+    if file.exists() and not force:
+        raise click.ClickException(f"{file} 已存在；要覆盖请加 --force。")
+    db = _open_migrated()
+    started = time.perf_counter()
+    with click.progressbar(length=1, label="备份中", file=sys.stderr) as bar:
+        def progress(done, total):
+            bar.length = total
+            bar.update(done - bar.pos)
+
+        try:
+            info = backup_database(db, file, progress=progress)
+        except BackupError as exc:
+            raise click.ClickException(str(exc)) from None
+    click.echo(f"已备份到 {info.describe()}，用时 {time.perf_counter() - started:.1f} 秒。")
+
+
+@click.command("restore")
+@click.argument("file", type=click.Path(dir_okay=False, path_type=Path))
+@click.option("--yes", is_flag=True, help="Do not ask for confirmation.")
+@with_appcontext
+@_clear_when_busy
+def restore_command(file, yes):
+    """Replace the live database with the backup FILE (checked first; asks to confirm)."""
+    from .backup import BackupError, check_backup, restore_database
+
+    try:
+        info = check_backup(file)
+    except BackupError as exc:
+        raise click.ClickException(str(exc)) from None
+    db = _open_migrated()
+    path = current_app.config["YIZHAN_DB"]
+    click.echo(f"备份文件 {info.describe()}。")
+    if not yes and not click.confirm(f"将用它替换数据库 {path}（现有 {storage.count_stations(db)} "
+                                     "个站点，现有数据将被覆盖），确定吗？"):
+        click.echo("已取消，数据库没有改动。", err=True)
+        sys.exit(1)
+    with click.progressbar(length=1, label="恢复中", file=sys.stderr) as bar:
+        def progress(done, total):
+            bar.length = total
+            bar.update(done - bar.pos)
+
+        try:
+            info, version = restore_database(db, file, progress=progress)
+        except BackupError as exc:
+            raise click.ClickException(str(exc)) from None
+    upgraded = f"，已从版本 {info.version} 升级到版本 {version}" if version != info.version else ""
+    click.echo(f"已恢复 {info.stations} 个站点、{info.users} 个账号到 {path}{upgraded}。")
+
+
 @click.command("export")
 @click.option("--format", "fmt", type=click.Choice(EXPORT_FORMATS), required=True)
 @click.option("--datum", type=DATUM, default="wgs84", show_default=True)
@@ -208,11 +266,8 @@ def user_role(name, role):
 
 
 def register_commands(app):
-    for command in (init_command, demo_command, import_command, export_command, user_group):
-        app.cli.add_command(command)
-    from .coverage_cli import COMMANDS as planner_commands
-
-    for command in planner_commands:
+    for command in (init_command, demo_command, import_command, export_command, user_group,
+                    backup_command, restore_command):
         app.cli.add_command(command)
     from .coverage_cli import COMMANDS as planner_commands
 
