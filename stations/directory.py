@@ -110,6 +110,8 @@ def open_state(station: dict, at: datetime | None = None) -> dict:
     except HoursError:
         return {"open": None, "label": "开放时间未知", "until": None}
     is_open = hours.is_open(at)
+    if is_open is None:  # hours that follow China's calendar, in a year it does not know
+        return {"open": None, "label": f"开放时间未知（{at.year} 年节假日安排尚未收录）", "until": None}
     change = hours.next_change(at)
     if hours.is_24h:
         label = "24小时开放"

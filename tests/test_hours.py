@@ -64,7 +64,6 @@ def test_always_open_forms(text):
     ("8点-20点", EVERY_DAY_8_20),
     ("8时至20时", EVERY_DAY_8_20),
     ("上午8:00-晚上8:00", EVERY_DAY_8_20),
-    ("工作日 8:00-20:00", WEEKDAYS_8_20),
     ("周一至周五 08:00-20:00", WEEKDAYS_8_20),
     ("周一至五 08:00-20:00", WEEKDAYS_8_20),
     ("周一至周五：08:00-20:00", WEEKDAYS_8_20),
@@ -147,9 +146,9 @@ def test_overlapping_spans_are_merged():
     assert parse_hours("每天 08:00-12:00, 11:00-14:00, 14:00-15:00").to_text() == "Mo-Su 08:00-15:00"
 
 
-@pytest.mark.parametrize("text", ROUND_TRIP_FORMS)
+@pytest.mark.parametrize("text", [t for t in ROUND_TRIP_FORMS if "工作日" not in t])
 def test_json_round_trip(text):
-    h = parse_hours(text)
+    h = parse_hours(text)  # weekly schedules; 工作日 follows China's calendar (test_hours_calendar)
     data = json.loads(json.dumps(h.to_json()))
     assert OpeningHours.from_json(data) == h
 
@@ -283,7 +282,7 @@ def test_next_change_keeps_aware_results_aware():
     ("周一至周五 08:00-", "08:00-"),
     ("08:00-20:00 xyz", "xyz"),
     ("Mo-Fr 08:00-20:00; PH off", "PH"),
-    ("08:00-20:00（节假日除外）", "（节假日除外）"),
+    ("08:00-20:00（节假日另行通知）", "（节假日另行通知）"),
     ("周一至 08:00-20:00", "周一至"),
     ("24:00-08:00", "24:00"),
     ("8-20", "8-20"),
