@@ -31,7 +31,7 @@ __all__ = ["WEIGHT_HEADERS", "MAX_POINTS", "read_points", "import_layer", "list_
 WEIGHT_HEADERS = ["权重", "需求", "需求量", "数量", "单量", "订单量", "订单数", "人数", "次数", "频次",
                   "weight", "count", "demand", "value", "w"]
 MAX_POINTS = 500_000
-NAME_LIMIT = 50
+NAME_LIMIT = 60
 FAR_OUTSIDE_M = 50_000.0
 _WEIGHT_KEYS = {importer._norm_header(h) for h in WEIGHT_HEADERS}
 

@@ -22,7 +22,7 @@ from ..storage import TZ, data_version, station_points
 from .figures import FIGURE_KEYS, StationSet, evaluate
 from .grid import MODES, Circle, CoverageError, area_for
 
-__all__ = ["PlanParams", "parse_params", "station_set", "run", "figures_answer", "figures_csv",
+__all__ = ["PlanParams", "parse_params", "region_districts", "station_set", "run", "figures_answer", "figures_csv",
            "rows_csv"]
 
 
@@ -89,6 +89,13 @@ def parse_params(args) -> PlanParams:
     only_24h = str(args.get("only_24h") or "").strip().lower() in ("1", "true", "yes", "on", "是")
     demand = str(args.get("demand") or "").strip()
     return PlanParams(circle, _districts(args), demand, cell_m, at, only_24h)
+
+
+def region_districts(region: str = "beijing") -> list[str]:
+    """The names of the region's districts (the polygons coverage is measured on)."""
+    from geodata.districts import load_districts
+
+    return list(load_districts(region)["name"])
 
 
 # --- stations -------------------------------------------------------------------------

@@ -11,10 +11,9 @@ from flask import (Blueprint, Response, current_app, flash, g, jsonify, redirect
 from ..coverage import demand as demand_layers
 from ..coverage.gaps import GAP_COLUMNS, gap_hexagons, gaps_geojson
 from ..coverage.grid import CoverageError
-from ..coverage.planner import (figures_answer, figures_csv, parse_params, parse_whatif, rows_csv, run,
-                                whatif)
+from ..coverage.planner import (figures_answer, figures_csv, parse_params, parse_whatif, region_districts,
+                                rows_csv, run, whatif)
 from ..coverage.suggest import SUGGESTION_COLUMNS, suggest_sites
-from ..storage import district_names
 from .access import allow
 from .db import get_db
 
@@ -60,7 +59,7 @@ def _work(params, coverage):
 def index():
     """The planner page: the form, and for a submitted form every table and the map."""
     db = get_db()
-    context = {"districts": district_names(db), "layers": demand_layers.list_layers(db),
+    context = {"districts": region_districts(_region()), "layers": demand_layers.list_layers(db),
                "args": request.args, "selected": request.args.getlist("district")}
     if request.args.get("run"):
         try:

@@ -1,0 +1,135 @@
+"""The planner's /plan page in a real browser (Debian chromium through Playwright, offline).
+
+A live server over a temporary database of synthetic stations in 东城区 and 西城区 plus
+stations and a demand layer with hostile names; a planner logs in through the form,
+runs the figures and the map; nothing may leave the test server.
+"""
+
+from __future__ import annotations
+
+import threading
+from types import SimpleNamespace
+
+import pytest
+
+from stations import storage, users
+from stations.coverage import demand as demand_layers
+from stations.demo import generate_stations, load_demo
+from tests.conftest import make_station
+from tests.test_browser import CHROMIUM, CHROMIUM_ARGS, _need_browser
+
+pytestmark = pytest.mark.browser
+
+HOSTILE = ["{{7*7}}", "{% raw %}", "{#", "${alert(1)}", "反`引号", "</script><script>alert(1)</script>"]
+SPOTS = [(116.345, 39.895), (116.345, 39.935), (116.37, 39.915), (116.40, 39.88), (116.41, 39.92),
+         (116.425, 39.90)]
+LAYER = "单{{7*7}}${alert(1)}`</script><script>alert(2)</script>"
+
+
+@pytest.fixture(scope="module")
+def live(tmp_path_factory):
+    _need_browser()
+    from werkzeug.serving import make_server
+
+    from stations.web import create_app
+
+    db_path = tmp_path_factory.mktemp("plan") / "yizhan.db"
+    db = storage.connect(db_path)
+    storage.migrate(db)
+    # synthetic stations away from 东城区/西城区, so the hostile ones there stand alone
+    records = [r for r in generate_stations(3000, seed=11, region="beijing")
+               if r["district"] not in ("东城区", "西城区", "朝阳区", "丰台区", "海淀区")]
+    load_demo(db, records)
+    csv = "经度,纬度,权重\n"
+    for name, (lon, lat) in zip(HOSTILE, SPOTS):  # each alone covers a demand point
+        make_station(db, name=name, lon=lon, lat=lat, district=None)
+        csv += f"{lon},{lat},10\n"
+    users.add_user(db, "planner", "plan-pass-1", "planner")
+    assert demand_layers.import_layer(db, LAYER, csv.encode(), "d.csv").ok
+    db.conn.close()
+    app = create_app({"YIZHAN_DB": str(db_path), "TESTING": True, "YIZHAN_SECRET_KEY": "plan-secret",
+                      "YIZHAN_TILES": "osm"})
+    server = make_server("127.0.0.1", 0, app, threaded=True)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield SimpleNamespace(url=f"http://127.0.0.1:{server.server_port}")
+    finally:
+        server.shutdown()
+        thread.join(10)
+        server.server_close()
+
+
+@pytest.fixture(scope="module")
+def browser(live):
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as p:
+        chromium = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        try:
+            yield chromium
+        finally:
+            chromium.close()
+
+
+@pytest.fixture
+def planner(browser, live):
+    context = browser.new_context(locale="zh-CN", base_url=live.url, viewport={"width": 1280, "height": 900})
+    context.set_default_timeout(20_000)
+    outside, dialogs = [], []
+
+    def offline(route):
+        if route.request.url.startswith(live.url + "/"):
+            route.continue_()
+        else:
+            outside.append(route.request.url)
+            route.abort()
+
+    context.route("**/*", offline)
+    page = context.new_page()
+    page.on("dialog", lambda d: (dialogs.append(d.message), d.dismiss()))
+    page.goto("/login")
+    page.fill("input[name=username]", "planner")
+    page.fill("input[name=password]", "plan-pass-1")
+    page.locator("form button[type=submit]").last.click()
+    page.wait_for_load_state()
+    yield SimpleNamespace(page=page, outside=outside, dialogs=dialogs)
+    context.close()
+
+
+def test_plan_page_runs_figures_and_map_with_hostile_names_inert(planner):
+    page = planner.page
+    page.goto("/plan")
+    page.select_option("select[name=district]", ["东城区", "西城区"])
+    page.fill("input[name=cell_m]", "100")
+    page.select_option("select[name=demand]", label=None, value=LAYER)
+    page.fill("input[name=p]", "5")
+    page.select_option("select[name=kind]", "single")  # each demand point has one station
+    page.click("#plan-form button[type=submit]")
+    page.wait_for_selector("#figures table")
+    rows = page.locator("#figures tbody tr").all_inner_texts()
+    assert rows[0].startswith("东城区") and rows[-1].startswith("全部")
+    assert page.locator("#coverage-chart rect").count() == 4  # two bars per district
+    critical = page.locator("#criticality tbody").inner_text()
+    for name in HOSTILE:
+        assert name in critical  # shown exactly as stored
+    assert "49" not in critical
+    # every demand point already has its station: nothing to suggest, and the page says so
+    assert page.locator("#suggestions tbody tr").count() == 0
+    assert "没有可由新站点覆盖的需求" in page.locator("#suggestions").inner_text()
+    frame = page.frame_locator("#plan-map")
+    frame.locator(".leaflet-control-layers").wait_for()
+    labels = frame.locator(".leaflet-control-layers-overlays label").all_inner_texts()
+    assert any("站点（聚合）" in t for t in labels) and any("服务圈" in t for t in labels)
+    gap_label = next(t for t in labels if "需求缺口" in t)
+    assert LAYER in gap_label  # the layer name, literally
+    frame.locator(".marker-cluster, path.leaflet-interactive").first.wait_for()
+    assert frame.locator("#plan-legend").inner_text().startswith("覆盖率")
+    assert planner.dialogs == []
+    assert all("tile.openstreetmap.org" in u for u in planner.outside), planner.outside  # tiles only
+
+
+def test_bad_parameters_are_explained_on_the_page(planner):
+    page = planner.page
+    page.goto("/plan?run=1&minutes=0")
+    assert "参数 minutes" in page.locator("#plan-error").inner_text()
