@@ -232,14 +232,14 @@ def _cell_counts(area, sx, sy, r):
         step = max(1, _PAIRS_PER_CHUNK // max(len(di), 1))
         for a in range(0, len(sel), step):
             b = sel[a:a + step]
-            I = ci[b, None] + di[None, :]
-            J = cj[b, None] + dj[None, :]
-            dx = area.x0 + (I + 0.5) * s - sx[idx[b], None]
-            dy = area.y0 + (J + 0.5) * s - sy[idx[b], None]
+            col = ci[b, None] + di[None, :]
+            row = cj[b, None] + dj[None, :]
+            dx = area.x0 + (col + 0.5) * s - sx[idx[b], None]
+            dy = area.y0 + (row + 0.5) * s - sy[idx[b], None]
             ok = dx * dx + dy * dy <= r2
             if check_bounds:
-                ok &= (I >= 0) & (I < nx) & (J >= 0) & (J < ny)
-            flats.append((J * nx + I)[ok])
+                ok &= (col >= 0) & (col < nx) & (row >= 0) & (row < ny)
+            flats.append((row * nx + col)[ok])
             owners.append(np.broadcast_to(idx[b, None], ok.shape)[ok])
 
     exact(np.flatnonzero(safe), ri, rj, False)
