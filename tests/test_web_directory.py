@@ -73,7 +73,10 @@ def test_filter_by_status(client, fresh_db):
     assert listed(page(client, "/stations?status=closed")) == ["已关的站"]
     assert listed(page(client, "/stations?status=temporarily_closed")) == ["暂停的站"]
     assert listed(page(client, "/stations?status=active")) == ["开放中的站"]
-    everything = page(client, "/stations")
+    # By default the directory lists stations a rider can go to (issue 10, point 21);
+    # status=all lists every public one.
+    assert listed(page(client, "/stations")) == ["开放中的站"]
+    everything = page(client, "/stations?status=all")
     assert sorted(listed(everything)) == sorted(["开放中的站", "已关的站", "暂停的站"])
     assert "已关闭" in everything and "暂停开放" in everything
 
@@ -198,8 +201,9 @@ def test_station_map_uses_local_leaflet_and_the_station_point(app, client, fresh
     assert "[39.9087, 116.3975]" in html  # folium order: [lat, lon]
     scripts = re.findall(r'<script[^>]+src="([^"]+)"', html)
     styles = re.findall(r'<link[^>]+href="([^"]+)"', html)
-    assert "/static/vendor/leaflet/leaflet.js" in scripts
-    assert "/static/vendor/leaflet/leaflet.css" in styles
+    # Our own Leaflet, under a content-versioned prefix (long-cached): /static/_v/<hash>/…
+    assert any(re.fullmatch(r"/static/_v/[0-9a-f]{12}/vendor/leaflet/leaflet\.js", u) for u in scripts)
+    assert any(re.fullmatch(r"/static/_v/[0-9a-f]{12}/vendor/leaflet/leaflet\.css", u) for u in styles)
     for url in scripts + styles:
         assert not re.match(r"(https?:)?//", url), f"loads {url} from another site"
     for cdn in ("cdn.jsdelivr.net", "unpkg.com", "cdnjs.cloudflare.com", "code.jquery.com",

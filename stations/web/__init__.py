@@ -17,6 +17,7 @@ from .. import storage
 from ..settings import from_environ
 from . import access
 from . import db as web_db
+from . import serving
 
 __all__ = ["create_app", "csrf"]
 
@@ -72,6 +73,7 @@ def create_app(config: dict | None = None) -> Flask:
     csrf.init_app(app)
     web_db.init_app(app)
     access.init_app(app)
+    serving.init_app(app)  # security headers, compression, versioned static files
 
     from . import admin, api, auth, directory, pages, plan, riders
 
@@ -103,10 +105,13 @@ def _register_errors(app):
         messages = {400: "请求有误。", 401: "请先登录。", 403: "您没有权限访问此页面。",
                     404: "找不到该页面。", 405: "不支持该请求方法。",
                     413: "上传的文件太大。", 429: "请求过于频繁，请稍后再试。"}
+        # Keep what the exception says beside the body: Allow on a 405, WWW-Authenticate…
+        headers = [(k, v) for k, v in error.get_headers() if k.lower() != "content-type"]
         if _wants_json():
-            return jsonify(error={"status": error.code, "message": error.description}), error.code
+            return (jsonify(error={"status": error.code, "message": error.description}),
+                    error.code, headers)
         return render_template("error.html", code=error.code,
-                               message=messages.get(error.code, error.name)), error.code
+                               message=messages.get(error.code, error.name)), error.code, headers
 
     @app.errorhandler(Exception)
     def server_error(error):
