@@ -10,6 +10,7 @@ from __future__ import annotations
 import contextlib
 import json
 import sqlite3
+import time
 from datetime import datetime
 from pathlib import Path
 from zoneinfo import ZoneInfo
@@ -96,6 +97,7 @@ def connect(path: str | Path, *, busy_timeout_ms: int = 10000) -> sqlite_utils.D
     conn = sqlite3.connect(str(path), timeout=busy_timeout_ms / 1000, check_same_thread=False)
     conn.execute(f"PRAGMA busy_timeout = {busy_timeout_ms}")
     db = _Database(conn)
+    db.busy_timeout_ms = busy_timeout_ms
     if str(path) != ":memory:":
         with db.ensure_autocommit_on():
             conn.execute("PRAGMA journal_mode = WAL")
@@ -108,6 +110,7 @@ def connect(path: str | Path, *, busy_timeout_ms: int = 10000) -> sqlite_utils.D
 # --- transactions ----------------------------------------------------------
 
 _BUSY_CODES = {sqlite3.SQLITE_BUSY, sqlite3.SQLITE_LOCKED}
+_BUSY_SLICE_MS = 50
 
 
 def is_busy_error(exc: BaseException) -> bool:
@@ -145,12 +148,7 @@ def write_transaction(db):
         with sqlite_utils.Database.atomic(db):  # a savepoint inside the open transaction
             yield db
         return
-    try:
-        conn.execute("BEGIN IMMEDIATE")
-    except sqlite3.OperationalError as exc:
-        if is_busy_error(exc):
-            raise DatabaseBusy(str(exc)) from exc
-        raise
+    _begin_immediate(db)
     try:
         yield db
         conn.execute("COMMIT")
@@ -160,6 +158,43 @@ def write_transaction(db):
         if is_busy_error(exc):  # e.g. a COMMIT that had to wait for readers (rollback journal)
             raise DatabaseBusy(str(exc)) from exc
         raise
+
+
+def _begin_immediate(db) -> None:
+    """BEGIN IMMEDIATE, retried with growing pauses until ``db.busy_timeout_ms`` runs out.
+
+    SQLite's own busy wait sleeps in C, which stalls a whole gevent worker (every
+    request it serves), so here SQLite waits only a short slice per attempt and
+    the pauses between attempts are Python's ``time.sleep``: other threads, and
+    under gevent other requests of the same worker, run meanwhile.
+    """
+    conn, total_ms = db.conn, getattr(db, "busy_timeout_ms", None)
+    if total_ms is None:  # a Database not opened by connect(): SQLite's own wait
+        try:
+            conn.execute("BEGIN IMMEDIATE")
+        except sqlite3.OperationalError as exc:
+            if is_busy_error(exc):
+                raise DatabaseBusy(str(exc)) from exc
+            raise
+        return
+    deadline = time.monotonic() + total_ms / 1000
+    pause = 0.005
+    conn.execute(f"PRAGMA busy_timeout = {min(total_ms, _BUSY_SLICE_MS)}")
+    try:
+        while True:
+            try:
+                conn.execute("BEGIN IMMEDIATE")
+                return
+            except sqlite3.OperationalError as exc:
+                left = deadline - time.monotonic()
+                if not is_busy_error(exc):
+                    raise
+                if left <= 0:
+                    raise DatabaseBusy(str(exc)) from exc
+                time.sleep(min(pause, left))
+                pause = min(pause * 2, 0.1)
+    finally:
+        conn.execute(f"PRAGMA busy_timeout = {total_ms}")  # single statements wait as before
 
 
 class _Database(sqlite_utils.Database):

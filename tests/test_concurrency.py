@@ -186,6 +186,47 @@ def test_a_write_that_outwaits_the_timeout_answers_503_with_retry_after(impatien
     assert client.post("/api/v1/stations", json=new_station(1), headers=ADMIN).status_code == 201
 
 
+GEVENT_WORKER = """
+from gevent import monkey; monkey.patch_all()
+import sys, time, gevent
+from stations import storage
+db = storage.connect(sys.argv[1], busy_timeout_ms=10000)
+ticks, done = [], []
+def other_requests():
+    while not done:
+        ticks.append(time.monotonic())
+        gevent.sleep(0.02)
+    ticks.append(time.monotonic())  # a stall just before the end counts too
+def write():
+    with storage.write_transaction(db):
+        db.execute("UPDATE meta SET value = value + 1 WHERE key = 'stations_version'")
+print("ready", flush=True)
+sys.stdin.readline()  # the test has taken the lock
+ticker = gevent.spawn(other_requests)
+gevent.sleep(0.1)
+started = time.monotonic()
+gevent.spawn(write).join()
+waited = time.monotonic() - started
+done.append(1)
+ticker.join()
+print(f"{waited:.3f} {max(b - a for a, b in zip(ticks, ticks[1:])):.3f}")
+"""
+
+
+def test_a_waiting_writer_does_not_stall_its_gevent_worker(fresh_db, db_path):
+    """Under gunicorn's gevent workers, waiting for the lock must let other requests run."""
+    worker = subprocess.Popen([sys.executable, "-c", GEVENT_WORKER, str(db_path)],
+                              stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                              text=True, cwd=Path(__file__).resolve().parents[1])
+    assert worker.stdout.readline().strip() == "ready", worker.stderr.read()
+    with write_lock_held(db_path, 1.5):
+        out, err = worker.communicate("go\n", timeout=60)
+    assert worker.returncode == 0, err
+    waited, longest_gap = map(float, out.split())
+    assert waited > 0.5  # the write waited for the lock, then went through
+    assert longest_gap < 0.4, longest_gap  # meanwhile the other greenlet kept running
+
+
 # --- the command line ---------------------------------------------------------------------
 
 def test_two_cli_imports_at_once_both_finish(fresh_db, db_path, tmp_path):
