@@ -68,7 +68,13 @@ def _parse_filters(args, into: Filters) -> Filters:
 
 
 def parse_directory_query(args) -> DirectoryQuery:
-    """Read the directory's query string (a mapping with ``get``/``getlist``)."""
+    """Read the directory's query string (a mapping with ``get``/``getlist``).
+
+    Open stations only unless a status is asked for (``status=all`` lists every
+    public one): a rider browsing the directory wants stations they can go to."""
+    status = (args.get("status") or "").strip()
+    if not status or status == "all":
+        args = _Overridden(args, status="" if status == "all" else "active")
     query = _parse_filters(args, DirectoryQuery())
     try:
         query.page = min(max(1, int(args.get("page") or 1)), 1_000_000)
@@ -76,6 +82,19 @@ def parse_directory_query(args) -> DirectoryQuery:
         raise QueryError("page", f"page {args.get('page')!r} is not a whole number",
                          f"页码“{args.get('page')}”不是整数，已显示第 1 页") from None
     return query
+
+
+class _Overridden:
+    """A query-string mapping with some values replaced (``get``/``getlist`` only)."""
+
+    def __init__(self, args, **values):
+        self.args, self.values = args, values
+
+    def get(self, name, default=None):
+        return self.values[name] if name in self.values else self.args.get(name, default)
+
+    def getlist(self, name):
+        return [self.values[name]] if name in self.values else self.args.getlist(name)
 
 
 def search_public(db, query: DirectoryQuery, page_size: int):

@@ -17,11 +17,11 @@ from datetime import datetime
 
 from .directory import open_state
 from .limits import Limit, RateLimited, check_rate, client_key, take
-from .storage import TZ, get_station, now_iso, write_transaction
+from .storage import TZ, get_station, now_iso, record_station_event, write_transaction
 
 __all__ = ["FOUND", "FLAGS", "FeedbackError", "RateLimited", "client_key", "submit_feedback",
            "check_rate", "satisfaction", "flag_queue", "resolve_flags", "recent_feedback",
-           "NOTE_MAX"]
+           "RESOLUTIONS", "NOTE_MAX"]
 
 FOUND = {
     "hot_water": "有热水", "microwave": "微波炉能用", "charging": "能充电", "toilet": "有厕所",
@@ -163,10 +163,20 @@ def open_flag_count(db, station_id) -> int:
                       "AND resolved_at IS NULL", [int(station_id)]).fetchone()[0]
 
 
-def resolve_flags(db, station_id, *, username: str) -> int:
-    """Mark a station's open reports as handled; returns how many."""
+RESOLUTIONS = {"fixed_hours": "已更正开放时间", "fixed_location": "已更正位置或地址",
+               "closed_station": "已关闭站点", "false_report": "核实无误（误报）"}
+
+
+def resolve_flags(db, station_id, *, username: str, resolution: str = "false_report") -> int:
+    """Mark a station's open reports as handled, recording in the station's history what
+    was done (a RESOLUTIONS code); returns how many."""
+    if resolution not in RESOLUTIONS:
+        raise ValueError(f"unknown resolution {resolution!r}: expected one of {', '.join(RESOLUTIONS)}")
     with write_transaction(db):
         cursor = db.execute("UPDATE feedback SET resolved_at = ?, resolved_by = ? "
                             "WHERE station_id = ? AND flag IS NOT NULL AND resolved_at IS NULL",
                             [now_iso(), username, int(station_id)])
+        if cursor.rowcount:
+            record_station_event(db, station_id, f"resolve:{resolution}:{cursor.rowcount}",
+                                 username=username)
     return cursor.rowcount

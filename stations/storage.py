@@ -44,6 +44,7 @@ __all__ = [
     "update_station",
     "set_status",
     "station_history",
+    "record_station_event",
     "restore_version",
     "data_version",
     "district_names",
@@ -434,8 +435,10 @@ def get_station(db, station_id, *, private: bool = False) -> dict:
 
 
 def _where(q=None, district=None, status=None, facility=None, bbox=None,
-           statuses=None, ids=None):
+           statuses=None, ids=None, mismatch=False):
     clauses, params = [], []
+    if mismatch:  # the declared district differs from the one the coordinates lie in
+        clauses.append("district_mismatch = 1")
     if q:
         like = "%" + q.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
         clauses.append("(name LIKE ? ESCAPE '\\' OR address LIKE ? ESCAPE '\\')")
@@ -461,14 +464,15 @@ def _where(q=None, district=None, status=None, facility=None, bbox=None,
 
 
 def search_stations(db, *, q=None, district=None, status=None, facility=None, bbox=None,
-                    statuses=None, limit=20, offset=0, private=False):
+                    statuses=None, limit=20, offset=0, private=False, mismatch=False):
     """Stations matching every given filter, by id; returns (rows, total count).
 
     ``q`` matches a substring of name or address; ``facility`` is a code or a list
     of codes that must all be present; ``bbox`` is (minlon, minlat, maxlon, maxlat)
-    in WGS-84; ``statuses`` limits the statuses when ``status`` is not given.
+    in WGS-84; ``statuses`` limits the statuses when ``status`` is not given;
+    ``mismatch`` keeps stations whose declared district is not where they lie.
     """
-    where, params = _where(q, district, status, facility, bbox, statuses)
+    where, params = _where(q, district, status, facility, bbox, statuses, mismatch=mismatch)
     total = db.execute(f"SELECT count(*) FROM stations{where}", params).fetchone()[0]
     rows = db.query(f"SELECT * FROM stations{where} ORDER BY id LIMIT ? OFFSET ?",
                     params + [int(limit), int(offset)])
@@ -556,6 +560,13 @@ def _record_history(db, station_id, username, action, before, after):
         "before": json.dumps(before, ensure_ascii=False) if before is not None else None,
         "after": json.dumps(after, ensure_ascii=False) if after is not None else None,
     })
+
+
+def record_station_event(db, station_id, action: str, *, username=None) -> None:
+    """Record something done about a station that changed no field (e.g. rider reports
+    resolved: ``resolve:false_report:3``) in its history.  Call inside the caller's
+    write transaction."""
+    _record_history(db, int(station_id), username, action, None, None)
 
 
 def insert_stations(db, records, *, username=None, action="import") -> list[int]:

@@ -163,7 +163,8 @@ def test_reports_raise_flags_for_the_organiser(client, auth, stations, fresh_db)
     home = client.get("/admin").get_data(as_text=True)
     assert "待核反馈" in home and "2 个站点" in home
     token = csrf_token(client, "/admin/flags")
-    client.post(f"/admin/flags/{stations['near']}/resolve", data={"csrf_token": token})
+    client.post(f"/admin/flags/{stations['near']}/resolve",
+                data={"csrf_token": token, "resolution": "false_report"})
     assert "近站" not in client.get("/admin/flags").get_data(as_text=True)
 
 

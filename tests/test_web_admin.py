@@ -148,7 +148,8 @@ def test_a_declared_district_that_disagrees_is_kept_and_flagged(admin, fresh_db)
     assert f'href="/stations/{sid}"' in html(admin, "/stations?district=朝阳区")
     assert f'href="/stations/{sid}"' not in html(admin, "/stations?district=海淀区")
     # the edit form shows what was declared, so saving again keeps the flag
-    assert input_value(html(admin, f"/admin/stations/{sid}/edit"), "district") == "海淀区"
+    form = html(admin, f"/admin/stations/{sid}/edit")
+    assert re.search(r'<select name="district">.*?<option value="海淀区" selected>', form, re.S)
 
 
 def test_a_duplicate_is_refused(admin, fresh_db):
@@ -170,13 +171,13 @@ def test_edit_changes_a_field_and_the_history_says_who_when_what(admin, fresh_db
     assert urlsplit(response.headers["Location"]).path == f"/admin/stations/{sid}"
     page = html(admin, f"/admin/stations/{sid}")
     assert "<h1>国贸户外劳动者驿站</h1>" in page and "已保存修改" in page
-    history = re.search(r'<table class="grid history">.*?<tbody>(.*?)</tbody>', page, re.S).group(1)
-    rows = re.findall(r"<tr>(.*?)</tr>", history, re.S)
+    history = re.search(r'<ol class="history">(.*?)</ol>', page, re.S).group(1)
+    rows = re.findall(r'<li class="entry">(.*?)</li>\s*(?=<li class="entry">|$)', history, re.S)
     assert len(rows) == 2  # newest first: the edit, then the creation
     edit = rows[0]
-    assert re.search(r"<td>\d{4}-\d{2}-\d{2}T\d{2}:\d{2}", edit)  # when
-    assert "<td>admin</td>" in edit  # who
-    assert "国贸暖心驿站 → 国贸户外劳动者驿站" in edit  # before → after
+    # what · when (Beijing time, to the minute) · who
+    assert re.search(r"<b>编辑</b> · \d{4}-\d{2}-\d{2} \d{2}:\d{2} · admin</div>", edit)
+    assert "<b>名称</b>：国贸暖心驿站 → 国贸户外劳动者驿站" in edit  # before → after
     assert "新建" in rows[1]
     assert "国贸户外劳动者驿站" in html(admin, f"/stations/{sid}")
     assert storage.count_stations(fresh_db) == 1
@@ -216,12 +217,13 @@ def test_close_and_reopen(admin, fresh_db):
     assert "已关闭" in public and "营业中" not in public
     assert f'href="/stations/{sid}"' in html(admin, "/stations?status=closed")
     page = html(admin, f"/admin/stations/{sid}")
-    assert "<td>close</td>" in page and "重新开放" in page
+    assert "<b>关闭站点</b> · " in page and "<b>状态</b>：正常开放 → 已关闭" in page
+    assert "重新开放" in page
 
     assert set_status(admin, sid, "active").status_code == 302
     public = html(admin, f"/stations/{sid}")
     assert "已关闭" not in public and "正常开放" in public
-    assert "<td>reopen</td>" in html(admin, f"/admin/stations/{sid}")
+    assert "<b>重新开放</b> · " in html(admin, f"/admin/stations/{sid}")
     assert storage.get_station(fresh_db, sid)["status"] == "active"
 
 
@@ -244,8 +246,9 @@ def test_restore_an_earlier_version(admin, fresh_db):
     assert response.status_code == 302
     page = html(admin, f"/admin/stations/{sid}")
     assert "<h1>国贸暖心驿站</h1>" in page
-    actions = re.findall(r"<td>(create|edit|restore[^<]*|close|reopen|import)</td>", page)
-    assert actions[0].startswith("restore") and actions[1:] == ["edit", "create"]
+    actions = re.findall(r'<div class="when"><b>([^<]*)</b>', page)
+    assert actions[0].startswith("恢复到 20") and actions[0].endswith(" 的版本")
+    assert actions[1:] == ["编辑", "新建"]
     assert "改过的名字 → 国贸暖心驿站" in page
     stored = storage.get_station(fresh_db, sid)
     assert stored["name"] == "国贸暖心驿站" and stored["hours"] != "24/7"

@@ -3,14 +3,17 @@
 from flask import Blueprint, abort, current_app, flash, g, redirect, render_template, request, url_for
 
 from .. import feedback, storage
+from ..history import beijing_time, describe_history, hours_for_people
 from ..importer import import_file
 from ..records import FACILITIES, STATION_TYPES, STATUSES
 from ..registry import save_station
+from ..riders import district_choices
 from ..storage import HistoryNotFound, StationNotFound
 from .access import allow
 from .db import get_db
 
 bp = Blueprint("admin", __name__, url_prefix="/admin")
+bp.app_template_filter("beijing")(beijing_time)
 FORM_FIELDS = ("name", "address", "district", "subdistrict", "lon", "lat", "host_union",
                "manager", "manager_phone", "station_type", "hours", "status")
 
@@ -33,6 +36,7 @@ def _form_values(station=None):
               for name in FORM_FIELDS}
     if station:
         values["district"] = station.get("district_declared") or station.get("district") or ""
+        values["hours"] = hours_for_people(values["hours"])  # as an organiser writes them
     values["facilities"] = (station or {}).get("facilities", [])
     values["station_type"] = values["station_type"] or "warm_station"
     values["status"] = values["status"] or "active"
@@ -40,10 +44,19 @@ def _form_values(station=None):
     return values
 
 
+def _districts():
+    """Districts in official order, then any other names stations carry."""
+    official = district_choices(current_app.config["YIZHAN_REGION"])
+    return official + [d for d in storage.district_names(get_db()) if d not in official]
+
+
 def _render_form(station, values, errors=None, warnings=None, status=200):
+    from ..maps import TILES
+
     return render_template("admin/station_form.html", station=station, values=values,
                            errors=errors or {}, warnings=warnings or [], facilities=FACILITIES,
-                           types=STATION_TYPES, statuses=STATUSES), status
+                           types=STATION_TYPES, statuses=STATUSES, districts=_districts(),
+                           tile=TILES[current_app.config["YIZHAN_TILES"]]), status
 
 
 def _save(station_id=None):
@@ -65,13 +78,24 @@ def index():
 @bp.get("/stations")
 @allow("admin")
 def stations():
-    """All stations, pending and closed included, for the organiser."""
-    q = request.args.get("q", "").strip()
-    page = min(max(1, request.args.get("page", 1, type=int) or 1), 1_000_000)
-    rows, total = storage.search_stations(get_db(), q=q or None, limit=50, offset=(page - 1) * 50,
+    """All stations, pending and closed included, for the organiser: search and filters."""
+    args = request.args
+    q = args.get("q", "").strip()[:100]
+    status = args.get("status", "") if args.get("status", "") in STATUSES else ""
+    district = args.get("district", "").strip()[:30]
+    mismatch = args.get("mismatch") == "1"
+    page = min(max(1, args.get("page", 1, type=int) or 1), 1_000_000)
+    filters = dict(q=q or None, status=status or None, district=district or None, mismatch=mismatch)
+    rows, total = storage.search_stations(get_db(), **filters, limit=50, offset=(page - 1) * 50,
+                                          private=True)
+    pages = max(1, -(-total // 50))
+    if page > pages:
+        page = pages
+        rows, _ = storage.search_stations(get_db(), **filters, limit=50, offset=(page - 1) * 50,
                                           private=True)
     return render_template("admin/stations.html", stations=rows, total=total, q=q, page=page,
-                           pages=max(1, -(-total // 50)), statuses=STATUSES)
+                           pages=pages, statuses=STATUSES, status=status, district=district,
+                           mismatch=mismatch, districts=_districts())
 
 
 @bp.route("/stations/new", methods=["GET", "POST"])
@@ -113,7 +137,8 @@ def station(station_id):
     """A station with its private fields and its history."""
     station = get_station_or_404(station_id)
     return render_template("admin/station.html", station=station,
-                           history=storage.station_history(get_db(), station_id),
+                           history=describe_history(storage.station_history(get_db(), station_id)),
+                           hours_zh=hours_for_people(station.get("hours")),
                            satisfaction=feedback.satisfaction(get_db(), station_id),
                            recent=feedback.recent_feedback(get_db(), station_id, 10),
                            found=feedback.FOUND, flags=feedback.FLAGS,
@@ -174,14 +199,19 @@ def import_page():
 def flags():
     """The review queue: stations riders found closed, missing or moved."""
     return render_template("admin/flags.html", queue=feedback.flag_queue(get_db()),
-                           flags=feedback.FLAGS)
+                           flags=feedback.FLAGS, resolutions=feedback.RESOLUTIONS)
 
 
 @bp.post("/flags/<int:station_id>/resolve")
 @allow("admin")
 def resolve_flags(station_id):
-    """Mark a station's open reports as handled."""
+    """Mark a station's open reports as handled, saying what was done."""
     get_station_or_404(station_id)
-    count = feedback.resolve_flags(get_db(), station_id, username=g.user["username"])
-    flash(f"已处理 {count} 条反馈。")
+    resolution = request.form.get("resolution", "")
+    if resolution not in feedback.RESOLUTIONS:
+        flash("请选择处理结果（已更正开放时间、已关闭站点、误报……）再标记已处理。")
+        return redirect(url_for("admin.flags"))
+    count = feedback.resolve_flags(get_db(), station_id, username=g.user["username"],
+                                   resolution=resolution)
+    flash(f"已处理 {count} 条反馈：{feedback.RESOLUTIONS[resolution]}。")
     return redirect(url_for("admin.flags"))

@@ -5,7 +5,7 @@ from flask import Blueprint, abort, current_app, render_template, request, url_f
 from .. import directory as core
 from ..maps import station_map_html
 from ..records import FACILITIES, STATUSES
-from ..riders import station_page
+from ..riders import district_choices, station_page
 from ..storage import StationNotFound, district_names
 from .access import PUBLIC, allow
 from .db import get_db
@@ -20,6 +20,12 @@ def get_public_or_404(station_id):
         abort(404)
 
 
+def _districts():
+    """Districts in official order (as the rider page lists them), then any others."""
+    official = district_choices(current_app.config["YIZHAN_REGION"])
+    return official + [d for d in district_names(get_db()) if d not in official]
+
+
 @bp.get("")
 @allow(PUBLIC)
 def index():
@@ -32,7 +38,7 @@ def index():
         error = None
     stations, total, pages = core.search_public(get_db(), query, current_app.config["YIZHAN_PAGE_SIZE"])
     return render_template("directory/index.html", stations=stations, total=total, pages=pages,
-                           query=query, error=error, districts=district_names(get_db()),
+                           query=query, error=error, districts=_districts(),
                            facilities=FACILITIES,
                            statuses={k: STATUSES[k] for k in core.PUBLIC_STATUSES})
 
