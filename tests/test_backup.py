@@ -226,3 +226,23 @@ def test_check_backup_reports_what_the_file_holds(fresh_db, tmp_path):
     info = backup.backup_database(fresh_db, tmp_path / "b.db")
     assert (info.stations, info.version) == (7, len(storage.MIGRATIONS))
     assert backup.check_backup(tmp_path / "b.db").stations == 7
+
+
+def test_restore_waits_for_another_writer_or_says_the_database_is_busy(cli, app, fresh_db, db_path,
+                                                                       tmp_path):
+    from tests.test_concurrency import write_lock_held
+
+    make_station(fresh_db)
+    assert cli("backup", str(tmp_path / "b.db")).exit_code == 0
+    make_station(fresh_db, name="新驿站", lon=116.45)
+    before = snapshot(fresh_db)
+    app.config["YIZHAN_BUSY_TIMEOUT_MS"] = 300
+    with write_lock_held(db_path, 5):
+        result = cli("restore", str(tmp_path / "b.db"), "--yes")
+    assert result.exit_code == 1 and "数据库正忙" in result.output, result.output
+    assert snapshot(fresh_db) == before
+    app.config["YIZHAN_BUSY_TIMEOUT_MS"] = 10000
+    with write_lock_held(db_path, 1):  # a short write: the restore waits its turn
+        result = cli("restore", str(tmp_path / "b.db"), "--yes")
+    assert result.exit_code == 0, result.output
+    assert len(snapshot(fresh_db)[0]) == 1
