@@ -205,7 +205,7 @@ def user_group():
 @user_group.command("add")
 @click.argument("name")
 @click.option("--role", type=click.Choice(list(users.ROLES)), required=True)
-@click.option("--union", "union_name", default=None, help="The user's own union (reviewers).")
+@click.option("--union", "union_name", default=None, help="The user's own union (reviewers: conflict of interest; union users: required).")
 @click.option("--password-stdin", is_flag=True, help="Read the password from standard input.")
 @with_appcontext
 @_clear_when_busy
@@ -263,6 +263,28 @@ def user_role(name, role):
     except users.UserError as exc:
         raise click.ClickException(str(exc)) from None
     click.echo(f"{name} 现在是{users.ROLES[role]}，结束了 {ended} 个登录会话。")
+
+
+@user_group.command("token")
+@click.argument("name")
+@click.option("--revoke", is_flag=True, help="Revoke the user's token instead of issuing one.")
+@with_appcontext
+@_clear_when_busy
+def user_token(name, revoke):
+    """Issue a new API token for a user (printed last; replaces the old one), or revoke it."""
+    from . import tokens
+
+    db = _open_migrated()
+    user = users.get_user(db, name)
+    if user is None:
+        raise click.ClickException(f"没有用户 {name}。")
+    if revoke:
+        count = tokens.revoke_tokens(db, user["id"])
+        click.echo(f"已撤销 {name} 的 {count} 个 API 令牌。")
+        return
+    token = tokens.issue_token(db, user["id"])
+    click.echo(f"{name} 的新 API 令牌（旧令牌已失效；只显示这一次，请用 Authorization: Bearer 发送）：")
+    click.echo(token)
 
 
 def register_commands(app):

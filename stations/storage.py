@@ -35,6 +35,8 @@ __all__ = [
     "search_stations",
     "stations_in_bbox",
     "station_points",
+    "station_point_arrays",
+    "station_names",
     "station_index_rows",
     "stations_by_ids",
     "iter_stations",
@@ -349,6 +351,31 @@ def m005_sessions_and_limit_expiry(db):
 
 
 @migration
+def m006_import_jobs(db):
+    # Web imports run as background jobs (stations/jobs.py): the upload waits in the
+    # instance folder, a separate process works through it and leaves the report here.
+    db.execute("""
+    CREATE TABLE import_jobs (
+        id INTEGER PRIMARY KEY,
+        created_by TEXT,
+        filename TEXT NOT NULL,
+        upload TEXT,
+        options TEXT NOT NULL DEFAULT '{}',
+        state TEXT NOT NULL DEFAULT 'queued'
+            CHECK (state IN ('queued', 'running', 'done', 'failed')),
+        rows_done INTEGER NOT NULL DEFAULT 0,
+        rows_total INTEGER,
+        written INTEGER NOT NULL DEFAULT 0,
+        report TEXT,
+        pid INTEGER,
+        created_at TEXT NOT NULL,
+        started_at TEXT,
+        finished_at TEXT
+    )""")
+    db.execute("CREATE INDEX import_jobs_state ON import_jobs(state)")
+
+
+@migration
 def m007_coverage_demand_layers(db):
     # Planners' demand layers (stations/coverage/demand.py): the points are one BLOB of
     # little-endian float64 (lon, lat, weight) triples in WGS-84, read back as an array.
@@ -364,6 +391,183 @@ def m007_coverage_demand_layers(db):
         created_by TEXT,
         data BLOB NOT NULL
     )""")
+
+
+def _rebuild_users_for_union_role(db):
+    # users has CHECK (role IN (...)): adding 'union' means rebuilding the table.
+    # PRAGMA foreign_keys cannot be turned off inside the migration's transaction, and
+    # dropping users with it on would empty every table that references users through
+    # ON DELETE CASCADE (sessions): so those tables are kept aside (definition, indexes,
+    # triggers, rows), dropped, and made again around the rebuild.
+    def quoted(name):
+        return '"' + name.replace('"', '""') + '"'
+
+    tables = [r[0] for r in db.execute(
+        "SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite_%'")]
+    referencing = [t for t in tables if t != "users" and any(
+        fk[2] == "users" for fk in db.execute(f"PRAGMA foreign_key_list({quoted(t)})"))]
+    kept = []
+    for table in referencing:
+        sql = db.execute("SELECT sql FROM sqlite_master WHERE type = 'table' AND name = ?",
+                         [table]).fetchone()[0]
+        extras = [r[0] for r in db.execute(
+            "SELECT sql FROM sqlite_master WHERE tbl_name = ? AND type IN ('index', 'trigger') "
+            "AND sql IS NOT NULL", [table])]
+        cursor = db.execute(f"SELECT * FROM {quoted(table)}")
+        columns = [c[0] for c in cursor.description]
+        kept.append((table, sql, extras, columns, cursor.fetchall()))
+        db.execute(f"DROP TABLE {quoted(table)}")
+    old = db.execute("SELECT sql FROM sqlite_master WHERE type = 'table' AND name = 'users'").fetchone()[0]
+    check = "CHECK (role IN ('admin', 'reviewer', 'planner'))"
+    if check not in old:
+        raise RuntimeError("m008: the users table's role check is not the one m001 made")
+    new = old.replace(check, "CHECK (role IN ('admin', 'reviewer', 'planner', 'union'))")
+    new = new.replace("CREATE TABLE users", "CREATE TABLE users_m008", 1)
+    users_extras = [r[0] for r in db.execute(
+        "SELECT sql FROM sqlite_master WHERE tbl_name = 'users' AND type IN ('index', 'trigger') "
+        "AND sql IS NOT NULL")]
+    db.execute(new)
+    db.execute("INSERT INTO users_m008 SELECT * FROM users")
+    db.execute("DROP TABLE users")
+    db.execute("ALTER TABLE users_m008 RENAME TO users")
+    for sql in users_extras:
+        db.execute(sql)
+    for table, sql, extras, columns, rows in kept:
+        db.execute(sql)
+        if rows:
+            db.conn.executemany(
+                f"INSERT INTO {quoted(table)} ({', '.join(quoted(c) for c in columns)}) "
+                f"VALUES ({', '.join('?' for _ in columns)})", rows)
+        for extra in extras:
+            db.execute(extra)
+
+
+@migration
+def m008_campaigns_union_role_tokens(db):
+    # The 最美站点 selection (stations/campaign/): campaigns with their stage log,
+    # nominations and photos, reviewer assignments, reviews, public objections, awards,
+    # and each station's 七有 checklists; the grassroots-union role; API tokens (hashed).
+    _rebuild_users_for_union_role(db)
+    statements = [
+        """CREATE TABLE api_tokens (
+            id TEXT PRIMARY KEY,
+            user_id INTEGER NOT NULL REFERENCES users(id) ON DELETE CASCADE,
+            created_at TEXT NOT NULL
+        )""",
+        "CREATE INDEX api_tokens_user ON api_tokens(user_id)",
+        """CREATE TABLE campaigns (
+            id INTEGER PRIMARY KEY,
+            name TEXT NOT NULL,
+            year INTEGER NOT NULL,
+            level TEXT NOT NULL CHECK (level IN ('national', 'municipal', 'district')),
+            quota INTEGER NOT NULL,
+            subsidy_yuan INTEGER NOT NULL,
+            reviewers_per_station INTEGER NOT NULL,
+            notice_days INTEGER NOT NULL DEFAULT 7,
+            stage TEXT NOT NULL DEFAULT 'nomination'
+                CHECK (stage IN ('nomination', 'review', 'notice', 'confirmed')),
+            rubric TEXT NOT NULL,
+            normalise INTEGER NOT NULL DEFAULT 0,
+            ranking TEXT,
+            notice_start TEXT,
+            notice_end TEXT,
+            created_by TEXT,
+            created_at TEXT NOT NULL
+        )""",
+        """CREATE TABLE campaign_events (
+            id INTEGER PRIMARY KEY,
+            campaign_id INTEGER NOT NULL REFERENCES campaigns(id) ON DELETE CASCADE,
+            at TEXT NOT NULL,
+            username TEXT,
+            kind TEXT NOT NULL,
+            from_stage TEXT,
+            to_stage TEXT,
+            reason TEXT,
+            detail TEXT
+        )""",
+        "CREATE INDEX campaign_events_campaign ON campaign_events(campaign_id, id)",
+        """CREATE TABLE nominations (
+            id INTEGER PRIMARY KEY,
+            campaign_id INTEGER NOT NULL REFERENCES campaigns(id) ON DELETE CASCADE,
+            station_id INTEGER NOT NULL REFERENCES stations(id),
+            union_name TEXT,
+            nominated_by TEXT NOT NULL,
+            reason TEXT NOT NULL,
+            created_at TEXT NOT NULL,
+            removed_at TEXT,
+            removed_reason TEXT,
+            UNIQUE (campaign_id, station_id)
+        )""",
+        """CREATE TABLE nomination_photos (
+            id INTEGER PRIMARY KEY,
+            nomination_id INTEGER NOT NULL REFERENCES nominations(id) ON DELETE CASCADE,
+            path TEXT NOT NULL,
+            content_type TEXT NOT NULL,
+            width INTEGER NOT NULL,
+            height INTEGER NOT NULL,
+            bytes INTEGER NOT NULL,
+            created_at TEXT NOT NULL
+        )""",
+        "CREATE INDEX nomination_photos_nomination ON nomination_photos(nomination_id)",
+        """CREATE TABLE assignments (
+            campaign_id INTEGER NOT NULL REFERENCES campaigns(id) ON DELETE CASCADE,
+            station_id INTEGER NOT NULL REFERENCES stations(id),
+            reviewer_id INTEGER NOT NULL REFERENCES users(id),
+            assigned_by TEXT,
+            assigned_at TEXT NOT NULL,
+            PRIMARY KEY (campaign_id, station_id, reviewer_id)
+        )""",
+        "CREATE INDEX assignments_reviewer ON assignments(campaign_id, reviewer_id)",
+        """CREATE TABLE reviews (
+            id INTEGER PRIMARY KEY,
+            campaign_id INTEGER NOT NULL REFERENCES campaigns(id) ON DELETE CASCADE,
+            station_id INTEGER NOT NULL REFERENCES stations(id),
+            reviewer_id INTEGER NOT NULL REFERENCES users(id),
+            scores TEXT NOT NULL DEFAULT '{}',
+            items TEXT NOT NULL DEFAULT '[]',
+            notes TEXT NOT NULL DEFAULT '{}',
+            note TEXT NOT NULL DEFAULT '',
+            updated_at TEXT NOT NULL,
+            submitted_at TEXT,
+            UNIQUE (campaign_id, station_id, reviewer_id)
+        )""",
+        """CREATE TABLE objections (
+            id INTEGER PRIMARY KEY,
+            campaign_id INTEGER NOT NULL REFERENCES campaigns(id) ON DELETE CASCADE,
+            station_id INTEGER NOT NULL REFERENCES stations(id),
+            reason TEXT NOT NULL,
+            created_at TEXT NOT NULL,
+            state TEXT NOT NULL DEFAULT 'open' CHECK (state IN ('open', 'upheld', 'rejected')),
+            resolved_by TEXT,
+            resolved_at TEXT,
+            resolution TEXT
+        )""",
+        "CREATE INDEX objections_campaign ON objections(campaign_id, state)",
+        """CREATE TABLE awards (
+            campaign_id INTEGER NOT NULL REFERENCES campaigns(id) ON DELETE CASCADE,
+            station_id INTEGER NOT NULL REFERENCES stations(id),
+            rank INTEGER NOT NULL,
+            total REAL NOT NULL,
+            subsidy_yuan INTEGER NOT NULL,
+            confirmed_at TEXT NOT NULL,
+            PRIMARY KEY (campaign_id, station_id)
+        )""",
+        """CREATE TABLE checklists (
+            id INTEGER PRIMARY KEY,
+            station_id INTEGER NOT NULL REFERENCES stations(id) ON DELETE CASCADE,
+            at TEXT NOT NULL,
+            source TEXT NOT NULL CHECK (source IN ('campaign', 'inspection')),
+            campaign_id INTEGER REFERENCES campaigns(id),
+            kind TEXT,
+            username TEXT,
+            total REAL NOT NULL,
+            criteria TEXT NOT NULL,
+            rubric TEXT NOT NULL
+        )""",
+        "CREATE INDEX checklists_station ON checklists(station_id, id)",
+    ]
+    for sql in statements:  # one at a time: executescript would commit the transaction
+        db.execute(sql)
 
 
 def checkpoint(db) -> None:
@@ -495,6 +699,30 @@ def station_points(db, *, statuses=None):
     where, params = _where(statuses=statuses)
     return db.execute(f"SELECT id, name, lon, lat FROM stations{where} ORDER BY id",
                       params).fetchall()
+
+
+def station_point_arrays(db):
+    """(ids, lons, lats) of every station as numpy arrays (compact, for big duplicate checks)."""
+    import numpy as np
+
+    ids, lons, lats = [], [], []
+    for row in db.execute("SELECT id, lon, lat FROM stations ORDER BY id"):
+        ids.append(row[0])
+        lons.append(row[1])
+        lats.append(row[2])
+    return (np.array(ids, dtype=np.int64), np.array(lons, dtype=float),
+            np.array(lats, dtype=float))
+
+
+def station_names(db, ids) -> dict:
+    """{id: name} for the given station ids."""
+    ids = [int(i) for i in ids]
+    out = {}
+    for start in range(0, len(ids), 500):
+        chunk = ids[start:start + 500]
+        out.update(db.execute(f"SELECT id, name FROM stations WHERE id IN "
+                              f"({', '.join('?' for _ in chunk)})", chunk).fetchall())
+    return out
 
 
 def station_index_rows(db) -> list[dict]:

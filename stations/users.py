@@ -24,7 +24,7 @@ __all__ = ["ROLES", "RateLimited", "UserError", "add_user", "authenticate", "end
            "end_user_sessions", "get_user", "hash_password", "list_users", "log_in",
            "session_user", "set_password", "set_role", "start_session", "verify_password"]
 
-ROLES = {"admin": "管理员", "reviewer": "评审专家", "planner": "规划人员"}
+ROLES = {"admin": "管理员", "reviewer": "评审专家", "planner": "规划人员", "union": "基层工会"}
 _N, _R, _P = 2**14, 8, 1  # scrypt cost: about 50 ms a hash, 16 MiB of memory
 _USERNAME = re.compile(r"^[\w.\-@]{2,40}$")
 
@@ -68,6 +68,9 @@ def add_user(db, username: str, password: str, role: str, union_name: str | None
         raise UserError(f"bad username {username!r}: 2–40 letters, digits, . - _ @")
     _check_role(role)
     _check_password(password)
+    union_name = (union_name or "").strip() or None
+    if role == "union" and not union_name:
+        raise UserError("a union user needs --union: the grassroots union it speaks for")
     if get_user(db, username):
         raise UserError(f"user {username!r} already exists")
     with write_transaction(db):
@@ -119,6 +122,8 @@ def set_role(db, username: str, role: str) -> int:
     """Give a user another role and end every session they have; returns how many."""
     user = _existing(db, username)
     _check_role(role)
+    if role == "union" and not user["union_name"]:
+        raise UserError(f"user {username!r} has no union: add a union user with --union")
     with write_transaction(db):
         db.execute("UPDATE users SET role = ? WHERE id = ?", [role, user["id"]])
         return end_user_sessions(db, user["id"])

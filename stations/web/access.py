@@ -11,7 +11,7 @@ import math
 
 from flask import abort, current_app, g, jsonify, redirect, request, session, url_for
 
-from .. import users
+from .. import tokens, users
 from ..limits import RateLimited, client_key
 from .db import get_db
 
@@ -75,6 +75,11 @@ def _load_user():
         # such calls carry no ambient authority, so they need no CSRF token.
         g.user = None
         g.user = log_in(auth.username or "", auth.password or "")
+        g.basic_auth = g.user is not None
+        return
+    if request.path.startswith("/api/") and auth is not None and auth.type == "bearer":
+        # A script's per-user token (yizhan user token NAME): no cookie, so no CSRF token.
+        g.user = tokens.token_user(get_db(), auth.token)
         g.basic_auth = g.user is not None
         return
     _load_session_user()

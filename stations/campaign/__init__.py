@@ -1,0 +1,42 @@
+"""The 最美站点 selection (推树活动), end to end, and 七有 on the station record.
+
+- :mod:`.rubric` — 七有 as data, copied into each campaign, editable before review;
+- :mod:`.stages` — campaigns and their four stages (基层推荐 → 综合评议 → 公示 → 确认);
+- :mod:`.nominations` — unions nominate their own active stations, with photos;
+- :mod:`.assignment` — reviewers per station, no conflict of interest, balanced loads;
+- :mod:`.reviews` — the reviewer's queue and form, evidence of use, the live ranking;
+- :mod:`.ranking` — trimmed means, per-reviewer z-scores, Kendall's W, ties, flags;
+- :mod:`.notice` — the public list, objections, confirmation, awards and exports;
+- :mod:`.checklist` — each station's latest 七有 checklist, inspections;
+- :mod:`.radar` — the criteria as a server-rendered SVG radar chart.
+
+No Flask here: the web layer (``stations/web/campaigns.py``) is thin.
+"""
+
+from .assignment import Infeasible, check_assignment, conflict, plan_assignment
+from .checklist import (INSPECTION_KINDS, inspect_station, latest_checklist, latest_checklists,
+                        qiyou_property, stations_with_min_total)
+from .errors import CampaignError, NotFound
+from .nominations import MAX_PHOTOS, nominate, nomination_photos, photo_file, read_photo, union_stations
+from .notice import (award_rows, award_title, awards_csv, awards_xlsx, list_objections, lodge_objection,
+                     notice_list, resolve_objection)
+from .radar import radar_svg
+from .ranking import RULES, aggregate, kendall_w, normalise_by_reviewer, rank_campaign
+from .reviews import (assign_reviewers, evidence_of_use, get_review, list_assignments, live_ranking,
+                      missing_reviews, reassign, reviewer_queue, save_review, station_facts)
+from .rubric import DEFAULT_RUBRIC, default_rubric, validate_rubric, weighted_total
+from .stages import advance_stage, create_campaign, set_normalise, set_rubric
+from .store import LEVELS, STAGE_NAMES, STAGES, campaign_log, get_campaign, list_campaigns
+
+__all__ = [
+    "CampaignError", "NotFound", "Infeasible", "DEFAULT_RUBRIC", "LEVELS", "STAGES", "STAGE_NAMES", "RULES",
+    "INSPECTION_KINDS", "MAX_PHOTOS",
+    "default_rubric", "validate_rubric", "weighted_total", "create_campaign", "set_rubric", "set_normalise",
+    "advance_stage", "get_campaign", "list_campaigns", "campaign_log", "nominate", "read_photo",
+    "nomination_photos", "photo_file", "union_stations", "plan_assignment", "check_assignment", "conflict",
+    "assign_reviewers", "reassign", "list_assignments", "reviewer_queue", "get_review", "save_review",
+    "missing_reviews", "evidence_of_use", "live_ranking", "station_facts", "aggregate", "kendall_w",
+    "normalise_by_reviewer", "rank_campaign", "notice_list", "lodge_objection", "resolve_objection",
+    "list_objections", "award_rows", "award_title", "awards_xlsx", "awards_csv", "inspect_station",
+    "latest_checklist", "latest_checklists", "qiyou_property", "stations_with_min_total", "radar_svg",
+]

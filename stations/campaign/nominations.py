@@ -1,0 +1,185 @@
+"""基层推荐: a grassroots union nominates its own active stations, with a reason and photos.
+
+Photos are decoded and re-encoded with Pillow, so what is stored is pixels only:
+no EXIF (riders' and managers' GPS tags), no comments, no trailing bytes.
+"""
+
+from __future__ import annotations
+
+import io
+import secrets
+import warnings
+from pathlib import Path
+
+from ..feedback import open_flag_count
+from ..records import STATUSES
+from ..storage import StationNotFound, get_station, now_iso, write_transaction
+from .errors import CampaignError, NotFound
+from .store import clean_text, get_campaign, log_event
+
+__all__ = ["MAX_PHOTOS", "MAX_PHOTO_BYTES", "nominate", "read_photo", "photo_file", "nomination_photos",
+           "union_stations"]
+
+MAX_PHOTOS = 6
+MAX_PHOTO_BYTES = 5 * 1024 * 1024
+MAX_PIXELS = 40_000_000
+LONGEST_SIDE = 2560
+_FORMATS = {"JPEG": ("jpg", "image/jpeg"), "PNG": ("png", "image/png"), "WEBP": ("webp", "image/webp")}
+
+
+def read_photo(data: bytes, filename: str = "") -> tuple[bytes, str, str, int, int]:
+    """Check and re-encode one photo; returns (bytes, extension, content type, width, height).
+
+    JPEG, PNG or WebP up to 5 MB; anything else raises CampaignError (field ``photos``).
+    Orientation from EXIF is applied to the pixels first, then EXIF is left behind.
+    """
+    from PIL import Image, ImageOps, UnidentifiedImageError
+
+    label = f"照片“{filename}”" if filename else "照片"
+    if len(data) > MAX_PHOTO_BYTES:
+        raise CampaignError(f"{label}太大（{len(data) / 1048576:.1f} MB），每张最多 5 MB", "photos")
+    if not data:
+        raise CampaignError(f"{label}是空文件", "photos")
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("error", Image.DecompressionBombWarning)
+            image = Image.open(io.BytesIO(data))
+            kind = image.format
+            if kind not in _FORMATS:
+                raise CampaignError(f"{label}的格式是 {kind or '未知'}，只收 JPEG、PNG 或 WebP", "photos")
+            if image.width * image.height > MAX_PIXELS:
+                raise CampaignError(f"{label}像素太多（{image.width}×{image.height}）", "photos")
+            image.load()
+            image = ImageOps.exif_transpose(image)
+    except CampaignError:
+        raise
+    except (UnidentifiedImageError, OSError, SyntaxError, ValueError, Image.DecompressionBombWarning,
+            Image.DecompressionBombError):
+        raise CampaignError(f"{label}不是能打开的 JPEG、PNG 或 WebP 图片", "photos") from None
+    image.thumbnail((LONGEST_SIDE, LONGEST_SIDE))
+    ext, content_type = _FORMATS[kind]
+    out = io.BytesIO()
+    if kind == "JPEG":
+        image.convert("RGB").save(out, "JPEG", quality=85, optimize=True)
+    elif kind == "PNG":
+        if image.mode not in ("RGB", "RGBA", "L", "LA", "P"):
+            image = image.convert("RGBA")
+        image.save(out, "PNG", optimize=True)
+    else:
+        image.save(out, "WEBP", quality=85)
+    return out.getvalue(), ext, content_type, image.width, image.height
+
+
+def union_stations(db, union_name: str, limit: int = 500) -> list[dict]:
+    """The active stations a union user may nominate (its own union's)."""
+    return list(db.query("SELECT id, name, district FROM stations WHERE host_union = ? AND status = 'active' "
+                         "ORDER BY name LIMIT ?", [union_name, int(limit)]))
+
+
+def _check_station(db, station_id, user):
+    try:
+        station = get_station(db, station_id)
+    except StationNotFound:
+        raise CampaignError(f"没有编号为 {station_id} 的站点", "station_id") from None
+    if station["status"] != "active":
+        raise CampaignError(f"站点“{station['name']}”{STATUSES.get(station['status'], station['status'])}，"
+                            "只能推荐正常开放的站点", "station_id")
+    flags = open_flag_count(db, station["id"])
+    if flags:
+        raise CampaignError(f"站点“{station['name']}”有 {flags} 条未核实的骑手报告（关门/找不到/已搬走），"
+                            "核实处理后才能推荐", "station_id")
+    if user["role"] == "union" and " ".join((station["host_union"] or "").split()) != \
+            " ".join((user["union_name"] or "").split()):
+        raise CampaignError(f"只能推荐本工会（{user['union_name']}）的站点，“{station['name']}”属于"
+                            f"{station['host_union'] or '未登记工会'}", "station_id", 403)
+    return station
+
+
+def nominate(db, campaign_id, data, user, *, photos=(), photo_dir: Path | None = None) -> dict:
+    """Nominate a station; ``photos`` are (filename, bytes) pairs, stored under ``photo_dir``.
+
+    All or nothing: a bad photo or a refused station writes nothing.  Raises
+    CampaignError (400 bad input, 403 another union's station, 409 not the nomination
+    stage or already nominated).
+    """
+    if user["role"] not in ("admin", "union"):
+        raise CampaignError("只有组织者或基层工会可以推荐站点", None, 403)
+    campaign = get_campaign(db, campaign_id)
+    if campaign["stage"] != "nomination":
+        raise CampaignError(f"推荐已截止：活动现处于“{campaign['stage_name']}”阶段", "stage", 409)
+    if not isinstance(data, dict):
+        raise CampaignError("请求体应是 JSON 对象", "body")
+    raw_id = data.get("station_id")
+    try:
+        station_id = int(str(raw_id).strip())
+    except (TypeError, ValueError):
+        raise CampaignError("请填写站点编号（整数）", "station_id") from None
+    reason = clean_text(data.get("reason"), "reason", "推荐理由", 1000, shortest=5)
+    photos = list(photos)
+    if len(photos) > MAX_PHOTOS:
+        raise CampaignError(f"最多 {MAX_PHOTOS} 张照片（收到 {len(photos)} 张）", "photos")
+    try:
+        station = _check_station(db, station_id, user)
+    except CampaignError as exc:
+        if exc.status == 403:
+            with write_transaction(db):
+                log_event(db, campaign["id"], "refused", username=user["username"],
+                          reason=exc.message, detail={"action": "nominate", "station_id": station_id})
+        raise
+    prior = list(db.query("SELECT nominated_by, created_at FROM nominations WHERE campaign_id = ? "
+                          "AND station_id = ?", [campaign["id"], station["id"]]))
+    if prior:
+        raise CampaignError(f"站点“{station['name']}”已被推荐（{prior[0]['nominated_by']}，"
+                            f"{prior[0]['created_at'][:10]}），不能重复推荐", "station_id", 409)
+    encoded = [read_photo(data_, name) for name, data_ in photos]
+    written = []
+    try:
+        with write_transaction(db):
+            nomination_id = db["nominations"].insert({
+                "campaign_id": campaign["id"], "station_id": station["id"],
+                "union_name": station["host_union"], "nominated_by": user["username"],
+                "reason": reason, "created_at": now_iso()}).last_pk
+            for blob, ext, content_type, width, height in encoded:
+                folder = Path(photo_dir) / str(campaign["id"]) / str(nomination_id)
+                folder.mkdir(parents=True, exist_ok=True)
+                path = folder / f"{secrets.token_hex(8)}.{ext}"
+                path.write_bytes(blob)
+                written.append(path)
+                db["nomination_photos"].insert({
+                    "nomination_id": nomination_id, "path": str(path.relative_to(photo_dir)),
+                    "content_type": content_type, "width": width, "height": height,
+                    "bytes": len(blob), "created_at": now_iso()})
+            log_event(db, campaign["id"], "nominate", username=user["username"],
+                      detail={"station_id": station["id"], "name": station["name"], "photos": len(encoded)})
+    except BaseException:
+        for path in written:
+            path.unlink(missing_ok=True)
+        raise
+    return {"id": nomination_id, "campaign_id": campaign["id"], "station_id": station["id"],
+            "name": station["name"], "union_name": station["host_union"], "reason": reason,
+            "photos": len(encoded), "nominated_by": user["username"]}
+
+
+def nomination_photos(db, campaign_id, station_ids=None) -> dict:
+    """{station id: [photo rows]} for a campaign's nominations."""
+    rows = db.query("SELECT p.id, p.width, p.height, p.content_type, n.station_id FROM nomination_photos p "
+                    "JOIN nominations n ON n.id = p.nomination_id WHERE n.campaign_id = ? ORDER BY p.id",
+                    [int(campaign_id)])
+    out = {}
+    for r in rows:
+        if station_ids is None or r["station_id"] in station_ids:
+            out.setdefault(r["station_id"], []).append(r)
+    return out
+
+
+def photo_file(db, campaign_id, photo_id, photo_dir: Path) -> tuple[Path, str]:
+    """(path, content type) of one stored photo of this campaign; NotFound otherwise."""
+    rows = list(db.query("SELECT p.path, p.content_type FROM nomination_photos p JOIN nominations n "
+                         "ON n.id = p.nomination_id WHERE p.id = ? AND n.campaign_id = ?",
+                         [int(photo_id), int(campaign_id)]))
+    if not rows:
+        raise NotFound(f"no photo {photo_id}")
+    path = (Path(photo_dir) / rows[0]["path"]).resolve()
+    if Path(photo_dir).resolve() not in path.parents or not path.exists():
+        raise NotFound(f"no photo {photo_id}")
+    return path, rows[0]["content_type"]

@@ -1,0 +1,341 @@
+"""综合评议: assigning reviewers, the reviewer's queue and form, evidence of use, the ranking."""
+
+from __future__ import annotations
+
+import json
+import math
+from datetime import datetime, timedelta
+from functools import lru_cache
+
+from ..feedback import satisfaction
+from ..hours import HoursError, parse_hours
+from ..storage import TZ, get_station, now_iso, write_transaction
+from .assignment import Infeasible, conflict, plan_assignment
+from .errors import CampaignError
+from .ranking import rank_campaign
+from .store import active_nominations, get_campaign, log_event, reviewers, user_by_name_or_id
+
+__all__ = ["assign_reviewers", "reassign", "list_assignments", "reviewer_queue", "get_review",
+           "save_review", "missing_reviews", "evidence_of_use", "live_ranking", "submitted_reviews"]
+
+
+def _admin(user):
+    if user["role"] != "admin":
+        raise CampaignError("只有组织者（管理员）可以分配评审", None, 403)
+
+
+def _refuse(db, campaign_id, user, message, detail, field=None):
+    """Refuse a forged or tampered request with 403, and write it in the campaign's log."""
+    with write_transaction(db):
+        log_event(db, campaign_id, "refused", username=user["username"], reason=message, detail=detail)
+    return CampaignError(message, field, 403)
+
+
+def assign_reviewers(db, campaign_id, user) -> list[dict]:
+    """Assign every nominee its reviewers in one go (see assignment.py for the rule).
+
+    Only in 综合评议 before any review is saved; replaces earlier assignments.  When no
+    assignment obeys the rule, CampaignError 409 names the stations (``detail["stations"]``)
+    and nothing is written.
+    """
+    _admin(user)
+    campaign = get_campaign(db, campaign_id)
+    if campaign["stage"] != "review":
+        raise CampaignError(f"只能在综合评议阶段分配评审（现为“{campaign['stage_name']}”）", "stage", 409)
+    nominees = active_nominations(db, campaign["id"])
+    pool = reviewers(db)
+    k = campaign["reviewers_per_station"]
+    try:
+        plan = plan_assignment([{"id": n["station_id"], "host_union": n["host_union"]} for n in nominees],
+                               pool, k)
+    except Infeasible as exc:
+        names = {n["station_id"]: n["name"] for n in nominees}
+        listed = [{"id": sid, "name": names.get(sid)} for sid in exc.stations]
+        shown = "、".join(f"{s['name']}（{s['id']}）" for s in listed[:10])
+        more = f"等 {len(listed)} 个站点" if len(listed) > 10 else ""
+        raise CampaignError(f"无法分配：{exc.message}。涉及：{shown}{more}。未做任何分配。", "assignments",
+                            409, detail={"stations": listed}) from None
+    stamp = now_iso()
+    with write_transaction(db):
+        if db.execute("SELECT count(*) FROM reviews WHERE campaign_id = ?", [campaign["id"]]).fetchone()[0]:
+            raise CampaignError("已有评审开始打分，不能再自动分配；请逐个调整", "assignments", 409)
+        db.execute("DELETE FROM assignments WHERE campaign_id = ?", [campaign["id"]])
+        db.conn.executemany(
+            "INSERT INTO assignments (campaign_id, station_id, reviewer_id, assigned_by, assigned_at) "
+            "VALUES (?, ?, ?, ?, ?)", [(campaign["id"], s, r, user["username"], stamp) for s, r in plan.pairs])
+        loads = list(plan.loads.values())
+        log_event(db, campaign["id"], "assign", username=user["username"],
+                  detail={"stations": len(nominees), "reviewers": len(pool), "per_station": k,
+                          "load_min": min(loads, default=0), "load_max": max(loads, default=0)})
+    return list_assignments(db, campaign["id"])
+
+
+def list_assignments(db, campaign_id, *, reviewer_id=None) -> list[dict]:
+    """Assignments as {"station_id", "reviewer", …}; only one reviewer's when ``reviewer_id``."""
+    sql = ("SELECT a.station_id, u.username AS reviewer, u.id AS reviewer_id, s.name, "
+           "r.submitted_at, r.updated_at FROM assignments a JOIN users u ON u.id = a.reviewer_id "
+           "JOIN stations s ON s.id = a.station_id LEFT JOIN reviews r ON r.campaign_id = a.campaign_id "
+           "AND r.station_id = a.station_id AND r.reviewer_id = a.reviewer_id WHERE a.campaign_id = ?")
+    params = [int(campaign_id)]
+    if reviewer_id is not None:
+        sql += " AND a.reviewer_id = ?"
+        params.append(int(reviewer_id))
+    rows = db.query(sql + " ORDER BY a.station_id, u.username", params)
+    return [{**r, "state": "submitted" if r["submitted_at"] else ("draft" if r["updated_at"] else "todo")}
+            for r in rows]
+
+
+def reassign(db, campaign_id, data, user) -> None:
+    """Replace one reviewer of a station by another; with ``swap_station`` the other gives
+    that station back, so loads stay within one.  Same rule as automatic assignment:
+    a conflict of interest or a user who is not a reviewer is a forged request (403, logged).
+    """
+    _admin(user)
+    campaign = get_campaign(db, campaign_id)
+    if campaign["stage"] != "review":
+        raise CampaignError("只能在综合评议阶段调整评审", "stage", 409)
+    try:
+        station_id = int(data.get("station_id"))
+    except (TypeError, ValueError):
+        raise CampaignError("请选择站点", "station_id") from None
+    nominees = {n["station_id"]: n for n in active_nominations(db, campaign["id"])}
+    if station_id not in nominees:
+        raise _refuse(db, campaign["id"], user, f"站点 {station_id} 不是本活动的参评站点",
+                      {"action": "reassign", "station_id": station_id}, "station_id")
+    old, new = user_by_name_or_id(db, data.get("from_reviewer")), user_by_name_or_id(db, data.get("to_reviewer"))
+    if old is None:
+        raise CampaignError("请选择要替换的评审", "from_reviewer")
+    if new is None or new["role"] != "reviewer":
+        raise _refuse(db, campaign["id"], user, "只能分配给评审专家",
+                      {"action": "reassign", "to_reviewer": str(data.get("to_reviewer"))[:40]}, "to_reviewer")
+    moves = [(station_id, old, new)]
+    swap = data.get("swap_station")
+    if swap not in (None, ""):
+        try:
+            swap = int(swap)
+        except (TypeError, ValueError):
+            raise CampaignError("交换的站点编号应是整数", "swap_station") from None
+        if swap not in nominees:
+            raise _refuse(db, campaign["id"], user, f"站点 {swap} 不是本活动的参评站点",
+                          {"action": "reassign", "station_id": swap}, "swap_station")
+        moves.append((swap, new, old))
+    for sid, giver, taker in moves:
+        if conflict(taker["union_name"], nominees[sid]["host_union"]):
+            raise _refuse(db, campaign["id"], user,
+                          f"利益冲突：{taker['username']} 与站点“{nominees[sid]['name']}”同属"
+                          f"{nominees[sid]['host_union']}，不能评审该站",
+                          {"action": "reassign", "station_id": sid, "reviewer": taker["username"]}, "to_reviewer")
+    with write_transaction(db):
+        for sid, giver, taker in moves:
+            on = {r[0] for r in db.execute("SELECT reviewer_id FROM assignments WHERE campaign_id = ? "
+                                           "AND station_id = ?", [campaign["id"], sid])}
+            if giver["id"] not in on:
+                raise CampaignError(f"{giver['username']} 没有被分配评审站点 {sid}", "from_reviewer")
+            if taker["id"] in on:
+                raise CampaignError(f"{taker['username']} 已在评审站点 {sid}", "to_reviewer")
+            if db.execute("SELECT count(*) FROM reviews WHERE campaign_id = ? AND station_id = ? AND reviewer_id = ?",
+                          [campaign["id"], sid, giver["id"]]).fetchone()[0]:
+                raise CampaignError(f"{giver['username']} 已开始评审站点 {sid}，不能替换", "from_reviewer", 409)
+            db.execute("UPDATE assignments SET reviewer_id = ?, assigned_by = ?, assigned_at = ? "
+                       "WHERE campaign_id = ? AND station_id = ? AND reviewer_id = ?",
+                       [taker["id"], user["username"], now_iso(), campaign["id"], sid, giver["id"]])
+        loads = [r[0] for r in db.execute(
+            "SELECT count(a.station_id) FROM users u LEFT JOIN assignments a ON a.reviewer_id = u.id "
+            "AND a.campaign_id = ? WHERE u.role = 'reviewer' GROUP BY u.id", [campaign["id"]])]
+        if loads and max(loads) - min(loads) > 1:
+            raise CampaignError(f"调整后评审工作量从 {min(loads)} 到 {max(loads)} 不等（相差应不超过 1）："
+                                "请同时交换一个站点", "swap_station")
+        log_event(db, campaign["id"], "reassign", username=user["username"],
+                  detail={"moves": [{"station_id": s, "from": g["username"], "to": t["username"]}
+                                    for s, g, t in moves]})
+
+
+def _decode_review(row) -> dict:
+    return {**row, "scores": json.loads(row["scores"]), "items": json.loads(row["items"]),
+            "notes": json.loads(row["notes"]), "submitted": row["submitted_at"] is not None}
+
+
+def get_review(db, campaign_id, station_id, reviewer_id) -> dict | None:
+    """One reviewer's own review of one station (never anyone else's)."""
+    rows = list(db.query("SELECT * FROM reviews WHERE campaign_id = ? AND station_id = ? AND reviewer_id = ?",
+                         [int(campaign_id), int(station_id), int(reviewer_id)]))
+    return _decode_review(rows[0]) if rows else None
+
+
+def reviewer_queue(db, campaign_id, reviewer_id) -> list[dict]:
+    return list_assignments(db, campaign_id, reviewer_id=reviewer_id)
+
+
+def parse_review(data, rubric, *, submit: bool) -> dict:
+    """Check a review's scores, ticked items and notes against the campaign's rubric."""
+    if not isinstance(data, dict):
+        raise CampaignError("请求体应是 JSON 对象", "body")
+    criteria = {c["key"]: c for c in rubric["criteria"]}
+    scores_in = data.get("scores") or {}
+    if not isinstance(scores_in, dict):
+        raise CampaignError("scores 应是 {标准代码: 0–10 分}", "scores")
+    scores = {}
+    for key, value in scores_in.items():
+        if key not in criteria:
+            raise CampaignError(f"没有代码为“{str(key)[:30]}”的评审标准", f"scores.{str(key)[:30]}")
+        if value in (None, ""):
+            continue
+        try:
+            number = float(value) if not isinstance(value, bool) else math.nan
+        except (TypeError, ValueError):
+            number = math.nan
+        if not (math.isfinite(number) and 0 <= number <= 10):
+            raise CampaignError(f"“{criteria[key]['name']}”的分数应在 0 到 10 之间", f"scores.{key}")
+        scores[key] = round(number, 1)
+    if submit:
+        for key, c in criteria.items():
+            if key not in scores:
+                raise CampaignError(f"提交前请为“{c['name']}”打分", f"scores.{key}")
+    items_in = data.get("items") or []
+    if not isinstance(items_in, list):
+        raise CampaignError("items 应是细项代码的列表", "items")
+    known = {i["key"] for c in rubric["criteria"] for i in c["items"]}
+    unknown = [str(i)[:30] for i in items_in if i not in known]
+    if unknown:
+        raise CampaignError("不认识的细项：" + "、".join(unknown), "items")
+    notes_in = data.get("notes") or {}
+    if not isinstance(notes_in, dict):
+        raise CampaignError("notes 应是 {标准代码: 依据说明}", "notes")
+    from .store import clean_text
+
+    notes = {}
+    for key, value in notes_in.items():
+        if key not in criteria:
+            raise CampaignError(f"没有代码为“{str(key)[:30]}”的评审标准", f"notes.{str(key)[:30]}")
+        text = clean_text(value, f"notes.{key}", f"“{criteria[key]['name']}”的依据说明", 500)
+        if text:
+            notes[key] = text
+    note = clean_text(data.get("note"), "note", "总体说明", 1000)
+    return {"scores": scores, "items": sorted(set(items_in)), "notes": notes, "note": note}
+
+
+def save_review(db, campaign_id, station_id, data, user) -> tuple[dict, bool]:
+    """Keep a draft or submit a review; returns (review, created).
+
+    409 outside 综合评议 or once submitted (a submitted review is locked); 403 (logged)
+    when the station is not assigned to this reviewer.
+    """
+    campaign = get_campaign(db, campaign_id)
+    submit = data.get("submit", False) if isinstance(data, dict) else False
+    if not isinstance(submit, bool):
+        raise CampaignError("submit 应为 true 或 false", "submit")
+    if campaign["stage"] != "review":
+        raise CampaignError(f"现在不是综合评议阶段（现为“{campaign['stage_name']}”），不能评分", "stage", 409)
+    try:
+        station_id = int(station_id)
+    except (TypeError, ValueError):
+        raise CampaignError("请填写站点编号（整数）", "station_id") from None
+    assigned = db.execute("SELECT count(*) FROM assignments WHERE campaign_id = ? AND station_id = ? "
+                          "AND reviewer_id = ?", [campaign["id"], station_id, user["id"]]).fetchone()[0]
+    if not assigned:
+        raise _refuse(db, campaign["id"], user, f"站点 {station_id} 没有分配给您评审",
+                      {"action": "review", "station_id": station_id}, "station_id")
+    clean = parse_review(data, campaign["rubric"], submit=submit)
+    stamp = now_iso()
+    with write_transaction(db):
+        existing = get_review(db, campaign["id"], station_id, user["id"])
+        if existing and existing["submitted"]:
+            raise CampaignError("这份评审已提交锁定，不能再修改", "submit", 409)
+        row = {"scores": json.dumps(clean["scores"]), "items": json.dumps(clean["items"]),
+               "notes": json.dumps(clean["notes"], ensure_ascii=False), "note": clean["note"],
+               "updated_at": stamp, "submitted_at": stamp if submit else None}
+        if existing:
+            db["reviews"].update(existing["id"], row)
+        else:
+            db["reviews"].insert({"campaign_id": campaign["id"], "station_id": station_id,
+                                  "reviewer_id": user["id"], **row})
+    return get_review(db, campaign["id"], station_id, user["id"]), existing is None
+
+
+def missing_reviews(db, campaign_id) -> int:
+    """Reviews still owed: assignments without a submitted review, plus nominees without
+    enough reviewers assigned."""
+    campaign = get_campaign(db, campaign_id)
+    owed = db.execute(
+        "SELECT count(*) FROM assignments a JOIN nominations n ON n.campaign_id = a.campaign_id "
+        "AND n.station_id = a.station_id AND n.removed_at IS NULL LEFT JOIN reviews r "
+        "ON r.campaign_id = a.campaign_id AND r.station_id = a.station_id AND r.reviewer_id = a.reviewer_id "
+        "WHERE a.campaign_id = ? AND r.submitted_at IS NULL", [campaign["id"]]).fetchone()[0]
+    short = db.execute(
+        "SELECT coalesce(sum(max(0, ? - (SELECT count(*) FROM assignments a WHERE a.campaign_id = n.campaign_id "
+        "AND a.station_id = n.station_id))), 0) FROM nominations n WHERE n.campaign_id = ? AND n.removed_at IS NULL",
+        [campaign["reviewers_per_station"], campaign["id"]]).fetchone()[0]
+    return owed + short
+
+
+@lru_cache(maxsize=4096)
+def _week(hours_text):
+    """(hours open a week, 24-hour) from the stored hours text; (None, False) if unreadable."""
+    if not hours_text:
+        return None, False
+    try:
+        hours = parse_hours(hours_text)
+    except HoursError:
+        return None, False
+    week = getattr(hours, "days", None)
+    if week is None and getattr(hours, "seasons", None):
+        week = hours.seasons[0].week.days
+    if week is None:
+        return None, bool(getattr(hours, "is_24h", False))
+    minutes = sum(end - start for day in week for start, end in day)
+    return round(minutes / 60, 1), bool(hours.is_24h)
+
+
+def evidence_of_use(db, station_ids) -> dict:
+    """{station id: evidence that workers can get in and use it} for the review form and flags.
+
+    Hours open per week and 24-hour or not (from the registry's hours), rider rating and
+    count (``feedback.satisfaction``), "closed"/"not found" reports in the past year and
+    still open, and the last verified date.
+    """
+    ids = [int(i) for i in station_ids]
+    if not ids:
+        return {}
+    ratings = satisfaction(db) if len(ids) > 50 else {i: satisfaction(db, i) for i in ids}
+    since = (datetime.now(TZ) - timedelta(days=365)).isoformat(timespec="seconds")
+    out = {}
+    for start in range(0, len(ids), 500):
+        chunk = ids[start:start + 500]
+        marks = ", ".join("?" for _ in chunk)
+        reports = {r[0]: (r[1], r[2]) for r in db.execute(
+            f"SELECT station_id, sum(at >= ?), sum(resolved_at IS NULL) FROM feedback WHERE station_id IN ({marks}) "
+            "AND flag IN ('closed', 'not_found') GROUP BY station_id", [since] + chunk)}
+        for sid, hours, verified in db.execute(
+                f"SELECT id, hours, last_verified_at FROM stations WHERE id IN ({marks})", chunk):
+            per_week, always = _week(hours)
+            rating = ratings.get(sid) or {"mean": None, "count": 0}
+            year, still_open = reports.get(sid, (0, 0))
+            out[sid] = {"hours_per_week": 168.0 if always else per_week, "is_24h": always,
+                        "rating": rating["mean"], "rating_count": rating["count"],
+                        "reports_year": year or 0, "reports_open": still_open or 0,
+                        "last_verified_at": verified}
+    return out
+
+
+def submitted_reviews(db, campaign_id) -> list[dict]:
+    rows = db.query("SELECT r.id, r.station_id, r.reviewer_id, r.scores, r.items FROM reviews r JOIN nominations n "
+                    "ON n.campaign_id = r.campaign_id AND n.station_id = r.station_id AND n.removed_at IS NULL "
+                    "WHERE r.campaign_id = ? AND r.submitted_at IS NOT NULL", [int(campaign_id)])
+    return [{**r, "scores": json.loads(r["scores"]), "items": json.loads(r["items"])} for r in rows]
+
+
+def live_ranking(db, campaign, *, normalise: bool | None = None) -> dict:
+    """The ranking from the submitted reviews as they stand (the organiser's view)."""
+    nominees = [{"station_id": n["station_id"], "name": n["name"], "district": n["district"],
+                 "host_union": n["host_union"]} for n in active_nominations(db, campaign["id"])]
+    evidence = evidence_of_use(db, [n["station_id"] for n in nominees])
+    result = rank_campaign(nominees, submitted_reviews(db, campaign["id"]), campaign["rubric"],
+                           normalise=campaign["normalise"] if normalise is None else normalise,
+                           evidence=evidence)
+    result["normalise"] = campaign["normalise"] if normalise is None else normalise
+    return result
+
+
+def station_facts(db, station_id) -> dict:
+    station = get_station(db, station_id)
+    return {"station": station, "evidence": evidence_of_use(db, [station["id"]])[station["id"]]}

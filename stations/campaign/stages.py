@@ -1,0 +1,146 @@
+"""Campaigns and their four stages: 基层推荐 → 综合评议 → 公示 → 确认, forward only, logged."""
+
+from __future__ import annotations
+
+import json
+from datetime import date, datetime, timedelta
+
+from ..storage import TZ, now_iso, write_transaction
+from .errors import CampaignError
+from .rubric import default_rubric, validate_rubric
+from .store import LEVELS, STAGE_NAMES, STAGES, clean_text, get_campaign, log_event, parse_int
+
+__all__ = ["create_campaign", "set_rubric", "advance_stage", "today"]
+
+
+def today() -> date:
+    return datetime.now(TZ).date()
+
+
+def _require_admin(user):
+    if user["role"] != "admin":
+        raise CampaignError("只有组织者（管理员）可以这样做", None, 403)
+
+
+def parse_campaign(data) -> dict:
+    """Check a new campaign's fields (JSON or a form); CampaignError naming the field."""
+    if not isinstance(data, dict):
+        raise CampaignError("请求体应是 JSON 对象", "body")
+    level = data.get("level")
+    if level not in LEVELS:
+        raise CampaignError("级别应为 national（全国）、municipal（市级）或 district（区级）", "level")
+    notice_days = data.get("notice_days")
+    normalise = data.get("normalise", False)
+    if isinstance(normalise, str):
+        normalise = normalise.strip().lower() in ("1", "true", "on", "yes")
+    return {
+        "name": clean_text(data.get("name"), "name", "活动名称", 60, shortest=1, multiline=False),
+        "year": parse_int(data.get("year"), "year", "年度", 2000, 2100),
+        "level": level,
+        "quota": parse_int(data.get("quota"), "quota", "名额", 1, 10000),
+        "subsidy_yuan": parse_int(data.get("subsidy_yuan"), "subsidy_yuan", "每个站点奖补资金（元）",
+                                  0, 100_000_000),
+        "reviewers_per_station": parse_int(data.get("reviewers_per_station"), "reviewers_per_station",
+                                           "每站评审人数", 1, 20),
+        "notice_days": 7 if notice_days in (None, "") else parse_int(notice_days, "notice_days",
+                                                                    "公示天数", 0, 60),
+        "normalise": bool(normalise),
+    }
+
+
+def create_campaign(db, data, user) -> int:
+    """A new campaign in stage 基层推荐 with its own copy of the 七有 rubric; returns its id."""
+    _require_admin(user)
+    fields = parse_campaign(data)
+    rubric = validate_rubric(data["rubric"]) if data.get("rubric") is not None else default_rubric()
+    with write_transaction(db):
+        campaign_id = db["campaigns"].insert({
+            **fields, "normalise": int(fields["normalise"]), "stage": "nomination",
+            "rubric": json.dumps(rubric, ensure_ascii=False), "created_by": user["username"],
+            "created_at": now_iso()}).last_pk
+        log_event(db, campaign_id, "create", username=user["username"], to_stage="nomination",
+                  detail={k: fields[k] for k in ("quota", "reviewers_per_station", "notice_days")})
+    return campaign_id
+
+
+def set_rubric(db, campaign_id, rubric, user) -> dict:
+    """Replace the campaign's rubric: only before review starts."""
+    _require_admin(user)
+    campaign = get_campaign(db, campaign_id)
+    if campaign["stage"] != "nomination":
+        raise CampaignError("评审已开始，评审标准不能再修改", "rubric", 409)
+    clean = validate_rubric(rubric)
+    with write_transaction(db):
+        db.execute("UPDATE campaigns SET rubric = ? WHERE id = ?",
+                   [json.dumps(clean, ensure_ascii=False), campaign["id"]])
+        log_event(db, campaign["id"], "rubric", username=user["username"],
+                  detail={"criteria": [f"{c['name']}×{c['weight']:g}" for c in clean["criteria"]]})
+    return clean
+
+
+def set_normalise(db, campaign_id, normalise: bool, user) -> None:
+    """Whether the ranking normalises each reviewer: until the list goes to notice."""
+    _require_admin(user)
+    campaign = get_campaign(db, campaign_id)
+    if campaign["stage"] in ("notice", "confirmed"):
+        raise CampaignError("排名已公示，不能再改", "normalise", 409)
+    with write_transaction(db):
+        db.execute("UPDATE campaigns SET normalise = ? WHERE id = ?", [int(bool(normalise)), campaign["id"]])
+        log_event(db, campaign["id"], "normalise", username=user["username"],
+                  detail={"normalise": bool(normalise)})
+
+
+def advance_stage(db, campaign_id, to_stage, user, *, reason="", force=False) -> dict:
+    """Move the campaign one stage forward; CampaignError 409 for a skip, a step back or a
+    move that is not yet allowed (reviews missing, objections open, notice period running)
+    unless ``force`` with a reason where the rule allows it.  Returns the campaign."""
+    from .notice import confirm_campaign, freeze_ranking
+    from .reviews import missing_reviews
+
+    _require_admin(user)
+    campaign = get_campaign(db, campaign_id)
+    if to_stage not in STAGES:
+        raise CampaignError("阶段应为 review（综合评议）、notice（公示）或 confirmed（确认）", "stage")
+    reason = clean_text(reason, "reason", "理由", 500)
+    if not isinstance(force, bool):
+        raise CampaignError("force 应为 true 或 false", "force")
+    current = campaign["stage"]
+    step = STAGES.index(to_stage) - STAGES.index(current)
+    if step != 1:
+        where = "后退" if step <= 0 else "跳过阶段"
+        raise CampaignError(f"阶段只能逐一向前推进：当前为“{STAGE_NAMES[current]}”，不能{where}到"
+                            f"“{STAGE_NAMES[to_stage]}”", "stage", 409)
+    if force and not reason:
+        raise CampaignError("强制推进必须写明理由", "reason")
+    detail = {"forced": force}
+    with write_transaction(db):
+        if to_stage == "review":
+            count = db.execute("SELECT count(*) FROM nominations WHERE campaign_id = ? AND removed_at IS NULL",
+                               [campaign["id"]]).fetchone()[0]
+            if not count:
+                raise CampaignError("还没有推荐的站点，不能进入综合评议", "stage", 409)
+            detail["nominations"] = count
+        elif to_stage == "notice":
+            missing = missing_reviews(db, campaign["id"])
+            if missing and not force:
+                raise CampaignError(f"还有 {missing} 份评审未提交：请等评审完成，或写明理由强制进入公示"
+                                    "（只计已提交的评审）", "force", 409, detail={"missing": missing})
+            detail["missing_reviews"] = missing
+            start = today()
+            end = start + timedelta(days=campaign["notice_days"])
+            freeze_ranking(db, campaign)
+            db.execute("UPDATE campaigns SET notice_start = ?, notice_end = ? WHERE id = ?",
+                       [start.isoformat(), end.isoformat(), campaign["id"]])
+        elif to_stage == "confirmed":
+            open_count = db.execute("SELECT count(*) FROM objections WHERE campaign_id = ? AND state = 'open'",
+                                    [campaign["id"]]).fetchone()[0]
+            if open_count:
+                raise CampaignError(f"还有 {open_count} 条异议未处理，处理完才能确认", "stage", 409)
+            if campaign["notice_end"] and today().isoformat() < campaign["notice_end"] and not force:
+                raise CampaignError(f"公示期到 {campaign['notice_end']} 才结束：请等公示期满，或写明理由强制确认",
+                                    "force", 409)
+            detail["awards"] = confirm_campaign(db, campaign, user)
+        db.execute("UPDATE campaigns SET stage = ? WHERE id = ?", [to_stage, campaign["id"]])
+        log_event(db, campaign["id"], "stage", username=user["username"], from_stage=current,
+                  to_stage=to_stage, reason=reason or None, detail=detail)
+    return get_campaign(db, campaign["id"])
