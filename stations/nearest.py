@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import math
 import threading
+from array import array
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -109,15 +110,31 @@ class NearestIndex:
                                  np.int64, n)
         self.status_codes = np.fromiter((_STATUS_CODE.get(s["status"], 9) for s in self.stations),
                                         np.int8, n)
-        # Stations share a few hundred distinct timetables: parse each text once.
+        # Stations share a few hundred distinct timetables: parse each text once, and
+        # number them, so "open now" is worked out once per timetable and minute.
         self.hours = [_hours_or_none(s.get("hours")) for s in self.stations]
         self.always = np.fromiter((h is not None and h.is_24h for h in self.hours), bool, n)
+        numbers, self.timetables = {}, []
+        for hours in self.hours:
+            if hours is not None and id(hours) not in numbers:
+                numbers[id(hours)] = len(self.timetables)
+                self.timetables.append(hours)
+        self.timetable_of = [-1 if h is None else numbers[id(h)] for h in self.hours]
+        self._minute = None  # (minute, {timetable number: open}) for the last minute asked
         xyz = lonlat_to_xyz(self.lons, self.lats)
         self.tree = cKDTree(xyz) if n else None
         # The common question (active stations, no other filter) gets a tree of its own,
         # so its nearest need no filtering at all.
         self.active = np.flatnonzero(self.status_codes == 0)
         self.active_tree = cKDTree(xyz[self.active]) if len(self.active) else None
+        # Plain arrays for the few rows an answer reads: indexing them gives Python
+        # numbers directly, without NumPy's per-call overhead (8 bytes a value).
+        self._lons, self._lats = array("d", self.lons.tobytes()), array("d", self.lats.tobytes())
+        self._ids = array("q", self.ids.tobytes())
+        self._rlons = array("d", np.radians(self.lons).tobytes())
+        self._rlats = array("d", np.radians(self.lats).tobytes())
+        self._coslats = array("d", np.cos(np.radians(self.lats)).tobytes())
+        self._active = array("q", self.active.astype(np.int64).tobytes())
         if not keep_rows:
             self.stations = None
         self.n = n
@@ -126,17 +143,27 @@ class NearestIndex:
     def __len__(self):
         return self.n
 
+    def _open_memo(self, at) -> dict:
+        """{timetable number: open} for the minute of ``at``, shared by every query in
+        that minute (opening hours are written to the minute)."""
+        minute = at.replace(second=0, microsecond=0)
+        cached = self._minute
+        if cached is not None and cached[0] == minute:
+            return cached[1]
+        memo = {}
+        self._minute = (minute, memo)
+        return memo
+
     def _open_state(self, i, at, memo) -> bool | None:
         """Open at ``at``: True/False, None when the hours are unknown."""
         if self.status_codes[i] != 0:
             return False
-        hours = self.hours[i]
-        if hours is None:
+        number = self.timetable_of[i]
+        if number < 0:
             return None
-        key = id(hours)
-        if key not in memo:
-            memo[key] = hours.is_open(at)
-        return memo[key]
+        if number not in memo:
+            memo[number] = self.timetables[number].is_open(at)
+        return memo[number]
 
     def query(self, lon, lat, k=5, *, radius_m=None, status="active", facilities=(),
               open_now=False, only_24h=False, at: datetime | None = None) -> list[Hit]:
@@ -152,7 +179,7 @@ class NearestIndex:
         target = _xyz(lon, lat)
         bound = _chord(radius_m) * (1 + 1e-9) + 1e-6 if radius_m is not None else np.inf
         n = self.n
-        memo = {}
+        memo = self._open_memo(at)
         if (status == "active" and not mask and not only_24h and not open_now
                 and self.active_tree is not None):
             hits = self._active_nearest(target, k, bound)
@@ -190,25 +217,43 @@ class NearestIndex:
         m = len(self.active)
         want = min(m, k + 1)
         dists, idx = self.active_tree.query(target, k=want, distance_upper_bound=bound)
-        dists, idx = np.atleast_1d(dists), np.atleast_1d(idx)
-        valid = idx < m
-        dists, idx = dists[valid], idx[valid]
-        if len(idx) == want and want > k and dists[k] - dists[k - 1] <= _TIE_M:
+        if want == 1:
+            pairs = [(float(dists), int(idx))]
+        else:
+            pairs = list(zip(dists.tolist(), idx.tolist()))
+        pairs = [p for p in pairs if p[1] < m]
+        if len(pairs) == want and want > k and pairs[k][0] - pairs[k - 1][0] <= _TIE_M:
             return None
-        return self.active[idx[:k]]
+        active = self._active
+        return [active[i] for _, i in pairs[:k]]
 
     def _rank(self, hits, lon, lat, k, radius_m, at, memo) -> list[Hit]:
         """Exact haversine distances for the candidate rows, nearest first, ties by id."""
         if not len(hits):
             return []
-        metres = haversine_m(lon, lat, self.lons[hits], self.lats[hits])
-        order = np.lexsort((self.ids[hits], np.round(metres, 3)))
+        if len(hits) <= 32:  # the usual answer: plain floats beat NumPy's per-call overhead
+            hits = hits.tolist() if isinstance(hits, np.ndarray) else hits
+            ids = [self._ids[i] for i in hits]
+            rlon, rlat = math.radians(lon), math.radians(lat)
+            coslat, sin, rlons, rlats, coslats = math.cos(rlat), math.sin, self._rlons, self._rlats, self._coslats
+            metres = []
+            for i in hits:  # haversine_m, term by term, with the stations' parts precomputed
+                h = sin((rlats[i] - rlat) / 2) ** 2 + coslat * coslats[i] * sin((rlons[i] - rlon) / 2) ** 2
+                metres.append(2 * EARTH_RADIUS_M * math.asin(math.sqrt(min(max(h, 0.0), 1.0))))
+            keys = [(round(m, 3), i) for m, i in zip(metres, ids)]
+            order = range(len(hits))
+            if any(keys[j] > keys[j + 1] for j in range(len(keys) - 1)):  # rare: ties, chords
+                order = sorted(order, key=keys.__getitem__)
+        else:
+            metres = haversine_m(lon, lat, self.lons[hits], self.lats[hits]).tolist()
+            ids = self.ids[hits].tolist()
+            order = np.lexsort((self.ids[hits], np.round(metres, 3))).tolist()
         out = []
         for j in order:
             if radius_m is not None and metres[j] > radius_m:
                 continue
             i = hits[j]
-            out.append(Hit(int(self.ids[i]), float(metres[j]), self._open_state(i, at, memo),
+            out.append(Hit(ids[j], metres[j], self._open_state(i, at, memo),
                            self.stations[i] if self.stations is not None else None))
             if len(out) == k:
                 break
