@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from .campaign.openapi import QIYOU_SCHEMA, campaign_paths, campaign_schemas
 from .records import FACILITIES, STATION_TYPES, STATUSES
 
 __all__ = ["openapi_document"]
@@ -89,6 +90,7 @@ def openapi_document() -> dict:
         "facilities": {"type": "array", "items": {"type": "string", "enum": list(FACILITIES)}},
         "status": {"type": "string", "enum": list(STATUSES)},
         "awards": {"type": "array", "items": {}},
+        "qiyou": QIYOU_SCHEMA,
         "synthetic": {"type": "boolean", "description": "true for generated demo data"},
         "created_at": {"type": "string"}, "updated_at": {"type": "string"},
         "last_verified_at": {"type": ["string", "null"]},
@@ -136,6 +138,7 @@ def openapi_document() -> dict:
                                        "403": {"description": "Not an admin"}}, **write},
             },
             "/api/v1/coverage": _coverage_path(),
+            **campaign_paths(),
             "/api/v1/nearest": {
                 "get": {"summary": "The nearest stations to a point (riders)", "parameters": [
                     _param("lon", "Longitude of the rider", {"type": "number"}, required=True),
@@ -190,12 +193,15 @@ def openapi_document() -> dict:
                         "open_now": {"type": ["boolean", "null"]}}}},
                     "query": {"type": "object"}}},
                 **_coverage_schemas(),
+                **campaign_schemas(),
                 "Error": {"type": "object", "properties": {"error": {"type": "object", "properties": {
                     "status": {"type": "integer"}, "parameter": {"type": "string"},
                     "message": {"type": "string"}}}}},
             },
             "securitySchemes": {
                 "basicAuth": {"type": "http", "scheme": "basic"},
+                "bearerAuth": {"type": "http", "scheme": "bearer",
+                               "description": "A per-user token from `yizhan user token NAME`; no CSRF token needed."},
                 "session": {"type": "apiKey", "in": "cookie", "name": "session",
                             "description": "A logged-in session; send X-CSRFToken on writes."},
             },

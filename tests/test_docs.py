@@ -1,5 +1,6 @@
 """Docs that cannot drift: every setting and every command is in the README."""
 
+import re
 from pathlib import Path
 
 from stations.settings import SETTINGS
@@ -28,7 +29,7 @@ def test_every_api_route_is_in_the_openapi_document(tmp_path):
     paths = app.test_client().get("/api/v1/openapi.json").get_json()["paths"]
     for rule in app.url_map.iter_rules():
         if rule.rule.startswith("/api/v1/") and rule.rule != "/api/v1/openapi.json":
-            documented = rule.rule.replace("<int:station_id>", "{station_id}")
+            documented = re.sub(r"<(?:\w+:)?(\w+)>", r"{\1}", rule.rule)
             assert documented in paths, rule.rule
             for method in rule.methods - {"HEAD", "OPTIONS"}:
                 assert method.lower() in paths[documented], (rule.rule, method)

@@ -24,9 +24,10 @@ from .radar import radar_svg
 from .ranking import RULES, aggregate, kendall_w, normalise_by_reviewer, rank_campaign
 from .reviews import (assign_reviewers, evidence_of_use, get_review, list_assignments, live_ranking,
                       missing_reviews, reassign, reviewer_queue, save_review, station_facts)
-from .rubric import DEFAULT_RUBRIC, default_rubric, validate_rubric, weighted_total
+from .rubric import DEFAULT_RUBRIC, default_rubric, item_names, validate_rubric, weighted_total
 from .stages import advance_stage, create_campaign, set_normalise, set_rubric
-from .store import LEVELS, STAGE_NAMES, STAGES, campaign_log, get_campaign, list_campaigns
+from .store import (LEVELS, STAGE_NAMES, STAGES, active_nominations, campaign_log, get_campaign,
+                    list_campaigns, reviewers)
 
 __all__ = [
     "CampaignError", "NotFound", "Infeasible", "DEFAULT_RUBRIC", "LEVELS", "STAGES", "STAGE_NAMES", "RULES",
@@ -38,5 +39,5 @@ __all__ = [
     "missing_reviews", "evidence_of_use", "live_ranking", "station_facts", "aggregate", "kendall_w",
     "normalise_by_reviewer", "rank_campaign", "notice_list", "lodge_objection", "resolve_objection",
     "list_objections", "award_rows", "award_title", "awards_xlsx", "awards_csv", "inspect_station",
-    "latest_checklist", "latest_checklists", "qiyou_property", "stations_with_min_total", "radar_svg",
+    "item_names", "active_nominations", "reviewers", "latest_checklist", "latest_checklists", "qiyou_property", "stations_with_min_total", "radar_svg",
 ]

@@ -75,11 +75,12 @@ def create_app(config: dict | None = None) -> Flask:
     access.init_app(app)
     serving.init_app(app)  # security headers, compression, versioned static files
 
-    from . import admin, api, auth, directory, pages, plan, riders
+    from . import admin, api, auth, campaigns, campaigns_api, directory, pages, plan, riders
 
-    for module in (pages, auth, directory, riders, admin, api, plan):
+    for module in (pages, auth, directory, riders, admin, api, plan, campaigns, campaigns_api):
         app.register_blueprint(module.bp)
     csrf.exempt(api.bp)
+    csrf.exempt(campaigns_api.bp)  # cookie sessions are checked in the views; bearer/basic need none
 
     from ..cli import register_commands
 

@@ -68,7 +68,7 @@ def _save(station_id=None):
 
 
 @bp.get("")
-@allow("admin", "reviewer", "planner")
+@allow("admin", "reviewer", "planner", "union")
 def index():
     """The signed-in home: what this role can do."""
     return render_template("admin/index.html", summary=storage.registry_summary(get_db()),

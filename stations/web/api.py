@@ -7,6 +7,7 @@ from ..exporter import feature_collection, station_feature
 from ..openapi import openapi_document
 from ..registry import save_station
 from ..riders import nearest_answer, parse_nearest_query
+from ..campaign import latest_checklist, latest_checklists, qiyou_property
 from ..storage import StationNotFound
 from . import csrf
 from .access import PUBLIC, allow
@@ -38,7 +39,11 @@ def stations():
     query = core.parse_api_query(request.args)
     rows, total = core.search_api(get_db(), query)
     extra = {"total": total, "limit": query.limit, "offset": query.offset, "datum": query.datum}
-    return jsonify(feature_collection(rows, query.datum, extra=extra))
+    doc = feature_collection(rows, query.datum, extra=extra)
+    checklists = latest_checklists(get_db(), [r["id"] for r in rows])
+    for feature in doc["features"]:
+        feature["properties"]["qiyou"] = qiyou_property(checklists.get(feature["id"]))
+    return jsonify(doc)
 
 
 @bp.get("/stations/<int:station_id>")
@@ -50,7 +55,9 @@ def station(station_id):
         found = core.get_public_station(get_db(), station_id)
     except StationNotFound:
         return jsonify(error={"status": 404, "message": f"no station with id {station_id}"}), 404
-    return jsonify(station_feature(found, datum))
+    feature = station_feature(found, datum)
+    feature["properties"]["qiyou"] = qiyou_property(latest_checklist(get_db(), station_id))
+    return jsonify(feature)
 
 
 def _write(station_id=None, partial=False):

@@ -1,0 +1,180 @@
+"""The campaign part of the OpenAPI document (merged by stations/openapi.py)."""
+
+from __future__ import annotations
+
+__all__ = ["campaign_paths", "campaign_schemas", "QIYOU_SCHEMA"]
+
+QIYOU_SCHEMA = {
+    "type": ["object", "null"],
+    "description": "The station's latest 七有 checklist (from a confirmed campaign or an inspection)",
+    "properties": {
+        "date": {"type": "string"}, "source": {"type": "string", "enum": ["campaign", "inspection"]},
+        "total": {"type": "number", "minimum": 0, "maximum": 100},
+        "criteria": {"type": "object", "additionalProperties": {"type": "object", "properties": {
+            "score": {"type": ["number", "null"]}, "items_met": {"type": "array", "items": {"type": "string"}}}}}},
+}
+
+_REF = "#/components/schemas/"
+_SECURE = [{"bearerAuth": []}, {"basicAuth": []}, {"session": []}]
+
+
+def _json(schema_name):
+    return {"application/json": {"schema": {"$ref": _REF + schema_name}}}
+
+
+def _answer(description, schema_name):
+    return {"description": description, "content": _json(schema_name)}
+
+
+def _errors(*codes):
+    text = {"400": "Bad input (the error names the field in `parameter`)", "401": "Not logged in",
+            "403": "Not allowed (forged or tampered requests are also recorded)",
+            "404": "No such campaign or object", "409": "Not in this stage, or locked",
+            "429": "Too many objections from this client (Retry-After)",
+            "503": "Database busy; retry after Retry-After"}
+    return {c: {"description": text[c], "content": _json("CampaignError")} for c in codes}
+
+
+def _body(schema_name):
+    return {"requestBody": {"required": True, "content": _json(schema_name)}}
+
+
+_ID = {"name": "campaign_id", "in": "path", "required": True, "schema": {"type": "integer"}}
+_OID = {"name": "objection_id", "in": "path", "required": True, "schema": {"type": "integer"}}
+
+
+def campaign_paths() -> dict:
+    base = "/api/v1/campaigns"
+    return {
+        base: {"post": {"summary": "Create a campaign (organiser)", **_body("CampaignInput"), "security": _SECURE,
+                        "responses": {"201": _answer("Created", "Campaign"), **_errors("400", "401", "403")}}},
+        base + "/{campaign_id}": {"get": {
+            "summary": "A campaign, its stage and rubric", "parameters": [_ID], "security": _SECURE,
+            "responses": {"200": _answer("Campaign", "Campaign"), **_errors("401", "403", "404")}}},
+        base + "/{campaign_id}/rubric": {"put": {
+            "summary": "Replace the rubric (organiser, before review starts)", "parameters": [_ID],
+            **_body("RubricInput"), "security": _SECURE,
+            "responses": {"200": {"description": "The rubric as stored"}, **_errors("400", "401", "403", "404", "409")}}},
+        base + "/{campaign_id}/nominations": {"post": {
+            "summary": "Nominate a station (union: its own union's active stations; organiser: any)",
+            "parameters": [_ID], **_body("NominationInput"), "security": _SECURE,
+            "responses": {"201": _answer("Nominated", "Nomination"), **_errors("400", "401", "403", "404", "409")}}},
+        base + "/{campaign_id}/stage": {"post": {
+            "summary": "Move one stage forward (organiser); skipping or going back is 409",
+            "parameters": [_ID], **_body("StageInput"), "security": _SECURE,
+            "responses": {"200": _answer("The campaign in its new stage", "Campaign"),
+                          **_errors("400", "401", "403", "404", "409")}}},
+        base + "/{campaign_id}/assignments": {
+            "post": {"summary": "Assign reviewers automatically (organiser): k per station, no conflict "
+                                "of interest, loads within one; 409 names the stations when impossible",
+                     "parameters": [_ID], "security": _SECURE,
+                     "responses": {"201": _answer("Assignments", "Assignments"),
+                                   **_errors("401", "403", "404", "409")}},
+            "get": {"summary": "Assignments (a reviewer sees only their own)", "parameters": [_ID],
+                    "security": _SECURE,
+                    "responses": {"200": _answer("Assignments", "Assignments"), **_errors("401", "403", "404")}}},
+        base + "/{campaign_id}/assignments/change": {"post": {
+            "summary": "Replace one reviewer of a station, optionally swapping a station back (organiser)",
+            "parameters": [_ID], **_body("AssignmentChange"), "security": _SECURE,
+            "responses": {"200": _answer("Assignments", "Assignments"), **_errors("400", "401", "403", "404", "409")}}},
+        base + "/{campaign_id}/reviews": {"post": {
+            "summary": "Keep a draft or submit a review (reviewer, assigned stations only; submitted is locked)",
+            "parameters": [_ID], **_body("ReviewInput"), "security": _SECURE,
+            "responses": {"201": _answer("Created", "Review"), "200": _answer("Updated", "Review"),
+                          **_errors("400", "401", "403", "404", "409")}}},
+        base + "/{campaign_id}/ranking": {"get": {
+            "summary": "The ranking with flags and Kendall's W (organiser)",
+            "parameters": [_ID, {"name": "normalise", "in": "query", "required": False,
+                                 "description": "1: z-scores per reviewer; 0: raw (default: the campaign's setting)",
+                                 "schema": {"type": "string", "enum": ["0", "1"]}}],
+            "security": _SECURE,
+            "responses": {"200": _answer("Ranking", "Ranking"), **_errors("400", "401", "403", "404")}}},
+        base + "/{campaign_id}/notice": {"get": {
+            "summary": "The public list: provisional during 公示, final after 确认 (404 before)",
+            "parameters": [_ID], "responses": {"200": _answer("Notice", "Notice"), **_errors("404")}}},
+        base + "/{campaign_id}/objections": {"post": {
+            "summary": "Lodge an objection to a listed station (public, rate-limited, nothing personal stored)",
+            "parameters": [_ID], **_body("ObjectionInput"),
+            "responses": {"201": {"description": "Lodged", "content": {"application/json": {"schema": {
+                "type": "object", "properties": {"id": {"type": "integer"}, "state": {"type": "string"}}}}}},
+                **_errors("400", "404", "409", "429")}}},
+        base + "/{campaign_id}/objections/{objection_id}": {"post": {
+            "summary": "Resolve an objection (organiser): upheld removes the station, the next moves up",
+            "parameters": [_ID, _OID], **_body("ObjectionDecision"), "security": _SECURE,
+            "responses": {"200": {"description": "Resolved"}, **_errors("400", "401", "403", "404", "409")}}},
+    }
+
+
+def campaign_schemas() -> dict:
+    integer, string, number = {"type": "integer"}, {"type": "string"}, {"type": "number"}
+    item = {"type": "object", "required": ["key", "name"], "properties": {
+        "key": string, "name": string, "priority": {"type": "boolean"}}}
+    criterion = {"type": "object", "required": ["key", "name", "weight"], "properties": {
+        "key": string, "name": string, "weight": number, "items": {"type": "array", "items": item}}}
+    rubric = {"type": "object", "required": ["criteria"], "properties": {
+        "name": string, "criteria": {"type": "array", "items": criterion, "minItems": 1, "maxItems": 12}}}
+    return {
+        "CampaignError": {"type": "object", "properties": {"error": {"type": "object", "properties": {
+            "status": integer, "message": string, "parameter": string,
+            "stations": {"type": "array", "items": {"type": "object"}}, "missing": integer}}}},
+        "Rubric": rubric,
+        "RubricInput": {"type": "object", "properties": {"rubric": {"$ref": _REF + "Rubric"}}},
+        "CampaignInput": {"type": "object", "required": ["name", "year", "level", "quota", "subsidy_yuan",
+                                                         "reviewers_per_station"], "properties": {
+            "name": string, "year": {"type": "integer", "minimum": 2000, "maximum": 2100},
+            "level": {"type": "string", "enum": ["national", "municipal", "district"]},
+            "quota": {"type": "integer", "minimum": 1}, "subsidy_yuan": {"type": "integer", "minimum": 0},
+            "reviewers_per_station": {"type": "integer", "minimum": 1, "maximum": 20},
+            "notice_days": {"type": "integer", "minimum": 0, "maximum": 60, "default": 7},
+            "normalise": {"type": "boolean"}, "rubric": {"$ref": _REF + "Rubric"}}},
+        "Campaign": {"type": "object", "required": ["id", "name", "stage", "rubric"], "properties": {
+            "id": integer, "name": string, "year": integer, "level": string, "quota": integer,
+            "subsidy_yuan": integer, "reviewers_per_station": integer, "notice_days": integer,
+            "stage": {"type": "string", "enum": ["nomination", "review", "notice", "confirmed"]},
+            "stage_name": string, "normalise": {"type": "boolean"},
+            "notice": {"type": "object", "properties": {"start": {"type": ["string", "null"]},
+                                                        "end": {"type": ["string", "null"]}}},
+            "rubric": {"$ref": _REF + "Rubric"}}},
+        "NominationInput": {"type": "object", "required": ["station_id", "reason"], "properties": {
+            "station_id": integer, "reason": {"type": "string", "minLength": 5, "maxLength": 1000}}},
+        "Nomination": {"type": "object", "properties": {
+            "id": integer, "station_id": integer, "name": string, "union_name": {"type": ["string", "null"]},
+            "reason": string, "photos": integer}},
+        "StageInput": {"type": "object", "required": ["stage"], "properties": {
+            "stage": {"type": "string", "enum": ["review", "notice", "confirmed"]},
+            "reason": {"type": "string", "maxLength": 500}, "force": {"type": "boolean"}}},
+        "Assignments": {"type": "object", "properties": {"assignments": {"type": "array", "items": {
+            "type": "object", "properties": {"station_id": integer, "reviewer": string,
+                                             "state": {"type": "string", "enum": ["todo", "draft", "submitted"]}}}}}},
+        "AssignmentChange": {"type": "object", "required": ["station_id", "from_reviewer", "to_reviewer"],
+                             "properties": {"station_id": integer, "from_reviewer": string, "to_reviewer": string,
+                                            "swap_station": integer}},
+        "ReviewInput": {"type": "object", "required": ["station_id"], "properties": {
+            "station_id": integer,
+            "scores": {"type": "object", "additionalProperties": {"type": "number", "minimum": 0, "maximum": 10}},
+            "items": {"type": "array", "items": string},
+            "notes": {"type": "object", "additionalProperties": string},
+            "note": string, "submit": {"type": "boolean", "default": False}}},
+        "Review": {"type": "object", "properties": {
+            "station_id": integer, "scores": {"type": "object"}, "items": {"type": "array"},
+            "notes": {"type": "object"}, "note": string, "submitted": {"type": "boolean"}}},
+        "Ranking": {"type": "object", "required": ["ranking", "agreement"], "properties": {
+            "ranking": {"type": "array", "items": {"type": "object", "properties": {
+                "rank": {"type": ["integer", "null"]}, "station_id": integer, "name": string,
+                "total": {"type": ["number", "null"]}, "criteria": {"type": "object"}, "reviews": integer,
+                "spread": number, "flags": {"type": "array", "items": {
+                    "type": "string", "enum": ["face_project", "low_agreement"]}}}}},
+            "agreement": {"type": "object", "properties": {"kendall_w": {"type": ["number", "null"]},
+                                                           "reviewers": integer}},
+            "normalise": {"type": "boolean"}, "rules": {"type": "object"}}},
+        "Notice": {"type": "object", "required": ["stage", "period", "stations"], "properties": {
+            "stage": string, "quota": integer,
+            "period": {"type": "object", "properties": {"start": string, "end": string}},
+            "stations": {"type": "array", "items": {"type": "object", "properties": {
+                "rank": integer, "station_id": integer, "name": string,
+                "district": {"type": ["string", "null"]}, "total": number}}}}},
+        "ObjectionInput": {"type": "object", "required": ["station_id", "reason"], "properties": {
+            "station_id": integer, "reason": {"type": "string", "minLength": 5, "maxLength": 500}}},
+        "ObjectionDecision": {"type": "object", "required": ["upheld", "reason"], "properties": {
+            "upheld": {"type": "boolean"}, "reason": {"type": "string", "minLength": 1, "maxLength": 500}}},
+    }

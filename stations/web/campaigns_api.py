@@ -1,0 +1,183 @@
+"""JSON API for the 最美站点 selection: /api/v1/campaigns/… (thin; rules live in stations.campaign)."""
+
+from flask import Blueprint, current_app, g, jsonify, request
+
+from .. import campaign as core
+from ..limits import RateLimited
+from . import csrf
+from .access import PUBLIC, allow, client_id
+from .db import get_db
+
+bp = Blueprint("campaigns_api", __name__, url_prefix="/api/v1/campaigns")
+
+
+@bp.errorhandler(core.CampaignError)
+def campaign_error(exc):
+    body = {"status": exc.status, "message": exc.message}
+    if exc.field:
+        body["parameter"] = exc.field
+    body.update(exc.detail)
+    return jsonify(error=body), exc.status
+
+
+@bp.errorhandler(core.NotFound)
+def not_found(exc):
+    return jsonify(error={"status": 404, "message": "没有这个活动或对象"}), 404
+
+
+def _body():
+    if not g.get("basic_auth") and g.get("user") is not None:
+        csrf.protect()  # a cookie session needs the X-CSRFToken header
+    data = request.get_json(silent=True)
+    if not isinstance(data, dict):
+        raise core.CampaignError("请求体应是 JSON 对象", "body")
+    return data
+
+
+def campaign_json(campaign) -> dict:
+    keys = ("id", "name", "year", "level", "quota", "subsidy_yuan", "reviewers_per_station", "notice_days",
+            "stage", "normalise", "created_at", "created_by")
+    out = {k: campaign[k] for k in keys}
+    out["stage_name"] = campaign["stage_name"]
+    out["notice"] = {"start": campaign["notice_start"], "end": campaign["notice_end"]}
+    out["rubric"] = campaign["rubric"]
+    return out
+
+
+@bp.post("")
+@allow("admin")
+def create():
+    """Create a campaign (organiser)."""
+    campaign_id = core.create_campaign(get_db(), _body(), g.user)
+    return jsonify(campaign_json(core.get_campaign(get_db(), campaign_id))), 201
+
+
+@bp.get("/<int:campaign_id>")
+@allow("admin", "reviewer", "union")
+def show(campaign_id):
+    """A campaign with its stage and rubric."""
+    return jsonify(campaign_json(core.get_campaign(get_db(), campaign_id)))
+
+
+@bp.put("/<int:campaign_id>/rubric")
+@allow("admin")
+def rubric(campaign_id):
+    """Replace the rubric (before review starts)."""
+    data = _body()
+    return jsonify(rubric=core.set_rubric(get_db(), campaign_id, data.get("rubric", data), g.user))
+
+
+@bp.post("/<int:campaign_id>/nominations")
+@allow("admin", "union")
+def nominate(campaign_id):
+    """Nominate a station (union: its own; organiser: any)."""
+    return jsonify(core.nominate(get_db(), campaign_id, _body(), g.user)), 201
+
+
+@bp.post("/<int:campaign_id>/stage")
+@allow("admin")
+def stage(campaign_id):
+    """Move the campaign one stage forward."""
+    data = _body()
+    campaign = core.advance_stage(get_db(), campaign_id, data.get("stage"), g.user,
+                                  reason=data.get("reason") or "", force=data.get("force", False))
+    return jsonify(campaign_json(campaign))
+
+
+def _pairs(rows):
+    return {"assignments": [{"station_id": r["station_id"], "reviewer": r["reviewer"], "state": r["state"]}
+                            for r in rows]}
+
+
+@bp.post("/<int:campaign_id>/assignments")
+@allow("admin")
+def assign(campaign_id):
+    """Assign reviewers to every nominee automatically."""
+    if not g.get("basic_auth"):
+        csrf.protect()
+    return jsonify(_pairs(core.assign_reviewers(get_db(), campaign_id, g.user))), 201
+
+
+@bp.get("/<int:campaign_id>/assignments")
+@allow("admin", "reviewer")
+def assignments(campaign_id):
+    """Who reviews which station (a reviewer sees only their own)."""
+    core.get_campaign(get_db(), campaign_id)
+    mine = g.user["id"] if g.user["role"] == "reviewer" else None
+    return jsonify(_pairs(core.list_assignments(get_db(), campaign_id, reviewer_id=mine)))
+
+
+@bp.post("/<int:campaign_id>/assignments/change")
+@allow("admin")
+def change_assignment(campaign_id):
+    """Replace one reviewer of a station (optionally swapping a station back)."""
+    core.reassign(get_db(), campaign_id, _body(), g.user)
+    return jsonify(_pairs(core.list_assignments(get_db(), campaign_id)))
+
+
+@bp.post("/<int:campaign_id>/reviews")
+@allow("reviewer")
+def review(campaign_id):
+    """Keep a draft or submit a review of an assigned station."""
+    data = _body()
+    saved, created = core.save_review(get_db(), campaign_id, data.get("station_id"), data, g.user)
+    keys = ("station_id", "scores", "items", "notes", "note", "submitted", "updated_at", "submitted_at")
+    return jsonify({k: saved[k] for k in keys}), (201 if created else 200)
+
+
+def _flag_param():
+    raw = request.args.get("normalise")
+    if raw in (None, ""):
+        return None
+    if raw not in ("0", "1", "true", "false"):
+        raise core.CampaignError("normalise 应为 0 或 1", "normalise")
+    return raw in ("1", "true")
+
+
+@bp.get("/<int:campaign_id>/ranking")
+@allow("admin")
+def ranking(campaign_id):
+    """The ranking with flags and reviewer agreement (organiser)."""
+    db = get_db()
+    campaign = core.get_campaign(db, campaign_id)
+    normalise = _flag_param()
+    if campaign["ranking"] and normalise in (None, campaign["normalise"]):
+        result = campaign["ranking"]
+    else:
+        result = core.live_ranking(db, campaign, normalise=normalise)
+    keys = ("rank", "station_id", "name", "total", "criteria", "reviews", "spread", "flags")
+    return jsonify({"ranking": [{k: r[k] for k in keys} for r in result["ranking"]],
+                    "agreement": result["agreement"], "normalise": result.get("normalise", campaign["normalise"]),
+                    "rules": core.RULES})
+
+
+@bp.get("/<int:campaign_id>/notice")
+@allow(PUBLIC)
+def notice(campaign_id):
+    """The public list: provisional during 公示, final after 确认."""
+    listed = core.notice_list(get_db(), campaign_id)
+    return jsonify({"stage": listed["stage"], "period": listed["period"], "quota": listed["quota"],
+                    "stations": listed["stations"]})
+
+
+@bp.post("/<int:campaign_id>/objections")
+@allow(PUBLIC)
+def object_(campaign_id):
+    """Lodge an objection to a listed station (anyone; rate-limited)."""
+    data = request.get_json(silent=True)
+    config = current_app.config
+    try:
+        made = core.lodge_objection(get_db(), campaign_id, data, client=client_id(),
+                                    limits={"per_client": config["YIZHAN_FEEDBACK_PER_CLIENT"],
+                                            "global": config["YIZHAN_FEEDBACK_GLOBAL"]})
+    except RateLimited as exc:
+        return jsonify(error={"status": 429, "message": "提交太频繁了，请稍后再试。",
+                              "retry_after": exc.retry_after}), 429, {"Retry-After": str(exc.retry_after)}
+    return jsonify(made), 201
+
+
+@bp.post("/<int:campaign_id>/objections/<int:objection_id>")
+@allow("admin")
+def resolve(campaign_id, objection_id):
+    """Resolve an objection: upheld removes the station (the next moves up)."""
+    return jsonify(core.resolve_objection(get_db(), campaign_id, objection_id, _body(), g.user))
