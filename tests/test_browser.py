@@ -95,8 +95,7 @@ def live(tmp_path_factory):
     db.conn.close()
 
     app = create_app({"YIZHAN_DB": str(db_path), "TESTING": True,
-                      "YIZHAN_SECRET_KEY": "browser-test-secret", "YIZHAN_REGION": "beijing",
-                      "YIZHAN_TILES": "osm"})
+                      "YIZHAN_SECRET_KEY": "browser-test-secret", "YIZHAN_REGION": "beijing"})
     server = make_server("127.0.0.1", 0, app, threaded=True)
     thread = threading.Thread(target=server.serve_forever, name="yizhan-live", daemon=True)
     thread.start()
@@ -163,13 +162,36 @@ def locate(page):
 
 
 def result_ids(page) -> list[int]:
-    return [int(v) for v in page.locator("#results > li.result").evaluate_all(
+    return [int(v) for v in page.locator("#results li.result").evaluate_all(
         "els => els.map(e => e.dataset.stationId)")]
 
 
 def expected(live, lat, lon, k=10, **filters) -> list[tuple[dict, float]]:
     """Brute force over the stored stations, as the page asks by default (active, k=10)."""
     return brute_force_nearest(live.stations, lon, lat, k=k, status="active", **filters)
+
+
+def expected_page(live, lat, lon, at) -> list[int]:
+    """The rider page's list by brute force: the 10 nearest within 20 km and the 3 nearest
+    open ones, open first, then hours unknown, then closed, each nearest first."""
+    from stations.directory import open_state, public_station
+
+    near = expected(live, lat, lon, radius_m=20_000, at=at)
+    near += [hit for hit in expected(live, lat, lon, k=3, radius_m=20_000, open_now=True, at=at)
+             if hit[0]["id"] not in {s["id"] for s, _ in near}]
+    rank = {True: 0, None: 1, False: 2}
+    near.sort(key=lambda hit: (rank[open_state(public_station(hit[0]), at)["open"]], hit[1],
+                               hit[0]["id"]))
+    return [s["id"] for s, _ in near]
+
+
+SHOTS = Path(__file__).resolve().parents[1] / "screenshots"
+
+
+def shot(page, name, full_page=False):
+    """Save a screenshot under screenshots/ (gitignored) for people to look at."""
+    SHOTS.mkdir(exist_ok=True)
+    page.screenshot(path=str(SHOTS / f"{name}.png"), full_page=full_page)
 
 
 def distance_text(metres: float) -> str:
@@ -191,14 +213,15 @@ def test_locate_finds_brute_force_nearest_with_map_links_in_each_datum(phone, li
         (HERE["latitude"], HERE["longitude"]), abs=1e-6)
     assert query.get("datum") == "wgs84"
 
-    truth = expected(live, HERE["latitude"], HERE["longitude"])
     ids = result_ids(page)
-    assert ids == [s["id"] for s, _ in truth]  # the whole list, in order
-    best, metres = truth[0]
-    assert ids[0] == best["id"]
+    now = datetime.now(TZ)
+    assert ids == expected_page(live, HERE["latitude"], HERE["longitude"], now)  # the whole list
     assert not {live.ids["closed_here"], live.ids["paused_here"], live.ids["pending_here"]} & set(ids)
+    best = live.by_id[ids[0]]
+    metres = next(m for s, m in expected(live, HERE["latitude"], HERE["longitude"], k=2000)
+                  if s["id"] == best["id"])
 
-    first = page.locator("#results > li.result").first
+    first = page.locator("#results li.result").first
     assert first.locator("a.name").text_content() == best["name"]
     shown = first.locator(".dist").text_content().strip()
     assert shown == distance_text(metres), (shown, metres)
@@ -224,9 +247,7 @@ def test_locate_finds_brute_force_nearest_with_map_links_in_each_datum(phone, li
     assert (tlon, tlat) == pytest.approx((glon, glat), abs=1e-5) and tencent["type"] == "bike"
     assert phone.dialogs == []
 
-    shot = os.environ.get("YIZHAN_SCREENSHOT")
-    if shot:
-        page.screenshot(path=shot, full_page=False)
+    shot(page, "01-located")
 
 
 def test_without_javascript_the_list_is_server_rendered(browser, live):
@@ -235,19 +256,23 @@ def test_without_javascript_the_list_is_server_rendered(browser, live):
         page = context.new_page()
         page.goto(f"/nearby?lat={HERE['latitude']}&lon={HERE['longitude']}")
         page.wait_for_selector("#results")
-        truth = expected(live, HERE["latitude"], HERE["longitude"])
         ids = result_ids(page)
-        assert ids and ids[0] == truth[0][0]["id"]
-        assert ids == [s["id"] for s, _ in truth]
+        assert ids == expected_page(live, HERE["latitude"], HERE["longitude"], datetime.now(TZ))
+        # Point 6: what to do instead is said, and no button that does nothing is offered.
+        help_text = page.locator("#noscript-help")
+        assert help_text.is_visible() and "选择区" in help_text.text_content()
+        assert "?lat=39.9087&lon=116.3975" in help_text.text_content()
+        assert page.locator("#locate").is_hidden() and page.locator("#pick-on-map").is_hidden()
+        page.goto(f"/stations/{ids[0]}")
+        assert page.locator("p.notice", has_text="地图需要开启 JavaScript").is_visible()
+        assert page.locator("iframe.smallmap").is_hidden()
+        page.goto("/nearby")
+        shot(page, "06-no-javascript")
     finally:
         context.close()
 
 
-def test_district_fallback_lists_stations_in_or_near_the_district(phone, live):
-    import shapely
-
-    from geodata.districts import load_districts
-
+def test_district_lists_its_stations_without_distances(phone, live):
     district = "海淀区"
     page = phone.page
     page.goto("/nearby")
@@ -256,22 +281,15 @@ def test_district_fallback_lists_stations_in_or_near_the_district(phone, live):
     page.wait_for_url(re.compile(r"/nearby\?.*district="))
     page.wait_for_selector("#results")
     ids = result_ids(page)
-    assert len(ids) == 10
-
-    olon, olat = district_origin("beijing", district)
-    assert ids == [s["id"] for s, _ in expected(live, olat, olon)]
-    frames = load_districts("beijing")
-    shape = frames[frames["name"] == district].geometry.iloc[0]
-    scale = math.cos(math.radians(olat))  # a local equirectangular view, metres ≈ degrees × 111 km
-    local = shapely.affinity.scale(shape, xfact=scale, yfact=1.0, origin=(0, 0))
-    inside = 0
-    for station_id in ids:
-        s = live.by_id[station_id]
-        point = shapely.Point(s["lon"] * scale, s["lat"])
-        km = local.distance(point) * 111.2
-        assert s["district"] == district or km < 5, (s["name"], s["district"], km)
-        inside += s["district"] == district
-    assert inside >= len(ids) // 2
+    in_district = [s for s in live.stations if s["district"] == district and s["status"] == "active"]
+    assert len(ids) == min(10, len(in_district))
+    assert all(live.by_id[i]["district"] == district for i in ids)  # only the district's own
+    results = page.locator("#results").inner_text()
+    assert not re.search(r"\d 米|公里|步行约|骑车约", results)  # no made-up distances
+    note = page.locator(".district-note").inner_text()
+    assert f"{district}共有 {len(in_district)} 个驿站" in note and "不显示距离" in note
+    assert page.get_by_role("button", name="📍 按我的位置排序").is_visible()
+    shot(page, "04-district")
 
 
 def test_open_now_and_facility_filters(phone, live):
@@ -295,7 +313,7 @@ def test_open_now_and_facility_filters(phone, live):
                for at in (before, after)]
     assert ids in answers  # the page's moment lies between the two
     assert live.ids["always"] in ids
-    for item in page.locator("#results > li.result").all():
+    for item in page.locator("#results li.result").all():
         facilities = item.locator(".facilities .fac").all_text_contents()
         assert any(FACILITIES["microwave"] in text for text in facilities), facilities
         state = item.locator(".open")
@@ -314,8 +332,8 @@ def test_hostile_station_name_is_shown_as_text(browser, live):
         locate(page)
         truth = expected(live, HOSTILE_SPOT["latitude"], HOSTILE_SPOT["longitude"], k=1)
         assert truth[0][0]["id"] == live.ids["hostile"]
-        first = page.locator("#results > li.result").first
-        assert int(first.get_attribute("data-station-id")) == live.ids["hostile"]
+        # Open stations come first, so find it by id (it is the nearest: it is listed).
+        first = page.locator(f'#results li.result[data-station-id="{live.ids["hostile"]}"]')
         assert first.locator("a.name").text_content() == HOSTILE_NAME
         assert first.locator(".addr").text_content().strip() == "<b>海淀区</b>某路1号"
         assert page.locator("#results img, #results b:not(.dist)").count() == 0
@@ -370,7 +388,7 @@ def test_list_view_weight_and_no_leaflet(phone, live):
     parser = _Assets()
     parser.feed(html.decode("utf-8"))
     assets = [urljoin(list_url, u) for u in parser.urls]
-    assert any(u.endswith(".css") for u in assets), "the page links its stylesheet"
+    assert any(urlparse(u).path.endswith(".css") for u in assets), "the page links its stylesheet"
     assert not [u for u in assets if "leaflet" in u.lower()], assets
     for url in assets:
         total += _compressed_size(url)[0]
@@ -396,6 +414,188 @@ def test_map_fallback_loads_leaflet_on_demand_and_a_tap_searches(phone, live):
     lat, lon = float(query["lat"]), float(query["lon"])
     # The map opens centred on Tiananmen: a tap in the middle lands within a few hundred metres.
     assert (lat, lon) == pytest.approx((39.9087, 116.3975), abs=0.01)
-    assert query.get("datum") == "wgs84"  # OSM tiles are WGS-84
+    assert query.get("datum") == "gcj02"  # Amap tiles (the default) are GCJ-02
+    from geodata.datum import to_wgs84
+    wlon, wlat = to_wgs84(lon, lat, "gcj02")
     ids = result_ids(page)
-    assert ids and ids[0] == expected(live, lat, lon, k=1)[0][0]["id"]
+    assert ids and ids[0] == expected_page(live, wlat, wlon, datetime.now(TZ))[0]
+
+
+# --- issue 10: what a rider on a phone runs into -----------------------------------
+
+NIGHT = "2026-11-24T03:00"  # a Tuesday, 3 a.m. in Beijing
+
+
+def test_at_night_open_stations_lead_and_closed_ones_are_apart(phone, live):
+    page = phone.page
+    page.goto(f"/nearby?lat={HERE['latitude']}&lon={HERE['longitude']}&at={NIGHT}")
+    page.wait_for_selector("#results")
+    at = datetime.fromisoformat(NIGHT).replace(tzinfo=TZ)
+    ids = result_ids(page)
+    assert ids == expected_page(live, HERE["latitude"], HERE["longitude"], at)
+    headings = page.locator("#results h2.group").all_text_contents()
+    assert headings[0].startswith("现在开门") and headings[-1].startswith("现在关门")
+    # The first station in view is open, whatever closed ones are nearer.
+    first = page.locator("#results li.result").first
+    assert "open-True" in first.locator(".open").get_attribute("class").split()
+    assert live.ids["always"] in ids  # the 24/7 station 400 m away
+    shot(page, "01-night-open-first")
+    shot(page, "01-night-open-first-full", full_page=True)
+
+
+def test_ride_minutes_lead_and_the_rider_can_switch_to_walking(phone, live):
+    page = phone.page
+    page.goto("/nearby")
+    locate(page)
+    meta = page.locator("#results li.result").first.locator(".meta")
+    assert re.search(r"骑车约 \d+ 分钟 · 步行约 \d+ 分钟", meta.inner_text())
+    assert "骑车约" in meta.locator(".time.lead").inner_text()
+    shot(page, "02-ride-minutes")
+    page.get_by_role("link", name="🚶 步行时间").click()
+    page.wait_for_url(re.compile(r"mode=walk"))
+    meta = page.locator("#results li.result").first.locator(".meta")
+    assert "步行约" in meta.locator(".time.lead").inner_text()
+    assert page.locator("a.mode.current").inner_text() == "🚶 步行时间"
+    # A new search keeps the rider's choice.
+    locate(page)
+    assert "mode=walk" in page.url
+
+
+def test_outside_beijing_says_nothing_is_near_and_what_is_covered(browser, live):
+    context = _context(browser, live, geolocation={"latitude": 31.2304, "longitude": 121.4737})
+    try:
+        page = context.new_page()
+        page.goto("/nearby")
+        locate(page)
+        assert result_ids(page) == []
+        notice = page.locator(".too-far")
+        assert notice.is_visible()
+        assert "20 公里内没有驿站" in notice.inner_text() and "北京市 16 个区" in notice.inner_text()
+        assert "分钟" not in page.locator("#results").inner_text()
+        shot(page, "05-outside-region")
+    finally:
+        context.close()
+
+
+def test_feedback_thanks_where_the_rider_is_looking(phone, live):
+    page = phone.page
+    station = live.ids["always"]
+    page.goto(f"/stations/{station}")
+    page.locator("#feedback").scroll_into_view_if_needed()
+    page.locator("label.check", has_text="4 星").click()
+    page.get_by_role("button", name="提交").click()
+    page.wait_for_url(re.compile(rf"/stations/{station}#feedback"))
+    thanks = page.locator(".thanks")
+    thanks.wait_for()
+    box = thanks.bounding_box()
+    assert 0 <= box["y"] and box["y"] + box["height"] <= 844, box  # inside the viewport
+    assert "谢谢您的反馈" in thanks.inner_text()
+    assert page.locator("#feedback form").is_hidden()  # folded: no second submission by mistake
+    shot(page, "07-feedback-thanks")
+
+
+def test_rider_errors_are_chinese(phone, live):
+    page = phone.page
+    page.goto(f"/nearby?lat={HERE['latitude']}&lon={HERE['longitude']}&facility=bogus")
+    error = page.locator("p.error[role=alert]")
+    assert "不认识的设施“bogus”" in error.inner_text()
+    assert not re.search(r"unknown|expected|facility", error.inner_text())
+    shot(page, "08-chinese-error")
+
+
+TARGETS = ("a:visible, button:visible, select:visible, summary:visible, label:visible, "
+           "input[type=search]:visible, input[type=text]:visible, textarea:visible")
+
+
+def small_targets(page) -> list[str]:
+    """Tap targets on the page smaller than 44×44 CSS px (a checkbox or radio counts by its
+    label, which is what a finger taps)."""
+    small = []
+    for element in page.locator(f"main :is({TARGETS}), header :is({TARGETS})").all():
+        box = element.bounding_box()
+        if not box:
+            continue
+        if box["width"] < 44 - 0.5 or box["height"] < 44 - 0.5:
+            small.append(f"{element.evaluate('e => e.outerHTML.slice(0, 80)')} "
+                         f"{box['width']:.0f}×{box['height']:.0f}")
+    return small
+
+
+def test_every_tap_target_is_at_least_44_px(phone, live):
+    page = phone.page
+    page.goto("/nearby")
+    page.locator("details summary").click()  # open 更多设施 too
+    assert small_targets(page) == []
+    shot(page, "09-finder", full_page=True)
+    locate(page)
+    assert small_targets(page) == []
+    page.goto("/stations")
+    assert small_targets(page) == []
+    shot(page, "09-directory", full_page=True)
+    page.goto(f"/stations/{live.ids['always']}")
+    assert small_targets(page) == []
+    shot(page, "09-station", full_page=True)
+
+
+def test_station_map_is_metric_closed_until_tapped_and_says_when_tiles_fail(phone, live):
+    page = phone.page
+    page.goto(f"/stations/{live.ids['always']}")
+    frame_element = page.locator("iframe.smallmap")
+    frame_element.scroll_into_view_if_needed()
+    frame = page.frame_locator("iframe.smallmap")
+    frame.locator(".leaflet-control-scale-line").first.wait_for()
+    scales = frame.locator(".leaflet-control-scale-line").all_text_contents()
+    assert len(scales) == 1 and re.fullmatch(r"\d+ (m|km)", scales[0].strip()), scales
+    assert frame.locator(".leaflet-tooltip").count() == 0  # closed until the marker is tapped
+    # Every tile request is aborted here (offline): the rider is told, not shown a grey box.
+    frame.locator(".tiles-failed").wait_for()
+    assert "地图底图加载不出来" in frame.locator(".tiles-failed").inner_text()
+    prefix = frame.locator(".leaflet-control-attribution").inner_text()
+    assert prefix.startswith("Leaflet") and frame.locator(".leaflet-control-attribution svg").count() == 0
+    shot(page, "10-station-map-offline")
+    box = frame.locator(".leaflet-container").bounding_box()  # the marker is in the middle
+    frame.locator(".leaflet-container").click(position={"x": box["width"] / 2, "y": box["height"] / 2})
+    frame.locator(".leaflet-tooltip").wait_for()
+    shot(page, "11-station-map-tapped")
+
+
+def test_pick_map_says_when_tiles_fail(phone, live):
+    page = phone.page
+    page.goto("/nearby")
+    page.get_by_role("button", name="在地图上选点").click()
+    note = page.locator("#pickmap-note")
+    note.wait_for()
+    assert "地图底图加载不出来" in note.inner_text()
+    shot(page, "10-pick-map-offline")
+
+
+def test_no_engineer_words_and_a_closed_station_page(phone, live):
+    page = phone.page
+    page.goto(f"/stations/{live.ids['always']}")
+    assert "WGS" not in page.locator("body").inner_text()
+    page.goto(f"/stations/{live.ids['closed_here']}")
+    body = page.locator("main").inner_text().replace("已关闭的驿站", "")  # its name says it too
+    assert body.count("已关闭") == 1 and "导航" not in body and "这里好用吗" not in body
+    assert page.get_by_role("link", name="找附近开门的驿站").is_visible()
+    shot(page, "13-closed-station")
+
+
+def test_no_404_favicon_last_page_clamped_and_footer_contrast(phone, live):
+    page = phone.page
+    missing = []
+    page.on("response", lambda r: missing.append(r.url) if r.status == 404 else None)
+    page.goto("/stations?page=99999")
+    page.wait_for_load_state("load")
+    page.wait_for_timeout(300)
+    assert missing == []
+    count = page.locator("p.count").inner_text()
+    match = re.search(r"第 (\d+) / (\d+) 页", count)
+    assert match and match.group(1) == match.group(2), count
+    ratio = page.evaluate("""() => {
+        const lum = c => { const [r, g, b] = c.match(/\\d+/g).slice(0, 3).map(v => {
+            v = v / 255; return v <= 0.04045 ? v / 12.92 : Math.pow((v + 0.055) / 1.055, 2.4); });
+            return 0.2126 * r + 0.7152 * g + 0.0722 * b; };
+        const fg = lum(getComputedStyle(document.querySelector('footer.foot')).color);
+        const bg = lum(getComputedStyle(document.body).backgroundColor);
+        return (Math.max(fg, bg) + 0.05) / (Math.min(fg, bg) + 0.05); }""")
+    assert ratio >= 4.5, ratio
