@@ -6,6 +6,8 @@ import json
 import re
 import unicodedata
 
+import orjson
+
 from ..storage import now_iso
 from .errors import CampaignError, NotFound
 
@@ -58,7 +60,7 @@ def parse_int(value, field: str, label: str, lowest: int, highest: int) -> int:
 def _decode(row: dict) -> dict:
     row = dict(row)
     row["rubric"] = json.loads(row["rubric"])
-    row["ranking"] = json.loads(row["ranking"]) if row.get("ranking") else None
+    row["ranking"] = orjson.loads(row["ranking"]) if row.get("ranking") else None  # 5,000 rows: orjson
     row["normalise"] = bool(row["normalise"])
     row["stage_name"] = STAGE_NAMES[row["stage"]]
     row["level_name"] = LEVELS[row["level"]]
