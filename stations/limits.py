@@ -19,7 +19,7 @@ from dataclasses import dataclass
 from .storage import write_transaction
 
 __all__ = ["Limit", "RateLimited", "check_rate", "clock", "client_key", "give_back", "name_key",
-           "peek", "take"]
+           "peek", "record", "take"]
 
 clock = time.time  # the time every limit reads; tests replace it to move time without sleeping
 
@@ -127,6 +127,16 @@ def take(db, limits: list[Limit], *, now: float | None = None) -> list[tuple[str
             taken.append((lim.bucket, window, lim.window_s))
         _forget_old(db, now)
     return taken
+
+
+def record(db, limits: list[Limit], *, now: float | None = None) -> None:
+    """Count one event in every bucket of ``limits`` without checking them (a failure
+    that already happened, e.g. a wrong password: it counts even past the limit)."""
+    now = clock() if now is None else now
+    with write_transaction(db):
+        for lim in limits:
+            _count(db, lim.bucket, int(now // lim.window_s), lim.window_s)
+        _forget_old(db, now)
 
 
 def give_back(db, taken: list[tuple[str, int, int]]) -> None:

@@ -177,22 +177,23 @@ def log_in(db, username: str, password: str, *, client: str, secret: str, per_ac
            per_client: int, window_s: int, now: float | None = None) -> dict | None:
     """Check a password under the failed-login limits; the user, or None if wrong.
 
-    Each attempt takes a place in two buckets, the client's (``client_key`` of
-    its address) and the typed account name's, before the password is hashed;
-    a right password gives its places back, so the buckets count failures.
-    Past either limit RateLimited is raised (scope ``client`` or ``account``)
-    and no scrypt time is spent.  A success returns only its own place: it
-    never clears failures counted before, so a client that knows one password
-    cannot log in with it between guesses to keep guessing another account.
-    The account limit holds whichever client guesses; it is the one a slow
-    attack from many addresses meets.
+    The limits are read before the password is hashed: past either of them
+    RateLimited is raised (scope ``client`` or ``account``) and no scrypt time
+    is spent.  Only a wrong password is counted, in two buckets: the client's
+    (``client_key`` of its address) and the typed account name's.  A success
+    counts nothing and clears nothing, so a client that knows one password
+    cannot log in with it between guesses to keep guessing another account,
+    and an API script making many correct Basic-auth calls at once is never
+    refused.  The account limit holds whichever client guesses; it is the one
+    a slow attack from many addresses meets.  Concurrent wrong guesses can pass
+    the limit by at most the number of attempts in flight at that moment.
     """
     name = (username or "").strip()
     rules = [Limit(f"login-client:{client}", per_client, window_s, "client"),
              Limit(f"login-account:{_limits.name_key(name, secret)}", per_account, window_s,
                    "account")]
-    taken = _limits.take(db, rules, now=now)
+    _limits.peek(db, rules, now=now)
     user = authenticate(db, name, password)
-    if user is not None:
-        _limits.give_back(db, taken)
+    if user is None:
+        _limits.record(db, rules, now=now)
     return user

@@ -169,3 +169,21 @@ def test_a_refused_login_writes_no_session(limited, fresh_db):
         login(client, "admin", "guess-123")
     login(client, "admin", PASSWORDS["admin"])
     assert fresh_db.execute("SELECT count(*) FROM sessions").fetchone()[0] == 0
+
+
+def test_many_correct_basic_auth_calls_at_once_are_never_refused(app, db_path):
+    # An API script with a dozen threads and the right password: successes are not
+    # failures, whatever the timing (each call hashes for tens of milliseconds).
+    from concurrent.futures import ThreadPoolExecutor
+
+    limited_app = make_app(db_path, per_account=3, per_client=5)
+
+    def call(i):
+        client = limited_app.test_client()
+        return client.post("/api/v1/stations", headers=basic("admin", PASSWORDS["admin"]),
+                           json={"name": f"并发站{i}", "lon": 116.3 + i * 0.01, "lat": 39.9},
+                           environ_base={"REMOTE_ADDR": "10.0.0.9"}).status_code
+
+    with ThreadPoolExecutor(12) as pool:
+        codes = list(pool.map(call, range(24)))
+    assert codes == [201] * 24
