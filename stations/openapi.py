@@ -27,18 +27,23 @@ def _coverage_path() -> dict:
                        "areas in km² measured in an equal-area projection, distances in metres. "
                        "Only active stations count (optionally only those open at `at`, or 24-hour).",
         "parameters": [
-            _param("minutes", "Minutes of travel (1–120)", {**number, "default": 15}),
+            _param("minutes", "Minutes of travel (1–120)",
+                   {**number, "minimum": 1, "maximum": 120, "default": 15}),
             _param("mode", "walk (5 km/h) or ebike (15 km/h)",
                    {"type": "string", "enum": ["walk", "ebike"], "default": "walk"}),
-            _param("speed_kmh", "Speed in km/h, overriding the mode's", number),
-            _param("detour", "Street distance ÷ straight-line distance (1–3)", {**number, "default": 1.3}),
+            _param("speed_kmh", "Speed in km/h (1–60), overriding the mode's",
+                   {**number, "minimum": 1, "maximum": 60}),
+            _param("detour", "Street distance ÷ straight-line distance (1–3)",
+                   {**number, "minimum": 1, "maximum": 3, "default": 1.3}),
             {**_param("district", "District name; repeat or comma-separate for several (all if none)",
                       {"type": "array", "items": {"type": "string"}}), "explode": True},
             _param("demand", "Name of an uploaded demand layer (uniform over the area if none)",
                    {"type": "string"}),
-            _param("cell_m", "Grid cell size in metres (20–5000)", {**number, "default": 100}),
+            _param("cell_m", "Grid cell size in metres (20–5000; the grid has a cell limit, so "
+                             "small cells need fewer districts)",
+                   {**number, "minimum": 20, "maximum": 5000, "default": 100}),
             _param("at", "Count only stations open at this local time, e.g. 2026-11-24T20:00",
-                   {"type": "string"}),
+                   {"type": "string", "pattern": ISO_TIME}),
             _param("only_24h", "Count only 24-hour stations (1/true)", {"type": "string"}),
         ],
         "security": [{"basicAuth": []}, {"session": []}],
@@ -78,6 +83,42 @@ def _coverage_schemas() -> dict:
     }
 
 
+_CODE = "(" + "|".join(FACILITIES) + ")"
+FACILITY_LIST = f"^({_CODE}(,{_CODE})*)?$"
+# 2026-11-24T21:30, with seconds, fractions and an offset optional (local time without one);
+# a day the month does not have (02-30) is a 400.
+ISO_TIME = (r"^(19|20)[0-9]{2}-(0[1-9]|1[0-2])-(0[1-9]|[12][0-9]|3[01])T([01][0-9]|2[0-3]):[0-5][0-9]"
+            r"(:[0-5][0-9](\.[0-9]{1,6})?)?(Z|[+-](0[0-9]|1[0-3]):[0-5][0-9])?$")
+# Four decimal numbers; the ranges and min ≤ max are checked by the API (400).
+BBOX_PATTERN = r"^-?[0-9]{1,3}(\.[0-9]+)?(,-?[0-9]{1,3}(\.[0-9]+)?){3}$"
+WRITE_ERRORS = {
+    "401": {"description": "Not logged in"}, "403": {"description": "Not an admin"},
+    "404": {"description": "No such station"},
+    "413": {"description": "Body larger than YIZHAN_MAX_UPLOAD_MB"},
+    "429": {"description": "Too many failed logins (Retry-After)"},
+    "503": {"description": "Database busy (an import or restore); retry after Retry-After"},
+}
+
+
+def station_input(properties: dict) -> dict:
+    """A write's body: a GeoJSON Feature with a Point, or a plain object of fields
+    (``lon``/``lat`` instead of the geometry).  Which fields a station needs, and where
+    it may stand, the API checks (400 naming each field)."""
+    fields = {"type": "object", "properties": {
+        **{k: v for k, v in properties.items()
+           if k not in ("hours_zh", "synthetic", "created_at", "updated_at")},
+        "lon": {"type": "number"}, "lat": {"type": "number"},
+        "manager": {"type": ["string", "null"]}, "manager_phone": {"type": ["string", "null"]},
+        "datum": {"type": "string", "enum": ["wgs84", "gcj02", "bd09"]}}}
+    point = {"type": "object", "required": ["type", "coordinates"], "properties": {
+        "type": {"const": "Point"},
+        "coordinates": {"type": "array", "items": {"type": "number"}, "minItems": 2,
+                        "maxItems": 2}}}
+    feature = {"type": "object", "required": ["type"], "properties": {
+        "type": {"const": "Feature"}, "geometry": point, "properties": fields}}
+    return {"oneOf": [feature, {**fields, "not": {"required": ["type"]}}]}
+
+
 def openapi_document() -> dict:
     properties = {
         "name": {"type": "string"}, "address": {"type": "string"},
@@ -104,7 +145,8 @@ def openapi_document() -> dict:
                               "properties": {"type": "object", "properties": properties}}}
     station_id = {"name": "station_id", "in": "path", "required": True, "schema": {"type": "integer"}}
     json_feature = {"application/json": {"schema": {"$ref": "#/components/schemas/Feature"}}}
-    write = {"requestBody": {"required": True, "content": json_feature},
+    json_input = {"application/json": {"schema": {"$ref": "#/components/schemas/StationInput"}}}
+    write = {"requestBody": {"required": True, "content": json_input},
              "security": [{"basicAuth": []}, {"session": []}]}
     return {
         "openapi": "3.1.0",
@@ -121,9 +163,10 @@ def openapi_document() -> dict:
                     _param("status", "Status", {"type": "string",
                                                 "enum": ["active", "temporarily_closed", "closed"]}),
                     _param("facility", "Facility codes, comma-separated; all must be present",
-                           {"type": "string"}),
-                    _param("bbox", "minlon,minlat,maxlon,maxlat (in the given datum)",
-                           {"type": "string"}),
+                           {"type": "string", "pattern": FACILITY_LIST}),
+                    _param("bbox", "minlon,minlat,maxlon,maxlat (in the given datum; "
+                                   "longitudes -180..180, latitudes -90..90, min ≤ max)",
+                           {"type": "string", "pattern": BBOX_PATTERN}),
                     DATUM,
                     _param("limit", "Page size", {"type": "integer", "minimum": 1, "maximum": 1000,
                                                   "default": 100}),
@@ -134,15 +177,16 @@ def openapi_document() -> dict:
                                  "400": ERROR}},
                 "post": {"summary": "Create a station (admin)", "parameters": [DATUM],
                          "responses": {"201": {"description": "Created", "content": json_feature},
-                                       "400": ERROR, "401": {"description": "Not logged in"},
-                                       "403": {"description": "Not an admin"}}, **write},
+                                       "400": ERROR, **WRITE_ERRORS}, **write},
             },
             "/api/v1/coverage": _coverage_path(),
             **campaign_paths(),
             "/api/v1/nearest": {
                 "get": {"summary": "The nearest stations to a point (riders)", "parameters": [
-                    _param("lon", "Longitude of the rider", {"type": "number"}, required=True),
-                    _param("lat", "Latitude of the rider", {"type": "number"}, required=True),
+                    _param("lon", "Longitude of the rider",
+                           {"type": "number", "minimum": -180, "maximum": 180}, required=True),
+                    _param("lat", "Latitude of the rider",
+                           {"type": "number", "minimum": -90, "maximum": 90}, required=True),
                     DATUM,
                     _param("k", "How many", {"type": "integer", "minimum": 1, "maximum": 50,
                                              "default": 5}),
@@ -152,9 +196,9 @@ def openapi_document() -> dict:
                                                                       "enum": [0, 1]}),
                     _param("open_24h", "Only 24-hour stations", {"type": "integer", "enum": [0, 1]}),
                     _param("at", "ISO time (default now; naive times are Asia/Shanghai)",
-                           {"type": "string"}),
+                           {"type": "string", "pattern": ISO_TIME}),
                     _param("facilities", "Facility codes, comma-separated; all must be present",
-                           {"type": "string"}),
+                           {"type": "string", "pattern": FACILITY_LIST}),
                     _param("status", "Station status, or `any`", {"type": "string", "enum": [
                         "active", "temporarily_closed", "closed", "any"], "default": "active"}),
                 ], "responses": {"200": {"description": "Results nearest first; distances are "
@@ -166,21 +210,20 @@ def openapi_document() -> dict:
             "/api/v1/stations/{station_id}": {
                 "get": {"summary": "One station", "parameters": [station_id, DATUM],
                         "responses": {"200": {"description": "Feature", "content": json_feature},
-                                      "404": {"description": "No such station"}}},
+                                      "400": ERROR, "404": {"description": "No such station"}}},
                 "patch": {"summary": "Change some fields (admin)", "parameters": [station_id, DATUM],
                           "responses": {"200": {"description": "Changed", "content": json_feature},
-                                        "400": ERROR, "404": {"description": "No such station"}},
-                          **write},
+                                        "400": ERROR, **WRITE_ERRORS}, **write},
                 "put": {"summary": "Replace a station's fields (admin)",
                         "parameters": [station_id, DATUM],
                         "responses": {"200": {"description": "Changed", "content": json_feature},
-                                      "400": ERROR, "404": {"description": "No such station"}},
-                        **write},
+                                      "400": ERROR, **WRITE_ERRORS}, **write},
             },
         },
         "components": {
             "schemas": {
                 "Feature": feature,
+                "StationInput": station_input(properties),
                 "FeatureCollection": {"type": "object", "properties": {
                     "type": {"const": "FeatureCollection"},
                     "features": {"type": "array", "items": {"$ref": "#/components/schemas/Feature"}},

@@ -1,13 +1,17 @@
 """JSON API v1: stations as GeoJSON, with an OpenAPI document."""
 
+import functools
+import re
+
+import orjson
 from flask import Blueprint, current_app, g, jsonify, request
 
 from .. import directory as core
+from ..campaign import latest_checklist, latest_checklists, qiyou_property
 from ..exporter import feature_collection, station_feature
 from ..openapi import openapi_document
 from ..registry import save_station
 from ..riders import nearest_answer, parse_nearest_query
-from ..campaign import latest_checklist, latest_checklists, qiyou_property
 from ..storage import StationNotFound
 from . import csrf
 from .access import PUBLIC, allow
@@ -23,6 +27,34 @@ def bad_request(parameter, message):
 @bp.errorhandler(core.QueryError)
 def query_error(exc):
     return bad_request(exc.parameter, exc.message)
+
+
+@functools.cache
+def _typed_parameters() -> dict:
+    """{(OpenAPI path, METHOD): query parameters documented as numbers, enums or patterns}."""
+    out = {}
+    for path, item in openapi_document()["paths"].items():
+        for method, operation in item.items():
+            out[path, method.upper()] = [
+                p["name"] for p in operation.get("parameters", []) if p["in"] == "query"
+                and (set(p["schema"]) & {"enum", "minimum", "maximum"}
+                     or p["schema"].get("type") in ("integer", "number")
+                     or not re.search(p["schema"].get("pattern", ""), ""))]
+    return out
+
+
+@bp.before_app_request
+def refuse_empty_typed_parameters():
+    """``?datum=`` or ``?limit=`` is neither a datum nor a number: a 400, as the
+    document says, rather than silently the default (leave the parameter out for that)."""
+    rule = request.url_rule
+    if rule is None or not rule.rule.startswith(bp.url_prefix + "/"):
+        return None
+    path = re.sub(r"<(?:[^:<>]+:)?([^<>]+)>", r"{\1}", rule.rule)
+    for name in _typed_parameters().get((path, request.method), ()):
+        if any(not value.strip() for value in request.args.getlist(name)):
+            return bad_request(name, f"参数 {name} 不能为空：请给出取值，或不带这个参数")
+    return None
 
 
 @bp.get("/openapi.json")
@@ -60,10 +92,34 @@ def station(station_id):
     return jsonify(feature)
 
 
+_MAX_BODY_DEPTH = 16  # a Feature with a Point needs 4
+
+
+def _json_body():
+    """The JSON body (None when the request is not JSON); malformed or too deeply
+    nested JSON is a 400 naming the body, never a RecursionError."""
+    if not request.is_json:
+        return None
+    try:
+        body = orjson.loads(request.get_data(cache=True))
+    except orjson.JSONDecodeError as exc:
+        why = (f"嵌套过深（最多 {_MAX_BODY_DEPTH} 层）" if "depth" in exc.msg or "recursion" in exc.msg
+               else f"第 {exc.lineno} 行第 {exc.colno} 列：{exc.msg}")
+        raise core.QueryError("body", f"请求体不是有效的 JSON，{why}") from None
+    stack, depth = [(body, 1)], 0
+    while stack:
+        value, depth = stack.pop()
+        if depth > _MAX_BODY_DEPTH:
+            raise core.QueryError("body", f"请求体的 JSON 嵌套过深（最多 {_MAX_BODY_DEPTH} 层）")
+        children = value.values() if isinstance(value, dict) else value if isinstance(value, list) else ()
+        stack.extend((child, depth + 1) for child in children if isinstance(child, (dict, list)))
+    return body
+
+
 def _write(station_id=None, partial=False):
     if not g.get("basic_auth"):
         csrf.protect()  # a cookie session needs the X-CSRFToken header
-    raw = core.fields_from_json(request.get_json(silent=True))
+    raw = core.fields_from_json(_json_body())
     datum = core.parse_datum_param(raw.pop("datum", None) or request.args.get("datum"))
     try:
         result = save_station(get_db(), raw, station_id=station_id, datum=datum, partial=partial,
