@@ -347,7 +347,7 @@ def object_(campaign_id):
     except RateLimited as exc:
         return render_template("campaign/notice.html", listed=listed, form=request.form,
                                errors={"form": "提交太频繁了，请稍后再试。"}), 429, {"Retry-After": str(exc.retry_after)}
-    flash("已收到您的异议，组织者会逐条核实处理。谢谢！")
+    flash("已收到您的异议，组织者会逐条核实处理。谢谢！", "objection")
     return redirect(url_for("campaigns.notice", campaign_id=campaign_id) + "#objection")
 
 
