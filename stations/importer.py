@@ -1,30 +1,39 @@
-"""Importing station lists from CSV, XLSX and GeoJSON, all or nothing.
+"""Importing station lists from CSV, XLSX and GeoJSON, all or nothing, in a stream.
 
 Columns are found by their header, Chinese or English.  Every row is checked
 and every problem is reported with the row number as a spreadsheet shows it
 (header row 1, first station row 2), the column as the file names it, and a
 reason.  A file with any error writes nothing unless ``skip_invalid`` is given,
 and then exactly the valid rows; a dry run writes nothing at all.
+
+Memory stays bounded for big files (500,000 rows): rows are read one at a time
+(``stations.readers``), checked in batches, and parked in a temporary file; the
+checks that need the whole file (duplicates) keep only compact arrays.  Writing
+then streams the parked rows in batches inside one write transaction, so the
+import is still all or nothing.
 """
 
 from __future__ import annotations
 
-import csv
 import io
-import json
+import pickle
 import re
+import tempfile
 import unicodedata
-import zipfile
-from dataclasses import dataclass, field
+from array import array
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
-from .exporter import undefuse
-from .records import Problem, clean_station
-from .storage import insert_stations, station_points
-from .validation import check_locations
+import numpy as np
 
-__all__ = ["ImportError_", "ImportReport", "RowReport", "HEADER_ALIASES", "read_rows",
-           "validate_rows", "import_file", "format_report"]
+from . import readers
+from .readers import MAX_ROWS, FileProblem
+from .records import Problem, clean_station
+from .storage import insert_stations, station_names, station_point_arrays, write_transaction
+from .validation import check_places, find_duplicates
+
+__all__ = ["ImportError_", "ImportReport", "RowReport", "HEADER_ALIASES", "map_headers",
+           "import_file", "import_path", "import_stream", "format_report"]
 
 HEADER_ALIASES = {
     "id": ["id", "yizhan_id", "驿站id"],
@@ -48,11 +57,10 @@ HEADER_ALIASES = {
     "synthetic": ["合成数据", "synthetic"],
     "last_verified_at": ["核验时间", "最近核验", "核验日期", "last_verified_at", "verified"],
 }
-_MAX_ROWS = 500_000
-
-
-class ImportError_(ValueError):
-    """The file as a whole cannot be read (wrong format, no header, no name column…)."""
+_MAX_ROWS = MAX_ROWS
+BATCH = 5_000         # rows checked, parked and written at a time
+DETAIL_LIMIT = 1_000  # rows with errors (and, apart, rows with only warnings) listed in full
+ImportError_ = FileProblem  # the name callers know
 
 
 @dataclass
@@ -74,19 +82,31 @@ class ImportReport:
     columns: dict = field(default_factory=dict)  # field -> header as written in the file
     ignored_columns: list = field(default_factory=list)
     file_errors: list = field(default_factory=list)
-    rows: list = field(default_factory=list)  # RowReport for rows with any problem
-    valid_records: list = field(default_factory=list)
+    rows: list = field(default_factory=list)  # RowReport for the rows with problems listed
+    valid_records: list = field(default_factory=list)  # (readers of small files only)
+    valid_rows: int = 0
     written: int = 0
     dry_run: bool = False
     skip_invalid: bool = False
+    counted_error_rows: int | None = None    # counted over the whole file when
+    counted_warning_rows: int | None = None  # not every row is listed
 
     @property
     def error_rows(self) -> int:
+        if self.counted_error_rows is not None:
+            return self.counted_error_rows
         return sum(1 for r in self.rows if r.errors)
 
     @property
     def warning_rows(self) -> int:
+        if self.counted_warning_rows is not None:
+            return self.counted_warning_rows
         return sum(1 for r in self.rows if r.warnings and not r.errors)
+
+    @property
+    def unlisted_rows(self) -> int:
+        """Rows with problems that the report counts but does not list."""
+        return max(0, self.error_rows + self.warning_rows - len(self.rows))
 
     @property
     def ok(self) -> bool:
@@ -96,6 +116,20 @@ class ImportReport:
         """The header the file used for a field (for messages)."""
         return self.columns.get(name, name)
 
+    def to_dict(self) -> dict:
+        out = asdict(self)
+        out.pop("valid_records")
+        return out
+
+    @classmethod
+    def from_dict(cls, data: dict) -> ImportReport:
+        data = dict(data)
+        data["rows"] = [RowReport(r["row"], r["name"], [Problem(**p) for p in r["errors"]],
+                                  [Problem(**p) for p in r["warnings"]]) for r in data.get("rows", [])]
+        return cls(**{k: v for k, v in data.items() if k in cls.__dataclass_fields__})
+
+
+# --- headers -------------------------------------------------------------------------
 
 def _norm_header(text) -> str:
     text = unicodedata.normalize("NFKC", str(text or "")).strip().lower()
@@ -105,6 +139,13 @@ def _norm_header(text) -> str:
 
 _ALIAS_LOOKUP = {_norm_header(alias): name for name, aliases in HEADER_ALIASES.items()
                  for alias in aliases}
+_UNPRINTABLE = re.compile("[\x00-\x1f\x7f-\x9f\ud800-\udfff\ufffe\uffff]")
+
+
+def _shown(text) -> str:
+    """A header as a report can show it (no control characters, not too long)."""
+    text = _UNPRINTABLE.sub("\ufffd", str(text).strip())
+    return text if len(text) <= 60 else text[:60] + "…"
 
 
 def map_headers(headers) -> tuple[dict, list]:
@@ -115,197 +156,300 @@ def map_headers(headers) -> tuple[dict, list]:
         if name and name not in mapping:
             mapping[name] = i
         elif str(header or "").strip():
-            ignored.append(str(header).strip())
+            ignored.append(_shown(header))
     return mapping, ignored
 
 
-def _find_header(rows, limit=10):
-    """Index of the header row: the first of the first rows that names two known fields
-    (spreadsheets often have a title line above the header)."""
-    for i, row in enumerate(rows[:limit]):
-        mapping, _ = map_headers(row)
-        if len(mapping) >= 2:
-            return i
-    return None
+# --- reading -------------------------------------------------------------------------
 
-
-def _decode_text(data: bytes) -> tuple[str, str]:
-    for encoding in ("utf-8-sig", "gb18030"):
-        try:
-            return data.decode(encoding), encoding
-        except UnicodeDecodeError:
-            continue
-    raise ImportError_("文件既不是 UTF-8 也不是 GBK/GB18030 编码的文本")
-
-
-def _sniff_format(data: bytes, filename: str) -> str:
-    suffix = Path(filename or "").suffix.lower()
-    if data[:4] == b"PK\x03\x04":
-        return "xlsx"
-    if suffix in (".geojson", ".json") or data.lstrip()[:1] == b"{":
-        return "geojson"
-    if suffix in (".xls",):
-        raise ImportError_("不支持旧版 .xls 文件，请在 Excel 中另存为 .xlsx 或 CSV")
-    return "csv"
-
-
-def read_rows(data: bytes, filename: str = "", report: ImportReport | None = None):
-    """Parse a file into (row number, {field: value}) pairs; fills in the report's
-    format, encoding and column facts."""
-    report = report or ImportReport(filename)
-    fmt = report.format = _sniff_format(data, filename)
+def open_rows(stream, filename: str, report: ImportReport):
+    """(rows, estimated row count) for a file: rows is an iterator of (row number,
+    {field: value}); fills in the report's format, encoding and columns.  Raises
+    FileProblem for a file that cannot be read, now or while the rows are read."""
+    head = stream.read(8)
+    stream.seek(0)
+    if not head:
+        raise FileProblem("文件是空的")
+    fmt = report.format = readers.sniff_format(head, filename)
     if fmt == "geojson":
-        return _read_geojson(data, report)
+        report.row_label = "个要素"
+        report.encoding = "utf-8"
+        return _geojson_rows(readers.iter_geojson(stream), report), None
     if fmt == "xlsx":
-        table = _read_xlsx(data)
+        table, estimate = readers.iter_xlsx(stream), None
     else:
-        text, report.encoding = _decode_text(data)
-        table = _read_csv(text)
-    header_at = _find_header(table)
-    if header_at is None:
-        raise ImportError_("找不到表头：前 10 行中没有一行包含“名称”“经度”“纬度”等列名")
-    mapping, report.ignored_columns = map_headers(table[header_at])
-    report.columns = {name: str(table[header_at][i]).strip() for name, i in mapping.items()}
+        report.encoding, lines = readers.detect_encoding(stream)
+        table, estimate = enumerate(readers.iter_csv(stream, report.encoding), start=1), lines - 2
+    return _table_rows(table, report), estimate
+
+
+def _table_rows(table, report):
+    first = []
+    for number, cells in table:
+        first.append((number, cells))
+        if len(first) == 10 or len(map_headers(cells)[0]) >= 2:
+            break
+    at = next((k for k, (_, cells) in enumerate(first) if len(map_headers(cells)[0]) >= 2), None)
+    if at is None:
+        raise FileProblem("找不到表头：前 10 行中没有一行包含“名称”“经度”“纬度”等列名")
+    header = first[at][1]
+    mapping, report.ignored_columns = map_headers(header)
+    report.columns = {name: _shown(header[i]) for name, i in mapping.items()}
     if "name" not in mapping:
-        raise ImportError_("缺少“名称”列（也可写作 name、站点名称）")
+        raise FileProblem("缺少“名称”列（也可写作 name、站点名称）")
     if not ({"lon", "lat"} <= mapping.keys() or "location" in mapping):
-        raise ImportError_("缺少坐标列：需要“经度”和“纬度”两列（或一列“坐标”写作 经度,纬度）")
-    rows = []
-    for offset, cells in enumerate(table[header_at + 1:], start=header_at + 2):
+        raise FileProblem("缺少坐标列：需要“经度”和“纬度”两列（或一列“坐标”写作 经度,纬度）")
+    count = 0
+    for number, cells in table:
         if not any(str(c).strip() for c in cells if c is not None):
             continue  # blank lines at the end of a sheet are not rows
-        rows.append((offset, {name: (cells[i] if i < len(cells) else None)
-                              for name, i in mapping.items()}))
-    if len(rows) > _MAX_ROWS:
-        raise ImportError_(f"文件有 {len(rows)} 行，超过一次导入的上限 {_MAX_ROWS} 行")
-    return rows
+        count += 1
+        if count > MAX_ROWS:
+            raise FileProblem(f"文件超过一次导入的上限 {MAX_ROWS:,} 行（第 {number:,} 行）；请分成几个文件导入")
+        yield number, {name: (cells[i] if i < len(cells) else None) for name, i in mapping.items()}
 
 
-def _read_csv(text: str) -> list[list]:
-    sample = text[:4096]
-    try:
-        dialect = csv.Sniffer().sniff(sample, delimiters=",\t;")
-    except csv.Error:
-        dialect = csv.excel
-    return [[undefuse(cell) for cell in row] for row in csv.reader(io.StringIO(text), dialect)]
-
-
-def _read_xlsx(data: bytes) -> list[list]:
-    from openpyxl import load_workbook
-
-    try:
-        book = load_workbook(io.BytesIO(data), read_only=True, data_only=True)
-    except (zipfile.BadZipFile, KeyError, OSError, ValueError) as exc:
-        raise ImportError_(f"无法读取 XLSX 文件：{exc}") from None
-    try:
-        sheet = book.worksheets[0]
-        return [["" if c is None else undefuse(c) for c in row] for row in sheet.iter_rows(values_only=True)]
-    finally:
-        book.close()
-
-
-def _read_geojson(data: bytes, report: ImportReport):
-    report.row_label = "个要素"
-    text, report.encoding = _decode_text(data)
-    try:
-        doc = json.loads(text)
-    except json.JSONDecodeError as exc:
-        raise ImportError_(f"不是有效的 JSON：第 {exc.lineno} 行第 {exc.colno} 列 {exc.msg}") from None
-    if isinstance(doc, dict) and doc.get("type") == "Feature":
-        features = [doc]
-    elif isinstance(doc, dict) and isinstance(doc.get("features"), list):
-        features = doc["features"]
-    else:
-        raise ImportError_("GeoJSON 应为 FeatureCollection（含 features 数组）")
-    rows, seen = [], set()
-    for number, feature in enumerate(features, start=1):
-        props = (feature or {}).get("properties") or {} if isinstance(feature, dict) else {}
-        mapping, ignored = map_headers(list(props))
-        seen.update(ignored)
-        values = {name: props[key] for key, name in
-                  ((k, _ALIAS_LOOKUP.get(_norm_header(k))) for k in props) if name}
-        for name in mapping:
-            report.columns.setdefault(name, list(props)[mapping[name]])
-        if "id" in props and isinstance(feature, dict) and feature.get("id") is not None:
+def _geojson_rows(features, report):
+    seen, columns = [], report.columns
+    for number, feature in features:
+        values = {}
+        if not isinstance(feature, dict):
+            values["_feature_error"] = "要素应为对象（含 geometry 和 properties）"
+            yield number, values
+            continue
+        props = feature.get("properties")
+        if props is None:
+            props = {}
+        if not isinstance(props, dict):
+            values["_feature_error"] = "properties 应为对象"
+            props = {}
+        for key, value in props.items():
+            name = _ALIAS_LOOKUP.get(_norm_header(key))
+            if name and name not in values:
+                values[name] = value
+                columns.setdefault(name, _shown(key))
+            elif name is None and key not in seen and len(seen) < 100:
+                seen.append(key)
+        if "id" in props and feature.get("id") is not None:
             values.setdefault("id", feature.get("id"))
-        geometry = feature.get("geometry") if isinstance(feature, dict) else None
-        if isinstance(geometry, dict) and geometry.get("type") == "Point":
-            coords = geometry.get("coordinates") or []
-            values["lon"] = coords[0] if len(coords) > 0 else None
-            values["lat"] = coords[1] if len(coords) > 1 else None
+        geometry = feature.get("geometry")
+        coords = geometry.get("coordinates") if isinstance(geometry, dict) else None
+        if isinstance(geometry, dict) and geometry.get("type") == "Point" and isinstance(coords, list) \
+                and len(coords) >= 2 and all(isinstance(c, (int, float)) and not isinstance(c, bool)
+                                             for c in coords[:2]):
+            values["lon"], values["lat"] = coords[0], coords[1]
+        elif isinstance(geometry, dict) and geometry.get("type") == "Point":
+            values["_geometry_error"] = "Point 的 coordinates 应为 [经度, 纬度] 两个数字"
         else:
-            values["_geometry_error"] = (f"几何类型应为 Point，实为 "
-                                         f"{(geometry or {}).get('type') if isinstance(geometry, dict) else '空'}")
-        rows.append((number, values))
-    report.ignored_columns = sorted(seen)
-    report.columns.setdefault("lon", "geometry")
-    report.columns.setdefault("lat", "geometry")
-    return rows
+            kind = geometry.get("type") if isinstance(geometry, dict) else "空"
+            values["_geometry_error"] = f"几何类型应为 Point，实为 {_shown(kind)}"
+        yield number, values
+    report.ignored_columns = sorted(_shown(k) for k in seen)
+    columns.setdefault("lon", "geometry")
+    columns.setdefault("lat", "geometry")
 
+
+# --- checking ------------------------------------------------------------------------
 
 def _clean_id(value, row_errors):
     if value is None or str(value).strip() == "":
         return None
     try:
         number = int(float(unicodedata.normalize("NFKC", str(value)).strip()))
-        if number <= 0:
+        if not 0 < number < 2**63:
             raise ValueError
         return number
-    except ValueError:
-        row_errors.append(Problem("id", f"编号“{value}”应为正整数"))
+    except (ValueError, OverflowError):
+        row_errors.append(Problem("id", f"编号“{_shown(value)[:30]}”应为正整数"))
         return None
 
 
-def validate_rows(rows, datum="wgs84", region="beijing", existing=(), report=None):
-    """Check parsed rows; fill ``report.rows`` and ``report.valid_records``."""
-    report = report or ImportReport("")
-    report.total_rows = len(rows)
-    records, results = [], []
-    for number, values in rows:
-        result = clean_station({k: v for k, v in values.items() if not k.startswith("_")}, datum)
-        if values.get("_geometry_error"):
-            result.errors = [p for p in result.errors if p.field not in ("lon", "lat")]
-            result.errors.append(Problem("geometry", values["_geometry_error"]))
-        station_id = _clean_id(values.get("id"), result.errors)
-        record = result.record
-        record["_row"] = number
-        if station_id is not None:
-            record["id"] = station_id
-        records.append(record)
-        results.append(result)
-    spatial = check_locations(records, region, existing)
-    for record, result, (errors, warnings) in zip(records, results, spatial):
-        errors = result.errors + errors
-        warnings = result.warnings + warnings
-        if errors or warnings:
-            report.rows.append(RowReport(record["_row"], record.get("name"), errors, warnings))
-        if not errors:
-            report.valid_records.append({k: v for k, v in record.items() if k != "_row"})
-    return report
+class _Names:
+    """Names of many records in one UTF-8 buffer (a list of str objects costs ~3x more)."""
+
+    def __init__(self):
+        self.data, self.ends = bytearray(), array("q")
+
+    def append(self, name):
+        self.data += (name or "").encode("utf-8", "surrogatepass")
+        self.ends.append(len(self.data))
+
+    def __len__(self):
+        return len(self.ends)
+
+    def __getitem__(self, i):
+        start = self.ends[i - 1] if i else 0
+        return self.data[start:self.ends[i]].decode("utf-8", "surrogatepass") or None
 
 
-def import_file(db, data: bytes, filename: str = "", *, datum="wgs84", region="beijing",
-                dry_run=False, skip_invalid=False, username=None) -> ImportReport:
+class _Checked:
+    """What the check pass keeps: per-record error flags and the parked records."""
+
+    def __init__(self, spill_dir=None):
+        self.spill = tempfile.TemporaryFile(dir=spill_dir)
+        self.flags = bytearray()  # per record: 1 error, 2 warning
+        self.listed = {}          # record index -> RowReport
+        self.listed_errors = self.listed_warnings = 0
+
+    def add(self, i, number, name, errors, warnings):
+        if not errors and not warnings:
+            return
+        self.flags[i] |= (1 if errors else 0) | (2 if warnings else 0)
+        row = self.listed.get(i)
+        if row is None:
+            if errors and self.listed_errors < DETAIL_LIMIT:
+                self.listed_errors += 1
+            elif not errors and self.listed_warnings < DETAIL_LIMIT:
+                self.listed_warnings += 1
+            else:
+                return
+            row = self.listed[i] = RowReport(number, name)
+        row.errors += errors
+        row.warnings += warnings
+
+    def park(self, batch):
+        pickle.dump(batch, self.spill, protocol=pickle.HIGHEST_PROTOCOL)
+
+    def batches(self):
+        self.spill.seek(0)
+        while True:
+            try:
+                yield pickle.load(self.spill)
+            except EOFError:
+                return
+
+    def close(self):
+        self.spill.close()
+
+
+def _check(rows, report, datum, region, db, progress, estimate, spill_dir):
+    checked = _Checked(spill_dir)
+    lons, lats, numbers, ids, names = array("d"), array("d"), array("q"), array("q"), _Names()
+    batch = []
+
+    def flush():
+        records = [record for _, record, _ in batch]
+        for (i, record, result), (errors, warnings) in zip(batch, check_places(records, region)):
+            checked.add(i, record["_row"], record.get("name"), result.errors + errors,
+                        result.warnings + warnings)
+            lons.append(record.get("lon", np.nan) if record.get("lon") is not None else np.nan)
+            lats.append(record.get("lat", np.nan) if record.get("lat") is not None else np.nan)
+        checked.park([(i, record) for i, record, _ in batch])
+        batch.clear()
+        progress("check", len(names), estimate)
+
+    try:
+        for number, values in rows:
+            i = len(names)
+            result = clean_station({k: v for k, v in values.items() if not k.startswith("_")}, datum)
+            for key in ("_geometry_error", "_feature_error"):
+                if values.get(key):
+                    result.errors = [p for p in result.errors if p.field not in ("lon", "lat")]
+                    result.errors.append(Problem("geometry", values[key]))
+            station_id = _clean_id(values.get("id"), result.errors)
+            record = result.record
+            record["_row"] = number
+            if station_id is not None:
+                record["id"] = station_id
+            checked.flags.append(0)
+            numbers.append(number)
+            names.append(record.get("name"))
+            ids.append(station_id or 0)
+            batch.append((i, record, result))
+            if len(batch) >= BATCH:
+                flush()
+        if batch:
+            flush()
+        report.total_rows = len(names)
+        if names:
+            old_ids, old_lons, old_lats = station_point_arrays(db)
+            found = find_duplicates(np.frombuffer(lons, dtype=float), np.frombuffer(lats, dtype=float),
+                                    names, numbers, ids, existing_ids=old_ids, existing_lons=old_lons,
+                                    existing_lats=old_lats,
+                                    existing_names=lambda wanted: station_names(db, wanted))
+            for i, problem in found:
+                checked.add(i, numbers[i], names[i], [problem], [])
+    except BaseException:
+        checked.close()
+        raise
+    flags = checked.flags
+    report.counted_error_rows = flags.count(1) + flags.count(3)
+    report.counted_warning_rows = flags.count(2)
+    report.valid_rows = report.total_rows - report.counted_error_rows
+    report.rows = sorted(checked.listed.values(), key=lambda r: r.row)
+    return checked
+
+
+# --- importing -----------------------------------------------------------------------
+
+def _no_progress(stage, done, total):
+    pass
+
+
+def import_stream(db, stream, filename: str = "", *, datum="wgs84", region="beijing",
+                  dry_run=False, skip_invalid=False, username=None, progress=None,
+                  spill_dir=None) -> ImportReport:
     """Read, check and (unless told otherwise) store a station list in one transaction.
 
-    Returns the report; ``report.written`` is the number of stations stored (0 when
-    the file had errors and ``skip_invalid`` was not given, or on a dry run).
+    Parameters
+    ----------
+    stream : binary file object
+        The file, seekable (an open file or BytesIO).
+    progress : callable, optional
+        ``progress(stage, done, total)`` with stage ``"check"`` or ``"write"``;
+        ``total`` is an estimate or None.
+    spill_dir : path, optional
+        Where checked rows wait for the write (a temporary file, removed after).
+
+    Returns
+    -------
+    ImportReport
+        ``written`` is the number of stations stored (0 when the file had errors
+        and ``skip_invalid`` was not given, or on a dry run).
     """
     report = ImportReport(filename, datum=datum, dry_run=dry_run, skip_invalid=skip_invalid)
+    progress = progress or _no_progress
     try:
-        rows = read_rows(data, filename, report)
-    except ImportError_ as exc:
+        rows, estimate = open_rows(stream, filename, report)
+        checked = _check(rows, report, datum, region, db, progress, estimate, spill_dir)
+    except FileProblem as exc:
         report.file_errors.append(str(exc))
         return report
-    if not rows:
-        report.file_errors.append("文件中没有站点数据行")
-        return report
-    validate_rows(rows, datum, region, station_points(db), report)
-    if dry_run or not report.valid_records or (report.error_rows and not skip_invalid):
-        return report
-    insert_stations(db, report.valid_records, username=username, action="import")
-    report.written = len(report.valid_records)
+    try:
+        if not report.total_rows:
+            report.file_errors.append("文件中没有站点数据行")
+        elif not (dry_run or not report.valid_rows or (report.error_rows and not skip_invalid)):
+            _write(db, checked, report, username, progress)
+    finally:
+        checked.close()
     return report
+
+
+def _write(db, checked, report, username, progress):
+    # Rows that carry an id first, so that ids handed to the others never collide.
+    written, flags = 0, checked.flags
+    with write_transaction(db):
+        for with_id in (True, False):
+            for batch in checked.batches():
+                records = [{k: v for k, v in record.items() if k != "_row"} for i, record in batch
+                           if not flags[i] & 1 and (record.get("id") is not None) == with_id]
+                if records:
+                    insert_stations(db, records, username=username, action="import")
+                    written += len(records)
+                    progress("write", written, report.valid_rows)
+    report.written = written
+
+
+def import_file(db, data: bytes, filename: str = "", **options) -> ImportReport:
+    """:func:`import_stream` over bytes in memory (small files, tests)."""
+    return import_stream(db, io.BytesIO(data), filename, **options)
+
+
+def import_path(db, path, filename: str | None = None, **options) -> ImportReport:
+    """:func:`import_stream` over a file on disk; the report names ``filename`` if given."""
+    path = Path(path)
+    with open(path, "rb") as stream:
+        return import_stream(db, stream, filename or path.name, **options)
 
 
 def format_report(report: ImportReport, limit: int = 200) -> str:
@@ -321,14 +465,15 @@ def format_report(report: ImportReport, limit: int = 200) -> str:
     if report.ignored_columns:
         lines.append("未识别、已忽略的列：" + "、".join(report.ignored_columns))
     lines.append(f"共 {report.total_rows} 行；有错误 {report.error_rows} 行；"
-                 f"仅有警告 {report.warning_rows} 行；可导入 {len(report.valid_records)} 行。")
+                 f"仅有警告 {report.warning_rows} 行；可导入 {report.valid_rows} 行。")
     prefix = "第 {} 个要素" if report.row_label == "个要素" else "第 {} 行"
     for row in report.rows[:limit]:
         for kind, problems in (("错误", row.errors), ("警告", row.warnings)):
             for p in problems:
                 lines.append(f"{prefix.format(row.row)} [{report.column(p.field)}] {kind}：{p.message}")
-    if len(report.rows) > limit:
-        lines.append(f"……另有 {len(report.rows) - limit} 行有问题未列出。")
+    unlisted = report.unlisted_rows + max(0, len(report.rows) - limit)
+    if unlisted:
+        lines.append(f"……另有 {unlisted} 行有问题未列出。")
     if report.dry_run:
         lines.append("试运行（--dry-run）：未写入任何数据。")
     elif report.written:
@@ -336,3 +481,27 @@ def format_report(report: ImportReport, limit: int = 200) -> str:
     elif report.error_rows and not report.skip_invalid:
         lines.append("因存在错误，未写入任何数据（可用 --skip-invalid 只导入无错误的行）。")
     return "\n".join(lines)
+
+
+# --- for other readers of tables (stations.coverage) ----------------------------------
+
+def _sniff_format(data: bytes, filename: str) -> str:
+    return readers.sniff_format(data[:8], filename)
+
+
+def _decode_text(data: bytes) -> tuple[str, str]:
+    encoding, _ = readers.detect_encoding(io.BytesIO(data))
+    return data.decode(encoding), encoding
+
+
+def _read_csv(text: str) -> list[list]:
+    return list(readers.iter_csv(io.BytesIO(text.encode("utf-8")), "utf-8"))
+
+
+def _read_xlsx(data: bytes) -> list[list]:
+    """The first sheet as a list of rows (index = row number - 1; blank rows empty)."""
+    table = []
+    for number, cells in readers.iter_xlsx(io.BytesIO(data)):
+        table.extend([] for _ in range(number - 1 - len(table)))
+        table.append(["" if c is None else c for c in cells])
+    return table

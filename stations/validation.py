@@ -17,7 +17,8 @@ from geodata import districts as geo
 
 from .records import Problem
 
-__all__ = ["EARTH_RADIUS_M", "REGIONS", "check_locations", "lonlat_to_xyz", "same_district"]
+__all__ = ["EARTH_RADIUS_M", "REGIONS", "check_locations", "check_places", "find_duplicates",
+           "lonlat_to_xyz", "same_district"]
 
 EARTH_RADIUS_M = 6371008.8  # mean Earth radius: distances are on this sphere
 DUPLICATE_RADIUS_M = 50.0
@@ -67,6 +68,36 @@ def check_locations(records, region="beijing", existing=(), *, name_key="name"):
     list of (errors, warnings)
         One pair of lists of :class:`Problem` per record, in order.
     """
+    out = check_places(records, region)
+    existing = list(existing)
+    names = {row[0]: row[1] for row in existing}
+    found = find_duplicates(
+        np.array([_coord(r, "lon") for r in records], dtype=float),
+        np.array([_coord(r, "lat") for r in records], dtype=float),
+        [r.get(name_key) for r in records],
+        [r.get("_row") for r in records],
+        [r.get("id") for r in records],
+        existing_ids=np.array([row[0] for row in existing], dtype=np.int64),
+        existing_lons=np.array([row[2] for row in existing], dtype=float),
+        existing_lats=np.array([row[3] for row in existing], dtype=float),
+        existing_names=lambda ids: {i: names.get(i) for i in ids})
+    for i, problem in found:
+        out[i][0].append(problem)
+    return out
+
+
+def _coord(record, key):
+    value = record.get(key)
+    return np.nan if value is None else value
+
+
+def check_places(records, region="beijing"):
+    """In China, in (or near) the region, which district: the checks of one record alone.
+
+    Sets ``district``, ``district_declared`` and ``district_mismatch`` on records
+    with coordinates (see :func:`check_locations`); returns one (errors, warnings)
+    pair per record.  Runs vectorised, so it can take an import batch at a time.
+    """
     out = [([], []) for _ in records]
     idx = [i for i, r in enumerate(records) if r.get("lon") is not None and r.get("lat") is not None]
     if not idx:
@@ -106,37 +137,129 @@ def check_locations(records, region="beijing", existing=(), *, name_key="name"):
         if rec["district_mismatch"]:
             warnings.append(Problem("district", f"登记的区“{declared}”与坐标所在的“{found}”不一致"
                                                 "（以坐标为准，原值已保留，已标记待核）"))
-
-    _check_duplicates(records, idx, lons, lats, existing, out, name_key)
     return out
 
 
-def _check_duplicates(records, idx, lons, lats, existing, out, name_key):
-    new_xyz = lonlat_to_xyz(lons, lats)
-    own_ids = {records[i].get("id") for i in idx if records[i].get("id") is not None}
-    old = [row for row in existing if row[0] not in own_ids]
-    if old:
-        old_xyz = lonlat_to_xyz([r[2] for r in old], [r[3] for r in old])
-        tree = cKDTree(old_xyz)
-        for j, hits in enumerate(tree.query_ball_point(new_xyz, DUPLICATE_RADIUS_M)):
-            _report(records, idx[j], new_xyz[j], [(old[h][0], old[h][1], old_xyz[h]) for h in hits],
-                    out, name_key, "已有站点")
-    tree = cKDTree(new_xyz)
-    for a, b in sorted(tree.query_pairs(DUPLICATE_RADIUS_M)):
-        other = (None, records[idx[a]].get(name_key), new_xyz[a])
-        _report(records, idx[b], new_xyz[b], [other], out, name_key, "本文件中的",
-                other_row=records[idx[a]].get("_row"))
+_NEIGHBOURS = 8      # nearest points looked at per point (after identical points are grouped)
+_QUERY_CHUNK = 50_000
 
 
-def _report(records, i, xyz, others, out, name_key, where, other_row=None):
-    rec = records[i]
-    for other_id, other_name, other_xyz in others:
-        distance = float(np.linalg.norm(xyz - other_xyz))
-        label = f"#{other_id}" if other_id is not None else (f"第 {other_row} 行" if other_row else "")
+def find_duplicates(lons, lats, names, rows, ids, *, existing_ids=None, existing_lons=None,
+                    existing_lats=None, existing_names=None):
+    """Suspected duplicates among new records and against stored stations.
+
+    A record is a suspected duplicate when it lies within SAME_POINT_M of a stored
+    station or an earlier record of the file, or within DUPLICATE_RADIUS_M of one
+    with the same name.  Memory is a few arrays per record, whatever the count:
+    records at identical coordinates are grouped first (so a file of 500,000
+    copies of one point costs no more than one), then each point looks at its
+    nearest neighbours in a KD-tree.
+
+    Parameters
+    ----------
+    lons, lats : array of float
+        WGS-84 coordinates per record, NaN where a record has none.
+    names, rows, ids : sequences
+        Per record: the name, the row number for messages, the station id (None or 0
+        when it has none).
+    existing_ids, existing_lons, existing_lats : arrays
+        Stored stations; those whose id is among ``ids`` are not compared.
+    existing_names : callable
+        ``existing_names(ids) -> {id: name}`` for the few stations that need one.
+
+    Returns
+    -------
+    list of (record index, Problem)
+        At most one problem per record for stored stations and one for the file.
+    """
+    lons = np.asarray(lons, dtype=float)
+    lats = np.asarray(lats, dtype=float)
+    have = np.flatnonzero(np.isfinite(lons) & np.isfinite(lats))
+    found = []
+    if not len(have):
+        return found
+
+    def name_of(i):
+        return (names[i] or "").strip()
+
+    if existing_ids is not None and len(existing_ids):
+        own = np.array([i for i in ids if i], dtype=np.int64)  # 0 or None: no id
+        keep = ~np.isin(existing_ids, own)
+        if keep.any():
+            _against_stored(have, lons, lats, name_of, existing_ids[keep],
+                            existing_lons[keep], existing_lats[keep], existing_names, found)
+
+    # Within the file: identical coordinates first (exact, however many), by sorting;
+    # a stable sort keeps the earliest row first in each run of equal points.
+    hl, ha = lons[have], lats[have]
+    order = np.lexsort((ha, hl))
+    new_run = np.ones(len(order), dtype=bool)
+    new_run[1:] = (hl[order[1:]] != hl[order[:-1]]) | (ha[order[1:]] != ha[order[:-1]])
+    firsts = order[new_run]                      # the earliest record of each point
+    first_of = np.empty(len(order), dtype=np.int64)
+    first_of[order] = firsts[np.cumsum(new_run) - 1]
+    del new_run
+    done = set()
+    for j in np.flatnonzero(first_of != np.arange(len(order))):
+        i, a = int(have[j]), int(have[first_of[j]])
+        found.append((i, _same_point(a, names, rows)))
+        done.add(i)
+    del first_of, order
+    reps = np.sort(firsts)
+    del firsts
+    rep_xyz = lonlat_to_xyz(hl[reps], ha[reps])
+    tree = cKDTree(rep_xyz)
+    for start in range(0, len(reps), _QUERY_CHUNK):
+        chunk = reps[start:start + _QUERY_CHUNK]
+        dist, idx = tree.query(rep_xyz[start:start + _QUERY_CHUNK], k=min(_NEIGHBOURS + 1, len(reps)),
+                               distance_upper_bound=DUPLICATE_RADIUS_M)
+        dist, idx = dist.reshape(len(chunk), -1), idx.reshape(len(chunk), -1)
+        for c in np.flatnonzero(np.isfinite(dist[:, 1])) if dist.shape[1] > 1 else ():
+            i = int(have[chunk[c]])
+            if i in done:
+                continue
+            for distance, k in zip(dist[c], idx[c]):
+                if not np.isfinite(distance):
+                    break
+                a = int(have[reps[k]])
+                if a >= i:
+                    continue  # only an earlier record makes this one a duplicate
+                if distance < SAME_POINT_M:
+                    found.append((i, _same_point(a, names, rows)))
+                    break
+                if name_of(i) and name_of(a) == name_of(i):
+                    label = f"第 {rows[a]} 行" if rows[a] else ""
+                    found.append((i, Problem("name", f"疑似重复：与本文件中的{label}同名且相距 "
+                                                     f"{math.ceil(distance)} 米")))
+                    break
+    return found
+
+
+def _against_stored(have, lons, lats, name_of, old_ids, old_lons, old_lats, existing_names, found):
+    """Records at a stored station's point, or of its name within DUPLICATE_RADIUS_M."""
+    tree = cKDTree(lonlat_to_xyz(old_lons, old_lats))
+    hits = []
+    for start in range(0, len(have), _QUERY_CHUNK):
+        part = have[start:start + _QUERY_CHUNK]
+        dist, idx = tree.query(lonlat_to_xyz(lons[part], lats[part]), k=_NEIGHBOURS,
+                               distance_upper_bound=DUPLICATE_RADIUS_M)
+        dist, idx = dist.reshape(len(part), -1), idx.reshape(len(part), -1)
+        for j, k in zip(*np.nonzero(np.isfinite(dist))):
+            hits.append((int(part[j]), float(dist[j, k]), int(old_ids[idx[j, k]])))
+    old_names = existing_names(sorted({h[2] for h in hits})) if hits else {}
+    done = set()
+    for i, distance, old_id in sorted(hits):
+        if i in done:
+            continue
         if distance < SAME_POINT_M:
-            out[i][0].append(Problem("lon", f"疑似重复：与{where}{label}“{other_name}”坐标相同"))
-            return
-        if other_name and rec.get(name_key) and other_name.strip() == rec[name_key].strip():
-            out[i][0].append(Problem("name", f"疑似重复：与{where}{label}同名且相距 "
-                                             f"{math.ceil(distance)} 米"))
-            return
+            found.append((i, Problem("lon", f"疑似重复：与已有站点#{old_id}“{old_names.get(old_id)}”坐标相同")))
+            done.add(i)
+        elif name_of(i) and (old_names.get(old_id) or "").strip() == name_of(i):
+            found.append((i, Problem("name", f"疑似重复：与已有站点#{old_id}同名且相距 "
+                                             f"{math.ceil(distance)} 米")))
+            done.add(i)
+
+
+def _same_point(a, names, rows):
+    label = f"第 {rows[a]} 行" if rows[a] else ""
+    return Problem("lon", f"疑似重复：与本文件中的{label}“{names[a]}”坐标相同")

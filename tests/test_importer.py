@@ -65,7 +65,7 @@ def test_skip_invalid_writes_exactly_the_valid_rows(fresh_db):
 
 def test_dry_run_reports_and_writes_nothing(fresh_db):
     report = run(fresh_db, csv_bytes(GOOD), dry_run=True)
-    assert report.ok and len(report.valid_records) == 3 and report.written == 0
+    assert report.ok and report.valid_rows == 3 and report.written == 0
     assert storage.count_stations(fresh_db) == 0
     assert "试运行" in format_report(report)
 
