@@ -13,7 +13,7 @@ from flask.cli import FlaskGroup, with_appcontext
 
 from . import storage, users
 from .exporter import EXPORT_FORMATS, export_stations
-from .importer import format_report, import_file
+from .importer import format_report, import_path
 
 __all__ = ["main", "register_commands"]
 
@@ -92,6 +92,35 @@ def demo_command(count, seed, region, replace, with_users):
                 click.echo(f"演示账号：{name} / {password}（{users.ROLES[role]}）")
 
 
+class _ImportProgress:
+    """A progress bar on stderr for long imports (checking, then writing)."""
+
+    LABELS = {"check": "检查", "write": "写入"}
+    SHOW_FROM = 5_000  # rows: smaller files finish before a bar would help
+
+    def __init__(self):
+        self.bar, self.stage, self.shown = None, None, 0
+
+    def __call__(self, stage, done, total):
+        if stage != self.stage:
+            self.close()
+            self.stage, self.shown = stage, 0
+        if self.bar is None:
+            if max(done, total or 0) < self.SHOW_FROM:
+                return
+            self.bar = click.progressbar(length=max(total or 0, done, 1), label=self.LABELS[stage],
+                                         file=sys.stderr, show_pos=True, show_eta=True)
+            self.bar.__enter__()
+        self.bar.length = max(self.bar.length, done)  # totals of XLSX and GeoJSON are not known
+        self.bar.update(done - self.shown)
+        self.shown = done
+
+    def close(self):
+        if self.bar is not None:
+            self.bar.__exit__(None, None, None)
+            self.bar = None
+
+
 @click.command("import")
 @click.argument("file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
 @click.option("--datum", type=DATUM, default="wgs84", show_default=True,
@@ -105,9 +134,13 @@ def import_command(file, datum, dry_run, skip_invalid, username):
     """Import stations from a CSV (UTF-8 or GBK), XLSX or GeoJSON file."""
     db = _open_migrated()
     started = time.perf_counter()
-    report = import_file(db, file.read_bytes(), file.name, datum=datum,
-                         region=current_app.config["YIZHAN_REGION"], dry_run=dry_run,
-                         skip_invalid=skip_invalid, username=username)
+    progress = _ImportProgress()
+    try:
+        report = import_path(db, file, datum=datum, region=current_app.config["YIZHAN_REGION"],
+                             dry_run=dry_run, skip_invalid=skip_invalid, username=username,
+                             progress=progress)
+    finally:
+        progress.close()
     if report.written:
         storage.checkpoint(db)
     click.echo(format_report(report))

@@ -92,31 +92,44 @@ def export_stations(stations, fmt: str, out, *, datum="wgs84", private=False) ->
     CSV and XLSX headers read "名称 name"-style Chinese first; GeoJSON carries
     the datum in a ``datum`` member when it is not WGS-84.
     """
-    stations = list(stations)
+    count = 0
     if fmt == "geojson":
+        # Written feature by feature (the same bytes json.dumps of the whole would give).
         extra = {"datum": datum} if datum != "wgs84" else {}
-        out.write(json.dumps(feature_collection(stations, datum, private=private, extra=extra),
-                             ensure_ascii=False, indent=None).encode("utf-8"))
-        return len(stations)
+        head = json.dumps({"type": "FeatureCollection", **extra, "features": []}, ensure_ascii=False)
+        out.write(head[:-2].encode("utf-8"))
+        for station in stations:
+            out.write(((", " if count else "") + json.dumps(
+                station_feature(station, datum, private=private), ensure_ascii=False)).encode("utf-8"))
+            count += 1
+        out.write(b"]}")
+        return count
     columns = _columns(private)
-    rows = [_row(s, datum, private) for s in stations]
     if fmt == "csv":
-        text = io.StringIO()
+        text = io.TextIOWrapper(out, encoding="utf-8-sig", newline="", write_through=False)
         writer = csv.writer(text)
         writer.writerow([_ZH[c] for c in columns])
-        for row in rows:
+        for station in stations:
+            row = _row(station, datum, private)
             writer.writerow(["" if row[c] is None else _cell(row[c]) for c in columns])
-        out.write(text.getvalue().encode("utf-8-sig"))
-    elif fmt == "xlsx":
+            count += 1
+        text.flush()
+        text.detach()
+        return count
+    if fmt == "xlsx":
         from openpyxl import Workbook
 
         book = Workbook(write_only=True)
         sheet = book.create_sheet("站点")
         sheet.append([_ZH[c] for c in columns])
-        for row in rows:
+        for station in stations:
+            row = _row(station, datum, private)
             sheet.append([_cell(row[c]) for c in columns])
+            count += 1
         book.save(out)
-    elif fmt == "gpkg":
+        return count
+    rows = [_row(s, datum, private) for s in stations]
+    if fmt == "gpkg":
         import geopandas as gpd
         from shapely.geometry import Point
 

@@ -81,3 +81,18 @@ def make_station(db, **fields) -> int:
               "manager": "张三", "manager_phone": "13800138000"}
     record.update(fields)
     return storage.insert_stations(db, [record], username="test")[0]
+
+
+def finish_import(client, response, timeout=90.0):
+    """Follow an import upload (303 to its job) until the job ends; the job page then."""
+    import time
+
+    assert response.status_code == 303, response.get_data(as_text=True)[:500]
+    page = response.headers["Location"]
+    deadline = time.monotonic() + timeout
+    while True:
+        status = client.get(page + ".json").get_json()
+        if status["finished"]:
+            return client.get(page)
+        assert time.monotonic() < deadline, f"import job still {status['state']} after {timeout} s"
+        time.sleep(0.1)

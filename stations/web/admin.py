@@ -1,10 +1,10 @@
 """Keeping the registry true (admin): create, edit, close, reopen, restore, import."""
 
-from flask import Blueprint, abort, current_app, flash, g, redirect, render_template, request, url_for
+from flask import (Blueprint, abort, current_app, flash, g, jsonify, make_response, redirect,
+                   render_template, request, url_for)
 
-from .. import feedback, storage
+from .. import feedback, jobs, storage
 from ..history import beijing_time, describe_history, hours_for_people
-from ..importer import import_file
 from ..records import FACILITIES, STATION_TYPES, STATUSES
 from ..registry import save_station
 from ..riders import district_choices
@@ -174,24 +174,64 @@ def restore(station_id, history_id):
 @bp.route("/import", methods=["GET", "POST"])
 @allow("admin")
 def import_page():
-    """Import a station list (CSV, XLSX, GeoJSON) with a full report."""
+    """Import a station list (CSV, XLSX, GeoJSON): the upload becomes a background job."""
     if request.method == "GET":
-        return render_template("admin/import.html", report=None, form={})
+        return _render_import({})
     upload = request.files.get("file")
     form = {"datum": request.form.get("datum", "wgs84"),
             "dry_run": bool(request.form.get("dry_run")),
             "skip_invalid": bool(request.form.get("skip_invalid"))}
     if upload is None or not upload.filename:
-        return render_template("admin/import.html", report=None, form=form,
-                               error="请选择要导入的文件。"), 400
+        return _render_import(form, "请选择要导入的文件。"), 400
     if form["datum"] not in ("wgs84", "gcj02", "bd09"):
-        return render_template("admin/import.html", report=None, form=form,
-                               error="坐标系必须是 wgs84、gcj02 或 bd09。"), 400
-    report = import_file(get_db(), upload.read(), upload.filename, datum=form["datum"],
-                         region=current_app.config["YIZHAN_REGION"], dry_run=form["dry_run"],
-                         skip_invalid=form["skip_invalid"], username=g.user["username"])
-    return render_template("admin/import.html", report=report, form=form,
-                           statuses=STATUSES), (200 if report.ok or report.written else 400)
+        return _render_import(form, "坐标系必须是 wgs84、gcj02 或 bd09。"), 400
+    db_path = current_app.config["YIZHAN_DB"]
+    try:
+        saved = jobs.save_upload(db_path, upload.save)
+    finally:
+        upload.close()  # the spooled upload's temporary file, now copied
+    job_id = jobs.create_job(get_db(), filename=upload.filename, upload=saved,
+                             options=dict(form, region=current_app.config["YIZHAN_REGION"]),
+                             username=g.user["username"])
+    jobs.launch(db_path, job_id)
+    return redirect(url_for("admin.import_job", job_id=job_id), 303)
+
+
+def _render_import(form, error=None, job=None):
+    return render_template("admin/import.html", form=form, error=error, job=job,
+                           report=job["report"] if job else None,
+                           recent=[] if job else jobs.recent_jobs(get_db()))
+
+
+def _job_or_404(job_id):
+    job = jobs.get_job(get_db(), job_id, current_app.config["YIZHAN_DB"])
+    if job is None:
+        abort(404)
+    return job
+
+
+@bp.get("/import/jobs/<int:job_id>")
+@allow("admin")
+def import_job(job_id):
+    """An import job: its progress while it runs, then its report."""
+    job = _job_or_404(job_id)
+    response = make_response(_render_import(dict(job["options"]), job=job))
+    if not job["finished"]:
+        response.headers["Refresh"] = "2"  # a header, so no script or CSP exception is needed
+    return response
+
+
+@bp.get("/import/jobs/<int:job_id>.json")
+@allow("admin")
+def import_job_status(job_id):
+    """An import job's state and progress, for polling."""
+    job = _job_or_404(job_id)
+    report = job["report"]
+    return jsonify(id=job["id"], state=job["state"], state_label=job["state_label"],
+                   stage=job.get("stage"), rows_done=job["rows_done"], rows_total=job["rows_total"],
+                   written=job["written"], finished=job["finished"],
+                   file_errors=report.file_errors if report else [],
+                   error_rows=report.error_rows if report else None)
 
 
 @bp.get("/flags")

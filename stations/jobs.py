@@ -1,0 +1,239 @@
+"""Import jobs: a web import runs in a process of its own, not in a web worker.
+
+The web layer saves the upload beside the database (``<db folder>/imports/``),
+records a job (``create_job``) and starts ``python -m stations.jobs DB JOB``
+(``launch``), detached, so the worker that took the upload is free at once.
+The job process reads, checks and writes the file through the same importer as
+the command line, publishes its progress in a small file beside the upload
+(the database is locked by the import's own transaction while it writes), and
+finally stores the report — the same report a page or the CLI shows — in the
+``import_jobs`` row.  The upload is removed when the job ends.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import secrets
+import subprocess
+import sys
+import time
+import traceback
+from datetime import datetime
+from pathlib import Path
+
+from . import storage
+from .importer import ImportReport, import_path
+
+__all__ = ["STATES", "uploads_dir", "save_upload", "create_job", "get_job", "recent_jobs",
+           "launch", "run_job", "main"]
+
+STATES = {"queued": "排队中", "running": "正在导入", "done": "已完成", "failed": "失败"}
+_START_GRACE_S = 120   # a queued job whose process never started is failed after this
+_PROGRESS_EVERY_S = 0.5
+_BUSY_TIMEOUT_MS = 120_000  # a background job can wait its turn for the write lock
+
+
+def uploads_dir(db_path) -> Path:
+    """Where uploads wait for their job: ``imports/`` beside the database file."""
+    return Path(db_path).resolve().parent / "imports"
+
+
+def save_upload(db_path, save) -> Path:
+    """A new private file in the uploads folder, filled by ``save(path)``."""
+    folder = uploads_dir(db_path)
+    folder.mkdir(mode=0o700, parents=True, exist_ok=True)
+    path = folder / f"upload-{secrets.token_hex(8)}"
+    save(path)
+    path.chmod(0o600)
+    return path
+
+
+def create_job(db, *, filename: str, upload: Path, options: dict, username=None) -> int:
+    """Record a queued import of ``upload``; ``options`` go to the importer."""
+    with storage.write_transaction(db):
+        cursor = db.execute(
+            "INSERT INTO import_jobs (created_by, filename, upload, options, state, created_at) "
+            "VALUES (?, ?, ?, ?, 'queued', ?)",
+            [username, filename[:200], str(upload), json.dumps(options), storage.now_iso()])
+        return cursor.lastrowid
+
+
+def _decode(row) -> dict:
+    job = dict(row)
+    job["options"] = json.loads(job["options"] or "{}")
+    job["report"] = ImportReport.from_dict(json.loads(job["report"])) if job["report"] else None
+    job["state_label"] = STATES[job["state"]]
+    job["finished"] = job["state"] in ("done", "failed")
+    return job
+
+
+def get_job(db, job_id, db_path=None) -> dict | None:
+    """The job with its decoded report, and its live progress while it runs.
+
+    A job whose process has died (killed, out of memory) is marked failed here.
+    """
+    try:
+        job_id = int(job_id)
+    except (TypeError, ValueError):
+        return None
+    rows = list(db.query("SELECT * FROM import_jobs WHERE id = ?", [job_id])) if 0 < job_id < 2**63 else []
+    if not rows:
+        return None
+    job = _decode(rows[0])
+    if not job["finished"]:
+        if _vanished(job):
+            _finish(db, job_id, "failed", _failure_report(job, "导入进程意外结束（可能内存不足或被终止），"
+                                                              "未写入任何数据。请重试或改用命令行导入。"))
+            return get_job(db, job_id)
+        if db_path is not None:
+            job.update(_read_progress(db_path, job_id))
+    return job
+
+
+def recent_jobs(db, limit: int = 10) -> list[dict]:
+    """The latest jobs, newest first (without their reports)."""
+    rows = db.execute("SELECT id, created_by, filename, state, rows_done, rows_total, written, "
+                      "created_at, finished_at FROM import_jobs ORDER BY id DESC LIMIT ?",
+                      [int(limit)]).fetchall()
+    keys = ("id", "created_by", "filename", "state", "rows_done", "rows_total", "written",
+            "created_at", "finished_at")
+    return [dict(zip(keys, row), state_label=STATES[row[3]]) for row in rows]
+
+
+def _vanished(job) -> bool:
+    if job["pid"]:
+        try:
+            os.kill(job["pid"], 0)
+        except ProcessLookupError:
+            return True
+        except PermissionError:
+            return False
+        return False
+    if job["state"] == "queued":
+        waited = datetime.now(storage.TZ) - datetime.fromisoformat(job["created_at"])
+        return waited.total_seconds() > _START_GRACE_S
+    return False
+
+
+def _failure_report(job, message) -> ImportReport:
+    options = job["options"]
+    report = ImportReport(job["filename"], datum=options.get("datum", "wgs84"),
+                          dry_run=options.get("dry_run", False),
+                          skip_invalid=options.get("skip_invalid", False))
+    report.file_errors.append(message)
+    return report
+
+
+def _finish(db, job_id, state, report: ImportReport):
+    with storage.write_transaction(db):
+        db.execute("UPDATE import_jobs SET state = ?, report = ?, written = ?, rows_done = ?, "
+                   "rows_total = ?, finished_at = ?, upload = NULL WHERE id = ?",
+                   [state, json.dumps(report.to_dict(), ensure_ascii=False), report.written,
+                    report.total_rows, report.total_rows, storage.now_iso(), job_id])
+
+
+# --- progress, through a file (the import holds the database's write lock) -------------
+
+def _progress_path(db_path, job_id) -> Path:
+    return uploads_dir(db_path) / f"job-{int(job_id)}.progress"
+
+
+def _read_progress(db_path, job_id) -> dict:
+    try:
+        data = json.loads(_progress_path(db_path, job_id).read_text())
+    except (OSError, ValueError):
+        return {}
+    return {k: data[k] for k in ("stage", "rows_done", "rows_total") if k in data}
+
+
+class _Progress:
+    def __init__(self, db_path, job_id):
+        self.path = _progress_path(db_path, job_id)
+        self.last = 0.0
+
+    def __call__(self, stage, done, total):
+        now = time.monotonic()
+        if now - self.last < _PROGRESS_EVERY_S:
+            return
+        self.last = now
+        partial = self.path.with_suffix(".tmp")
+        partial.write_text(json.dumps({"stage": stage, "rows_done": done,
+                                       "rows_total": max(total or 0, done) or None}))
+        partial.replace(self.path)
+
+
+# --- starting and running ------------------------------------------------------------
+
+def launch(db_path, job_id) -> None:
+    """Start the job's process, detached from this one (and reaped by init, not us)."""
+    folder = uploads_dir(db_path)
+    log = folder / f"job-{int(job_id)}.log"
+    command = [sys.executable, "-m", "stations.jobs", str(Path(db_path).resolve()), str(int(job_id))]
+    env = dict(os.environ)
+    package_root = str(Path(__file__).resolve().parents[1])
+    env["PYTHONPATH"] = package_root + (os.pathsep + env["PYTHONPATH"] if env.get("PYTHONPATH") else "")
+    # sh starts the job in the background and exits at once: the job is nobody's child
+    # here, so no zombie waits in a web worker (threads and gevent alike).
+    shell = subprocess.Popen(["/bin/sh", "-c", '"$@" >>"$0" 2>&1 </dev/null &', str(log), *command],
+                             env=env, start_new_session=True, close_fds=True,
+                             stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
+                             stderr=subprocess.DEVNULL)
+    shell.wait(timeout=30)
+
+
+def run_job(db_path, job_id) -> str:
+    """Run one queued job to its end; returns its final state."""
+    db = storage.connect(db_path, busy_timeout_ms=_BUSY_TIMEOUT_MS)
+    try:
+        job = get_job(db, job_id)
+        if job is None or job["state"] != "queued":
+            return job["state"] if job else "missing"
+        with storage.write_transaction(db):
+            db.execute("UPDATE import_jobs SET state = 'running', pid = ?, started_at = ? WHERE id = ?",
+                       [os.getpid(), storage.now_iso(), int(job_id)])
+        options = job["options"]
+        upload = Path(job["upload"] or "")
+        try:
+            report = import_path(db, upload, job["filename"], datum=options.get("datum", "wgs84"),
+                                 region=options.get("region", "beijing"),
+                                 dry_run=bool(options.get("dry_run")),
+                                 skip_invalid=bool(options.get("skip_invalid")),
+                                 username=job["created_by"], progress=_Progress(db_path, job_id),
+                                 spill_dir=uploads_dir(db_path))
+            if report.written:
+                storage.checkpoint(db)
+            state = "failed" if report.file_errors else "done"
+        except storage.DatabaseBusy:
+            report = _failure_report(job, "数据库正忙：另一个写入任务（例如另一个导入）长时间占用数据库，"
+                                          "本次导入未写入任何数据。请稍后重试。")
+            state = "failed"
+        except FileNotFoundError:
+            report = _failure_report(job, "找不到上传的文件（可能已被清理），请重新上传。")
+            state = "failed"
+        except Exception:
+            traceback.print_exc()
+            report = _failure_report(job, "导入时出现内部错误，未写入任何数据。错误已记录，请联系管理员。")
+            state = "failed"
+        _finish(db, int(job_id), state, report)
+        upload.unlink(missing_ok=True)
+        _progress_path(db_path, job_id).unlink(missing_ok=True)
+        return state
+    finally:
+        db.conn.close()
+
+
+def main(argv=None) -> int:
+    """``python -m stations.jobs DB JOB_ID``: run one import job."""
+    args = sys.argv[1:] if argv is None else argv
+    if len(args) != 2:
+        print("usage: python -m stations.jobs DB JOB_ID", file=sys.stderr)
+        return 2
+    state = run_job(args[0], int(args[1]))
+    if state == "done":
+        (uploads_dir(args[0]) / f"job-{int(args[1])}.log").unlink(missing_ok=True)
+    return 0 if state in ("done", "failed") else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())
