@@ -22,7 +22,8 @@ from .storage import now_iso, write_transaction
 
 __all__ = ["ROLES", "RateLimited", "UserError", "add_user", "authenticate", "end_session",
            "end_user_sessions", "get_user", "hash_password", "list_users", "log_in",
-           "session_user", "set_password", "set_role", "start_session", "verify_password"]
+           "same_union", "session_user", "set_password", "set_role", "speaks_for", "start_session",
+           "verify_password"]
 
 ROLES = {"admin": "管理员", "reviewer": "评审专家", "planner": "规划人员", "union": "基层工会"}
 _N, _R, _P = 2**14, 8, 1  # scrypt cost: about 50 ms a hash, 16 MiB of memory
@@ -78,6 +79,22 @@ def add_user(db, username: str, password: str, role: str, union_name: str | None
                             "role": role, "union_name": union_name or None,
                             "created_at": now_iso()})
     return get_user(db, username)["id"]
+
+
+def same_union(a, b) -> bool:
+    """Whether two union names name the same union (spacing aside; an empty name is none)."""
+    a, b = " ".join(str(a or "").split()), " ".join(str(b or "").split())
+    return bool(a) and a == b
+
+
+def speaks_for(user, station) -> bool:
+    """Whether ``user`` may act for ``station``: an admin for any, a ``union`` user only
+    for its own union's stations (``stations.host_union`` equal to ``users.union_name``)."""
+    if user is None:
+        return False
+    if user["role"] == "admin":
+        return True
+    return user["role"] == "union" and same_union(user["union_name"], station.get("host_union"))
 
 
 def get_user(db, username=None, *, user_id=None) -> dict | None:

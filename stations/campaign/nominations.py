@@ -14,6 +14,7 @@ from pathlib import Path
 from ..feedback import open_flag_count
 from ..records import STATUSES
 from ..storage import StationNotFound, get_station, now_iso, write_transaction
+from ..users import speaks_for
 from .errors import CampaignError, NotFound
 from .store import clean_text, get_campaign, log_event
 
@@ -88,8 +89,7 @@ def _check_station(db, station_id, user):
     if flags:
         raise CampaignError(f"站点“{station['name']}”有 {flags} 条未核实的骑手报告（关门/找不到/已搬走），"
                             "核实处理后才能推荐", "station_id")
-    if user["role"] == "union" and " ".join((station["host_union"] or "").split()) != \
-            " ".join((user["union_name"] or "").split()):
+    if user["role"] == "union" and not speaks_for(user, station):
         raise CampaignError(f"只能推荐本工会（{user['union_name']}）的站点，“{station['name']}”属于"
                             f"{station['host_union'] or '未登记工会'}", "station_id", 403)
     return station

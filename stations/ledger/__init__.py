@@ -1,0 +1,35 @@
+"""The service ledger (服务台账), 双沟通 meetings, riders' check-ins, reports and flags.
+
+- :mod:`.codes` — visitor kinds and services (codes in the API, Chinese on pages), limits;
+- :mod:`.entries` — one entry per station and day; replaced versions kept in history;
+- :mod:`.meetings` — 职工沟通会 / 企业沟通会, counts only (no personal data);
+- :mod:`.checkins` — "我在这里歇脚了": anonymous, rate-limited, a count per station and day;
+- :mod:`.importer` — a month's ledger from XLSX/CSV, checked row by row, all or nothing;
+- :mod:`.reports` — figures per station, district and month, the yearly summary sentence;
+- :mod:`.charts` — server-rendered SVG charts; :mod:`.exports` — XLSX/CSV downloads;
+- :mod:`.flags` — ledgers that claim what riders do not show, and ledgers that stop.
+
+Who may write: an admin for any station, a ``union`` user for its own union's
+(``users.speaks_for``, the rule the campaign's nominations use).  No Flask here.
+"""
+
+from .charts import bar_chart, line_chart
+from .checkins import check_in, checkin_count
+from .codes import MAX_DAILY_COUNT, MEETING_KINDS, SERVICES, VISITORS, LedgerError
+from .common import parse_date, station_for, today, visible_union
+from .entries import entry_history, entry_json, get_entries, get_entry, recent_days, save_entry
+from .exports import TABLES, report_csv, report_tables, report_xlsx
+from .flags import FLAG_KINDS, Thresholds, consistency_flags, quiet_flag
+from .importer import MAX_LEDGER_ROWS, LedgerImportReport, import_ledger
+from .meetings import MEETING_COUNTS, add_meeting, list_meetings, meeting_json
+from .reports import FIGURE_LABELS, FIGURES, ledger_report, period, station_table, year_summary
+
+__all__ = [
+    "VISITORS", "SERVICES", "MEETING_KINDS", "MEETING_COUNTS", "MAX_DAILY_COUNT", "MAX_LEDGER_ROWS",
+    "LedgerError", "FIGURES", "FIGURE_LABELS", "FLAG_KINDS", "TABLES", "Thresholds", "LedgerImportReport",
+    "parse_date", "station_for", "today", "visible_union",
+    "save_entry", "get_entry", "get_entries", "recent_days", "entry_history", "entry_json",
+    "add_meeting", "list_meetings", "meeting_json", "check_in", "checkin_count", "import_ledger",
+    "ledger_report", "station_table", "year_summary", "period", "line_chart", "bar_chart",
+    "report_tables", "report_csv", "report_xlsx", "consistency_flags", "quiet_flag",
+]

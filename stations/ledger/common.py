@@ -1,0 +1,115 @@
+"""Small helpers every ledger module shares: dates, counts, text, who may act for a station."""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+from datetime import date, datetime, timedelta
+
+from ..storage import TZ, StationNotFound, get_station
+from ..users import speaks_for
+from .codes import NOTE_MAX, LedgerError
+
+__all__ = ["today", "parse_date", "parse_count", "clean_note", "station_for", "visible_union",
+           "month_range", "EARLIEST"]
+
+EARLIEST = date(2015, 1, 1)  # before the first stations: a typo, not a ledger day
+_DATE = re.compile(r"^(\d{4})[-/.年](\d{1,2})[-/.月](\d{1,2})日?$")
+_CONTROL = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f]")
+
+
+def today() -> date:
+    """Today's date in Beijing."""
+    return datetime.now(TZ).date()
+
+
+def parse_date(value, field: str = "date", *, label: str = "日期", not_after: date | None = None,
+               earliest: date = EARLIEST) -> date:
+    """A date from ``YYYY-MM-DD`` (also 2026/3/5, 2026年3月5日, a spreadsheet date);
+    LedgerError for anything else, a day that does not exist, or one after ``not_after``."""
+    if isinstance(value, datetime):
+        value = value.date()
+    if isinstance(value, date):
+        day = value
+    else:
+        text = unicodedata.normalize("NFKC", str(value or "")).strip()
+        if not text:
+            raise LedgerError(f"请填写{label}（年-月-日，例如 2026-03-05）", field)
+        match = _DATE.match(text[:10] if re.match(r"^\d{4}-\d{2}-\d{2}[T ]", text) else text)
+        if not match:
+            raise LedgerError(f"{label}“{text[:20]}”看不懂：应写作 年-月-日，例如 2026-03-05", field)
+        try:
+            day = date(int(match[1]), int(match[2]), int(match[3]))
+        except ValueError:
+            raise LedgerError(f"{label}“{text[:20]}”不存在（这个月没有这一天）", field) from None
+    if not_after is not None and day > not_after:
+        raise LedgerError(f"{label} {day.isoformat()} 还没到：不能登记未来的日子", field)
+    if day < earliest:
+        raise LedgerError(f"{label} {day.isoformat()} 太早了（最早 {earliest.isoformat()}）", field)
+    return day
+
+
+def parse_count(value, field: str, label: str, *, maximum: int, strict: bool = False) -> int:
+    """A whole number 0..maximum.  ``strict`` (JSON): only integers; forms and files may
+    send text (full-width digits too); empty is 0."""
+    if isinstance(value, bool):
+        raise LedgerError(f"{label}应是 0 到 {maximum:,} 的整数", field)
+    if value is None or (not strict and isinstance(value, str) and not value.strip()):
+        return 0
+    if isinstance(value, float) and value.is_integer() and not strict:
+        value = int(value)
+    if isinstance(value, str) and not strict:
+        text = unicodedata.normalize("NFKC", value).strip().replace(",", "")
+        if re.fullmatch(r"[+-]?\d{1,12}(\.0*)?", text):
+            value = int(float(text)) if "." in text else int(text)
+        else:
+            raise LedgerError(f"{label}“{value.strip()[:20]}”不是整数", field)
+    if not isinstance(value, int):
+        raise LedgerError(f"{label}应是 0 到 {maximum:,} 的整数", field)
+    if value < 0:
+        raise LedgerError(f"{label}不能是负数（{value}）", field)
+    if value > maximum:
+        raise LedgerError(f"{label} {value:,} 不合常理：一项最多 {maximum:,}", field)
+    return value
+
+
+def clean_note(value, field: str = "note", *, limit: int = NOTE_MAX) -> str | None:
+    """A note as stored: NFC, trimmed, no control characters, at most ``limit`` characters."""
+    if value is None:
+        return None
+    if not isinstance(value, str):
+        raise LedgerError("备注应是文字", field)
+    text = unicodedata.normalize("NFC", value).strip()
+    if _CONTROL.search(text):
+        raise LedgerError("备注里有控制字符，请删去后再保存", field)
+    if len(text) > limit:
+        raise LedgerError(f"备注最多 {limit} 字（现有 {len(text)} 字）", field)
+    return text or None
+
+
+def station_for(db, station_id, user, *, field: str = "station_id") -> dict:
+    """The station, if ``user`` may keep its ledger: LedgerError 404 (no such station) or
+    403 (another union's station: the same rule as the campaign's nominations)."""
+    try:
+        station = get_station(db, station_id)
+    except StationNotFound:
+        raise LedgerError(f"没有编号为 {str(station_id)[:20]} 的站点", field, 404) from None
+    if not speaks_for(user, station):
+        raise LedgerError(f"“{station['name']}”属于{station['host_union'] or '未登记工会'}，"
+                          f"只能登记本工会（{(user or {}).get('union_name') or '—'}）的站点", field, 403)
+    return station
+
+
+def visible_union(user) -> str | None:
+    """The union whose stations a user's reports are limited to (None: every station)."""
+    if user is not None and user["role"] == "union":
+        return " ".join(str(user["union_name"] or "").split())
+    return None
+
+
+def month_range(year: int) -> list[str]:
+    return [f"{year:04d}-{m:02d}" for m in range(1, 13)]
+
+
+def days_back(end: date, days: int) -> date:
+    return end - timedelta(days=days - 1)

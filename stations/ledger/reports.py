@@ -1,0 +1,245 @@
+"""Reports: visits, services, check-ins, meetings, members and unions gained — per
+station, district and month — and the yearly summary sentence.
+
+Whole months are read from ``ledger_months`` (kept up to date by triggers on every
+write), so a year of 30,000 stations is 360,000 summary rows, not 11 million entries;
+only the days of a partly covered first or last month are summed from the entries,
+station by station through the primary key.
+"""
+
+from __future__ import annotations
+
+import calendar
+from datetime import date
+
+from ..feedback import satisfaction
+from .codes import COUNT_COLUMNS, SERVICE_COLUMNS, SERVICES, VISITOR_COLUMNS, VISITORS
+from .common import EARLIEST, today
+
+__all__ = ["FIGURES", "FIGURE_LABELS", "ledger_report", "station_table", "year_summary", "period"]
+
+FIGURES = ("visits", "services", "checkins", "meetings_worker", "meetings_enterprise",
+           "new_members", "new_unions")
+FIGURE_LABELS = {"visits": "来访人次", "services": "服务次数", "checkins": "骑手签到",
+                 "meetings_worker": "职工沟通会", "meetings_enterprise": "企业沟通会",
+                 "new_members": "新入会会员", "new_unions": "新建企业工会", "entries": "台账天数",
+                 "rating": "骑手评分", "rating_count": "评价人数"}
+_SUMS = ("entries", "visits", "services") + COUNT_COLUMNS + ("checkins",)
+_MEETING_SUMS = ("meetings_worker", "meetings_enterprise", "new_members", "new_unions",
+                 "attendees", "companies")
+UNKNOWN_DISTRICT = "未知区"
+
+
+def period(start: date | None, end: date | None) -> tuple[date, date]:
+    """The period a report covers: clamped to the days a ledger can have (2015 to today)."""
+    end = min(end or today(), today())
+    start = max(start or date(end.year, 1, 1), EARLIEST)
+    return start, end
+
+
+def _months(start: date, end: date):
+    """(full months as 'YYYY-MM', partial spans as (month, first day, last day))."""
+    full, partial = [], []
+    y, m = start.year, start.month
+    while (y, m) <= (end.year, end.month):
+        first, last = date(y, m, 1), date(y, m, calendar.monthrange(y, m)[1])
+        key = f"{y:04d}-{m:02d}"
+        if first >= start and last <= end:
+            full.append(key)
+        else:
+            partial.append((key, max(first, start), min(last, end)))
+        y, m = (y + 1, 1) if m == 12 else (y, m + 1)
+    return full, partial
+
+
+def _scope(district, union):
+    clauses, params = [], []
+    if district:
+        clauses.append("s.district = ?")
+        params.append(district)
+    if union is not None:
+        clauses.append("trim(s.host_union) = ?")
+        params.append(union)
+    return "".join(" AND " + c for c in clauses), params
+
+
+def _add(table, key, values):
+    row = table.setdefault(key, dict.fromkeys(_SUMS + _MEETING_SUMS, 0))
+    for name, value in values.items():
+        row[name] += value or 0
+
+
+def _ledger_sums(db, key_sql, start, end, district, union):
+    """{(key, month): sums} of the ledger and check-ins, key = district or station id."""
+    where, params = _scope(district, union)
+    full, partial = _months(start, end)
+    out = {}
+    if full:
+        cols = ", ".join(f"sum(m.{c})" for c in _SUMS)
+        rows = db.execute(
+            f"SELECT {key_sql}, m.month, {cols} FROM ledger_months m JOIN stations s ON s.id = m.station_id "
+            f"WHERE m.month BETWEEN ? AND ?{where} GROUP BY 1, 2", [full[0], full[-1]] + params)
+        for row in rows:
+            _add(out, (row[0], row[1]), dict(zip(_SUMS, row[2:])))
+    visits = " + ".join(f"e.{c}" for c in VISITOR_COLUMNS)
+    services = " + ".join(f"e.{c}" for c in SERVICE_COLUMNS)
+    cols = ", ".join(f"sum(e.{c})" for c in COUNT_COLUMNS)
+    for month, first, last in partial:
+        span = [first.isoformat(), last.isoformat()]
+        # CROSS JOIN keeps stations outside: one primary-key range per station.
+        for row in db.execute(
+                f"SELECT {key_sql}, count(*), sum({visits}), sum({services}), {cols} FROM stations s "
+                f"CROSS JOIN ledger_entries e ON e.station_id = s.id AND e.date BETWEEN ? AND ? "
+                f"WHERE 1{where} GROUP BY 1", span + params):
+            _add(out, (row[0], month), dict(zip(("entries", "visits", "services") + COUNT_COLUMNS, row[1:])))
+        for row in db.execute(
+                f"SELECT {key_sql}, sum(c.count) FROM stations s CROSS JOIN checkin_days c "
+                f"ON c.station_id = s.id AND c.date BETWEEN ? AND ? WHERE 1{where} GROUP BY 1", span + params):
+            _add(out, (row[0], month), {"checkins": row[1]})
+    return out
+
+
+def _meeting_sums(db, key_sql, start, end, district, union):
+    clauses, params = ["date BETWEEN ? AND ?"], [start.isoformat(), end.isoformat()]
+    if district:
+        clauses.append("district = ?")
+        params.append(district)
+    if union is not None:
+        clauses.append("union_name = ?")
+        params.append(union)
+    out = {}
+    for row in db.execute(
+            f"SELECT {key_sql}, substr(date, 1, 7), sum(kind = 'worker'), sum(kind = 'enterprise'), "
+            "sum(new_members), sum(new_unions), sum(attendees), sum(companies) FROM meetings "
+            f"WHERE {' AND '.join(clauses)} GROUP BY 1, 2", params):
+        _add(out, (row[0], row[1]), dict(zip(_MEETING_SUMS, row[2:])))
+    return out
+
+
+def _figures(sums: dict) -> dict:
+    out = {name: int(sums.get(name, 0) or 0) for name in FIGURES}
+    out["entries"] = int(sums.get("entries", 0) or 0)
+    return out
+
+
+def _merge(*tables):
+    merged = {}
+    for table in tables:
+        for key, values in table.items():
+            _add(merged, key, values)
+    return merged
+
+
+def _rating(ratings: dict, station_ids) -> dict:
+    total = count = 0
+    for sid in station_ids:
+        r = ratings.get(sid)
+        if r and r["count"]:
+            total += r["mean"] * r["count"]
+            count += r["count"]
+    return {"rating": round(total / count, 2) if count else None, "rating_count": count}
+
+
+def ledger_report(db, *, start: date | None = None, end: date | None = None, district=None,
+                  union=None, district_order=(), with_kinds: bool = False) -> dict:
+    """Figures for a period: {"period", "total", "districts": […], "months": […]}.
+
+    Every figure (``FIGURES``, and ``entries``: ledger days kept) is a whole number.
+    ``union`` limits stations and meetings to one union's (a ``union`` user's view).
+    The total carries the riders' rating of the stations in scope and, with
+    ``with_kinds``, visits per visitor kind and services per code.
+    """
+    start, end = period(start, end)
+    if start > end:
+        empty = _figures({})
+        return {"period": {"from": start.isoformat(), "to": end.isoformat()}, "total": empty,
+                "districts": [], "months": []}
+    cells = _merge(_ledger_sums(db, "s.district", start, end, district, union),
+                   _meeting_sums(db, "district", start, end, district, union))
+    by_month, by_district, total = {}, {}, {}
+    for (dist, month), sums in cells.items():
+        _add(by_month, month, sums)
+        _add(by_district, dist or UNKNOWN_DISTRICT, sums)
+        _add(total, "all", sums)
+    full, partial = _months(start, end)
+    months = sorted(set(full) | {p[0] for p in partial})
+    order = {name: i for i, name in enumerate(district_order)}
+    names = sorted(by_district, key=lambda d: (order.get(d, len(order)), d))
+    totals = total.get("all", {})
+    out_total = _figures(totals)
+    where, params = _scope(district, union)
+    ids_by_district = {}
+    for sid, dist in db.execute(f"SELECT s.id, s.district FROM stations s WHERE 1{where}", params):
+        ids_by_district.setdefault(dist or UNKNOWN_DISTRICT, []).append(sid)
+    ratings = satisfaction(db)
+    out_total.update(_rating(ratings, [i for ids in ids_by_district.values() for i in ids]))
+    out_total["stations"] = sum(len(ids) for ids in ids_by_district.values())
+    if with_kinds:
+        out_total["visitors"] = {c[2:]: int(totals.get(c, 0)) for c in VISITOR_COLUMNS}
+        out_total["services_by"] = {c[2:]: int(totals.get(c, 0)) for c in SERVICE_COLUMNS}
+        out_total["attendees"] = int(totals.get("attendees", 0))
+        out_total["companies"] = int(totals.get("companies", 0))
+    districts = []
+    for name in names:
+        row = {"district": name, **_figures(by_district[name])}
+        row.update(_rating(ratings, ids_by_district.get(name, [])))
+        districts.append(row)
+    return {"period": {"from": start.isoformat(), "to": end.isoformat()}, "total": out_total,
+            "districts": districts,
+            "months": [{"month": m, **_figures(by_month.get(m, {}))} for m in months]}
+
+
+def station_table(db, *, start: date | None = None, end: date | None = None, district=None,
+                  union=None, limit: int | None = None) -> list[dict]:
+    """One row per station in scope with any figure: name, district, the figures and its
+    rating; most visits first."""
+    start, end = period(start, end)
+    if start > end:
+        return []
+    cells = _merge(_ledger_sums(db, "s.id", start, end, district, union),
+                   _meeting_sums(db, "station_id", start, end, district, union))
+    per_station = {}
+    for (sid, _month), sums in cells.items():
+        if sid is not None:
+            _add(per_station, sid, sums)
+    where, params = _scope(district, union)
+    ratings = satisfaction(db)
+    rows = []
+    for sid, name, dist, union_name, synthetic in db.execute(
+            f"SELECT s.id, s.name, s.district, s.host_union, s.synthetic FROM stations s WHERE 1{where}", params):
+        sums = per_station.get(sid)
+        rating = ratings.get(sid) or {"mean": None, "count": 0}
+        if sums is None and not rating["count"]:
+            continue
+        rows.append({"station_id": sid, "name": name, "district": dist or UNKNOWN_DISTRICT,
+                     "host_union": union_name, "synthetic": bool(synthetic), **_figures(sums or {}),
+                     "rating": rating["mean"], "rating_count": rating["count"]})
+    rows.sort(key=lambda r: (-r["visits"], -r["checkins"], r["station_id"]))
+    return rows[:limit] if limit else rows
+
+
+def _n(value) -> str:
+    return f"{int(value):,}"
+
+
+def year_summary(report: dict, *, scope: str = "全市", title: str = "") -> str:
+    """The figures as a sentence, like the newspaper's: "全区共召开职工沟通会 N 场…"."""
+    t = report["total"]
+    parts = [f"{title}{scope}共召开职工沟通会 {_n(t['meetings_worker'])} 场、企业沟通会 "
+             f"{_n(t['meetings_enterprise'])} 场，发展工会会员 {_n(t['new_members'])} 人，"
+             f"推动企业建会 {_n(t['new_unions'])} 家"]
+    ledger = f"驿站服务台账共记 {_n(t['entries'])} 天，接待户外劳动者 {_n(t['visits'])} 人次"
+    kinds = t.get("visitors") or {}
+    top = [(VISITORS[k], v) for k, v in sorted(kinds.items(), key=lambda kv: -kv[1]) if v][:3]
+    if top:
+        ledger += "（其中" + "、".join(f"{label} {_n(v)} 人次" for label, v in top) + "）"
+    ledger += f"，提供饮水、热饭、充电等服务 {_n(t['services'])} 次"
+    parts.append(ledger)
+    riders = f"骑手扫码“我在这里歇脚了”签到 {_n(t['checkins'])} 次"
+    if t.get("rating_count"):
+        riders += f"，对驿站的评分平均 {t['rating']:.1f} 分（{_n(t['rating_count'])} 人评价）"
+    parts.append(riders)
+    return "；".join(parts) + "。"
+
+
+SERVICE_LABELS = SERVICES
