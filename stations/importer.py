@@ -16,6 +16,7 @@ import is still all or nothing.
 from __future__ import annotations
 
 import io
+import os
 import pickle
 import re
 import tempfile
@@ -265,21 +266,33 @@ def _clean_id(value, row_errors):
 
 
 class _Names:
-    """Names of many records in one UTF-8 buffer (a list of str objects costs ~3x more)."""
+    """Names of many records, kept in a temporary file (memory holds only their ends):
+    the duplicate check reads the few it compares."""
 
-    def __init__(self):
-        self.data, self.ends = bytearray(), array("q")
+    def __init__(self, spill_dir=None):
+        self.file = tempfile.TemporaryFile(dir=spill_dir, buffering=1 << 16)
+        self.ends, self.size, self.dirty = array("q"), 0, False
 
     def append(self, name):
-        self.data += (name or "").encode("utf-8", "surrogatepass")
-        self.ends.append(len(self.data))
+        data = (name or "").encode("utf-8", "surrogatepass")
+        self.file.write(data)
+        self.size += len(data)
+        self.ends.append(self.size)
+        self.dirty = True
 
     def __len__(self):
         return len(self.ends)
 
     def __getitem__(self, i):
+        if self.dirty:
+            self.file.flush()
+            self.dirty = False
         start = self.ends[i - 1] if i else 0
-        return self.data[start:self.ends[i]].decode("utf-8", "surrogatepass") or None
+        data = os.pread(self.file.fileno(), self.ends[i] - start, start)
+        return data.decode("utf-8", "surrogatepass") or None
+
+    def close(self):
+        self.file.close()
 
 
 class _Checked:
@@ -287,6 +300,7 @@ class _Checked:
 
     def __init__(self, spill_dir=None):
         self.spill = tempfile.TemporaryFile(dir=spill_dir)
+        self.names = None
         self.flags = bytearray()  # per record: 1 error, 2 warning
         self.listed = {}          # record index -> RowReport
         self.listed_errors = self.listed_warnings = 0
@@ -320,11 +334,14 @@ class _Checked:
 
     def close(self):
         self.spill.close()
+        if self.names is not None:
+            self.names.close()
 
 
 def _check(rows, report, datum, region, db, progress, estimate, spill_dir):
     checked = _Checked(spill_dir)
-    lons, lats, numbers, ids, names = array("d"), array("d"), array("q"), array("q"), _Names()
+    lons, lats, numbers, ids = array("d"), array("d"), array("q"), array("q")
+    names = checked.names = _Names(spill_dir)
     batch = []
 
     def flush():
