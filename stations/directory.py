@@ -6,13 +6,14 @@ import math
 from dataclasses import dataclass
 from datetime import datetime
 
+import numpy as np
 from geodata.datum import DatumError, parse_datum, to_wgs84
 
 from .hours import HoursError, parse_hours
 from .records import FACILITIES, STATION_TYPES, STATUSES
 from .storage import TZ, StationNotFound, get_station, search_stations
 
-__all__ = ["PUBLIC_STATUSES", "ApiQuery", "fields_from_json", "DirectoryQuery", "QueryError", "get_public_station",
+__all__ = ["PUBLIC_STATUSES", "ApiQuery", "award_filter_subset", "parse_award_filters", "fields_from_json", "DirectoryQuery", "QueryError", "get_public_station",
            "open_state", "parse_api_query", "parse_bbox", "parse_datum_param", "parse_directory_query",
            "public_station", "search_api", "search_public"]
 
@@ -38,6 +39,8 @@ class Filters:
     district: str = ""
     status: str = ""
     facility: tuple = ()
+    awarded: bool = False  # only stations with an award on their record (获奖)
+    min_qiyou: float | None = None  # only those whose latest 七有 total is at least this
 
 
 @dataclass
@@ -64,7 +67,52 @@ def _parse_filters(args, into: Filters) -> Filters:
                                  + ", ".join(FACILITIES), f"不认识的设施“{code}”，已忽略设施筛选")
             facilities.append(code)
     into.facility = tuple(dict.fromkeys(facilities))
+    into.awarded, into.min_qiyou = parse_award_filters(args)
     return into
+
+
+def parse_award_filters(args) -> tuple:
+    """``awarded`` (1 or 0) and ``min_qiyou`` (a 七有 total, 0–100) from a query string:
+    (awarded, min_qiyou or None); QueryError names the bad one."""
+    raw = (args.get("awarded") or "").strip()
+    if raw not in ("", "0", "1"):
+        raise QueryError("awarded", f"{raw!r} is not 1 or 0", f"“获奖”筛选应为 1 或 0，而不是“{raw[:20]}”")
+    minimum = (args.get("min_qiyou") or "").strip()
+    if not minimum:
+        return raw == "1", None
+    try:
+        value = float(minimum)
+    except ValueError:
+        value = math.nan
+    if not (math.isfinite(value) and 0 <= value <= 100):
+        raise QueryError("min_qiyou", f"{minimum[:20]!r} is not a 七有 total within 0..100",
+                         f"七有最低总分应是 0 到 100 之间的数，而不是“{minimum[:20]}”")
+    return raw == "1", value
+
+
+def award_filter_subset(db, index, *, awarded=False, min_qiyou=None):
+    """The rows of a nearest index (``stations.nearest``) that pass the award and 七有
+    filters, as the index's subset (its own small tree), or None when neither is asked.
+
+    Cached on the index, which is replaced whenever a station (and so an award) changes;
+    the 七有 part is keyed on the checklists' version too.
+    """
+    if not awarded and min_qiyou is None:
+        return None
+    from .campaign.checklist import awarded_station_ids, checklists_version, stations_with_min_total
+
+    key = ("awarded", bool(awarded), min_qiyou, checklists_version(db) if min_qiyou is not None else None)
+    cache = index.subsets
+    if key not in cache:
+        keep = np.ones(len(index), dtype=bool)
+        if awarded:
+            keep &= np.isin(index.ids, np.fromiter(awarded_station_ids(db), np.int64))
+        if min_qiyou is not None:
+            keep &= np.isin(index.ids, np.fromiter(stations_with_min_total(db, min_qiyou), np.int64))
+        if len(cache) >= 64:
+            cache.clear()
+        cache[key] = index.subset(keep)
+    return cache[key]
 
 
 def parse_directory_query(args) -> DirectoryQuery:
@@ -101,6 +149,7 @@ def search_public(db, query: DirectoryQuery, page_size: int):
     """One page of public stations for a directory query: (stations, total, pages)."""
     rows, total = search_stations(db, q=query.q or None, district=query.district or None,
                                   status=query.status or None, facility=list(query.facility),
+                                  awarded=query.awarded, min_qiyou=query.min_qiyou,
                                   statuses=PUBLIC_STATUSES, limit=page_size,
                                   offset=(query.page - 1) * page_size)
     pages = max(1, -(-total // page_size))
@@ -240,7 +289,8 @@ def search_api(db, query: ApiQuery):
     """(public stations, total) for an API query."""
     rows, total = search_stations(db, q=query.q or None, district=query.district or None,
                                   status=query.status or None, facility=list(query.facility),
-                                  bbox=query.bbox, statuses=PUBLIC_STATUSES, limit=query.limit,
+                                  bbox=query.bbox, awarded=query.awarded, min_qiyou=query.min_qiyou,
+                                  statuses=PUBLIC_STATUSES, limit=query.limit,
                                   offset=query.offset)
     return rows, total
 

@@ -139,9 +139,17 @@ class NearestIndex:
             self.stations = None
         self.n = n
         self.features = {}  # (station id, datum) -> GeoJSON Feature, filled by callers
+        self.subsets = {}  # filter key -> subset(), filled by callers (award/七有 filters)
 
     def __len__(self):
         return self.n
+
+    def subset(self, keep) -> tuple:
+        """(tree, rows) over the rows where the boolean array ``keep`` is true, for
+        ``query(subset=…)``: a sparse filter then searches a small tree of its own
+        instead of widening over every station."""
+        rows = np.flatnonzero(keep)
+        return (cKDTree(self.tree.data[rows]) if len(rows) else None), rows
 
     def _open_memo(self, at) -> dict:
         """{timetable number: open} for the minute of ``at``, shared by every query in
@@ -166,7 +174,7 @@ class NearestIndex:
         return memo[number]
 
     def query(self, lon, lat, k=5, *, radius_m=None, status="active", facilities=(),
-              open_now=False, only_24h=False, at: datetime | None = None) -> list[Hit]:
+              open_now=False, only_24h=False, at: datetime | None = None, subset=None) -> list[Hit]:
         """The k nearest stations to (lon, lat) (WGS-84) that pass every filter.
 
         Ties in distance are broken by station id, so answers are deterministic.
@@ -181,16 +189,23 @@ class NearestIndex:
         n = self.n
         memo = self._open_memo(at)
         if (status == "active" and not mask and not only_24h and not open_now
-                and self.active_tree is not None):
+                and self.active_tree is not None and subset is None):
             hits = self._active_nearest(target, k, bound)
             if hits is not None:
                 return self._rank(hits, lon, lat, k, radius_m, at, memo)
+        tree, rows = (self.tree, None) if subset is None else subset
+        if rows is not None:  # only these rows may answer (a filter the tree does not know)
+            if tree is None:
+                return []
+            n = len(rows)
         want = min(n, max(k * 4, 16))
         while True:
-            dists, idx = self.tree.query(target, k=want, distance_upper_bound=bound)
+            dists, idx = tree.query(target, k=want, distance_upper_bound=bound)
             dists, idx = np.atleast_1d(dists), np.atleast_1d(idx)
             valid = idx < n
             dists, idx = dists[valid], idx[valid]
+            if rows is not None:
+                idx = rows[idx]
             ok = np.ones(len(idx), dtype=bool)
             if status_code is not None:
                 ok &= self.status_codes[idx] == status_code

@@ -15,6 +15,11 @@ def _param(name, description, schema, required=False):
 
 DATUM = _param("datum", "Datum of coordinates in and out.",
                {"type": "string", "enum": ["wgs84", "gcj02", "bd09"], "default": "wgs84"})
+AWARDED = _param("awarded", "1: only stations with an award on their record (获奖); 0 or absent: all",
+                 {"type": "integer", "enum": [0, 1]})
+MIN_QIYOU = _param("min_qiyou", "Only stations whose latest 七有 checklist totals at least this (0–100); "
+                                "stations without a checklist are left out",
+                   {"type": "number", "minimum": 0, "maximum": 100})
 ERROR = {"description": "Bad parameter", "content": {"application/json": {"schema": {
     "$ref": "#/components/schemas/Error"}}}}
 
@@ -167,6 +172,7 @@ def openapi_document() -> dict:
                     _param("bbox", "minlon,minlat,maxlon,maxlat (in the given datum; "
                                    "longitudes -180..180, latitudes -90..90, min ≤ max)",
                            {"type": "string", "pattern": BBOX_PATTERN}),
+                    AWARDED, MIN_QIYOU,
                     DATUM,
                     _param("limit", "Page size", {"type": "integer", "minimum": 1, "maximum": 1000,
                                                   "default": 100}),
@@ -201,6 +207,7 @@ def openapi_document() -> dict:
                            {"type": "string", "pattern": FACILITY_LIST}),
                     _param("status", "Station status, or `any`", {"type": "string", "enum": [
                         "active", "temporarily_closed", "closed", "any"], "default": "active"}),
+                    AWARDED, MIN_QIYOU,
                 ], "responses": {"200": {"description": "Results nearest first; distances are "
                                                         "haversine on the WGS-84 mean sphere",
                                          "content": {"application/json": {"schema": {

@@ -10,7 +10,8 @@ from urllib.parse import urlencode
 from geodata.datum import from_wgs84, to_wgs84
 
 from .coords import CoordinateError, parse_coordinate
-from .directory import QueryError, open_state, parse_datum_param, public_station
+from .directory import (QueryError, award_filter_subset, open_state, parse_award_filters, parse_datum_param,
+                        public_station)
 from .exporter import station_feature
 from .feedback import FOUND, satisfaction
 from .nearest import RIDE_SPEED_KMH, WALK_SPEED_KMH, haversine_m, index_for, travel_minutes
@@ -47,6 +48,8 @@ class NearestQuery:
     located: bool = True  # False when the point stands in for a chosen district
     district: str = ""  # the chosen district, when not located
     travel: str = "ride"  # the minutes the rider page leads with: ride or walk
+    awarded: bool = False  # only stations with an award (获奖)
+    min_qiyou: float | None = None  # only those whose latest 七有 total is at least this
 
 
 def _flag(args, name) -> bool:
@@ -118,11 +121,12 @@ def parse_nearest_query(args) -> NearestQuery:
             raise QueryError("at", f"{args['at']!r} is not an ISO time like 2026-11-24T21:30",
                              f"时间“{args['at']}”无法识别，应为类似 2026-11-24T21:30 的写法") from None
         at = at.astimezone(TZ) if at.tzinfo else at.replace(tzinfo=TZ)
+    awarded, min_qiyou = parse_award_filters(args)
     wlon, wlat = to_wgs84(lon, lat, datum)
     return NearestQuery(lon=wlon, lat=wlat, datum=datum, k=k, radius_m=radius,
                         open_now=_flag(args, "open_now"), only_24h=_flag(args, "open_24h"),
                         at=at, facilities=tuple(dict.fromkeys(facilities)), status=status,
-                        given={"lon": lon, "lat": lat})
+                        given={"lon": lon, "lat": lat}, awarded=awarded, min_qiyou=min_qiyou)
 
 
 TRAVEL_MODES = {"ride": "骑车", "walk": "步行"}
@@ -163,7 +167,8 @@ def _search(db, query: NearestQuery, index_key: str):
     index = index_for(db, index_key)
     hits = index.query(
         query.lon, query.lat, query.k, radius_m=query.radius_m, status=query.status,
-        facilities=query.facilities, open_now=query.open_now, only_24h=query.only_24h, at=at)
+        facilities=query.facilities, open_now=query.open_now, only_24h=query.only_24h, at=at,
+        subset=award_filter_subset(db, index, awarded=query.awarded, min_qiyou=query.min_qiyou))
     return index, hits, at
 
 
@@ -195,6 +200,7 @@ def nearest_answer(db, query: NearestQuery, index_key: str = "default") -> dict:
                   "k": query.k, "radius_m": query.radius_m, "open_now": query.open_now,
                   "open_24h": query.only_24h, "facilities": list(query.facilities),
                   "status": query.status or "any", "at": at.isoformat(timespec="minutes"),
+                  "awarded": query.awarded, "min_qiyou": query.min_qiyou,
                   "distance": "haversine on a sphere of radius 6371008.8 m (WGS-84 mean radius)",
                   "walk_speed_kmh": 5.0, "detour_factor": 1.3},
     }

@@ -754,8 +754,14 @@ def get_station(db, station_id, *, private: bool = False) -> dict:
 
 
 def _where(q=None, district=None, status=None, facility=None, bbox=None,
-           statuses=None, ids=None, mismatch=False):
+           statuses=None, ids=None, mismatch=False, awarded=False, min_qiyou=None):
     clauses, params = [], []
+    if awarded:  # at least one award on the record (获奖)
+        clauses.append("awards NOT IN ('', '[]')")
+    if min_qiyou is not None:  # the latest 七有 checklist's total (campaign.checklist keeps them)
+        clauses.append("id IN (SELECT station_id FROM checklists WHERE id IN "
+                       "(SELECT max(id) FROM checklists GROUP BY station_id) AND total >= ?)")
+        params.append(float(min_qiyou))
     if mismatch:  # the declared district differs from the one the coordinates lie in
         clauses.append("district_mismatch = 1")
     if q:
@@ -783,15 +789,18 @@ def _where(q=None, district=None, status=None, facility=None, bbox=None,
 
 
 def search_stations(db, *, q=None, district=None, status=None, facility=None, bbox=None,
-                    statuses=None, limit=20, offset=0, private=False, mismatch=False):
+                    statuses=None, limit=20, offset=0, private=False, mismatch=False,
+                    awarded=False, min_qiyou=None):
     """Stations matching every given filter, by id; returns (rows, total count).
 
     ``q`` matches a substring of name or address; ``facility`` is a code or a list
     of codes that must all be present; ``bbox`` is (minlon, minlat, maxlon, maxlat)
     in WGS-84; ``statuses`` limits the statuses when ``status`` is not given;
-    ``mismatch`` keeps stations whose declared district is not where they lie.
+    ``mismatch`` keeps stations whose declared district is not where they lie;
+    ``awarded`` those with an award; ``min_qiyou`` those whose latest 七有 total is at least this.
     """
-    where, params = _where(q, district, status, facility, bbox, statuses, mismatch=mismatch)
+    where, params = _where(q, district, status, facility, bbox, statuses, mismatch=mismatch,
+                           awarded=awarded, min_qiyou=min_qiyou)
     total = db.execute(f"SELECT count(*) FROM stations{where}", params).fetchone()[0]
     rows = db.query(f"SELECT * FROM stations{where} ORDER BY id LIMIT ? OFFSET ?",
                     params + [int(limit), int(offset)])

@@ -11,7 +11,8 @@ from .errors import CampaignError
 from .rubric import default_rubric, weighted_total
 
 __all__ = ["INSPECTION_KINDS", "inspect_station", "checklists_from_campaign", "latest_checklist",
-           "latest_checklists", "qiyou_property", "stations_with_min_total"]
+           "latest_checklists", "qiyou_property", "stations_with_min_total", "awarded_station_ids",
+           "checklists_version"]
 
 INSPECTION_KINDS = {"routine": "日常检查", "acceptance": "验收"}
 
@@ -115,3 +116,14 @@ def stations_with_min_total(db, minimum: float) -> set:
     return {r[0] for r in db.execute(
         "SELECT station_id FROM checklists WHERE id IN (SELECT max(id) FROM checklists GROUP BY station_id) "
         "AND total >= ?", [float(minimum)])}
+
+
+def checklists_version(db) -> int:
+    """A number that grows with every new checklist (they are only ever added; a station's
+    go with it, and that changes the stations' own version)."""
+    return db.execute("SELECT coalesce(max(id), 0) FROM checklists").fetchone()[0]
+
+
+def awarded_station_ids(db) -> set:
+    """Ids of stations with at least one award on their record (the directory's 获奖)."""
+    return {r[0] for r in db.execute("SELECT id FROM stations WHERE awards NOT IN ('', '[]')")}
