@@ -345,3 +345,21 @@ def test_admin_refuses_to_be_framed_by_another_origin_but_maps_frame_same_origin
     for frame in framed:
         assert not frame.url.startswith(url), frame.url  # blocked: never displayed
     context.close()
+
+
+@pytest.mark.parametrize("encoding", ["gzip", "br", "identity"])
+def test_a_static_file_is_closed_even_if_the_client_goes_away(client, encoding):
+    # A browser that stops reading mid-file must not leave the file open for the GC.
+    import gc
+    import warnings
+
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        response = client.get("/static/vendor/leaflet/leaflet.js", buffered=False,
+                              headers={"Accept-Encoding": encoding})
+        assert response.status_code == 200
+        chunks = iter(response.response)
+        next(chunks, None)
+        del response, chunks
+        gc.collect()
+    assert not [w for w in caught if issubclass(w.category, ResourceWarning)]

@@ -143,8 +143,16 @@ def _static(filename):
     if response.status_code == 200 and response.mimetype in COMPRESS_MIMETYPES:
         # Read the (small) file now, so it is compressed whole and the file closed when the
         # answer is: Flask-Compress's streaming path would leave the file to the GC.
+        # The file is closed here, not by a callback on this response: Flask-Compress may
+        # answer with another response object, and the callback would be lost.
+        wrapped = response.response
         response.direct_passthrough = False
-        response.make_sequence()
+        try:
+            response.set_data(b"".join(response.iter_encoded()))
+        finally:
+            close = getattr(wrapped, "close", None)
+            if close is not None:
+                close()
     return response
 
 
