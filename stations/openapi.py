@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from .campaign.openapi import QIYOU_SCHEMA, campaign_paths, campaign_schemas
+from .ledger.openapi import ledger_paths, ledger_schemas
 from .records import FACILITIES, STATION_TYPES, STATUSES
 
 __all__ = ["openapi_document"]
@@ -187,6 +188,7 @@ def openapi_document() -> dict:
             },
             "/api/v1/coverage": _coverage_path(),
             **campaign_paths(),
+            **ledger_paths(),
             "/api/v1/nearest": {
                 "get": {"summary": "The nearest stations to a point (riders)", "parameters": [
                     _param("lon", "Longitude of the rider",
@@ -244,6 +246,7 @@ def openapi_document() -> dict:
                     "query": {"type": "object"}}},
                 **_coverage_schemas(),
                 **campaign_schemas(),
+                **ledger_schemas(),
                 "Error": {"type": "object", "properties": {"error": {"type": "object", "properties": {
                     "status": {"type": "integer"}, "parameter": {"type": "string"},
                     "message": {"type": "string"}}}}},

@@ -15,6 +15,7 @@ __all__ = ["today", "parse_date", "parse_count", "clean_note", "station_for", "v
 
 EARLIEST = date(2015, 1, 1)  # before the first stations: a typo, not a ledger day
 _DATE = re.compile(r"^(\d{4})[-/.年](\d{1,2})[-/.月](\d{1,2})日?$")
+_ISO = re.compile(r"^\d{4}-\d{2}-\d{2}$")
 _CONTROL = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f]")
 
 
@@ -24,9 +25,13 @@ def today() -> date:
 
 
 def parse_date(value, field: str = "date", *, label: str = "日期", not_after: date | None = None,
-               earliest: date = EARLIEST) -> date:
-    """A date from ``YYYY-MM-DD`` (also 2026/3/5, 2026年3月5日, a spreadsheet date);
-    LedgerError for anything else, a day that does not exist, or one after ``not_after``."""
+               earliest: date = EARLIEST, iso: bool = False) -> date:
+    """A date from ``YYYY-MM-DD`` (also 2026/3/5, 2026年3月5日, a spreadsheet date; only
+    ``YYYY-MM-DD`` text when ``iso``, as in the API); LedgerError for anything else, a day
+    that does not exist, or one after ``not_after``."""
+    if iso and not (isinstance(value, str) and _ISO.match(value)):
+        shown = value[:20] if isinstance(value, str) else type(value).__name__
+        raise LedgerError(f"{label}“{shown}”应写作 YYYY-MM-DD，例如 2026-03-05", field)
     if isinstance(value, datetime):
         value = value.date()
     if isinstance(value, date):
@@ -52,7 +57,7 @@ def parse_date(value, field: str = "date", *, label: str = "日期", not_after: 
 def parse_count(value, field: str, label: str, *, maximum: int, strict: bool = False) -> int:
     """A whole number 0..maximum.  ``strict`` (JSON): only integers; forms and files may
     send text (full-width digits too); empty is 0."""
-    if isinstance(value, bool):
+    if isinstance(value, bool) or (strict and value is None):
         raise LedgerError(f"{label}应是 0 到 {maximum:,} 的整数", field)
     if value is None or (not strict and isinstance(value, str) and not value.strip()):
         return 0

@@ -12,7 +12,7 @@ from .codes import (COUNT_COLUMNS, MAX_DAILY_COUNT, SERVICE_COLUMNS, SERVICES, V
                     VISITORS, LedgerError)
 from .common import clean_note, parse_count, parse_date, station_for, today
 
-__all__ = ["parse_entry", "save_entry", "get_entries", "get_entry", "entry_history", "entry_json",
+__all__ = ["parse_entry", "save_entry", "get_entries", "get_entry", "entry_history", "entry_json", "keeper_stations",
            "recent_days"]
 
 _SELECT = f"SELECT date, {', '.join(COUNT_COLUMNS)}, note, saved_at, saved_by FROM ledger_entries"
@@ -27,15 +27,13 @@ def parse_entry(data, *, strict: bool, not_after: date | None = None) -> dict:
     """
     errors, counts = {}, {}
     try:
-        day = parse_date(data.get("date"), not_after=today() if not_after is None else not_after)
+        day = parse_date(data.get("date"), not_after=today() if not_after is None else not_after, iso=strict)
     except LedgerError as exc:
         errors["date"], day = exc.message, None
     groups = (("visitors", "v_", VISITORS, "来访"), ("services", "s_", SERVICES, "服务"))
     for group, prefix, codes, what in groups:
         if strict:
             given = data.get(group, {})
-            if given is None:
-                given = {}
             if not isinstance(given, dict):
                 errors[group] = f"{group} 应是对象，例如 {{\"{next(iter(codes))}\": 3}}"
                 continue
@@ -48,7 +46,7 @@ def parse_entry(data, *, strict: bool, not_after: date | None = None) -> dict:
         for code, label in codes.items():
             field = f"{group}.{code}" if strict else prefix + code
             try:
-                counts[prefix + code] = parse_count(given.get(code), field, f"{label}{what}人次"
+                counts[prefix + code] = parse_count(given.get(code, 0 if strict else None), field, f"{label}{what}人次"
                                                     if group == "visitors" else f"{label}服务次数",
                                                     maximum=MAX_DAILY_COUNT, strict=strict)
             except LedgerError as exc:
@@ -139,3 +137,23 @@ def entry_history(db, station_id, day) -> list[dict]:
     rows = db.execute("SELECT replaced_at, replaced_by, before FROM ledger_history "
                       "WHERE station_id = ? AND date = ? ORDER BY id DESC", [int(station_id), str(day)])
     return [{"replaced_at": r[0], "replaced_by": r[1], "before": json.loads(r[2])} for r in rows]
+
+
+def keeper_stations(db, *, union=None, q: str = "", district: str = "", limit: int = 50) -> list[dict]:
+    """Stations whose ledger a user keeps (``union``: its own union's; None: any), with the
+    date of each one's last entry; by name."""
+    clauses, params = ["status != 'closed'"], []
+    if union is not None:
+        clauses.append("trim(host_union) = ?")
+        params.append(union)
+    if q:
+        clauses.append("name LIKE ? ESCAPE '\\'")
+        params.append("%" + q.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%")
+    if district:
+        clauses.append("district = ?")
+        params.append(district)
+    rows = db.execute(
+        "SELECT id, name, district, host_union, status, (SELECT max(date) FROM ledger_entries e "
+        f"WHERE e.station_id = stations.id) FROM stations WHERE {' AND '.join(clauses)} "
+        "ORDER BY name, id LIMIT ?", params + [int(limit)])
+    return [dict(zip(("id", "name", "district", "host_union", "status", "last_date"), r)) for r in rows]

@@ -24,7 +24,7 @@ def parse_meeting(data, *, strict: bool, districts=()) -> dict:
     """Check a meeting (JSON when ``strict``, else a form); LedgerError naming every field."""
     errors, out = {}, {}
     try:
-        out["date"] = parse_date(data.get("date"), not_after=today())
+        out["date"] = parse_date(data.get("date"), not_after=today(), iso=strict)
     except LedgerError as exc:
         errors["date"] = exc.message
     kind = data.get("kind")
@@ -63,7 +63,8 @@ def parse_meeting(data, *, strict: bool, districts=()) -> dict:
             errors["place"] = exc.message.replace("备注", "地点")
     for field, label in MEETING_COUNTS.items():
         try:
-            out[field] = parse_count(data.get(field), field, label, maximum=MAX_MEETING_COUNT, strict=strict)
+            out[field] = parse_count(data.get(field, 0 if strict else None), field, label,
+                                     maximum=MAX_MEETING_COUNT, strict=strict)
         except LedgerError as exc:
             errors[field] = exc.message
     try:

@@ -75,12 +75,15 @@ def create_app(config: dict | None = None) -> Flask:
     access.init_app(app)
     serving.init_app(app)  # security headers, compression, versioned static files
 
-    from . import admin, api, auth, campaigns, campaigns_api, directory, pages, plan, riders
+    from . import (admin, api, auth, campaigns, campaigns_api, directory, ledger, ledger_api, pages,
+                   plan, riders)
 
-    for module in (pages, auth, directory, riders, admin, api, plan, campaigns, campaigns_api):
+    for module in (pages, auth, directory, riders, admin, api, plan, campaigns, campaigns_api, ledger,
+                   ledger_api):
         app.register_blueprint(module.bp)
     csrf.exempt(api.bp)
     csrf.exempt(campaigns_api.bp)  # cookie sessions are checked in the views; bearer/basic need none
+    csrf.exempt(ledger_api.bp)  # likewise
 
     from ..cli import register_commands
 

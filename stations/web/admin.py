@@ -238,8 +238,10 @@ def import_job_status(job_id):
 @allow("admin")
 def flags():
     """The review queue: stations riders found closed, missing or moved."""
+    from .ledger import flag_context
+
     return render_template("admin/flags.html", queue=feedback.flag_queue(get_db()),
-                           flags=feedback.FLAGS, resolutions=feedback.RESOLUTIONS)
+                           flags=feedback.FLAGS, resolutions=feedback.RESOLUTIONS, **flag_context())
 
 
 @bp.post("/flags/<int:station_id>/resolve")

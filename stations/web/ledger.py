@@ -1,0 +1,296 @@
+"""Station keepers' pages: the daily ledger, 双沟通 meetings, the month import, reports,
+and the riders' one-tap check-in on the station page (rules live in stations.ledger)."""
+
+from __future__ import annotations
+
+import tempfile
+from datetime import date
+from pathlib import Path
+
+from flask import (Blueprint, abort, current_app, flash, g, redirect, render_template, request,
+                   url_for)
+from werkzeug.datastructures import MultiDict
+
+from .. import ledger as core
+from ..limits import RateLimited
+from ..riders import district_choices, station_page
+from ..directory import get_public_station
+from ..storage import StationNotFound, get_station
+from .access import PUBLIC, allow, client_id
+from .db import get_db
+
+bp = Blueprint("ledger", __name__)
+KEEPERS = ("admin", "union")
+READERS = ("admin", "planner", "union")
+
+
+def _districts():
+    return district_choices(current_app.config["YIZHAN_REGION"])
+
+
+def _station_or_abort(station_id):
+    """The station if the signed-in user keeps its ledger: 404 unknown, 403 another union's."""
+    try:
+        return core.station_for(get_db(), station_id, g.user)
+    except core.LedgerError as exc:
+        abort(exc.status)
+
+
+def thresholds() -> core.Thresholds:
+    config = current_app.config
+    return core.Thresholds(window_days=int(config["YIZHAN_LEDGER_FLAG_DAYS"]),
+                           min_visits=int(config["YIZHAN_LEDGER_FLAG_VISITS"]),
+                           near_zero=int(config["YIZHAN_LEDGER_FLAG_NEAR_ZERO"]),
+                           stop_days=int(config["YIZHAN_LEDGER_STOP_DAYS"]))
+
+
+def checkin_limits() -> dict:
+    config = current_app.config
+    return {"per_client": config["YIZHAN_CHECKIN_PER_CLIENT"], "global": config["YIZHAN_CHECKIN_GLOBAL"],
+            "repeat_minutes": config["YIZHAN_CHECKIN_REPEAT_MINUTES"]}
+
+
+def checkin_refusal(exc: RateLimited) -> str:
+    if exc.scope == "station":
+        return f"您刚刚已在本站签到过了，{-(-exc.retry_after // 60)} 分钟后可再签。"
+    if exc.scope == "client":
+        return f"签到太频繁了，请 {-(-exc.retry_after // 60)} 分钟后再试。"
+    return "签到的人太多了，请稍后再试。"
+
+
+# --- the ledger ----------------------------------------------------------------------
+
+@bp.get("/ledger")
+@allow(*READERS)
+def index():
+    """The keeper's home: their stations with the last ledger day, and what else to do."""
+    q, district = request.args.get("q", "")[:50].strip(), request.args.get("district", "")[:30]
+    stations = core.keeper_stations(get_db(), union=core.visible_union(g.user), q=q, district=district,
+                                    limit=100) if g.user["role"] in KEEPERS else []
+    return render_template("ledger/index.html", stations=stations, q=q, district=district,
+                           districts=_districts(), today=core.today().isoformat())
+
+
+@bp.route("/ledger/stations/<int:station_id>", methods=["GET", "POST"])
+@allow(*KEEPERS)
+def day(station_id):
+    """One station's ledger for one day: the form, the day's earlier versions, recent days."""
+    station = _station_or_abort(station_id)
+    db, errors, values = get_db(), {}, None
+    if request.method == "POST":
+        try:
+            saved = core.save_entry(db, station_id, request.form, g.user)
+        except core.LedgerError as exc:
+            if exc.status != 400:
+                abort(exc.status)
+            errors, values = exc.errors, request.form
+        else:
+            when = saved["entry"]["date"]
+            flash(f"已更新 {when} 的台账（原记录已存入历史）。" if saved["replaced"]
+                  else f"已保存 {when} 的台账。", "ledger")
+            return redirect(url_for("ledger.day", station_id=station_id, date=when) + "#saved")
+    try:
+        when = core.parse_date(request.values.get("date") or core.today(), not_after=core.today())
+    except core.LedgerError as exc:
+        errors.setdefault("date", exc.message)
+        when = core.today()
+    entry = core.get_entry(db, station_id, when.isoformat())
+    if values is None:
+        values = {"date": when.isoformat(), "note": (entry or {}).get("note") or ""}
+        for group, prefix in (("visitors", "v_"), ("services", "s_")):
+            for code in (core.VISITORS if group == "visitors" else core.SERVICES):
+                n = (entry or {}).get(group, {}).get(code, 0)
+                values[prefix + code] = str(n) if n else ""
+    return render_template("ledger/day.html", station=station, values=values, errors=errors, entry=entry,
+                           history=core.entry_history(db, station_id, when.isoformat()),
+                           recent=core.recent_days(db, station_id, 14), visitors=core.VISITORS,
+                           services=core.SERVICES, today=core.today().isoformat()), (400 if errors else 200)
+
+
+@bp.route("/ledger/import", methods=["GET", "POST"])
+@allow(*KEEPERS)
+def import_page():
+    """Upload a month's ledger (XLSX or CSV): checked row by row, written only if all is right."""
+    report = None
+    if request.method == "POST":
+        upload = request.files.get("file")
+        if upload is None or not upload.filename:
+            flash("请选择要导入的台账文件（.xlsx 或 .csv）。")
+            return redirect(url_for("ledger.import_page"))
+        with tempfile.TemporaryDirectory() as folder:
+            path = Path(folder) / "upload"
+            upload.save(path)
+            report = core.import_ledger(get_db(), path, g.user, filename=upload.filename[:200],
+                                        dry_run=bool(request.form.get("dry_run")))
+    return render_template("ledger/import.html", report=report, visitors=core.VISITORS,
+                           services=core.SERVICES), (400 if report is not None and not report.ok else 200)
+
+
+# --- meetings ------------------------------------------------------------------------
+
+def _meeting_filters():
+    out = {"district": request.args.get("district", "")[:30]}
+    for name in ("from", "to"):
+        try:
+            out[name] = core.parse_date(request.args[name], name) if request.args.get(name) else None
+        except core.LedgerError:
+            out[name] = None
+    return out
+
+
+@bp.route("/ledger/meetings", methods=["GET", "POST"])
+@allow(*KEEPERS)
+def meetings():
+    """双沟通 meetings: record one (counts only), list those this user may see."""
+    db, errors, values = get_db(), {}, {"date": core.today().isoformat(), "kind": "worker"}
+    if request.method == "POST":
+        try:
+            meeting = core.add_meeting(db, request.form, g.user, districts=_districts())
+        except core.LedgerError as exc:
+            if exc.status == 403:
+                abort(403)
+            errors, values = exc.errors or {exc.field or "form": exc.message}, request.form
+        else:
+            flash(f"已记录 {meeting['date']} 的{core.MEETING_KINDS[meeting['kind']]}。", "ledger")
+            return redirect(url_for("ledger.meetings") + "#saved")
+    filters = _meeting_filters()
+    listed = core.list_meetings(db, user=g.user, district=filters["district"], start=filters["from"],
+                                end=filters["to"], limit=200)
+    stations = core.keeper_stations(db, union=core.visible_union(g.user), limit=500)
+    return render_template("ledger/meetings.html", meetings=listed, values=values, errors=errors,
+                           kinds=core.MEETING_KINDS, counts=core.MEETING_COUNTS, districts=_districts(),
+                           stations=stations, filters=filters, today=core.today().isoformat()), \
+        (400 if errors else 200)
+
+
+# --- reports -------------------------------------------------------------------------
+
+def _report_args():
+    this_year = core.today().year
+    try:
+        year = int(request.args.get("year") or this_year)
+    except ValueError:
+        year = this_year
+    year = min(max(year, 2015), this_year)
+    district = request.args.get("district", "")[:30]
+    if district and district not in _districts():
+        district = ""
+    return year, district
+
+
+def _scope_label(district):
+    if g.user["role"] == "union":
+        return "本工会"
+    if district:
+        return "全区"
+    return "全市" if current_app.config["YIZHAN_REGION"] == "beijing" else "全国"
+
+
+def _report(year, district):
+    db, union = get_db(), core.visible_union(g.user)
+    start, end = date(year, 1, 1), date(year, 12, 31)
+    report = core.ledger_report(db, start=start, end=end, district=district or None, union=union,
+                                district_order=_districts(), with_kinds=True)
+    title = f"{year}年{'（截至 ' + report['period']['to'] + '）' if year == core.today().year else ''}，"
+    summary = core.year_summary(report, scope=_scope_label(district), title=title)
+    return report, summary
+
+
+@bp.get("/ledger/reports")
+@allow(*READERS)
+def reports():
+    """Figures per month, district and station for a year, with charts and downloads."""
+    year, district = _report_args()
+    report, summary = _report(year, district)
+    stations = core.station_table(get_db(), start=date(year, 1, 1), end=date(year, 12, 31),
+                                  district=district or None, union=core.visible_union(g.user))
+    months = [m["month"] for m in report["months"]]
+    visits_chart = core.line_chart(months, [("来访人次", [m["visits"] for m in report["months"]], "visits"),
+                                            ("服务次数", [m["services"] for m in report["months"]], "services")],
+                                   title=f"{year}年每月来访与服务")
+    meetings_chart = core.line_chart(
+        months, [("骑手签到", [m["checkins"] for m in report["months"]], "checkins"),
+                 ("新入会", [m["new_members"] for m in report["months"]], "members"),
+                 ("沟通会", [m["meetings_worker"] + m["meetings_enterprise"] for m in report["months"]],
+                  "meetings")], title=f"{year}年每月签到、入会与沟通会")
+    bars = core.bar_chart([(d["district"], d["visits"]) for d in sorted(
+        report["districts"], key=lambda d: -d["visits"])], title=f"{year}年各区来访人次", unit="")
+    return render_template("ledger/reports.html", report=report, summary=summary, year=year,
+                           district=district, districts=_districts(), stations=stations[:200],
+                           station_count=len(stations), visits_chart=visits_chart,
+                           meetings_chart=meetings_chart, bars=bars, labels=core.FIGURE_LABELS,
+                           years=list(range(core.today().year, 2014, -1)), tables=core.TABLES)
+
+
+@bp.get("/ledger/reports.<any(csv, xlsx):fmt>")
+@allow(*READERS)
+def report_download(fmt):
+    """The report's tables as XLSX (every table) or CSV (``table=months|districts|stations``)."""
+    year, district = _report_args()
+    report, summary = _report(year, district)
+    stations = core.station_table(get_db(), start=date(year, 1, 1), end=date(year, 12, 31),
+                                  district=district or None, union=core.visible_union(g.user))
+    tables = core.report_tables(report, stations, summary)
+    name = f"yizhan-ledger-{year}{'-' + district if district else ''}"
+    if fmt == "xlsx":
+        body = core.report_xlsx(tables, summary, report["period"])
+        mimetype = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
+    else:
+        table = request.args.get("table", "months")
+        if table not in core.TABLES:
+            abort(400)
+        body, mimetype, name = core.report_csv(tables, table), "text/csv; charset=utf-8", f"{name}-{table}"
+    from urllib.parse import quote
+
+    return current_app.response_class(body, mimetype=mimetype, headers={
+        "Content-Disposition": f"attachment; filename=yizhan-ledger-{year}.{fmt}; "
+                               f"filename*=UTF-8''{quote(name)}.{fmt}"})
+
+
+# --- consistency flags (shown in the organisers' queue /admin/flags) -----------------
+
+def flag_context() -> dict:
+    """What /admin/flags shows of the ledger: the flags, the figures and the thresholds."""
+    t = thresholds()
+    return {"ledger_flags": core.consistency_flags(get_db(), t), "ledger_rules": t.describe(),
+            "ledger_flag_kinds": core.FLAG_KINDS}
+
+
+@bp.post("/ledger/flags/<int:station_id>/quiet")
+@allow("admin")
+def quiet_flag(station_id):
+    """An organiser has checked a ledger flag: quiet it for one window."""
+    kind = request.form.get("kind", "")
+    if kind not in core.FLAG_KINDS:
+        abort(400)
+    try:
+        get_station(get_db(), station_id)
+    except StationNotFound:
+        abort(404)
+    until = core.quiet_flag(get_db(), station_id, kind, username=g.user["username"],
+                            note=request.form.get("note", ""), thresholds=thresholds())
+    flash(f"已记为核实（{core.FLAG_KINDS[kind]}），{until} 前不再提示。")
+    return redirect(url_for("admin.flags") + "#ledger-flags")
+
+
+# --- riders' check-in ----------------------------------------------------------------
+
+@bp.post("/stations/<int:station_id>/checkin")
+@allow(PUBLIC)
+def checkin(station_id):
+    """A rider's one tap "我在这里歇脚了" (no account; rate-limited; no address stored)."""
+    try:
+        station = get_public_station(get_db(), station_id)
+    except StationNotFound:
+        abort(404)
+    try:
+        result = core.check_in(get_db(), station_id, client=client_id(), limits=checkin_limits())
+    except RateLimited as exc:
+        page = render_template("directory/detail.html", **station_page(
+            get_db(), station, tencent_referer=current_app.config["YIZHAN_TENCENT_REFERER"]),
+                               errors={}, form=MultiDict(), checkin_error=checkin_refusal(exc))
+        return page, 429, {"Retry-After": str(exc.retry_after)}
+    except core.LedgerError as exc:
+        abort(exc.status)
+    flash(f"已记下，谢谢！今天您是第 {result['count']} 位在这里歇脚的。", "checkin")
+    return redirect(url_for("directory.detail", station_id=station_id) + "#checkin")

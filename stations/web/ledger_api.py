@@ -1,0 +1,116 @@
+"""JSON API of the ledger: /api/v1/stations/<id>/ledger, /meetings, /checkins, /reports/ledger
+(thin; rules live in stations.ledger, role rules as on the pages)."""
+
+from __future__ import annotations
+
+from datetime import date
+
+from flask import Blueprint, current_app, g, jsonify, request
+
+from .. import ledger as core
+from ..limits import RateLimited
+from . import csrf
+from .access import PUBLIC, allow, client_id
+from .db import get_db
+from .ledger import checkin_limits, checkin_refusal
+
+bp = Blueprint("ledger_api", __name__, url_prefix="/api/v1")
+
+
+@bp.errorhandler(core.LedgerError)
+def ledger_error(exc):
+    body = {"status": exc.status, "message": exc.message}
+    if exc.field:
+        body["parameter"] = exc.field
+    if len(exc.errors) > 1:
+        body["errors"] = exc.errors
+    return jsonify(error=body), exc.status
+
+
+def _body():
+    if not g.get("basic_auth") and g.get("user") is not None:
+        csrf.protect()  # a cookie session needs the X-CSRFToken header
+    data = request.get_json(silent=True)
+    if not isinstance(data, dict):
+        raise core.LedgerError("请求体应是 JSON 对象", "body")
+    return data
+
+
+def _day_param(name):
+    value = request.args.get(name)
+    if value is None or value == "":
+        return None
+    return core.parse_date(value, name, label=name, earliest=date(1, 1, 1), iso=True)
+
+
+def _districts():
+    from ..riders import district_choices
+
+    return district_choices(current_app.config["YIZHAN_REGION"])
+
+
+@bp.post("/stations/<int:station_id>/ledger")
+@allow("admin", "union")
+def save_day(station_id):
+    """Store one station's day (201), or replace it (200; the old version kept in history)."""
+    saved = core.save_entry(get_db(), station_id, _body(), g.user, strict=True)
+    return jsonify(core.entry_json(saved["entry"])), (200 if saved["replaced"] else 201)
+
+
+@bp.get("/stations/<int:station_id>/ledger")
+@allow("admin", "planner", "union")
+def read_days(station_id):
+    """A station's entries from ``from`` to ``to`` (a union: its own stations only)."""
+    start, end = _day_param("from"), _day_param("to")
+    if g.user["role"] == "planner":
+        from ..storage import StationNotFound, get_station
+
+        try:
+            get_station(get_db(), station_id)
+        except StationNotFound:
+            raise core.LedgerError(f"没有编号为 {station_id} 的站点", "station_id", 404) from None
+    else:
+        core.station_for(get_db(), station_id, g.user)
+    entries = core.get_entries(get_db(), station_id, start, end, limit=5000)
+    return jsonify(entries=[core.entry_json(e) for e in entries])
+
+
+@bp.post("/meetings")
+@allow("admin", "union")
+def add_meeting():
+    """Record a 职工沟通会 or 企业沟通会 (counts only)."""
+    meeting = core.add_meeting(get_db(), _body(), g.user, strict=True, districts=_districts())
+    return jsonify(core.meeting_json(meeting)), 201
+
+
+@bp.get("/meetings")
+@allow("admin", "planner", "union")
+def meetings():
+    """Meetings, newest first (a union: its own)."""
+    district = request.args.get("district") or None
+    listed = core.list_meetings(get_db(), user=g.user, district=district, start=_day_param("from"),
+                                end=_day_param("to"), limit=5000)
+    return jsonify(meetings=[core.meeting_json(m) for m in listed])
+
+
+@bp.post("/stations/<int:station_id>/checkins")
+@allow(PUBLIC)
+def checkin(station_id):
+    """A rider's anonymous check-in (no body); rate-limited per client."""
+    try:
+        result = core.check_in(get_db(), station_id, client=client_id(), limits=checkin_limits())
+    except RateLimited as exc:
+        return jsonify(error={"status": 429, "message": checkin_refusal(exc),
+                              "retry_after": exc.retry_after}), 429, {"Retry-After": str(exc.retry_after)}
+    return jsonify(result), 201
+
+
+@bp.get("/reports/ledger")
+@allow("admin", "planner", "union")
+def report():
+    """Figures in total, per district and per month (a union: its own stations and meetings)."""
+    start, end = _day_param("from"), _day_param("to")
+    result = core.ledger_report(get_db(), start=start, end=end, district=request.args.get("district") or None,
+                                union=core.visible_union(g.user), district_order=_districts())
+    return jsonify(result)
+
