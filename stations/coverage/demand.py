@@ -9,7 +9,7 @@ stored in WGS-84 as one array per layer.
 
 from __future__ import annotations
 
-import json
+import io
 import math
 import unicodedata
 
@@ -18,7 +18,7 @@ import numpy as np
 from geodata import districts as geo
 from geodata.datum import DatumError, parse_datum, to_wgs84_array
 
-from .. import importer
+from .. import importer, readers
 from ..coords import CoordinateError, parse_coordinate, parse_lonlat_pair
 from ..records import Problem
 from ..storage import now_iso
@@ -64,14 +64,11 @@ def _table(data: bytes, filename: str, report) -> tuple[list, list]:
 
 def _geojson(data: bytes, report) -> tuple[list, list]:
     report.row_label = "个要素"
-    text, report.encoding = importer._decode_text(data)
-    try:
-        doc = json.loads(text)
-    except json.JSONDecodeError as exc:
-        raise importer.ImportError_(f"不是有效的 JSON：第 {exc.lineno} 行第 {exc.colno} 列 {exc.msg}") from None
-    features = doc.get("features") if isinstance(doc, dict) else None
-    if not isinstance(features, list):
-        raise importer.ImportError_("GeoJSON 应为 FeatureCollection（含 features 数组）")
+    report.encoding = "utf-8"
+    try:  # streamed with a depth limit: a deeply nested file is an error, not a crash
+        features = [feature for _, feature in readers.iter_geojson(io.BytesIO(data))]
+    except readers.FileProblem as exc:
+        raise importer.ImportError_(str(exc)) from None
     keys = []
     for f in features:
         props = f.get("properties") if isinstance(f, dict) else None
