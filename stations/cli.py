@@ -72,9 +72,11 @@ def init_command():
               help="Delete existing synthetic stations first.")
 @click.option("--with-users/--no-users", default=True, show_default=True,
               help="Also create the demo accounts (admin, reviewer, planner) if missing.")
+@click.option("--ledger-days", default=365, show_default=True, type=click.IntRange(0, 3650),
+              help="Days of synthetic service ledgers, check-ins and 双沟通 meetings (0: none).")
 @with_appcontext
 @_clear_when_busy
-def demo_command(count, seed, region, replace, with_users):
+def demo_command(count, seed, region, replace, with_users, ledger_days):
     """Fill the database with a synthetic (clearly labelled) demo dataset."""
     from .demo import DEMO_USERS, generate_stations, load_demo
 
@@ -85,6 +87,15 @@ def demo_command(count, seed, region, replace, with_users):
     storage.checkpoint(db)
     click.echo(f"已生成 {written} 个合成站点（{region}，种子 {seed}），"
                f"用时 {time.perf_counter() - started:.1f} 秒。所有记录均标记为合成数据。")
+    if ledger_days:
+        from .ledger.demo import generate_year
+
+        started = time.perf_counter()
+        made = generate_year(db, seed=seed, days=ledger_days)
+        storage.checkpoint(db)
+        click.echo(f"已为 {made['stations']} 个合成站点生成 {ledger_days} 天的服务台账 {made['entries']:,} 条、"
+                   f"骑手签到 {made['checkins']:,} 次、双沟通会议 {made['meetings']:,} 场（均标记为合成数据），"
+                   f"用时 {time.perf_counter() - started:.1f} 秒。")
     if with_users:
         for name, (password, role, union) in DEMO_USERS.items():
             if users.get_user(db, name) is None:
@@ -325,6 +336,10 @@ def register_commands(app):
                     backup_command, restore_command):
         app.cli.add_command(command)
     from .coverage_cli import COMMANDS as planner_commands
+    from .ledger_cli import COMMANDS as ledger_commands
+
+    for command in ledger_commands:
+        app.cli.add_command(command)
 
     for command in planner_commands:
         app.cli.add_command(command)

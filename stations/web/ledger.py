@@ -191,7 +191,8 @@ def _report(year, district):
     start, end = date(year, 1, 1), date(year, 12, 31)
     report = core.ledger_report(db, start=start, end=end, district=district or None, union=union,
                                 district_order=_districts(), with_kinds=True)
-    title = f"{year}年{'（截至 ' + report['period']['to'] + '）' if year == core.today().year else ''}，"
+    so_far = f"（截至 {report['period']['to']}）" if year == core.today().year else ""
+    title = f"{year}年{district}{so_far}，"
     summary = core.year_summary(report, scope=_scope_label(district), title=title)
     return report, summary
 
