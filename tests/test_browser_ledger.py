@@ -1,0 +1,197 @@
+"""The ledger in a real browser (Debian chromium through Playwright) on a 390 px phone:
+a union's keeper fills the day's form and sees it saved and its history; a rider who
+scanned the QR code taps 我在这里歇脚了 (with and without JavaScript) and sees the thanks
+where they are looking; the report's SVG charts fit the screen.
+
+Screenshots go to screenshots/ (gitignored) for people to look at.
+"""
+
+from __future__ import annotations
+
+import re
+import threading
+from datetime import timedelta
+from pathlib import Path
+from types import SimpleNamespace
+
+import pytest
+
+from stations import ledger, storage, users
+from tests.conftest import make_station
+from tests.test_browser import CHROMIUM, CHROMIUM_ARGS, _need_browser
+
+pytestmark = pytest.mark.browser
+SHOTS = Path(__file__).resolve().parents[1] / "screenshots"
+PASSWORD = "ledger-pass-12"
+UNION = "海淀区总工会"
+
+
+@pytest.fixture(scope="module")
+def live(tmp_path_factory):
+    _need_browser()
+    from werkzeug.serving import make_server
+
+    from stations.web import create_app
+
+    db_path = tmp_path_factory.mktemp("ledger") / "yizhan.db"
+    db = storage.connect(db_path)
+    storage.migrate(db)
+    users.add_user(db, "hd", PASSWORD, "union", UNION)
+    users.add_user(db, "plan", PASSWORD, "planner")
+    mine = make_station(db, name="中关村骑手暖心驿站", district="海淀区", host_union=UNION, lon=116.316, lat=39.984)
+    other = make_station(db, name="国贸职工之家", district="朝阳区", host_union="朝阳区总工会", lon=116.46, lat=39.91)
+    admin = {"username": "seed", "role": "admin", "union_name": None}
+    for n in range(2, 40):
+        day = (ledger.today() - timedelta(days=n)).isoformat()
+        ledger.save_entry(db, mine, {"date": day, "v_rider": str(10 + n % 7), "v_courier": "4", "s_water": "9"}, admin)
+        ledger.save_entry(db, other, {"date": day, "v_sanitation": str(3 + n % 5), "s_meal_heating": "2"}, admin)
+    ledger.add_meeting(db, {"date": (ledger.today() - timedelta(days=3)).isoformat(), "kind": "worker",
+                            "station_id": str(mine), "attendees": "40", "new_members": "11"}, admin)
+    db.conn.close()
+    app = create_app({"YIZHAN_DB": str(db_path), "TESTING": True, "YIZHAN_SECRET_KEY": "browser-ledger",
+                      "YIZHAN_TILES": "osm"})
+    server = make_server("127.0.0.1", 0, app, threaded=True)
+    app.config["YIZHAN_TRUSTED_HOSTS"] = f"127.0.0.1:{server.server_port}"
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield SimpleNamespace(url=f"http://127.0.0.1:{server.server_port}", db_path=db_path, mine=mine, other=other)
+    finally:
+        server.shutdown()
+        thread.join(10)
+        server.server_close()
+
+
+@pytest.fixture(scope="module")
+def browser(live):
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as p:
+        chromium = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        try:
+            yield chromium
+        finally:
+            chromium.close()
+
+
+def phone(browser, live, js=True):
+    context = browser.new_context(locale="zh-CN", timezone_id="Asia/Shanghai", viewport={"width": 390, "height": 844},
+                                  device_scale_factor=2, is_mobile=True, has_touch=True, base_url=live.url,
+                                  java_script_enabled=js)
+    context.set_default_timeout(15_000)
+    context.route("**/*", lambda route: route.continue_() if route.request.url.startswith(live.url + "/")
+                  else route.abort())
+    page = context.new_page()
+    page.errors = []
+    page.on("pageerror", lambda e: page.errors.append(str(e)))
+    page.on("console", lambda m: page.errors.append(m.text)
+            if m.type == "error" and "Failed to load resource" not in m.text else None)
+    return context, page
+
+
+def shot(page, name):
+    SHOTS.mkdir(exist_ok=True)
+    page.screenshot(path=str(SHOTS / f"ledger-{name}.png"), full_page=True)
+
+
+def no_sideways_scroll(page):
+    return page.evaluate("document.documentElement.scrollWidth <= window.innerWidth + 1")
+
+
+def in_view(page, selector):
+    box = page.locator(selector).first.bounding_box()
+    return box is not None and box["y"] >= 0 and box["y"] + min(box["height"], 40) <= 844
+
+
+def small_targets(page, scope):
+    return page.evaluate("""(scope) => [...document.querySelectorAll(scope + ' input:not([type=hidden]), '
+        + scope + ' button, ' + scope + ' select, ' + scope + ' a')]
+        .filter(e => e.offsetParent !== null)
+        .map(e => [e.name || e.textContent.trim(), e.getBoundingClientRect()])
+        .filter(([n, r]) => r.height < 44 || r.width < 44).map(([n, r]) => n + ' ' + Math.round(r.width)
+        + 'x' + Math.round(r.height))""", scope)
+
+
+def test_a_union_keeper_fills_the_days_ledger_on_a_phone(browser, live):
+    context, page = phone(browser, live)
+    page.goto("/login")
+    page.fill("input[name=username]", "hd")
+    page.fill("input[name=password]", PASSWORD)
+    page.click("main button[type=submit]")
+    page.wait_for_url(re.compile(r"/admin"))
+    page.click("text=记服务台账")
+    assert "国贸职工之家" not in page.inner_text("main")  # another union's station is not offered
+    page.click("text=中关村骑手暖心驿站")
+    page.wait_for_selector("form.ledger-form")
+    assert small_targets(page, "form.ledger-form") == []
+    page.fill("input[name=v_rider]", "23")
+    page.fill("input[name=v_courier]", "6")
+    page.fill("input[name=s_water]", "18")
+    page.fill("input[name=s_charging]", "7")
+    page.fill("textarea[name=note]", "降温，来热饭的多")
+    shot(page, "1-form")
+    assert no_sideways_scroll(page)
+    page.click("form.ledger-form button[type=submit]")
+    page.wait_for_selector("#saved .thanks")
+    assert f"已保存 {ledger.today().isoformat()} 的台账" in page.inner_text("#saved")
+    assert in_view(page, "#saved .thanks")  # the confirmation is where the keeper looks
+    assert page.input_value("input[name=v_rider]") == "23"
+    page.fill("input[name=v_rider]", "25")
+    page.click("form.ledger-form button[type=submit]")
+    page.wait_for_selector("#saved .thanks")
+    assert "原记录已存入历史" in page.inner_text("#saved")
+    assert "外卖骑手 23" in page.inner_text(".history")
+    shot(page, "2-saved-history")
+    page.fill("input[name=v_rider]", "-4")
+    page.evaluate("document.querySelector('form.ledger-form').noValidate = true")
+    page.click("form.ledger-form button[type=submit]")
+    assert "不能是负数" in page.inner_text("form.ledger-form")
+    assert no_sideways_scroll(page)
+    assert page.errors == []
+    context.close()
+
+
+@pytest.mark.parametrize("js", [True, False], ids=["js", "no-js"])
+def test_a_rider_from_the_qr_code_checks_in_with_one_tap(browser, live, js):
+    context, page = phone(browser, live, js=js)
+    station = live.mine if js else live.other  # one client: one check-in per station per half hour
+    page.goto(f"/stations/{station}/qr")
+    url = page.inner_text(".url").strip()
+    assert url.endswith(f"/stations/{station}")
+    page.goto(url)
+    button = page.locator("#checkin button")
+    assert button.inner_text() == "我在这里歇脚了"
+    box = button.bounding_box()
+    assert box["height"] >= 44 and box["width"] >= 300 and box["y"] < 844  # big, and on the first screen
+    button.click()
+    page.wait_for_selector("#checkin .thanks")
+    assert "今天您是第" in page.inner_text("#checkin") and "位在这里歇脚的" in page.inner_text("#checkin")
+    assert in_view(page, "#checkin .thanks")
+    shot(page, f"3-checkin-{'js' if js else 'nojs'}")
+    assert no_sideways_scroll(page)
+    page.goto(url)
+    page.click("#checkin button")  # again at once: refused, said in the same place
+    page.wait_for_selector("#checkin .error")
+    assert "已在本站签到过了" in page.inner_text("#checkin") and in_view(page, "#checkin .error")
+    assert page.errors == []
+    context.close()
+
+
+def test_the_report_reads_on_a_phone(browser, live):
+    context, page = phone(browser, live)
+    page.goto("/login")
+    page.fill("input[name=username]", "plan")
+    page.fill("input[name=password]", PASSWORD)
+    page.click("main button[type=submit]")
+    page.wait_for_url(re.compile(r"/admin"))
+    page.goto("/ledger/reports")
+    assert "全市共召开职工沟通会 1 场" in page.inner_text(".summary")
+    charts = page.locator("svg.chart")
+    assert charts.count() == 3
+    for i in range(3):
+        box = charts.nth(i).bounding_box()
+        assert 300 <= box["width"] <= 390 and box["height"] > 40
+    assert no_sideways_scroll(page)
+    shot(page, "4-report")
+    assert page.errors == []
+    context.close()
