@@ -255,3 +255,19 @@ def test_a_ledger_that_stops_is_flagged_and_an_organiser_can_quiet_it(fresh_db, 
                                              "days_since": 20, "entries_before": 20}
     ledger.quiet_flag(fresh_db, a, "stopped", username="boss", as_of=as_of)
     assert not [f for f in ledger.consistency_flags(fresh_db, as_of=as_of) if f["kind"] == "stopped"]
+
+
+def test_evidence_for_the_selection_counts_the_last_90_days_and_a_kept_ledger(fresh_db, people, two):
+    a, b = two
+    as_of = ledger.today()
+    for n in range(50):
+        ledger.save_entry(fresh_db, a, {"date": (as_of - timedelta(days=n)).isoformat(), "v_rider": "2",
+                                        "s_water": "1"}, people["boss"])
+    ledger.save_entry(fresh_db, b, {"date": (as_of - timedelta(days=100)).isoformat(), "v_rider": "9"},
+                      people["boss"])  # outside the 90 days
+    ledger.add_meeting(fresh_db, {"date": (as_of - timedelta(days=5)).isoformat(), "kind": "worker",
+                                  "station_id": str(a), "attendees": "20", "new_members": "6"}, people["hd"])
+    facts = ledger.ledger_evidence(fresh_db, [a, b], as_of=as_of)
+    assert facts[a]["entries"] == 50 and facts[a]["visits"] == 100 and facts[a]["kept"] is True
+    assert facts[a]["meetings"] == 1 and facts[a]["new_members"] == 6
+    assert facts[b]["entries"] == 0 and facts[b]["kept"] is False

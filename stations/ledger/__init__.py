@@ -7,7 +7,8 @@
 - :mod:`.importer` — a month's ledger from XLSX/CSV, checked row by row, all or nothing;
 - :mod:`.reports` — figures per station, district and month, the yearly summary sentence;
 - :mod:`.charts` — server-rendered SVG charts; :mod:`.exports` — XLSX/CSV downloads;
-- :mod:`.flags` — ledgers that claim what riders do not show, and ledgers that stop.
+- :mod:`.flags` — ledgers that claim what riders do not show, and ledgers that stop;
+- :mod:`.evidence` — the last 90 days as evidence of use (a kept ledger evidences 服务台账).
 
 Who may write: an admin for any station, a ``union`` user for its own union's
 (``users.speaks_for``, the rule the campaign's nominations use).  No Flask here.
@@ -19,6 +20,7 @@ from .codes import MAX_DAILY_COUNT, MEETING_KINDS, SERVICES, VISITORS, LedgerErr
 from .common import parse_date, station_for, today, visible_union
 from .entries import (entry_history, entry_json, get_entries, get_entry, keeper_stations, recent_days,
                       save_entry)
+from .evidence import KEPT_SHARE, ledger_evidence
 from .exports import TABLES, report_csv, report_tables, report_xlsx
 from .flags import FLAG_KINDS, Thresholds, consistency_flags, quiet_flag
 from .importer import MAX_LEDGER_ROWS, LedgerImportReport, import_ledger
@@ -32,5 +34,6 @@ __all__ = [
     "save_entry", "get_entry", "get_entries", "recent_days", "keeper_stations", "entry_history", "entry_json",
     "add_meeting", "list_meetings", "meeting_json", "check_in", "checkin_count", "import_ledger",
     "ledger_report", "station_table", "year_summary", "period", "line_chart", "bar_chart",
-    "report_tables", "report_csv", "report_xlsx", "consistency_flags", "quiet_flag",
+    "report_tables", "report_csv", "report_xlsx", "consistency_flags", "quiet_flag", "ledger_evidence",
+    "KEPT_SHARE",
 ]

@@ -15,6 +15,7 @@ __all__ = ["today", "parse_date", "parse_count", "clean_note", "station_for", "v
 
 EARLIEST = date(2015, 1, 1)  # before the first stations: a typo, not a ledger day
 _DATE = re.compile(r"^(\d{4})[-/.年](\d{1,2})[-/.月](\d{1,2})日?$")
+_INTEGER = re.compile(r"[+-]?\d{1,12}(\.0*)?")
 _ISO = re.compile(r"^\d{4}-\d{2}-\d{2}$")
 _CONTROL = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f]")
 
@@ -57,6 +58,10 @@ def parse_date(value, field: str = "date", *, label: str = "日期", not_after: 
 def parse_count(value, field: str, label: str, *, maximum: int, strict: bool = False) -> int:
     """A whole number 0..maximum.  ``strict`` (JSON): only integers; forms and files may
     send text (full-width digits too); empty is 0."""
+    if type(value) is str and value.isascii() and value.isdigit() and len(value) <= 9 and not strict:
+        number = int(value)  # the common case of a file or a form: plain digits
+        if number <= maximum:
+            return number
     if isinstance(value, bool) or (strict and value is None):
         raise LedgerError(f"{label}应是 0 到 {maximum:,} 的整数", field)
     if value is None or (not strict and isinstance(value, str) and not value.strip()):
@@ -65,7 +70,7 @@ def parse_count(value, field: str, label: str, *, maximum: int, strict: bool = F
         value = int(value)
     if isinstance(value, str) and not strict:
         text = unicodedata.normalize("NFKC", value).strip().replace(",", "")
-        if re.fullmatch(r"[+-]?\d{1,12}(\.0*)?", text):
+        if _INTEGER.fullmatch(text):
             value = int(float(text)) if "." in text else int(text)
         else:
             raise LedgerError(f"{label}“{value.strip()[:20]}”不是整数", field)
