@@ -7,12 +7,15 @@ written here are the ones the ranking page states (``RULES``).
 from __future__ import annotations
 
 import math
-from collections import defaultdict
+import warnings
+from dataclasses import dataclass
+
+import numpy as np
 
 from .rubric import APPEARANCE, SUBSTANCE
 
 __all__ = ["RULES", "aggregate", "spread", "normalise_by_reviewer", "kendall_w", "face_project",
-           "poor_evidence", "rank_campaign", "TRIM_FROM"]
+           "poor_evidence", "rank_campaign", "ReviewColumns", "TRIM_FROM"]
 
 TRIM_FROM = 5            # with this many reviews or more, drop the highest and the lowest
 LOW_AGREEMENT_SD = 15.0  # review totals' standard deviation (0–100 scale) above this: low agreement
@@ -74,39 +77,36 @@ def normalise_by_reviewer(reviews: list[dict]) -> dict:
     """
     if not reviews:
         return {}
-    everyone = [r["total"] for r in reviews]
-    grand_mean = sum(everyone) / len(everyone)
-    grand_sd = spread(everyone)
-    by_reviewer = defaultdict(list)
-    for r in reviews:
-        by_reviewer[r["reviewer_id"]].append(r)
-    out = {}
-    for own in by_reviewer.values():
-        totals = [r["total"] for r in own]
-        mean, sd = sum(totals) / len(totals), spread(totals)
-        for r in own:
-            if len(own) < 2:
-                out[r["id"]] = r["total"]
-            elif sd == 0:
-                out[r["id"]] = r["total"] - mean + grand_mean
-            else:
-                out[r["id"]] = grand_mean + (r["total"] - mean) / sd * grand_sd
-    return out
+    reviewer = _codes([r["reviewer_id"] for r in reviews])
+    adjusted = _normalise(reviewer, np.array([r["total"] for r in reviews], dtype=float))
+    return dict(zip((r["id"] for r in reviews), adjusted.tolist()))
 
 
-def _average_ranks(values: list[float]) -> list[float]:
-    """Ranks 1..n (highest value first), ties sharing the mean of their places."""
-    order = sorted(range(len(values)), key=lambda i: -values[i])
-    ranks = [0.0] * len(values)
-    i = 0
-    while i < len(order):
-        j = i
-        while j + 1 < len(order) and values[order[j + 1]] == values[order[i]]:
-            j += 1
-        for k in range(i, j + 1):
-            ranks[order[k]] = (i + j) / 2 + 1
-        i = j + 1
-    return ranks
+def _codes(values) -> np.ndarray:
+    """Each value as a small integer, equal values equal codes: ids of any kind as array codes."""
+    if values and all(type(v) is int for v in (values[0], values[-1])):
+        try:
+            return np.unique(np.asarray(values, dtype=np.int64), return_inverse=True)[1].reshape(-1)
+        except (TypeError, ValueError, OverflowError):
+            pass  # not all whole numbers after all
+    numbers = {}
+    return np.fromiter((numbers.setdefault(v, len(numbers)) for v in values), np.int64, len(values))
+
+
+def _normalise(reviewer: np.ndarray, totals: np.ndarray) -> np.ndarray:
+    """The totals with each reviewer's own z-scores mapped onto everyone's mean and spread."""
+    grand_mean, grand_sd = totals.mean(), totals.std()
+    count = np.bincount(reviewer)
+    mean = np.bincount(reviewer, totals) / count
+    sd = np.sqrt(np.bincount(reviewer, (totals - mean[reviewer]) ** 2) / count)
+    low, high = np.full(len(count), np.inf), np.full(len(count), -np.inf)
+    np.minimum.at(low, reviewer, totals)
+    np.maximum.at(high, reviewer, totals)
+    own_mean, own_sd, n = mean[reviewer], sd[reviewer], count[reviewer]
+    same = (low == high)[reviewer] | (own_sd == 0)  # all alike: only shifted
+    with np.errstate(divide="ignore", invalid="ignore"):
+        z = grand_mean + (totals - own_mean) / own_sd * grand_sd
+    return np.where(n < 2, totals, np.where(same, totals - own_mean + grand_mean, z))
 
 
 def kendall_w(scores: dict) -> float | None:
@@ -123,23 +123,41 @@ def kendall_w(scores: dict) -> float | None:
     ...                  "c": {1: 3, 2: 4, 3: 2, 4: 1}}), 4)
     0.7778
     """
-    deviations = defaultdict(list)  # station -> deviations of its rank from its reviewer's mid-rank
-    for own in scores.values():
-        if len(own) < 2:
-            continue
-        stations = list(own)
-        ranks = _average_ranks([own[s] for s in stations])
-        middle = (len(stations) + 1) / 2
-        for s, rank in zip(stations, ranks):
-            deviations[s].append(rank - middle)
-    num = den = 0.0
-    for devs in deviations.values():
-        if len(devs) < 2:
-            continue
-        num += sum(devs) ** 2
-        den += len(devs) * sum(d * d for d in devs)
+    triples = [(reviewer, station, total) for reviewer, own in scores.items() for station, total in own.items()]
+    return _kendall_w(_codes([t[0] for t in triples]), _codes([t[1] for t in triples]),
+                      np.array([t[2] for t in triples], dtype=float))
+
+
+def _kendall_w(reviewer: np.ndarray, station: np.ndarray, totals: np.ndarray) -> float | None:
+    """kendall_w over parallel arrays (one entry per reviewer and station, no NaN)."""
+    n = len(totals)
+    if n == 0:
+        return None
+    order = np.lexsort((-totals, reviewer))  # each reviewer's stations, best first
+    who, value = reviewer[order], totals[order]
+    starts_reviewer = np.r_[True, who[1:] != who[:-1]]
+    first_of_reviewer = np.flatnonzero(starts_reviewer)
+    group = np.cumsum(starts_reviewer) - 1
+    size = np.diff(np.r_[first_of_reviewer, n])[group]
+    place = np.arange(n) - first_of_reviewer[group]  # 0-based place within the reviewer's list
+    starts_tie = starts_reviewer | np.r_[True, value[1:] != value[:-1]]
+    first_of_tie = np.flatnonzero(starts_tie)
+    tie = np.cumsum(starts_tie) - 1
+    tie_size = np.diff(np.r_[first_of_tie, n])[tie]
+    rank = place[first_of_tie][tie] + (tie_size - 1) / 2 + 1  # ties share the mean of their places
+    counted = size >= 2
+    deviation = (rank - (size + 1) / 2)[counted]
+    _, per_station = np.unique(station[order][counted], return_inverse=True)
+    m = np.bincount(per_station)
+    if not len(m):
+        return None
+    sums = np.bincount(per_station, deviation)
+    squares = np.bincount(per_station, deviation * deviation)
+    agreed = m >= 2
+    num = float((sums[agreed] ** 2).sum())
+    den = float((m[agreed] * squares[agreed]).sum())
     if den == 0:
-        return None if num == 0 and not any(len(d) >= 2 for d in deviations.values()) else 0.0
+        return None if num == 0 and not agreed.any() else 0.0
     return num / den
 
 
@@ -174,17 +192,87 @@ def face_project(criteria: dict, total: float | None, evidence: dict) -> list[st
     return reasons
 
 
-def rank_campaign(nominees: list[dict], reviews: list[dict], rubric: dict, *,
+def _places(nominee_ids: list, station_ids: list) -> np.ndarray:
+    """For each review, the place of its station in ``nominee_ids`` (-1 when not a nominee)."""
+    try:
+        nominees = np.asarray(nominee_ids, dtype=np.int64)
+        stations = np.asarray(station_ids, dtype=np.int64)
+    except (TypeError, ValueError, OverflowError):
+        place = {s: j for j, s in enumerate(nominee_ids)}
+        return np.fromiter((place.get(s, -1) for s in station_ids), np.int64, len(station_ids))
+    order = np.argsort(nominees, kind="stable")
+    at = np.searchsorted(nominees[order], stations).clip(0, max(len(nominees) - 1, 0))
+    found = (nominees[order][at] == stations) if len(nominees) else np.zeros(len(stations), dtype=bool)
+    return np.where(found, order[at] if len(nominees) else -1, -1)
+
+
+def _confirmed_items(station: np.ndarray, items: list, count: np.ndarray) -> list[list]:
+    """For each nominee, the items ticked by more than half of its reviews (each review
+    counting an item once)."""
+    confirmed = [[] for _ in range(len(count))]
+    lengths = np.fromiter(map(len, items), np.int64, len(items))
+    if not lengths.sum():
+        return confirmed
+    flat = [i for ticked in items for i in ticked]
+    names, item = np.unique(np.asarray(flat, dtype=object).astype(str), return_inverse=True)
+    review = np.repeat(np.arange(len(items)), lengths)
+    keep = station[review] >= 0
+    pairs = np.unique(review[keep] * len(names) + item.reshape(-1)[keep])  # one tick per review and item
+    per_station = station[pairs // len(names)] * len(names) + pairs % len(names)
+    cells, ticks = np.unique(per_station, return_counts=True)
+    where, which = cells // len(names), cells % len(names)
+    agreed = ticks * 2 > count[where]
+    for j, k in zip(where[agreed].tolist(), which[agreed].tolist()):
+        confirmed[j].append(str(names[k]))
+    return confirmed
+
+
+@dataclass
+class ReviewColumns:
+    """Submitted reviews as columns, one entry per review (what ``rank_campaign`` reads).
+
+    ``scores`` has one column per criterion of the rubric, in its order, NaN where a
+    criterion was not scored; ``items`` holds each review's ticked item keys.
+    """
+
+    ids: list
+    station_ids: list
+    reviewer_ids: list
+    scores: np.ndarray
+    items: list
+
+    @classmethod
+    def from_dicts(cls, reviews: list[dict], keys: list[str]) -> ReviewColumns:
+        nan = math.nan
+        scores = np.array([[nan if (v := r["scores"].get(k)) is None else v for k in keys] for r in reviews],
+                          dtype=float).reshape(len(reviews), len(keys))
+        return cls([r["id"] for r in reviews], [r["station_id"] for r in reviews],
+                   [r["reviewer_id"] for r in reviews], scores, [r["items"] for r in reviews])
+
+    def take(self, rows: np.ndarray) -> ReviewColumns:
+        if len(rows) == len(self.ids):
+            return self
+        pick = rows.tolist()
+        return ReviewColumns([self.ids[i] for i in pick], [self.station_ids[i] for i in pick],
+                             [self.reviewer_ids[i] for i in pick], self.scores[rows], [self.items[i] for i in pick])
+
+
+def rank_campaign(nominees: list[dict], reviews, rubric: dict, *,
                   normalise: bool = False, evidence: dict | None = None) -> dict:
     """The ranking of a campaign's nominees from their submitted reviews.
+
+    Vectorised over the reviews (25,000 at national scale): one array per criterion,
+    per-station and per-reviewer sums by ``np.bincount``.
 
     Parameters
     ----------
     nominees : list of dict
         ``station_id`` and ``name`` (and whatever else to carry, e.g. ``district``).
-    reviews : list of dict
+    reviews : list of dict, or ReviewColumns
         Submitted reviews: ``id``, ``station_id``, ``reviewer_id``, ``scores``
-        {criterion: 0–10}, ``items`` [item keys].
+        {criterion: 0–10}, ``items`` [item keys]; one per reviewer and station.  The
+        same as columns (``ReviewColumns``, scores in the rubric's order) skips the
+        conversion: that is how the live ranking reads them from the database.
     evidence : dict
         {station id: evidence of use} (``hours_per_week``, ``is_24h``, ``rating``,
         ``rating_count``, ``reports_year``).
@@ -198,58 +286,76 @@ def rank_campaign(nominees: list[dict], reviews: list[dict], rubric: dict, *,
     evidence = evidence or {}
     priority = {i["key"] for c in rubric["criteria"] for i in c["items"] if i["priority"]}
     keys = [c["key"] for c in rubric["criteria"]]
-    weights = [(c["key"], float(c["weight"])) for c in rubric["criteria"]]
-    scored = []
-    for r in reviews:  # weighted_total inlined: this loop runs once per review (25,000 at national scale)
-        scores, num, den = r["scores"], 0.0, 0.0
-        for key, weight in weights:
-            value = scores.get(key)
-            if value is not None:
-                num += weight * value
-                den += weight
-        if den:
-            scored.append({**r, "total": num / den * 10})
-    reviews = scored
-    adjusted = normalise_by_reviewer(reviews) if normalise else {r["id"]: r["total"] for r in reviews}
-    by_station = defaultdict(list)
-    for r in reviews:
-        by_station[r["station_id"]].append(r)
+    nan = math.nan
+    if not isinstance(reviews, ReviewColumns):
+        reviews = ReviewColumns.from_dicts(reviews, keys)
+    scores = reviews.scores
+    num, den = np.zeros(len(reviews.ids)), np.zeros(len(reviews.ids))
+    for j, c in enumerate(rubric["criteria"]):  # the weighted mean, criterion by criterion
+        given = ~np.isnan(scores[:, j])
+        num += np.where(given, float(c["weight"]) * np.nan_to_num(scores[:, j]), 0.0)
+        den += np.where(given, float(c["weight"]), 0.0)
+    scored = np.flatnonzero(den != 0)  # a review with no weighted score counts nowhere
+    reviews = reviews.take(scored)
+    scores, totals = scores[scored], (num[scored] / den[scored]) * 10
+    reviewer = _codes(reviews.reviewer_ids)
+    adjusted = _normalise(reviewer, totals) if normalise and len(totals) else totals
+
+    station = _places([n["station_id"] for n in nominees], reviews.station_ids)
+    mine = station >= 0  # reviews of stations no longer nominated count for agreement only
+    at, value = station[mine], adjusted[mine]
+    size = len(nominees)
+    count = np.bincount(at, minlength=size)
+    total_sum = np.bincount(at, value, minlength=size)
+    low, high = np.full(size, np.inf), np.full(size, -np.inf)
+    np.minimum.at(low, at, value)
+    np.maximum.at(high, at, value)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        trimmed = count >= TRIM_FROM
+        total = np.where(trimmed, (total_sum - low - high) / (count - 2), total_sum / count)
+        mean = total_sum / count
+        deviation = np.sqrt(np.bincount(at, (value - mean[at]) ** 2, minlength=size) / count)
+        criteria = []
+        for j in range(len(keys)):
+            given = ~np.isnan(scores[mine, j])
+            sums = np.bincount(at, np.where(given, scores[mine, j], 0.0), minlength=size)
+            criteria.append(sums / np.bincount(at, given, minlength=size))
+    deviation = np.where(count >= 2, deviation, 0.0)
+    criteria = np.column_stack(criteria) if keys else np.zeros((size, 0))
+    looks = [keys.index(k) for k in APPEARANCE if k in keys]
+    works = [keys.index(k) for k in SUBSTANCE if k in keys]
+    rounded = np.round(criteria, 2)
+    with warnings.catch_warnings():  # nanmean of an all-NaN row warns; its NaN is the answer
+        warnings.simplefilter("ignore", RuntimeWarning)
+        gap = (np.nanmean(rounded[:, looks], axis=1) - np.nanmean(rounded[:, works], axis=1)
+               if looks and works else np.full(size, nan))
+    # face_project decides; this only spares calling it for rows that cannot be flagged
+    # (the margin covers NumPy's and Python's rounding differing at a half).
+    maybe_face = (count > 0) & ((gap >= FACE_GAP - 0.05) | (total >= FACE_HIGH_TOTAL))
+    confirmed = _confirmed_items(station, reviews.items, count)
+
     rows = []
-    for nominee in nominees:
-        sid = nominee["station_id"]
-        own = by_station.get(sid, ())
-        totals = [adjusted[r["id"]] for r in own]
-        total = aggregate(totals)
-        sums, counts, ticks = dict.fromkeys(keys, 0.0), dict.fromkeys(keys, 0), defaultdict(int)
-        for r in own:
-            for key, value in r["scores"].items():
-                if value is not None and key in sums:
-                    sums[key] += value
-                    counts[key] += 1
-            for item in set(r["items"]):
-                ticks[item] += 1
-        criteria = {k: round(sums[k] / counts[k], 2) if counts[k] else None for k in keys}
-        confirmed = sorted(i for i, n in ticks.items() if n * 2 > len(own))
-        ev = evidence.get(sid, {})
-        flags = []
-        face = face_project(criteria, total, ev) if own else []
-        if face:
-            flags.append("face_project")
-        deviation = spread(totals)
-        if len(own) >= 2 and deviation > LOW_AGREEMENT_SD:
+    count_l, total_l, dev_l = count.tolist(), total.tolist(), deviation.tolist()
+    criteria_l, maybe_l = criteria.tolist(), maybe_face.tolist()
+    for j, nominee in enumerate(nominees):
+        n = count_l[j]
+        own_total = total_l[j] if n else None
+        crit = {k: (round(v, 2) if n and not math.isnan(v) else None) for k, v in zip(keys, criteria_l[j])}
+        ev = evidence.get(nominee["station_id"], {})
+        face = face_project(crit, own_total, ev) if maybe_l[j] else []
+        flags = ["face_project"] if face else []
+        if n >= 2 and dev_l[j] > LOW_AGREEMENT_SD:
             flags.append("low_agreement")
-        rows.append({**nominee, "total": None if total is None else round(total, 2),
-                     "criteria": criteria, "reviews": len(own),
-                     "spread": round(deviation, 2), "flags": flags, "face_reasons": face,
-                     "priority_confirmed": len([i for i in confirmed if i in priority]),
-                     "items_confirmed": confirmed, "rating": ev.get("rating")})
+        items = sorted(confirmed[j])
+        rows.append({**nominee, "total": None if own_total is None else round(own_total, 2),
+                     "criteria": crit, "reviews": n, "spread": round(dev_l[j], 2), "flags": flags,
+                     "face_reasons": face, "priority_confirmed": sum(i in priority for i in items),
+                     "items_confirmed": items, "rating": ev.get("rating")})
     rows.sort(key=lambda r: (r["total"] is None, -(r["total"] or 0), -r["priority_confirmed"],
                              -(r["rating"] or 0), r["station_id"]))
-    for place, row in enumerate(rows, 1):
-        row["rank"] = place if row["total"] is not None else None
-    per_reviewer = defaultdict(dict)
-    for r in reviews:
-        per_reviewer[r["reviewer_id"]][r["station_id"]] = r["total"]
-    w = kendall_w(per_reviewer)
+    for number, row in enumerate(rows, 1):
+        row["rank"] = number if row["total"] is not None else None
+    w = _kendall_w(reviewer, _codes(reviews.station_ids), totals) if len(totals) else None
     return {"ranking": rows, "agreement": {
-        "kendall_w": None if w is None else round(w, 4), "reviewers": len(per_reviewer)}}
+        "kendall_w": None if w is None else round(w, 4), "reviewers": len(np.unique(reviewer))}}
+
