@@ -52,7 +52,7 @@ def _coverage_path() -> dict:
                    {"type": "string", "pattern": ISO_TIME}),
             _param("only_24h", "Count only 24-hour stations (1/true)", {"type": "string"}),
         ],
-        "security": [{"basicAuth": []}, {"session": []}],
+        "security": [{"bearerAuth": []}, {"basicAuth": []}, {"session": []}],
         "responses": {"200": {"description": "Figures", "content": {"application/json": {"schema": {
             "$ref": "#/components/schemas/CoverageAnswer"}}}},
                       "400": ERROR, "401": {"description": "Not logged in"},

@@ -162,3 +162,24 @@ def test_every_overlay_is_converted_for_amap():
     html = plan_map_html(cov, tiles="amap", gaps=gaps, suggestions=sites)
     assert "autonavi.com" in html and "tile.openstreetmap.org" not in html
     assert re.search(r'"lat0":\s*39', html)
+
+
+def test_api_accepts_a_planners_bearer_token_and_documents_it(filled, client, runner, auth):
+    def token(name, *extra):
+        result = runner.invoke(args=["user", "token", name, *extra])
+        assert result.exit_code == 0, result.output
+        return {"Authorization": f"Bearer {result.output.split()[-1]}"}
+
+    planner = token("planner")
+    answer = client.get("/api/v1/coverage", query_string=QUERY, headers=planner)
+    assert answer.status_code == 200, answer.get_data(as_text=True)
+    auth.login("planner")
+    assert answer.get_json() == client.get("/api/v1/coverage", query_string=QUERY).get_json()
+    auth.logout()
+    assert client.get("/api/v1/coverage", query_string=QUERY, headers=token("reviewer")).status_code == 403
+    assert client.get("/api/v1/coverage", query_string=QUERY,
+                      headers={"Authorization": "Bearer yz_not-a-token"}).status_code == 401
+    runner.invoke(args=["user", "token", "planner", "--revoke"])
+    assert client.get("/api/v1/coverage", query_string=QUERY, headers=planner).status_code == 401
+    security = client.get("/api/v1/openapi.json").get_json()["paths"]["/api/v1/coverage"]["get"]["security"]
+    assert {"bearerAuth": []} in security and {"basicAuth": []} in security
