@@ -20,7 +20,7 @@ from .coverage import demand as demand_layers
 from .coverage.gaps import GAP_COLUMNS, gap_hexagons, gaps_geojson
 from .coverage.grid import CoverageError
 from .coverage.planner import figures_answer, parse_params, rows_csv, run
-from .coverage.suggest import SUGGESTION_COLUMNS, suggest_sites
+from .coverage.suggest import SUGGESTION_COLUMNS, suggest_sites, suggestions_geojson
 
 __all__ = ["COMMANDS"]
 
@@ -151,9 +151,10 @@ def gaps_command(resolution, kind, limit, as_json, as_csv, as_geojson, **kwargs)
 @click.option("--double", is_flag=True, help="Aim for double (cross) coverage.")
 @click.option("--json", "as_json", is_flag=True)
 @click.option("--csv", "as_csv", is_flag=True)
+@click.option("--geojson", "as_geojson", is_flag=True, help="Sites as a GeoJSON FeatureCollection of points.")
 @with_appcontext
 @_guard
-def suggest_command(p, candidates, candidates_datum, spacing_m, double, as_json, as_csv, **kwargs):
+def suggest_command(p, candidates, candidates_datum, spacing_m, double, as_json, as_csv, as_geojson, **kwargs):
     """Where p new stations would cover the most uncovered demand (greedy MCLP)."""
     params = _params(kwargs)
     region = current_app.config["YIZHAN_REGION"]
@@ -172,6 +173,8 @@ def suggest_command(p, candidates, candidates_datum, spacing_m, double, as_json,
         bar.update(1)
     if as_json:
         click.echo(json.dumps({"params": params.as_dict(), **answer}, ensure_ascii=False, indent=1))
+    elif as_geojson:
+        click.echo(json.dumps(suggestions_geojson(answer["sites"], params.as_dict()), ensure_ascii=False))
     else:
         click.echo(rows_csv(answer["sites"], SUGGESTION_COLUMNS), nl=False)
 

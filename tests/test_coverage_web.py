@@ -183,3 +183,30 @@ def test_api_accepts_a_planners_bearer_token_and_documents_it(filled, client, ru
     assert client.get("/api/v1/coverage", query_string=QUERY, headers=planner).status_code == 401
     security = client.get("/api/v1/openapi.json").get_json()["paths"]["/api/v1/coverage"]["get"]["security"]
     assert {"bearerAuth": []} in security and {"basicAuth": []} in security
+
+
+def test_suggestions_download_as_geojson_from_the_page_and_the_cli(filled, client, runner, auth):
+    import csv
+
+    auth.login("planner")
+    query = {**QUERY, "p": "3", "spacing_m": "400"}
+    page = client.get("/plan", query_string={**query, "run": "1"}).get_data(as_text=True)
+    assert re.search(r'href="/plan/suggestions\.geojson\?[^"]*p=3', page), "no GeoJSON link beside the table"
+    answer = client.get("/plan/suggestions.geojson", query_string=query)
+    assert answer.status_code == 200 and answer.mimetype == "application/geo+json"
+    assert "coverage-suggestions.geojson" in answer.headers["Content-Disposition"]
+    doc = answer.get_json(force=True)
+    table = list(csv.DictReader(io.StringIO(
+        client.get("/plan/suggestions.csv", query_string=query).get_data(as_text=True).lstrip("\ufeff"))))
+    assert doc["type"] == "FeatureCollection" and len(doc["features"]) == len(table) == 3
+    for feature, row in zip(doc["features"], table):
+        assert feature["geometry"]["type"] == "Point"
+        assert feature["geometry"]["coordinates"] == [float(row["lon"]), float(row["lat"])]
+        assert feature["properties"]["rank"] == int(row["rank"])
+        assert feature["properties"]["district"] == row["district"] == "东城区"
+        assert feature["properties"]["added_demand"] == pytest.approx(float(row["added_demand"]))
+    assert doc["params"]["radius_m"] == pytest.approx(961.5, abs=0.1)
+    cli = runner.invoke(args=["suggest", "-p", "3", "--spacing-m", "400", "--district", "东城区",
+                              "--cell-m", "200", "--geojson"])
+    assert cli.exit_code == 0, cli.output
+    assert json.loads(cli.stdout) == doc

@@ -16,8 +16,8 @@ from scipy.spatial import cKDTree
 
 from .grid import CoverageError
 
-__all__ = ["greedy_mclp", "grid_candidates", "suggest_sites", "MAX_P", "MAX_CANDIDATES",
-           "SUGGESTION_COLUMNS"]
+__all__ = ["greedy_mclp", "grid_candidates", "suggest_sites", "suggestions_geojson", "MAX_P",
+           "MAX_CANDIDATES", "SUGGESTION_COLUMNS"]
 
 MAX_P = 500
 MAX_CANDIDATES = 50_000
@@ -170,3 +170,16 @@ def suggest_sites(coverage, p: int = 10, *, candidates=None, names=None, double:
     return {"sites": rows, "objective_total": round(float((w * (need[want] > 0)).sum()), 4),
             "served_before": round(served, 4), "demand_total": round(total, 4),
             "candidates": int(len(cx)), "double": bool(double)}
+
+
+def suggestions_geojson(rows: list[dict], params: dict | None = None) -> dict:
+    """Suggested sites as a GeoJSON FeatureCollection of points (WGS-84, RFC 7946), each
+    with the suggestion's row as properties (rank, district, name, demand added…); the
+    circle's parameters ride along as a foreign member, so a file says what it answers."""
+    out = {"type": "FeatureCollection", "features": [
+        {"type": "Feature", "id": row["rank"],
+         "geometry": {"type": "Point", "coordinates": [row["lon"], row["lat"]]},
+         "properties": {k: row[k] for k in SUGGESTION_COLUMNS}} for row in rows]}
+    if params is not None:
+        out["params"] = params
+    return out

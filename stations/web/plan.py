@@ -13,7 +13,7 @@ from ..coverage.gaps import GAP_COLUMNS, gap_hexagons, gaps_geojson
 from ..coverage.grid import CoverageError
 from ..coverage.planner import (figures_answer, figures_csv, parse_params, parse_whatif, region_districts,
                                 rows_csv, run, whatif)
-from ..coverage.suggest import SUGGESTION_COLUMNS, suggest_sites
+from ..coverage.suggest import SUGGESTION_COLUMNS, suggest_sites, suggestions_geojson
 from .access import allow
 from .db import get_db
 
@@ -100,7 +100,7 @@ def plan_map():
 @bp.get("/plan/<table>.<fmt>")
 @allow(*PLANNERS)
 def download(table, fmt):
-    """Every table of the page as CSV (gaps also as GeoJSON)."""
+    """Every table of the page as CSV (gaps and suggestions also as GeoJSON)."""
     db = get_db()
     try:
         params = parse_params(request.args)
@@ -111,8 +111,10 @@ def download(table, fmt):
             rows, _ = _work(params, coverage)
             body = rows_csv(rows, GAP_COLUMNS) if fmt == "csv" else json.dumps(
                 gaps_geojson(rows), ensure_ascii=False)
-        elif table == "suggestions" and fmt == "csv":
-            body = rows_csv(_work(params, coverage)[1], SUGGESTION_COLUMNS)
+        elif table == "suggestions" and fmt in ("csv", "geojson"):
+            rows = _work(params, coverage)[1]
+            body = rows_csv(rows, SUGGESTION_COLUMNS) if fmt == "csv" else json.dumps(
+                suggestions_geojson(rows, params.as_dict()), ensure_ascii=False)
         elif table == "criticality" and fmt == "csv":
             body = rows_csv(coverage.criticality(10_000), CRITICALITY_COLUMNS)
         else:
