@@ -12,4 +12,11 @@
       status.textContent = "正在计算… 已用 " + Math.round((Date.now() - started) / 1000) + " 秒";
     }, 1000);
   });
+  // Uploading candidates keeps the settings as they are on screen, even unsubmitted ones.
+  var upload = document.getElementById("candidates-form");
+  if (upload) {
+    upload.addEventListener("submit", function () {
+      upload.elements.query.value = new URLSearchParams(new FormData(form)).toString();
+    });
+  }
 })();

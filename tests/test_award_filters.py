@@ -46,7 +46,7 @@ def page(client, url):
 
 
 def alert(html):
-    match = re.search(r'<p class="error" role="alert">(.*?)</p>', html, re.S)
+    match = re.search(r'<p class="error" role="alert">(.*?)</p>', html, re.DOTALL)
     return match.group(1) if match else None
 
 

@@ -210,3 +210,80 @@ def test_suggestions_download_as_geojson_from_the_page_and_the_cli(filled, clien
                               "--cell-m", "200", "--geojson"])
     assert cli.exit_code == 0, cli.output
     assert json.loads(cli.stdout) == doc
+
+
+# --- candidate sites uploaded on /plan -------------------------------------------------------
+
+CANDIDATES = "名称,经度,纬度\n候选甲,116.4000,39.9150\n候选乙,116.4200,39.9300\n候选丙,116.3950,39.9050\n"
+
+
+def upload_candidates(client, text, query, filename="c.csv"):
+    from tests.conftest import csrf_token
+
+    data = {"csrf_token": csrf_token(client, "/plan"), "datum": "wgs84", "query": query,
+            "file": (io.BytesIO(text.encode()), filename)}
+    return client.post("/plan/candidates", data=data, content_type="multipart/form-data")
+
+
+def test_candidate_upload_on_the_page_picks_from_the_file_and_keeps_the_settings(filled, client, runner,
+                                                                                   auth, tmp_path):
+    from urllib.parse import parse_qs, urlsplit
+
+    auth.login("planner")
+    settings = "minutes=12&mode=walk&district=东城区&cell_m=200&p=2&resolution=7"
+    answer = upload_candidates(client, CANDIDATES, settings)
+    assert answer.status_code == 302
+    target = urlsplit(answer.headers["Location"])
+    kept = parse_qs(target.query)
+    assert kept["minutes"] == ["12"] and kept["district"] == ["东城区"] and kept["p"] == ["2"]
+    assert kept["resolution"] == ["7"] and kept["run"] == ["1"] and kept["candidates"]
+    page = client.get(target.path + "?" + target.query).get_data(as_text=True)
+    assert "3 个候选点" in page  # the flash says what was read
+    assert re.search(r'name="candidates" value="[0-9a-f]{16}" checked', page), "the set is not kept in the form"
+    named = re.findall(r"<td>(候选[甲乙丙])</td>", page)
+    assert len(named) == 2, "suggestions are not the uploaded candidates"
+    download = client.get("/plan/suggestions.csv?" + target.query).get_data(as_text=True)
+    assert sorted(re.findall(r"候选[甲乙丙]", download)) == sorted(named)
+    assert client.get("/plan/map?" + target.query).status_code == 200
+    # the CLI with the same file gives the same sites
+    path = tmp_path / "c.csv"
+    path.write_text(CANDIDATES, encoding="utf-8")
+    cli = runner.invoke(args=["suggest", "-p", "2", "--minutes", "12", "--district", "东城区", "--cell-m", "200",
+                              "--candidates", str(path), "--json"])
+    assert cli.exit_code == 0, cli.output
+    sites = json.loads(cli.stdout)["sites"]
+    assert [s["name"] for s in sites] == named
+    # unticking the set goes back to a grid
+    grid = {k: v for k, v in kept.items() if k != "candidates"}
+    page = client.get("/plan", query_string={**{k: v[0] for k, v in grid.items()}}).get_data(as_text=True)
+    assert not re.findall(r"<td>候选[甲乙丙]</td>", page)
+
+
+def test_a_bad_candidates_file_is_refused_whole_with_rows_named(filled, client, auth, db_path):
+    from stations.coverage.candidates import candidates_dir
+
+    auth.login("planner")
+    settings = "minutes=12&district=东城区&cell_m=200&p=2"
+    bad = CANDIDATES + "坏点,116.41,139.9\n候选丁,abc,39.91\n"
+    answer = upload_candidates(client, bad, settings)
+    text = answer.get_data(as_text=True)
+    assert answer.status_code == 400
+    assert "第 5 行" in text and "纬度" in text and "第 6 行" in text and "经度" in text
+    assert "未写入任何数据" in text
+    assert 'href="/plan?minutes=12&amp;district=' in text  # back to the page, settings kept
+    folder = candidates_dir(db_path)
+    assert not folder.exists() or not list(folder.glob("*.json")), "a refused file was kept"
+    empty = upload_candidates(client, "名称,经度,纬度\n", settings)
+    assert empty.status_code == 400 and "没有数据行" in empty.get_data(as_text=True)
+    headless = upload_candidates(client, "a,b\n1,2\n", settings)
+    assert headless.status_code == 400 and "找不到表头" in headless.get_data(as_text=True)
+
+
+@pytest.mark.parametrize("key", ["0123456789abcdef", "../../etc/passwd", "x" * 300])
+def test_an_unknown_or_forged_candidates_key_is_explained(filled, client, auth, key):
+    auth.login("planner")
+    page = client.get("/plan", query_string={**QUERY, "run": "1", "candidates": key})
+    assert page.status_code == 200
+    assert "参数 candidates：候选点文件不存在或已过期" in page.get_data(as_text=True)
+    download = client.get("/plan/suggestions.csv", query_string={**QUERY, "candidates": key})
+    assert download.status_code == 400 and "重新上传" in download.get_data(as_text=True)

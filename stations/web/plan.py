@@ -4,11 +4,13 @@ its downloads, demand layers, and ``GET /api/v1/coverage``."""
 from __future__ import annotations
 
 import json
+from urllib.parse import parse_qsl, urlencode
 
 from flask import (Blueprint, Response, current_app, flash, g, jsonify, redirect, render_template,
                    request, url_for)
 
 from ..coverage import demand as demand_layers
+from ..coverage.candidates import candidates_dir, load_candidates, read_candidates, save_candidates
 from ..coverage.gaps import GAP_COLUMNS, gap_hexagons, gaps_geojson
 from ..coverage.grid import CoverageError
 from ..coverage.planner import (figures_answer, figures_csv, parse_params, parse_whatif, region_districts,
@@ -49,9 +51,17 @@ def _work(params, coverage):
         spacing = float(request.args.get("spacing_m") or 1000)
     except ValueError:
         raise CoverageError("spacing_m", "候选点间距应为数字") from None
-    suggestions = suggest_sites(coverage, p, double=request.args.get("double") == "1",
-                                spacing_m=spacing)["sites"] if p else []
+    points = names = None
+    if request.args.get("candidates"):  # an uploaded set (else a grid of spacing_m)
+        chosen = _candidates()
+        points, names = (chosen["lons"], chosen["lats"]), chosen["names"]
+    suggestions = suggest_sites(coverage, p, double=request.args.get("double") == "1", spacing_m=spacing,
+                                candidates=points, names=names)["sites"] if p else []
     return gaps, suggestions
+
+
+def _candidates():
+    return load_candidates(candidates_dir(current_app.config["YIZHAN_DB"]), request.args.get("candidates"))
 
 
 @bp.get("/plan")
@@ -60,8 +70,13 @@ def index():
     """The planner page: the form, and for a submitted form every table and the map."""
     db = get_db()
     context = {"districts": region_districts(_region()), "layers": demand_layers.list_layers(db),
-               "args": request.args, "selected": request.args.getlist("district")}
-    if request.args.get("run"):
+               "args": request.args, "selected": request.args.getlist("district"),
+               "current_query": request.query_string.decode()}
+    try:
+        context["candidate_set"] = _candidates() if request.args.get("candidates") else None
+    except CoverageError as exc:
+        context["candidate_set"], context["error"] = None, exc
+    if request.args.get("run") and "error" not in context:
         try:
             params = parse_params(request.args)
             coverage = run(db, params, _region())
@@ -144,6 +159,32 @@ def demand_upload():
         return redirect(url_for("plan.index"))
     return render_template("plan/demand_report.html", report=report,
                            text=demand_layers.format_layer_report(report, request.form.get("name", "")))
+
+
+@bp.post("/plan/candidates")
+@allow(*PLANNERS)
+def candidates_upload():
+    """Upload candidate sites for the suggestions; back to the page with every setting kept."""
+    kept = _kept_query(request.form.get("query", ""))
+    upload = request.files.get("file")
+    back = url_for("plan.index") + ("?" + urlencode(kept) if kept else "")
+    if upload is None or not upload.filename:
+        flash("请选择候选点文件。")
+        return redirect(back)
+    report = read_candidates(upload.read(), upload.filename, datum=request.form.get("datum") or "wgs84",
+                             region=_region())
+    if not report.ok:
+        return render_template("plan/candidates_report.html", back=back,
+                               text=demand_layers.format_layer_report(report)), 400
+    key = save_candidates(candidates_dir(current_app.config["YIZHAN_DB"]), report)
+    flash(f"已读入候选点文件“{upload.filename}”：{len(report.lons)} 个候选点；建议新站点将从中选取。")
+    kept = [(k, v) for k, v in kept if k not in ("candidates", "run")] + [("candidates", key), ("run", "1")]
+    return redirect(url_for("plan.index") + "?" + urlencode(kept))
+
+
+def _kept_query(raw: str) -> list:
+    """The page's settings handed back by the upload form (a query string), bounded."""
+    return parse_qsl(raw[:8000], keep_blank_values=True)[:200]
 
 
 @bp.post("/plan/demand/delete")
