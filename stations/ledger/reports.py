@@ -69,16 +69,18 @@ def _add(table, key, values):
         row[name] += value or 0
 
 
-def _ledger_sums(db, key_sql, start, end, district, union):
-    """{(key, month): sums} of the ledger and check-ins, key = district or station id."""
+def _ledger_sums(db, key_sql, start, end, district, union, *, by_month: bool = True):
+    """{(key, month): sums} of the ledger and check-ins, key = district or station id
+    (month '' for every cell when not ``by_month``: one cell per key, far fewer to add up)."""
     where, params = _scope(district, union)
     full, partial = _months(start, end)
     out = {}
     if full:
         cols = ", ".join(f"sum(m.{c})" for c in _SUMS)
         rows = db.execute(
-            f"SELECT {key_sql}, m.month, {cols} FROM ledger_months m JOIN stations s ON s.id = m.station_id "
-            f"WHERE m.month BETWEEN ? AND ?{where} GROUP BY 1, 2", [full[0], full[-1]] + params)
+            f"SELECT {key_sql}, {'m.month' if by_month else chr(39) * 2}, {cols} FROM ledger_months m "
+            f"JOIN stations s ON s.id = m.station_id WHERE m.month BETWEEN ? AND ?{where} "
+            f"GROUP BY 1{', 2' if by_month else ''}", [full[0], full[-1]] + params)
         for row in rows:
             _add(out, (row[0], row[1]), dict(zip(_SUMS, row[2:])))
     visits = " + ".join(f"e.{c}" for c in VISITOR_COLUMNS)
@@ -91,11 +93,12 @@ def _ledger_sums(db, key_sql, start, end, district, union):
                 f"SELECT {key_sql}, count(*), sum({visits}), sum({services}), {cols} FROM stations s "
                 f"CROSS JOIN ledger_entries e ON e.station_id = s.id AND e.date BETWEEN ? AND ? "
                 f"WHERE 1{where} GROUP BY 1", span + params):
-            _add(out, (row[0], month), dict(zip(("entries", "visits", "services") + COUNT_COLUMNS, row[1:])))
+            _add(out, (row[0], month if by_month else ""),
+                 dict(zip(("entries", "visits", "services") + COUNT_COLUMNS, row[1:])))
         for row in db.execute(
                 f"SELECT {key_sql}, sum(c.count) FROM stations s CROSS JOIN checkin_days c "
                 f"ON c.station_id = s.id AND c.date BETWEEN ? AND ? WHERE 1{where} GROUP BY 1", span + params):
-            _add(out, (row[0], month), {"checkins": row[1]})
+            _add(out, (row[0], month if by_month else ""), {"checkins": row[1]})
     return out
 
 
@@ -196,7 +199,7 @@ def station_table(db, *, start: date | None = None, end: date | None = None, dis
     start, end = period(start, end)
     if start > end:
         return []
-    cells = _merge(_ledger_sums(db, "s.id", start, end, district, union),
+    cells = _merge(_ledger_sums(db, "s.id", start, end, district, union, by_month=False),
                    _meeting_sums(db, "station_id", start, end, district, union))
     per_station = {}
     for (sid, _month), sums in cells.items():
