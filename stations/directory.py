@@ -10,7 +10,7 @@ import numpy as np
 from geodata.datum import DatumError, parse_datum, to_wgs84
 
 from .hours import HoursError, parse_hours
-from .records import FACILITIES, STATION_TYPES, STATUSES
+from .records import FACILITIES, PRIVATE_FIELDS, STATION_TYPES, STATUSES
 from .storage import TZ, StationNotFound, get_station, search_stations
 
 __all__ = ["PUBLIC_STATUSES", "ApiQuery", "award_filter_subset", "parse_award_filters", "fields_from_json", "DirectoryQuery", "QueryError", "get_public_station",
@@ -200,7 +200,7 @@ def _when(moment: datetime, at: datetime) -> str:
 
 def public_station(station: dict) -> dict:
     """A station as the public may see it: no manager, no phone, labels added."""
-    out = {k: v for k, v in station.items() if k not in ("manager", "manager_phone")}
+    out = {k: v for k, v in station.items() if k not in PRIVATE_FIELDS}
     out["status_label"] = STATUSES.get(station.get("status"), station.get("status"))
     out["type_label"] = STATION_TYPES.get(station.get("station_type"), "")
     out["facility_labels"] = [(c, FACILITIES.get(c, c)) for c in station.get("facilities") or []]
@@ -208,6 +208,7 @@ def public_station(station: dict) -> dict:
         out["hours_zh"] = parse_hours(station["hours"]).to_zh() if station.get("hours") else ""
     except HoursError:
         out["hours_zh"] = station.get("hours") or ""
+    out["hours_shown"] = station.get("hours_text") or out["hours_zh"]  # as the organiser wrote them
     return out
 
 

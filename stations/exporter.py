@@ -1,6 +1,6 @@
 """Station records out: GeoJSON features (API and export), CSV, XLSX and GeoPackage.
 
-Coordinates leave in the datum asked for; private fields (manager, phone) leave
+Coordinates leave in the datum asked for; private fields (manager, phone, note) leave
 only when the caller says so, and never through the public API.
 """
 
@@ -26,9 +26,9 @@ _PROPERTY_FIELDS = tuple(f for f in FIELDS if f not in ("id", "lon", "lat"))
 # person reads them and the importer maps them back.
 _ZH = {"id": "id", "name": "名称", "address": "地址", "district": "区", "subdistrict": "街道",
        "lon": "经度", "lat": "纬度", "host_union": "所属工会", "station_type": "类型",
-       "hours": "开放时间", "facilities": "设施", "status": "状态", "awards": "荣誉",
+       "hours": "开放时间", "hours_text": "开放时间原文", "facilities": "设施", "status": "状态", "awards": "荣誉",
        "synthetic": "合成数据", "created_at": "创建时间", "updated_at": "更新时间",
-       "last_verified_at": "核验时间", "manager": "负责人", "manager_phone": "负责人电话"}
+       "last_verified_at": "核验时间", "manager": "负责人", "manager_phone": "负责人电话", "note": "备注"}
 
 
 @functools.lru_cache(maxsize=8192)

@@ -10,7 +10,7 @@ from .hours import HoursError, parse_hours
 from .records import FACILITIES, STATION_TYPES, STATUSES
 from .storage import TZ
 
-__all__ = ["FIELD_LABELS", "beijing_time", "describe_history", "hours_for_people"]
+__all__ = ["FIELD_LABELS", "beijing_time", "describe_history", "hours_as_typed", "hours_for_people"]
 
 FIELD_LABELS = {
     "name": "名称", "address": "地址", "district": "所在区", "district_declared": "登记的区",
@@ -18,8 +18,9 @@ FIELD_LABELS = {
     "host_union": "所属工会", "manager": "负责人", "manager_phone": "负责人电话",
     "station_type": "类型", "hours": "开放时间", "facilities": "设施", "status": "状态",
     "awards": "荣誉", "synthetic": "合成数据", "created_at": "创建时间", "updated_at": "更新时间",
+    "hours_text": "开放时间（原文）", "note": "备注",
 }
-_HIDDEN = {"id", "updated_at", "created_at"}
+_HIDDEN = {"id", "updated_at", "created_at", "hours_text"}  # hours_text shows as 开放时间
 _ACTIONS = {"create": "新建", "import": "导入", "edit": "编辑", "close": "关闭站点",
             "reopen": "重新开放", "status": "更改状态"}
 
@@ -45,6 +46,12 @@ def hours_for_people(text) -> str:
         return parse_hours(text).to_zh()
     except HoursError:
         return str(text)
+
+
+def hours_as_typed(station: dict) -> str:
+    """A station's hours as the organiser wrote them: the typed words when kept, else the
+    stored form in Chinese."""
+    return (station or {}).get("hours_text") or hours_for_people((station or {}).get("hours"))
 
 
 def _value(field: str, value) -> str:
@@ -89,9 +96,13 @@ def describe_history(history: list[dict]) -> list[dict]:
                      created=False, restorable=bool(h.get("after")))
         before, after = h.get("before"), h.get("after")
         if before and after:
-            entry["changes"] = [(FIELD_LABELS.get(k, k), _value(k, before.get(k)), _value(k, v))
-                                for k, v in after.items()
-                                if k not in _HIDDEN and before.get(k) != v]
+            entry["changes"] = [
+                (FIELD_LABELS.get(k, k), *((hours_as_typed(before) or "（空）",
+                                             hours_as_typed(after) or "（空）") if k == "hours"
+                                            else (_value(k, before.get(k)), _value(k, v))))
+                for k, v in after.items()
+                if k not in _HIDDEN and (before.get(k) != v or k == "hours" and
+                                         before.get("hours_text") != after.get("hours_text"))]
         elif after:
             entry["created"] = True
         out.append(entry)

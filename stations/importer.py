@@ -49,6 +49,7 @@ HEADER_ALIASES = {
                     "street"],
     "host_union": ["所属工会", "工会", "主办工会", "建设单位", "host_union", "union"],
     "hours": ["开放时间", "营业时间", "服务时间", "开放时段", "开放时间段", "hours", "opening_hours"],
+    "hours_text": ["开放时间原文", "hours_text"],
     "facilities": ["设施", "服务设施", "配套设施", "服务内容", "facilities"],
     "manager": ["负责人", "站点负责人", "联系人", "站长", "manager", "contact"],
     "manager_phone": ["负责人电话", "负责人联系电话", "联系人电话", "联系电话", "电话", "联系方式",
@@ -57,6 +58,7 @@ HEADER_ALIASES = {
     "status": ["状态", "站点状态", "status"],
     "synthetic": ["合成数据", "synthetic"],
     "last_verified_at": ["核验时间", "最近核验", "核验日期", "last_verified_at", "verified"],
+    "note": ["备注", "备注说明", "说明", "附注", "note", "notes", "remark", "remarks"],
 }
 _MAX_ROWS = MAX_ROWS
 BATCH = 5_000         # rows checked, parked and written at a time

@@ -115,6 +115,9 @@ def station_input(properties: dict) -> dict:
            if k not in ("hours_zh", "synthetic", "created_at", "updated_at")},
         "lon": {"type": "number"}, "lat": {"type": "number"},
         "manager": {"type": ["string", "null"]}, "manager_phone": {"type": ["string", "null"]},
+        "note": {"type": ["string", "null"], "maxLength": 500,
+                 "description": "Private note (备注; may hold names and phone numbers): "
+                                "returned only to admins, never in public answers"},
         "datum": {"type": "string", "enum": ["wgs84", "gcj02", "bd09"]}}}
     point = {"type": "object", "required": ["type", "coordinates"], "properties": {
         "type": {"const": "Point"},
@@ -133,6 +136,9 @@ def openapi_document() -> dict:
         "station_type": {"type": "string", "enum": list(STATION_TYPES)},
         "hours": {"type": ["string", "null"],
                   "description": "Opening hours, OSM-style text, e.g. 'Mo-Fr 08:00-20:00; Sa,Su 09:00-17:00'"},
+        "hours_text": {"type": ["string", "null"],
+                       "description": "The opening hours as the organiser typed them (null when "
+                                      "they typed the OSM-style form); shown to riders"},
         "hours_zh": {"type": "string"},
         "facilities": {"type": "array", "items": {"type": "string", "enum": list(FACILITIES)}},
         "status": {"type": "string", "enum": list(STATUSES)},

@@ -113,10 +113,12 @@ _TYPE_ALIASES = {
 # Public fields in the order exports and the API use; private ones follow.
 FIELDS = (
     "id", "name", "address", "district", "subdistrict", "lon", "lat", "host_union",
-    "station_type", "hours", "facilities", "status", "awards", "synthetic",
+    "station_type", "hours", "hours_text", "facilities", "status", "awards", "synthetic",
     "created_at", "updated_at", "last_verified_at",
 )
-PRIVATE_FIELDS = ("manager", "manager_phone")
+# Personal data, never public: the manager, the phone, and the note (a 备注 column of a
+# union's spreadsheet often names people and phone numbers).
+PRIVATE_FIELDS = ("manager", "manager_phone", "note")
 
 
 @dataclass
@@ -209,7 +211,7 @@ def facility_label(code: str) -> str:
 
 _PHONE = re.compile(r"^\+?[\d\-\s()（）]{7,20}$")
 _TEXT_LIMITS = {"name": 100, "address": 200, "district": 30, "subdistrict": 50,
-                "host_union": 100, "manager": 50, "manager_phone": 30}
+                "host_union": 100, "manager": 50, "manager_phone": 30, "note": 500}
 
 
 # Characters no field may hold: C0 controls, DEL, C1 controls, lone surrogates and the
@@ -218,7 +220,7 @@ _TEXT_LIMITS = {"name": 100, "address": 200, "district": 30, "subdistrict": 50,
 # facilities list one per line); names, districts, unions and contacts are one line.
 _CONTROL = re.compile("[\x00-\x1f\x7f-\x9f\ud800-\udfff\ufffe\uffff]")
 _CONTROL_MULTILINE = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f\ud800-\udfff\ufffe\uffff]")
-MULTILINE_FIELDS = frozenset({"address", "hours", "facilities"})
+MULTILINE_FIELDS = frozenset({"address", "hours", "hours_text", "facilities", "note"})
 _READ_FIELDS = frozenset(FIELDS + PRIVATE_FIELDS + ("location",))
 _CONTROL_NAMES = {0: "NUL", 9: "制表符", 10: "换行符", 13: "回车符", 27: "ESC", 127: "DEL"}
 
@@ -358,8 +360,10 @@ def clean_station(raw: dict, datum: str = "wgs84", *, partial: bool = False) -> 
                 rec["hours"] = parse_hours(text).to_text()
             except HoursError as exc:
                 err.append(Problem("hours", str(exc)))
+            else:
+                rec["hours_text"] = _typed_hours(text, _text(raw.get("hours_text")), rec["hours"])
         else:
-            rec["hours"] = None
+            rec["hours"] = rec["hours_text"] = None
     if present("facilities"):
         codes, unknown = parse_facilities(raw.get("facilities"))
         rec["facilities"] = codes
@@ -389,6 +393,23 @@ def clean_station(raw: dict, datum: str = "wgs84", *, partial: bool = False) -> 
             code = "other"
         rec["station_type"] = code
     return out
+
+
+def _typed_hours(text: str, typed: str, parsed: str) -> str | None:
+    """The hours as the organiser wrote them, kept beside the parsed form.
+
+    ``text`` is what the hours field held; ``typed`` an explicit ``hours_text`` (an
+    export carries both columns: the machine form and the words), kept when it means
+    the same hours.  Text that already is the machine form keeps nothing: it would
+    show riders code.
+    """
+    if typed and typed != text and len(typed) <= 300:
+        try:
+            if parse_hours(typed).to_text() == parsed:
+                return typed
+        except HoursError:
+            pass
+    return None if text == parsed else text
 
 
 def _range_problem(lon: float, lat: float) -> Problem | None:

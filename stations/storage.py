@@ -56,6 +56,7 @@ __all__ = [
 TZ = ZoneInfo("Asia/Shanghai")
 _JSON_FIELDS = ("facilities", "awards")
 _ALL_FIELDS = FIELDS + ("district_declared", "district_mismatch") + PRIVATE_FIELDS
+_LATER_COLUMNS = ("note", "hours_text")  # added by m010
 _DEFAULTS = {"address": "", "station_type": "warm_station", "facilities": "[]", "status": "active",
              "awards": "[]", "synthetic": 0, "district_mismatch": 0}
 
@@ -685,6 +686,16 @@ def m009_ledger(db):
     for sql in statements:  # one at a time: executescript would commit the transaction
         db.execute(sql)
 
+
+@migration
+def m010_station_note_and_typed_hours(db):
+    # A station's note (a 备注 column of a union's spreadsheet: often names and phone
+    # numbers, so private like the manager) and the opening hours as the organiser typed
+    # them (shown back in the form and to riders; ``hours`` keeps the parsed form).
+    db.execute("ALTER TABLE stations ADD COLUMN note TEXT")
+    db.execute("ALTER TABLE stations ADD COLUMN hours_text TEXT")
+
+
 def checkpoint(db) -> None:
     """Fold the write-ahead log into the database file and truncate it (after big writes).
 
@@ -960,7 +971,10 @@ def insert_stations(db, records, *, username=None, action="import") -> list[int]
                             json.dumps(after, ensure_ascii=False)))
             ids.append(row["id"])
         if new_rows:
-            columns = list(new_rows[0])
+            # Columns later migrations added only when used: an older file (a backup
+            # being restored, a test at an old version) still takes plain stations.
+            columns = [c for c in new_rows[0] if c not in _LATER_COLUMNS
+                       or any(row[c] is not None for row in new_rows)]
             db.conn.executemany(
                 f"INSERT INTO stations ({', '.join(columns)}) VALUES "
                 f"({', '.join('?' for _ in columns)})",
@@ -979,6 +993,8 @@ def create_station(db, record: dict, *, username=None) -> int:
 
 def update_station(db, station_id, changes: dict, *, username=None, action="edit") -> dict:
     """Change some fields of a station, recording before and after; returns the new record."""
+    if "hours" in changes and "hours_text" not in changes:
+        changes = dict(changes, hours_text=None)  # typed words of other hours would mislead
     with write_transaction(db):
         before = get_station(db, station_id, private=True)
         row = _encode({k: v for k, v in changes.items() if k not in ("id", "created_at")})

@@ -4,7 +4,7 @@ from flask import (Blueprint, abort, current_app, flash, g, jsonify, make_respon
                    render_template, request, url_for)
 
 from .. import feedback, jobs, storage
-from ..history import beijing_time, describe_history, hours_for_people
+from ..history import beijing_time, describe_history, hours_as_typed
 from ..records import FACILITIES, STATION_TYPES, STATUSES
 from ..registry import save_station
 from ..riders import district_choices
@@ -15,7 +15,7 @@ from .db import get_db
 bp = Blueprint("admin", __name__, url_prefix="/admin")
 bp.app_template_filter("beijing")(beijing_time)
 FORM_FIELDS = ("name", "address", "district", "subdistrict", "lon", "lat", "host_union",
-               "manager", "manager_phone", "station_type", "hours", "status")
+               "manager", "manager_phone", "note", "station_type", "hours", "status")
 
 
 def get_station_or_404(station_id):
@@ -36,7 +36,7 @@ def _form_values(station=None):
               for name in FORM_FIELDS}
     if station:
         values["district"] = station.get("district_declared") or station.get("district") or ""
-        values["hours"] = hours_for_people(values["hours"])  # as an organiser writes them
+        values["hours"] = hours_as_typed(station)  # as the organiser wrote them
     values["facilities"] = (station or {}).get("facilities", [])
     values["station_type"] = values["station_type"] or "warm_station"
     values["status"] = values["status"] or "active"
@@ -138,7 +138,7 @@ def station(station_id):
     station = get_station_or_404(station_id)
     return render_template("admin/station.html", station=station,
                            history=describe_history(storage.station_history(get_db(), station_id)),
-                           hours_zh=hours_for_people(station.get("hours")),
+                           hours_zh=hours_as_typed(station),
                            satisfaction=feedback.satisfaction(get_db(), station_id),
                            recent=feedback.recent_feedback(get_db(), station_id, 10),
                            found=feedback.FOUND, flags=feedback.FLAGS,
