@@ -3,7 +3,8 @@
 Accepted: plain decimals (``116.4``), full-width digits and punctuation as Chinese
 input methods produce them (``１１６．４``), a trailing degree sign, hemisphere letters
 or words (``116.4E``, ``东经116.4``), and degree-minute-second text
-(``116°23'45.6"``, ``116度23分45.6秒``).  Anything else raises CoordinateError with
+(``116°23'45.6"``, ``116°23′45.6″`` with the typographic primes Word and WPS write,
+``116度23分45.6秒``).  Anything else raises CoordinateError with
 the text that could not be read.
 """
 
@@ -33,7 +34,9 @@ _DECIMAL = re.compile(r"^[+-]?(?:\d+(?:\.\d*)?|\.\d+)(?:e[+-]?\d+)?$", re.IGNORE
 
 def _normalise(text: str) -> str:
     # NFKC turns full-width digits, '．', '－' and '＋' into ASCII.
+    # NFKC also turns the double prime ″ (as Word and WPS write seconds) into two primes.
     text = unicodedata.normalize("NFKC", text).strip()
+    text = text.replace("′′", '"').replace("′", "'").replace("‵", "'")
     return text.replace("−", "-").replace("。", ".").replace("，", ",")
 
 

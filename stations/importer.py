@@ -29,12 +29,13 @@ import numpy as np
 
 from . import readers
 from .readers import MAX_ROWS, FileProblem
+from .coords import CoordinateError, parse_coordinate, parse_lonlat_pair
 from .records import Problem, clean_station
 from .storage import insert_stations, station_names, station_point_arrays, write_transaction
 from .validation import check_places, find_duplicates
 
 __all__ = ["ImportError_", "ImportReport", "RowReport", "HEADER_ALIASES", "map_headers",
-           "import_file", "import_path", "import_stream", "format_report"]
+           "import_file", "import_path", "import_stream", "format_report", "skipped_summary"]
 
 HEADER_ALIASES = {
     "id": ["id", "yizhan_id", "驿站id"],
@@ -63,6 +64,8 @@ HEADER_ALIASES = {
 _MAX_ROWS = MAX_ROWS
 BATCH = 5_000         # rows checked, parked and written at a time
 DETAIL_LIMIT = 1_000  # rows with errors (and, apart, rows with only warnings) listed in full
+SKIPPED_LIMIT = 100   # lines that are not stations, quoted in the report
+WRITTEN_LIMIT = 1_000  # written stations the report links to
 ImportError_ = FileProblem  # the name callers know
 
 
@@ -93,6 +96,9 @@ class ImportReport:
     skip_invalid: bool = False
     counted_error_rows: int | None = None    # counted over the whole file when
     counted_warning_rows: int | None = None  # not every row is listed
+    skipped_lines: list = field(default_factory=list)  # [row number, text] of lines that are
+    skipped_count: int = 0                             # not stations (合计, 填表人, 注：…)
+    written_stations: list = field(default_factory=list)  # [row number, id, name], the first ones
 
     @property
     def error_rows(self) -> int:
@@ -202,14 +208,54 @@ def _table_rows(table, report):
         raise FileProblem("缺少“名称”列（也可写作 name、站点名称）")
     if not ({"lon", "lat"} <= mapping.keys() or "location" in mapping):
         raise FileProblem("缺少坐标列：需要“经度”和“纬度”两列（或一列“坐标”写作 经度,纬度）")
-    count = 0
+    count, in_note = 0, False
+    places = [(mapping[k], parse_lonlat_pair if k == "location" else parse_coordinate)
+              for k in ("lon", "lat", "location") if k in mapping]
     for number, cells in table:
         if not any(str(c).strip() for c in cells if c is not None):
             continue  # blank lines at the end of a sheet are not rows
+        kind = _not_a_station(cells, places, in_note)
+        if kind:
+            in_note = in_note or kind == "note"
+            report.skipped_count += 1
+            if len(report.skipped_lines) < SKIPPED_LIMIT:
+                text = " ".join(str(c).strip() for c in cells if c is not None and str(c).strip())
+                report.skipped_lines.append([number, _shown(text)])
+            continue
         count += 1
         if count > MAX_ROWS:
             raise FileProblem(f"文件超过一次导入的上限 {MAX_ROWS:,} 行（第 {number:,} 行）；请分成几个文件导入")
         yield number, {name: (cells[i] if i < len(cells) else None) for name, i in mapping.items()}
+
+
+# Lines district unions put around the table: totals, who filled it in, notes below.
+_FOOTER = re.compile(
+    r"^(?:(?:合计|总计|小计|共计|累计)(?:[:：\d（(]|$)"
+    r"|(?:填表人|填报人|制表人|统计人|审核人|审核|负责人签字|联系人|联系电话|填表日期|填报日期|制表日期"
+    r"|填表时间|填报时间|填报单位|单位盖章|单位（盖章）|单位\(盖章\)|日期)[:：]?"
+    r"|(?:注|备注|说明|附注|注释)\d?[:：])")
+
+
+def _not_a_station(cells, places, in_note) -> str | None:
+    """'footer' or 'note' for a line that is not a station (text, no coordinates, the
+    words of a total, a signature or a note), None for a station row.  Lines below a
+    note (its numbered points) are part of it while they hold no coordinates."""
+    for i, read in places:  # a readable coordinate makes a station row (text there does not)
+        if i < len(cells) and cells[i] is not None and str(cells[i]).strip():
+            try:
+                read(cells[i])
+                return None
+            except CoordinateError:
+                pass
+    texts = [unicodedata.normalize("NFKC", str(c)).replace(" ", "").replace("\u3000", "")
+             for c in cells if c is not None and str(c).strip()]
+    for text in texts:
+        match = _FOOTER.match(text)
+        if match:
+            return "note" if text.startswith(("注", "备注", "说明", "附注")) else "footer"
+    if in_note and len(texts) <= 2:
+        return "note"
+    return None
 
 
 def _geojson_rows(features, report):
@@ -471,6 +517,14 @@ def import_path(db, path, filename: str | None = None, **options) -> ImportRepor
         return import_stream(db, stream, filename or path.name, **options)
 
 
+def skipped_summary(report: ImportReport) -> str:
+    """The warning about lines read as not stations, quoting them."""
+    quoted = "；".join(f"第 {number} 行“{text}”" for number, text in report.skipped_lines)
+    more = report.skipped_count - len(report.skipped_lines)
+    return (f"警告：已跳过 {report.skipped_count} 行不是站点的内容（合计、填表人、注释等，没有坐标）："
+            + quoted + (f"；另有 {more} 行未列出" if more > 0 else ""))
+
+
 def format_report(report: ImportReport, limit: int = 200) -> str:
     """The report as plain text for the command line."""
     lines = [f"文件 {report.filename}：格式 {report.format or '?'}"
@@ -483,6 +537,8 @@ def format_report(report: ImportReport, limit: int = 200) -> str:
         return "\n".join(lines)
     if report.ignored_columns:
         lines.append("未识别、已忽略的列：" + "、".join(report.ignored_columns))
+    if report.skipped_count:
+        lines.append(skipped_summary(report))
     lines.append(f"共 {report.total_rows} 行；有错误 {report.error_rows} 行；"
                  f"仅有警告 {report.warning_rows} 行；可导入 {report.valid_rows} 行。")
     prefix = "第 {} 个要素" if report.row_label == "个要素" else "第 {} 行"

@@ -87,3 +87,72 @@ def test_note_never_reaches_the_public(admin, client, fresh_db, auth):
                  "/api/v1/nearest?lon=116.3975&lat=39.9087", "/stations"):
         body = client.get(path).get_data(as_text=True)
         assert "李四" not in body and "13700001111" not in body, path
+
+
+# --- 22: spreadsheets as district unions send them -------------------------------------
+
+def union_sheet() -> bytes:
+    book = Workbook()
+    sheet = book.active
+    rows = [
+        ["朝阳区户外劳动者服务站点统计表（2026年11月）"],
+        [],
+        ["序号", "站点名称", "地址", "经度", "纬度", "开放时间", "备注"],
+        [1, "国贸暖心驿站", "建国门外大街1号", "116°27′36″E", "39°54′32″N", "每天 8:00-20:00",
+         "钥匙在门卫王师傅 13911112222"],
+        [2, "呼家楼驿站", "呼家楼1号", "116°28′12″", "39°55′12″", "周一至周五 9:00-18:00", None],
+        [3, "团结湖驿站", "团结湖路2号", "东经116°28′48″", "北纬39°56′06″", "24小时", "冬季供暖"],
+        [],
+        ["合计", None, "3个", None, None, None, None],
+        ["填表人：张三", None, None, "联系电话：010-65001234"],
+        ["注：1. 坐标用 GPS 测得。"],
+        ["2. 开放时间以现场公示为准。"],
+    ]
+    for row in rows:
+        sheet.append(row)
+    out = io.BytesIO()
+    book.save(out)
+    return out.getvalue()
+
+
+def test_a_union_sheet_with_title_totals_signature_and_notes_imports(fresh_db):
+    report = import_file(fresh_db, union_sheet(), "朝阳区.xlsx")
+    assert report.file_errors == [] and report.error_rows == 0, report.rows
+    assert report.written == 3 and report.total_rows == 3
+    assert report.skipped_count == 4
+    assert [n for n, _ in report.skipped_lines] == [8, 9, 10, 11]
+    assert report.skipped_lines[0][1] == "合计 3个"
+    assert "填表人：张三 联系电话：010-65001234" in report.skipped_lines[1][1]
+    from stations.importer import format_report
+    text = format_report(report)
+    assert "已跳过 4 行不是站点的内容" in text and "第 10 行“注：1. 坐标用 GPS 测得。”" in text
+    stations = {s["name"]: s for s in storage.iter_stations(fresh_db, private=True)}
+    assert round(stations["国贸暖心驿站"]["lon"], 4) == 116.46
+    assert round(stations["国贸暖心驿站"]["lat"], 4) == round(39 + 54 / 60 + 32 / 3600, 4)
+    assert round(stations["团结湖驿站"]["lon"], 4) == 116.48
+    assert stations["国贸暖心驿站"]["note"] == "钥匙在门卫王师傅 13911112222"
+    assert stations["团结湖驿站"]["note"] == "冬季供暖"
+    assert "note" not in storage.get_station(fresh_db, stations["团结湖驿站"]["id"])
+
+
+def test_a_row_without_coordinates_and_without_footer_words_is_still_an_error(fresh_db):
+    data = "名称,经度,纬度\n甲驿站,116.42,39.92\n乙驿站,,\n".encode()
+    report = import_file(fresh_db, data, "a.csv")
+    assert report.skipped_count == 0 and report.error_rows == 1 and report.written == 0
+
+
+def test_the_web_report_quotes_the_skipped_lines(admin):
+    response = admin.post("/admin/import", data={
+        "csrf_token": csrf_token(admin, "/admin/import"), "datum": "wgs84",
+        "file": (io.BytesIO(union_sheet()), "朝阳区.xlsx")}, content_type="multipart/form-data")
+    page = finish_import(admin, response).get_data(as_text=True)
+    assert "已写入 3 个站点" in page
+    assert "已跳过 4 行不是站点的内容" in page and "第 9 行：“填表人：张三 联系电话：010-65001234”" in page
+
+
+@pytest.mark.parametrize("text, expected", [
+    ("116°23′45.6″", 116.396), ("116°23′45.6″E", 116.396), ("39°54′36″N", 39.91),
+    ("北纬39°54′36″", 39.91), ("116° 23′ 45.6″ E", 116.396), ("39°54′36″S", -39.91),
+])
+def test_typographic_primes_read_like_ascii(text, expected):
+    assert round(parse_coordinate(text), 6) == expected
