@@ -125,6 +125,14 @@ class ImportReport:
         """The header the file used for a field (for messages)."""
         return self.columns.get(name, name)
 
+    def columns_of(self, problem: Problem) -> str:
+        """The columns a problem is about, as the file names them (经度、纬度 for a
+        duplicate point; its one 坐标 column when the file has no 经度/纬度)."""
+        names = list(getattr(problem, "columns", ()) or ()) or [problem.field]
+        if "location" in self.columns and not {"lon", "lat"} & self.columns.keys():
+            names = list(dict.fromkeys("location" if n in ("lon", "lat") else n for n in names))
+        return "、".join(self.column(n) for n in names)
+
     def to_dict(self) -> dict:
         out = asdict(self)
         out.pop("valid_records")
@@ -133,9 +141,13 @@ class ImportReport:
     @classmethod
     def from_dict(cls, data: dict) -> ImportReport:
         data = dict(data)
-        data["rows"] = [RowReport(r["row"], r["name"], [Problem(**p) for p in r["errors"]],
-                                  [Problem(**p) for p in r["warnings"]]) for r in data.get("rows", [])]
+        data["rows"] = [RowReport(r["row"], r["name"], [_problem(p) for p in r["errors"]],
+                                  [_problem(p) for p in r["warnings"]]) for r in data.get("rows", [])]
         return cls(**{k: v for k, v in data.items() if k in cls.__dataclass_fields__})
+
+
+def _problem(data: dict) -> Problem:
+    return Problem(data["field"], data["message"], tuple(data.get("columns") or ()))
 
 
 # --- headers -------------------------------------------------------------------------
@@ -545,7 +557,7 @@ def format_report(report: ImportReport, limit: int = 200) -> str:
     for row in report.rows[:limit]:
         for kind, problems in (("错误", row.errors), ("警告", row.warnings)):
             for p in problems:
-                lines.append(f"{prefix.format(row.row)} [{report.column(p.field)}] {kind}：{p.message}")
+                lines.append(f"{prefix.format(row.row)} [{report.columns_of(p)}] {kind}：{p.message}")
     unlisted = report.unlisted_rows + max(0, len(report.rows) - limit)
     if unlisted:
         lines.append(f"……另有 {unlisted} 行有问题未列出。")

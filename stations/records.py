@@ -127,6 +127,7 @@ class Problem:
 
     field: str
     message: str
+    columns: tuple = ()  # every field the problem is about, when more than one (a duplicate)
 
     def __str__(self):
         return f"{self.field}: {self.message}"

@@ -230,7 +230,7 @@ def find_duplicates(lons, lats, names, rows, ids, *, existing_ids=None, existing
                 if name_of(i) and name_of(a) == name_of(i):
                     label = f"第 {rows[a]} 行" if rows[a] else ""
                     found.append((i, Problem("name", f"疑似重复：与本文件中的{label}同名且相距 "
-                                                     f"{math.ceil(distance)} 米")))
+                                                     f"{math.ceil(distance)} 米", _NAME_AND_PLACE)))
                     break
     return found
 
@@ -252,14 +252,19 @@ def _against_stored(have, lons, lats, name_of, old_ids, old_lons, old_lats, exis
         if i in done:
             continue
         if distance < SAME_POINT_M:
-            found.append((i, Problem("lon", f"疑似重复：与已有站点#{old_id}“{old_names.get(old_id)}”坐标相同")))
+            found.append((i, Problem("lon", f"疑似重复：与已有站点#{old_id}“{old_names.get(old_id)}”坐标相同",
+                                     _PLACE)))
             done.add(i)
         elif name_of(i) and (old_names.get(old_id) or "").strip() == name_of(i):
             found.append((i, Problem("name", f"疑似重复：与已有站点#{old_id}同名且相距 "
-                                             f"{math.ceil(distance)} 米")))
+                                             f"{math.ceil(distance)} 米", _NAME_AND_PLACE)))
             done.add(i)
 
 
 def _same_point(a, names, rows):
     label = f"第 {rows[a]} 行" if rows[a] else ""
-    return Problem("lon", f"疑似重复：与本文件中的{label}“{names[a]}”坐标相同")
+    return Problem("lon", f"疑似重复：与本文件中的{label}“{names[a]}”坐标相同", _PLACE)
+
+
+_PLACE = ("lon", "lat")                   # the columns a duplicate clashes on
+_NAME_AND_PLACE = ("name", "lon", "lat")

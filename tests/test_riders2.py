@@ -156,3 +156,24 @@ def test_the_web_report_quotes_the_skipped_lines(admin):
 ])
 def test_typographic_primes_read_like_ascii(text, expected):
     assert round(parse_coordinate(text), 6) == expected
+
+
+# --- 23: a duplicate names the columns that clash --------------------------------------
+
+def test_a_duplicate_row_names_the_columns_that_clash(fresh_db, admin):
+    from stations.importer import format_report
+
+    data = ("名称,经度,纬度\n甲驿站,116.42,39.92\n乙驿站,116.42,39.92\n"
+            "甲驿站,116.4201,39.9201\n").encode()
+    report = import_file(fresh_db, data, "dup.csv", dry_run=True)
+    text = format_report(report)
+    assert "第 3 行 [经度、纬度] 错误：疑似重复" in text
+    assert "第 4 行 [名称、经度、纬度] 错误：疑似重复" in text
+    pair = import_file(fresh_db, "名称,坐标\n甲驿站,\"116.42,39.92\"\n乙驿站,\"116.42,39.92\"\n".encode(),
+                       "pair.csv", dry_run=True)
+    assert "第 3 行 [坐标] 错误：疑似重复" in format_report(pair)
+    response = admin.post("/admin/import", data={
+        "csrf_token": csrf_token(admin, "/admin/import"), "datum": "wgs84", "dry_run": "1",
+        "file": (io.BytesIO(data), "dup.csv")}, content_type="multipart/form-data")
+    page = finish_import(admin, response).get_data(as_text=True)
+    assert "<td>3</td><td>乙驿站</td><td>经度、纬度</td><td>错误</td>" in page
