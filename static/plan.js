@@ -1,22 +1,53 @@
 // /plan: long work shows progress while the server computes the figures and the map.
 (function () {
   var form = document.getElementById("plan-form");
-  if (!form) { return; }
-  form.addEventListener("submit", function () {
-    var bar = document.getElementById("plan-progress");
-    var status = document.getElementById("plan-status");
-    var started = Date.now();
-    bar.hidden = false;
-    status.textContent = "正在计算…";
-    setInterval(function () {
-      status.textContent = "正在计算… 已用 " + Math.round((Date.now() - started) / 1000) + " 秒";
-    }, 1000);
-  });
-  // Uploading candidates keeps the settings as they are on screen, even unsubmitted ones.
-  var upload = document.getElementById("candidates-form");
-  if (upload) {
-    upload.addEventListener("submit", function () {
-      upload.elements.query.value = new URLSearchParams(new FormData(form)).toString();
+  if (form) {
+    form.addEventListener("submit", function () {
+      var bar = document.getElementById("plan-progress");
+      var status = document.getElementById("plan-status");
+      var started = Date.now();
+      bar.hidden = false;
+      status.textContent = "正在计算…";
+      setInterval(function () {
+        status.textContent = "正在计算… 已用 " + Math.round((Date.now() - started) / 1000) + " 秒";
+      }, 1000);
+    });
+    // Uploading candidates keeps the settings as they are on screen, even unsubmitted ones.
+    var upload = document.getElementById("candidates-form");
+    if (upload) {
+      upload.addEventListener("submit", function () {
+        upload.elements.query.value = new URLSearchParams(new FormData(form)).toString();
+      });
+    }
+  }
+  // A background job (/plan/jobs/<key>): follow its stages, show the results when done.
+  var job = document.getElementById("plan-job");
+  if (!job || !document.getElementById("plan-job-stages")) { return; }
+  var failures = 0;
+  function show(s) {
+    document.getElementById("plan-job-progress").value = s.step;
+    document.getElementById("plan-job-stage").textContent =
+      "第 " + s.step + " / " + s.steps + " 步：" + s.stage_name;
+    (s.stages || []).forEach(function (stage) {
+      var li = job.querySelector('li[data-stage="' + stage.key + '"]');
+      if (!li) { return; }
+      li.className = stage.done ? "done" : (stage.current ? "current" : "");
+      li.textContent = li.textContent.replace(/ [✓…]$/, "") + (stage.done ? " ✓" : (stage.current ? " …" : ""));
     });
   }
+  function poll() {
+    fetch(job.getAttribute("data-status-url"), {credentials: "same-origin"})
+      .then(function (r) { return r.json(); })
+      .then(function (s) {
+        failures = 0;
+        if (s.finished) { window.location.replace(job.getAttribute("data-page-url")); return; }
+        show(s);
+        setTimeout(poll, 1000);
+      })
+      .catch(function () {
+        failures += 1;
+        setTimeout(poll, Math.min(10000, 1000 * failures));
+      });
+  }
+  setTimeout(poll, 500);
 })();

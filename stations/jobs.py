@@ -26,7 +26,7 @@ from . import storage
 from .importer import ImportReport, import_path
 
 __all__ = ["STATES", "uploads_dir", "save_upload", "create_job", "get_job", "recent_jobs",
-           "launch", "run_job", "main"]
+           "launch", "start_detached", "run_job", "main"]
 
 STATES = {"queued": "排队中", "running": "正在导入", "done": "已完成", "failed": "失败"}
 _START_GRACE_S = 120   # a queued job whose process never started is failed after this
@@ -169,7 +169,12 @@ def launch(db_path, job_id) -> None:
     """Start the job's process, detached from this one (and reaped by init, not us)."""
     folder = uploads_dir(db_path)
     log = folder / f"job-{int(job_id)}.log"
-    command = [sys.executable, "-m", "stations.jobs", str(Path(db_path).resolve()), str(int(job_id))]
+    start_detached([sys.executable, "-m", "stations.jobs", str(Path(db_path).resolve()), str(int(job_id))], log)
+
+
+def start_detached(command: list[str], log: Path) -> None:
+    """Run ``command`` in the background, detached, its output appended to ``log`` (also
+    how the /plan page's long coverage work starts: ``stations.coverage.jobs``)."""
     env = dict(os.environ)
     package_root = str(Path(__file__).resolve().parents[1])
     env["PYTHONPATH"] = package_root + (os.pathsep + env["PYTHONPATH"] if env.get("PYTHONPATH") else "")

@@ -69,6 +69,9 @@ SETTINGS = [
     Setting("YIZHAN_TRUSTED_HOSTS", "127.0.0.1,localhost",
             "Comma-separated host names (with :port if not 80/443) the site answers to when "
             "YIZHAN_PUBLIC_URL is empty."),
+    Setting("YIZHAN_PLAN_BACKGROUND_CELLS", 300_000,
+            "Grid cells (estimated) above which /plan runs its work in a background process and "
+            "shows its stages; 0 runs every request in the background."),
     Setting("YIZHAN_TILES", "amap",
             "Map tiles: amap (GCJ-02, reachable in China; points are converted before drawing) "
             "or osm (WGS-84; tile.openstreetmap.org is often slow or blocked in China)."),

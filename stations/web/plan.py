@@ -8,14 +8,16 @@ from urllib.parse import parse_qsl, urlencode
 
 from flask import (Blueprint, Response, current_app, flash, g, jsonify, redirect, render_template,
                    request, url_for)
+from werkzeug.datastructures import MultiDict
 
 from ..coverage import demand as demand_layers
 from ..coverage.candidates import candidates_dir, load_candidates, read_candidates, save_candidates
-from ..coverage.gaps import GAP_COLUMNS, gap_hexagons, gaps_geojson
+from ..coverage.gaps import GAP_COLUMNS, gaps_geojson
 from ..coverage.grid import CoverageError
-from ..coverage.planner import (figures_answer, figures_csv, parse_params, parse_whatif, region_districts,
-                                rows_csv, run, whatif)
-from ..coverage.suggest import SUGGESTION_COLUMNS, suggest_sites, suggestions_geojson
+from ..coverage.jobs import (estimated_cells, gaps_and_suggestions, gaps_for, job_map_path, job_result, job_status,
+                             plan_results, start_plan_job, suggestions_for)
+from ..coverage.planner import figures_answer, figures_csv, parse_params, region_districts, rows_csv, run
+from ..coverage.suggest import SUGGESTION_COLUMNS, suggestions_geojson
 from .access import allow
 from .db import get_db
 
@@ -28,40 +30,24 @@ def _region():
     return current_app.config["YIZHAN_REGION"]
 
 
-def _int_arg(name, default, low, high):
-    raw = request.args.get(name, "")
-    if raw.strip() == "":
-        return default
-    try:
-        value = int(raw)
-    except ValueError:
-        raise CoverageError(name, f"{name}“{raw}”不是整数") from None
-    if not low <= value <= high:
-        raise CoverageError(name, f"{name} = {value} 超出范围 {low}–{high}")
-    return value
-
-
-def _work(params, coverage):
-    """Gaps and suggestions for the page, the map and the downloads (same arguments)."""
-    resolution = _int_arg("resolution", 8, 5, 10)
-    kind = request.args.get("kind") or "uncovered"
-    gaps = gap_hexagons(coverage, resolution, kind=kind, limit=_int_arg("gap_limit", 100, 1, 2000))
-    p = _int_arg("p", 10, 0, 500)
-    try:
-        spacing = float(request.args.get("spacing_m") or 1000)
-    except ValueError:
-        raise CoverageError("spacing_m", "候选点间距应为数字") from None
-    points = names = None
-    if request.args.get("candidates"):  # an uploaded set (else a grid of spacing_m)
-        chosen = _candidates()
-        points, names = (chosen["lons"], chosen["lats"]), chosen["names"]
-    suggestions = suggest_sites(coverage, p, double=request.args.get("double") == "1", spacing_m=spacing,
-                                candidates=points, names=names)["sites"] if p else []
-    return gaps, suggestions
+def _candidates_folder():
+    return candidates_dir(current_app.config["YIZHAN_DB"])
 
 
 def _candidates():
-    return load_candidates(candidates_dir(current_app.config["YIZHAN_DB"]), request.args.get("candidates"))
+    return load_candidates(_candidates_folder(), request.args.get("candidates"))
+
+
+def _map_options():
+    tiles = request.args.get("tiles") or current_app.config["YIZHAN_TILES"]
+    return {"tiles": "amap" if tiles == "amap" else "osm", "static_url": url_for("static", filename="vendor/"),
+            "api_url": url_for("api.stations") + "/"}
+
+
+def _long(params) -> bool:
+    """Work on a grid this large runs in the background, with its stages on the page."""
+    limit = int(current_app.config["YIZHAN_PLAN_BACKGROUND_CELLS"])
+    return estimated_cells(_region(), params.districts, params.cell_m) > limit
 
 
 @bp.get("/plan")
@@ -78,17 +64,97 @@ def index():
         context["candidate_set"], context["error"] = None, exc
     if request.args.get("run") and "error" not in context:
         try:
-            params = parse_params(request.args)
-            coverage = run(db, params, _region())
-            gaps, suggestions = _work(params, coverage)
-            close, add = parse_whatif(request.args)
-            context.update(answer=figures_answer(db, params, _region(), coverage), gaps=gaps,
-                           suggestions=suggestions, criticality=coverage.criticality(50),
-                           whatif=whatif(db, params, _region(), close, add, coverage) if close or add else None,
+            if _long(parse_params(request.args)):
+                key = start_plan_job(current_app.config["YIZHAN_DB"], list(request.args.items(multi=True)),
+                                     _region(), _map_options())
+                return redirect(url_for("plan.job", key=key), 303)
+            context.update(plan_results(db, request.args, _region(), candidates_folder=_candidates_folder()),
                            query=request.query_string.decode())
         except CoverageError as exc:
             context["error"] = exc
     return render_template("plan/index.html", **context)
+
+
+@bp.get("/plan/jobs/<key>")
+@allow(*PLANNERS)
+def job(key):
+    """Long work: its stages while it runs, then the page with its results."""
+    db_path = current_app.config["YIZHAN_DB"]
+    status = job_status(db_path, key)
+    if status is None:
+        return render_template("error.html", code=404, message="没有这项计算（计算结果保留一天），请重新计算。"), 404
+    result = job_result(db_path, key) if status["state"] == "done" else None
+    if result is None:
+        return render_template("plan/job.html", status=status, key=key)
+    args = MultiDict(result.pop("args"))
+    try:
+        candidate_set = load_candidates(_candidates_folder(), args.get("candidates")) if args.get("candidates") \
+            else None
+    except CoverageError:
+        candidate_set = None  # expired since: the results still name their candidates
+    return render_template("plan/index.html", districts=region_districts(_region()),
+                           layers=demand_layers.list_layers(get_db()), args=args, selected=args.getlist("district"),
+                           current_query=urlencode(list(args.items(multi=True))), candidate_set=candidate_set,
+                           query=urlencode(list(args.items(multi=True))), job_key=key, job_seconds=status.get("seconds"),
+                           **{k: v for k, v in result.items() if k != "criticality_all"})
+
+
+@bp.get("/plan/jobs/<key>.json")
+@allow(*PLANNERS)
+def job_json(key):
+    """A job's state and stage, for the page's progress."""
+    status = job_status(current_app.config["YIZHAN_DB"], key)
+    if status is None:
+        return jsonify(error={"status": 404, "message": "没有这项计算"}), 404
+    return jsonify({k: status.get(k) for k in ("state", "stage", "stage_name", "step", "steps", "stages",
+                                                 "finished", "message", "seconds")})
+
+
+@bp.get("/plan/jobs/<key>/map")
+@allow(*PLANNERS)
+def job_map(key):
+    """A finished job's coverage map."""
+    path = job_map_path(current_app.config["YIZHAN_DB"], key)
+    if path is None:
+        return render_template("error.html", code=404, message="地图已过期，请重新计算。"), 404
+    return Response(path.read_text(encoding="utf-8"), mimetype="text/html")
+
+
+@bp.get("/plan/jobs/<key>/<table>.<fmt>")
+@allow(*PLANNERS)
+def job_download(key, table, fmt):
+    """A finished job's tables, as the page's downloads."""
+    result = job_result(current_app.config["YIZHAN_DB"], key)
+    if result is None:
+        return render_template("error.html", code=404, message="计算结果已过期，请重新计算。"), 404
+    args = MultiDict(result["args"])
+    rows = {"gaps": result["gaps"], "suggestions": result["suggestions"], "criticality": result["criticality_all"]}
+    body = _table(table, fmt, rows, lambda: result["answer"], lambda: parse_params(args).as_dict())
+    return _download(table, fmt, body)
+
+
+def _table(table, fmt, rows, answer, params):
+    """A table of the page as CSV or GeoJSON text (None when there is no such table)."""
+    if table == "figures" and fmt == "csv":
+        return figures_csv(answer())
+    if table == "gaps" and fmt in ("csv", "geojson"):
+        return rows_csv(rows["gaps"], GAP_COLUMNS) if fmt == "csv" else json.dumps(
+            gaps_geojson(rows["gaps"]), ensure_ascii=False)
+    if table == "suggestions" and fmt in ("csv", "geojson"):
+        return rows_csv(rows["suggestions"], SUGGESTION_COLUMNS) if fmt == "csv" else json.dumps(
+            suggestions_geojson(rows["suggestions"], params()), ensure_ascii=False)
+    if table == "criticality" and fmt == "csv":
+        return rows_csv(rows["criticality"], CRITICALITY_COLUMNS)
+    return None
+
+
+def _download(table, fmt, body):
+    if body is None:
+        return render_template("error.html", code=404, message="找不到该页面。"), 404
+    mimetype = "text/csv" if fmt == "csv" else "application/geo+json"
+    data = ("\ufeff" + body) if fmt == "csv" else body  # the BOM lets Excel read UTF-8 Chinese
+    return Response(data, mimetype=mimetype,
+                    headers={"Content-Disposition": f"attachment; filename=coverage-{table}.{fmt}"})
 
 
 @bp.get("/plan/map")
@@ -101,14 +167,13 @@ def plan_map():
     try:
         params = parse_params(request.args)
         coverage = run(db, params, _region(), distances=False)
-        gaps, suggestions = _work(params, coverage)
+        gaps, suggestions = gaps_and_suggestions(request.args, coverage, _candidates_folder())
     except CoverageError as exc:
         return render_template("error.html", code=400, message=f"参数 {exc.parameter}：{exc.message}"), 400
-    tiles = request.args.get("tiles") or current_app.config["YIZHAN_TILES"]
-    html = plan_map_html(coverage, tiles="amap" if tiles == "amap" else "osm", gaps=gaps,
-                         suggestions=suggestions, demand_label=params.demand,
-                         static_url=url_for("static", filename="vendor/"),
-                         api_url=url_for("api.stations") + "/", viewport=_region() == "china")
+    options = _map_options()
+    html = plan_map_html(coverage, tiles=options["tiles"], gaps=gaps, suggestions=suggestions,
+                         demand_label=params.demand, static_url=options["static_url"],
+                         api_url=options["api_url"], viewport=_region() == "china")
     return Response(html, mimetype="text/html")
 
 
@@ -120,26 +185,17 @@ def download(table, fmt):
     try:
         params = parse_params(request.args)
         coverage = run(db, params, _region(), distances=table == "figures")
-        if table == "figures" and fmt == "csv":
-            body = figures_csv(figures_answer(db, params, _region(), coverage))
-        elif table == "gaps" and fmt in ("csv", "geojson"):
-            rows, _ = _work(params, coverage)
-            body = rows_csv(rows, GAP_COLUMNS) if fmt == "csv" else json.dumps(
-                gaps_geojson(rows), ensure_ascii=False)
-        elif table == "suggestions" and fmt in ("csv", "geojson"):
-            rows = _work(params, coverage)[1]
-            body = rows_csv(rows, SUGGESTION_COLUMNS) if fmt == "csv" else json.dumps(
-                suggestions_geojson(rows, params.as_dict()), ensure_ascii=False)
-        elif table == "criticality" and fmt == "csv":
-            body = rows_csv(coverage.criticality(10_000), CRITICALITY_COLUMNS)
-        else:
-            return render_template("error.html", code=404, message="找不到该页面。"), 404
+        rows = {}
+        if table == "gaps":
+            rows["gaps"] = gaps_for(request.args, coverage)
+        elif table == "suggestions":
+            rows["suggestions"] = suggestions_for(request.args, coverage, _candidates_folder())
+        elif table == "criticality":
+            rows["criticality"] = coverage.criticality(10_000)
+        body = _table(table, fmt, rows, lambda: figures_answer(db, params, _region(), coverage), params.as_dict)
     except CoverageError as exc:
         return render_template("error.html", code=400, message=f"参数 {exc.parameter}：{exc.message}"), 400
-    mimetype = "text/csv" if fmt == "csv" else "application/geo+json"
-    data = ("\ufeff" + body) if fmt == "csv" else body  # the BOM lets Excel read UTF-8 Chinese
-    return Response(data, mimetype=mimetype,
-                    headers={"Content-Disposition": f"attachment; filename=coverage-{table}.{fmt}"})
+    return _download(table, fmt, body)
 
 
 @bp.post("/plan/demand")

@@ -41,7 +41,7 @@ __all__ = ["MAP_PAGES", "init_app", "static_version"]
 YEAR = 365 * 24 * 3600
 VERSIONED = "_v"
 # Endpoints that answer a folium/branca page (inline scripts, allowed by hash).
-MAP_PAGES = frozenset({"directory.station_map", "plan.plan_map"})
+MAP_PAGES = frozenset({"directory.station_map", "plan.plan_map", "plan.job_map"})
 
 POLICY = {
     "default-src": "'self'",
