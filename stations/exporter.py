@@ -17,7 +17,7 @@ from geodata.datum import from_wgs84
 from .hours import parse_hours
 from .records import FACILITIES, FIELDS, PRIVATE_FIELDS, STATION_TYPES, STATUSES
 
-__all__ = ["EXPORT_FORMATS", "station_feature", "feature_collection", "export_stations",
+__all__ = ["EXPORT_FORMATS", "station_feature", "feature_collection", "export_stations", "iter_export",
            "hours_display", "undefuse"]
 
 EXPORT_FORMATS = ("csv", "xlsx", "geojson", "gpkg")
@@ -146,6 +146,54 @@ def export_stations(stations, fmt: str, out, *, datum="wgs84", private=False) ->
     else:
         raise ValueError(f"unknown export format {fmt!r}: expected one of {', '.join(EXPORT_FORMATS)}")
     return len(rows)
+
+
+def iter_export(stations, fmt: str, *, datum="wgs84", private=False, rows_per_chunk=500,
+                spill_dir=None):
+    """The bytes of :func:`export_stations`, in chunks, for a streamed download.
+
+    CSV and GeoJSON leave as they are written, ``rows_per_chunk`` stations at a time
+    (memory holds one chunk); XLSX is a ZIP whose directory comes last, so it is
+    written to a temporary file first and then read out in chunks.
+    """
+    if fmt == "geojson":
+        extra = {"datum": datum} if datum != "wgs84" else {}
+        head = json.dumps({"type": "FeatureCollection", **extra, "features": []}, ensure_ascii=False)
+        yield head[:-2].encode("utf-8")
+        parts, count = [], 0
+        for station in stations:
+            parts.append((", " if count else "") + json.dumps(
+                station_feature(station, datum, private=private), ensure_ascii=False))
+            count += 1
+            if len(parts) >= rows_per_chunk:
+                yield "".join(parts).encode("utf-8")
+                parts.clear()
+        yield ("".join(parts) + "]}").encode("utf-8")
+    elif fmt == "csv":
+        sink = io.BytesIO()
+        text = io.TextIOWrapper(sink, encoding="utf-8-sig", newline="", write_through=True)
+        writer = csv.writer(text)
+        columns = _columns(private)
+        writer.writerow([_ZH[c] for c in columns])
+        for count, station in enumerate(stations, start=1):
+            row = _row(station, datum, private)
+            writer.writerow(["" if row[c] is None else _cell(row[c]) for c in columns])
+            if count % rows_per_chunk == 0:
+                yield sink.getvalue()
+                sink.seek(0)
+                sink.truncate()
+        yield sink.getvalue()
+        text.detach()
+    elif fmt in EXPORT_FORMATS:
+        import tempfile
+
+        with tempfile.TemporaryFile(dir=spill_dir) as spool:
+            export_stations(stations, fmt, spool, datum=datum, private=private)
+            spool.seek(0)
+            while chunk := spool.read(1 << 16):
+                yield chunk
+    else:
+        raise ValueError(f"unknown export format {fmt!r}: expected one of {', '.join(EXPORT_FORMATS)}")
 
 
 # Characters XML 1.0 cannot carry (openpyxl refuses them, leaving an empty file) and other

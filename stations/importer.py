@@ -508,13 +508,18 @@ def _write(db, checked, report, username, progress):
     with write_transaction(db):
         for with_id in (True, False):
             for batch in checked.batches():
-                records = [{k: v for k, v in record.items() if k != "_row"} for i, record in batch
-                           if not flags[i] & 1 and (record.get("id") is not None) == with_id]
+                picked = [record for i, record in batch
+                          if not flags[i] & 1 and (record.get("id") is not None) == with_id]
+                records = [{k: v for k, v in record.items() if k != "_row"} for record in picked]
                 if records:
-                    insert_stations(db, records, username=username, action="import")
+                    ids = insert_stations(db, records, username=username, action="import")
+                    listed = report.written_stations
+                    for record, station_id in zip(picked[:max(0, WRITTEN_LIMIT - len(listed))], ids):
+                        listed.append([record["_row"], station_id, record.get("name")])
                     written += len(records)
                     progress("write", written, report.valid_rows)
     report.written = written
+    report.written_stations.sort()
 
 
 def import_file(db, data: bytes, filename: str = "", **options) -> ImportReport:

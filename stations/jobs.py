@@ -26,12 +26,14 @@ from . import storage
 from .importer import ImportReport, import_path
 
 __all__ = ["STATES", "uploads_dir", "save_upload", "create_job", "get_job", "recent_jobs",
+           "can_import_valid_rows", "import_valid_rows", "forget_kept_uploads",
            "launch", "start_detached", "run_job", "main"]
 
 STATES = {"queued": "排队中", "running": "正在导入", "done": "已完成", "failed": "失败"}
 _START_GRACE_S = 120   # a queued job whose process never started is failed after this
 _PROGRESS_EVERY_S = 0.5
 _BUSY_TIMEOUT_MS = 120_000  # a background job can wait its turn for the write lock
+KEEP_UPLOAD_S = 24 * 3600   # a dry run's upload waits this long for "import the valid rows"
 
 
 def uploads_dir(db_path) -> Path:
@@ -125,12 +127,55 @@ def _failure_report(job, message) -> ImportReport:
     return report
 
 
-def _finish(db, job_id, state, report: ImportReport):
+def _finish(db, job_id, state, report: ImportReport, *, keep_upload=False):
     with storage.write_transaction(db):
         db.execute("UPDATE import_jobs SET state = ?, report = ?, written = ?, rows_done = ?, "
-                   "rows_total = ?, finished_at = ?, upload = NULL WHERE id = ?",
+                   "rows_total = ?, finished_at = ?, upload = CASE WHEN ? THEN upload END "
+                   "WHERE id = ?",
                    [state, json.dumps(report.to_dict(), ensure_ascii=False), report.written,
-                    report.total_rows, report.total_rows, storage.now_iso(), job_id])
+                    report.total_rows, report.total_rows, storage.now_iso(), int(keep_upload),
+                    job_id])
+
+
+def can_import_valid_rows(job) -> bool:
+    """Whether a finished job's upload waits for a one-click import of its valid rows:
+    a dry run, or a run that wrote nothing because of errors, with rows worth writing."""
+    report = job.get("report")
+    return bool(job.get("upload") and job["state"] == "done" and report is not None
+                and not report.file_errors and not report.written and report.valid_rows
+                and (report.dry_run or report.error_rows and not report.skip_invalid))
+
+
+def import_valid_rows(db, job_id, *, username=None) -> int | None:
+    """A new job importing the valid rows of ``job_id``'s upload (no second upload); the
+    upload passes to the new job, so a second click finds nothing.  None when there is
+    nothing to import (already done, expired, not such a job)."""
+    with storage.write_transaction(db):
+        job = get_job(db, job_id)
+        if job is None or not can_import_valid_rows(job) or not Path(job["upload"]).exists():
+            return None
+        db.execute("UPDATE import_jobs SET upload = NULL WHERE id = ?", [job["id"]])
+        options = dict(job["options"], dry_run=False, skip_invalid=True, from_job=job["id"])
+        return create_job(db, filename=job["filename"], upload=Path(job["upload"]),
+                          options=options, username=username)
+
+
+def forget_kept_uploads(db, db_path, max_age_s: float = KEEP_UPLOAD_S) -> int:
+    """Remove the uploads finished jobs kept for "import the valid rows" once they are
+    older than ``max_age_s``; returns how many."""
+    cutoff = datetime.fromtimestamp(time.time() - max_age_s, storage.TZ).isoformat(timespec="seconds")
+    rows = db.execute("SELECT id, upload FROM import_jobs WHERE upload IS NOT NULL AND "
+                      "state IN ('done', 'failed') AND finished_at < ?", [cutoff]).fetchall()
+    if not rows:
+        return 0
+    with storage.write_transaction(db):
+        for job_id, upload in rows:
+            db.execute("UPDATE import_jobs SET upload = NULL WHERE id = ?", [job_id])
+    for _, upload in rows:
+        folder = uploads_dir(db_path)
+        if Path(upload).resolve().parent == folder:  # only our own files
+            Path(upload).unlink(missing_ok=True)
+    return len(rows)
 
 
 # --- progress, through a file (the import holds the database's write lock) -------------
@@ -220,8 +265,11 @@ def run_job(db_path, job_id) -> str:
             traceback.print_exc()
             report = _failure_report(job, "导入时出现内部错误，未写入任何数据。错误已记录，请联系管理员。")
             state = "failed"
-        _finish(db, int(job_id), state, report)
-        upload.unlink(missing_ok=True)
+        job["state"], job["report"] = state, report
+        keep = can_import_valid_rows(job)  # one click imports the valid rows, no new upload
+        _finish(db, int(job_id), state, report, keep_upload=keep)
+        if not keep:
+            upload.unlink(missing_ok=True)
         _progress_path(db_path, job_id).unlink(missing_ok=True)
         return state
     finally:

@@ -177,3 +177,89 @@ def test_a_duplicate_row_names_the_columns_that_clash(fresh_db, admin):
         "file": (io.BytesIO(data), "dup.csv")}, content_type="multipart/form-data")
     page = finish_import(admin, response).get_data(as_text=True)
     assert "<td>3</td><td>乙驿站</td><td>经度、纬度</td><td>错误</td>" in page
+
+
+# --- 20: links, one click for the valid rows, exports from the web ----------------------
+
+def upload(client, data, name, **form):
+    return client.post("/admin/import", data={
+        "csrf_token": csrf_token(client, "/admin/import"), "datum": "wgs84", **form,
+        "file": (io.BytesIO(data), name)}, content_type="multipart/form-data")
+
+
+def test_the_report_links_each_written_station(admin, fresh_db):
+    data = "名称,经度,纬度\n甲驿站,116.42,39.92\n乙驿站,116.43,39.93\n".encode()
+    page = finish_import(admin, upload(admin, data, "a.csv")).get_data(as_text=True)
+    ids = {s["name"]: s["id"] for s in storage.iter_stations(fresh_db)}
+    assert f'第 2 行：<a href="/admin/stations/{ids["甲驿站"]}">甲驿站</a>' in page
+    assert f'第 3 行：<a href="/admin/stations/{ids["乙驿站"]}">乙驿站</a>' in page
+
+
+def test_after_a_dry_run_with_errors_one_click_imports_the_valid_rows(admin, fresh_db, db_path):
+    from stations import jobs
+
+    data = "名称,经度,纬度\n甲驿站,116.42,39.92\n,116.43,39.93\n乙驿站,116.44,39.94\n".encode()
+    first = finish_import(admin, upload(admin, data, "a.csv", dry_run="1"))
+    page = first.get_data(as_text=True)
+    assert "试运行：未写入任何数据" in page
+    assert "只导入这 2 行有效数据（跳过 1 行有错误的）" in page and "不用重新上传" in page
+    job_id = int(re.search(r"导入任务 #(\d+)", page).group(1))
+    kept = jobs.get_job(fresh_db, job_id)["upload"]
+    assert kept and (jobs.uploads_dir(db_path) / kept.rsplit("/", 1)[1]).exists()
+    action = f"/admin/import/jobs/{job_id}/valid-rows"
+    token = csrf_token(admin, f"/admin/import/jobs/{job_id}")
+    second = finish_import(admin, admin.post(action, data={"csrf_token": token}))
+    page = second.get_data(as_text=True)
+    assert "已写入 2 个站点" in page and "只导入这" not in page
+    assert sorted(s["name"] for s in storage.iter_stations(fresh_db)) == ["乙驿站", "甲驿站"]
+    # The upload went with the second job and is gone; a second click imports nothing.
+    again = admin.post(action, data={"csrf_token": token})
+    assert again.status_code == 303 and again.headers["Location"].endswith(f"/jobs/{job_id}")
+    assert "已经导入过" in admin.get(again.headers["Location"]).get_data(as_text=True)
+    assert storage.count_stations(fresh_db) == 2
+    assert not list(jobs.uploads_dir(db_path).glob("upload-*"))
+
+
+def test_a_clean_dry_run_offers_the_real_import_and_old_uploads_expire(admin, fresh_db, db_path):
+    from stations import jobs
+
+    data = "名称,经度,纬度\n甲驿站,116.42,39.92\n".encode()
+    page = finish_import(admin, upload(admin, data, "a.csv", dry_run="1")).get_data(as_text=True)
+    assert "正式导入这 1 行" in page
+    assert jobs.forget_kept_uploads(fresh_db, db_path, max_age_s=-1) == 1
+    assert not list(jobs.uploads_dir(db_path).glob("upload-*"))
+    job_id = int(re.search(r"导入任务 #(\d+)", page).group(1))
+    assert "正式导入" not in admin.get(f"/admin/import/jobs/{job_id}").get_data(as_text=True)
+
+
+def test_an_import_with_errors_and_no_valid_rows_offers_nothing(admin):
+    page = finish_import(admin, upload(admin, "名称,经度,纬度\n,116.42,39.92\n".encode(), "a.csv",
+                                       dry_run="1")).get_data(as_text=True)
+    assert "只导入这" not in page and "正式导入" not in page
+
+
+def test_export_from_the_web_streams_each_format_and_keeps_personal_fields_out(admin, fresh_db,
+                                                                             client, auth):
+    make_station(fresh_db, name="导出站", note="备注里的电话 13700001111", hours_text=None)
+    assert "导出站点名单" in html(admin, "/admin")
+    page = html(admin, "/admin/export")
+    assert re.search(r'name="personal" value="1"\s*>', page)  # personal data not ticked by default
+    response = admin.get("/admin/export/download?format=csv&datum=wgs84")
+    assert response.status_code == 200 and response.is_streamed
+    assert "attachment" in response.headers["Content-Disposition"]
+    body = response.get_data()
+    assert body.decode("utf-8-sig").splitlines()[0].startswith("id,名称") and "导出站".encode() in body
+    assert "13700001111".encode() not in body and "张三".encode() not in body
+    personal = admin.get("/admin/export/download?format=csv&personal=1").get_data().decode("utf-8-sig")
+    assert "备注" in personal.splitlines()[0] and "13700001111" in personal and "张三" in personal
+    geo = json.loads(admin.get("/admin/export/download?format=geojson&datum=gcj02").get_data())
+    assert geo["datum"] == "gcj02" and geo["features"][0]["properties"]["name"] == "导出站"
+    assert "note" not in geo["features"][0]["properties"]
+    xlsx = admin.get("/admin/export/download?format=xlsx&personal=1")
+    sheet = load_workbook(io.BytesIO(xlsx.get_data()), read_only=True).active
+    header = next(sheet.iter_rows(values_only=True))
+    assert "名称" in header and "备注" in header
+    bad = admin.get("/admin/export/download?format=shp")
+    assert bad.status_code == 400 and "请选择文件格式" in bad.get_data(as_text=True)
+    auth.logout()
+    assert client.get("/admin/export/download?format=csv").status_code in (302, 401, 403)

@@ -1,7 +1,7 @@
 """Keeping the registry true (admin): create, edit, close, reopen, restore, import."""
 
-from flask import (Blueprint, abort, current_app, flash, g, jsonify, make_response, redirect,
-                   render_template, request, url_for)
+from flask import (Blueprint, Response, abort, current_app, flash, g, jsonify, make_response,
+                   redirect, render_template, request, stream_with_context, url_for)
 
 from .. import feedback, jobs, storage
 from ..history import beijing_time, describe_history, hours_as_typed
@@ -186,6 +186,7 @@ def import_page():
     if form["datum"] not in ("wgs84", "gcj02", "bd09"):
         return _render_import(form, "坐标系必须是 wgs84、gcj02 或 bd09。"), 400
     db_path = current_app.config["YIZHAN_DB"]
+    jobs.forget_kept_uploads(get_db(), db_path)
     try:
         saved = jobs.save_upload(db_path, upload.save)
     finally:
@@ -200,6 +201,7 @@ def import_page():
 def _render_import(form, error=None, job=None):
     return render_template("admin/import.html", form=form, error=error, job=job,
                            report=job["report"] if job else None,
+                           can_import_valid=bool(job) and jobs.can_import_valid_rows(job),
                            recent=[] if job else jobs.recent_jobs(get_db()))
 
 
@@ -218,6 +220,60 @@ def import_job(job_id):
     response = make_response(_render_import(dict(job["options"]), job=job))
     if not job["finished"]:
         response.headers["Refresh"] = "2"  # a header, so no script or CSP exception is needed
+    return response
+
+
+@bp.post("/import/jobs/<int:job_id>/valid-rows")
+@allow("admin")
+def import_valid_rows(job_id):
+    """Import the valid rows of a checked upload in one click (no second upload)."""
+    _job_or_404(job_id)
+    new_id = jobs.import_valid_rows(get_db(), job_id, username=g.user["username"])
+    if new_id is None:
+        flash("这个文件已经导入过，或已超过保留时间（24 小时），请重新上传。")
+        return redirect(url_for("admin.import_job", job_id=job_id), 303)
+    jobs.launch(current_app.config["YIZHAN_DB"], new_id)
+    return redirect(url_for("admin.import_job", job_id=new_id), 303)
+
+
+EXPORT_CHOICES = {"csv": ("CSV（Excel 可打开）", "text/csv; charset=utf-8"),
+                  "xlsx": ("XLSX（Excel 工作簿）",
+                           "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"),
+                  "geojson": ("GeoJSON（地图软件）", "application/geo+json")}
+DATUMS = {"wgs84": "WGS-84（GPS）", "gcj02": "GCJ-02（高德、腾讯）", "bd09": "BD-09（百度）"}
+
+
+@bp.get("/export")
+@allow("admin")
+def export_page():
+    """Choose an export: format, datum, and whether personal fields go along."""
+    return render_template("admin/export.html", formats=EXPORT_CHOICES, datums=DATUMS,
+                           statuses=STATUSES, error=None, form={})
+
+
+@bp.get("/export/download")
+@allow("admin")
+def export_download():
+    """The whole registry (or one status) as a file, streamed as it is written."""
+    from ..exporter import iter_export
+
+    form = request.args
+    fmt, datum, status = form.get("format", ""), form.get("datum", "wgs84"), form.get("status", "")
+    error = ("请选择文件格式（CSV、XLSX 或 GeoJSON）。" if fmt not in EXPORT_CHOICES else
+             "坐标系必须是 WGS-84、GCJ-02 或 BD-09。" if datum not in DATUMS else
+             "不认识的状态。" if status and status not in STATUSES else None)
+    if error:
+        return render_template("admin/export.html", formats=EXPORT_CHOICES, datums=DATUMS,
+                               statuses=STATUSES, error=error, form=form), 400
+    private = form.get("personal") == "1"  # personal data only when asked for explicitly
+    stations = storage.iter_stations(get_db(), private=private, statuses=[status] if status else None)
+    chunks = iter_export(stations, fmt, datum=datum, private=private)
+    stamp = storage.now_iso()[:10].replace("-", "")
+    name = f"yizhan-stations-{stamp}{'-' + datum if datum != 'wgs84' else ''}" \
+           f"{'-personal' if private else ''}.{fmt}"
+    response = Response(stream_with_context(chunks), mimetype=EXPORT_CHOICES[fmt][1])
+    response.headers["Content-Disposition"] = f'attachment; filename="{name}"'
+    response.headers["Cache-Control"] = "no-store"  # personal data stays off shared caches
     return response
 
 
