@@ -219,3 +219,135 @@ def test_pages_for_each_user_render_without_inline_script_or_style(client, auth,
     other = next(a["station_id"] for a in pairs if a["station_id"] not in
                  {p["station_id"] for p in pairs if p["reviewer"] == pairs[0]["reviewer"]})
     assert client.get(f"/campaigns/{cid}/review/{other}").status_code == 403
+
+
+# --- photos through the API --------------------------------------------------------------------
+
+def _gps_jpeg() -> bytes:
+    from PIL import Image
+
+    image = Image.new("RGB", (64, 48), (200, 30, 30))
+    exif = Image.Exif()
+    exif[0x8825] = {2: (39.0, 54.0, 31.0), 1: "N"}  # GPSInfo: where the phone stood
+    exif[0x010F] = "RiderPhone"
+    out = io.BytesIO()
+    image.save(out, "JPEG", exif=exif)
+    return out.getvalue()
+
+
+def _photos(*files):
+    return [(io.BytesIO(data), name) for name, data in files]
+
+
+def test_nominate_with_photos_through_the_api_reencoded_without_exif(client, world):
+    from PIL import Image
+
+    cid = _create(client, world)
+    own = world["stations"][0]
+    answer = client.post(f"/api/v1/campaigns/{cid}/nominations", headers=bearer(world, "dc"),
+                         data={"station_id": str(own), "reason": "带照片的推荐理由",
+                               "photos": _photos(("a.jpg", _gps_jpeg()), ("b.jpg", _gps_jpeg()))},
+                         content_type="multipart/form-data")
+    assert answer.status_code == 201, answer.get_json()
+    assert answer.get_json()["photos"] == 2 and answer.get_json()["station_id"] == own
+    db = world["db"]
+    stored = [r[0] for r in db.execute("SELECT p.id FROM nomination_photos p JOIN nominations n "
+                                       "ON n.id = p.nomination_id WHERE n.campaign_id = ?", [cid])]
+    assert len(stored) == 2
+    from stations.campaign import photo_file
+    from stations.web.campaigns import photo_dir
+
+    with client.application.test_request_context():
+        folder = photo_dir()
+    for photo_id in stored:
+        path, kind = photo_file(db, cid, photo_id, folder)
+        with Image.open(path) as image:
+            assert kind == "image/jpeg" and image.size == (64, 48) and not image.getexif()
+        assert b"RiderPhone" not in path.read_bytes()
+
+    # more photos later, on the nomination; the limit counts the ones it has
+    more = client.post(f"/api/v1/campaigns/{cid}/nominations/{own}/photos", headers=bearer(world, "dc"),
+                       data={"photos": _photos(*[(f"{i}.jpg", _gps_jpeg()) for i in range(4)])},
+                       content_type="multipart/form-data")
+    assert more.status_code == 201, more.get_json()
+    assert more.get_json()["added"] == 4 and more.get_json()["photos"] == 6
+    full = client.post(f"/api/v1/campaigns/{cid}/nominations/{own}/photos", headers=bearer(world, "admin"),
+                       data={"photos": _photos(("x.jpg", _gps_jpeg()))}, content_type="multipart/form-data")
+    assert full.status_code == 400 and full.get_json()["error"]["parameter"] == "photos"
+    assert "最多 6 张" in full.get_json()["error"]["message"]
+
+
+@pytest.mark.parametrize("name, data, words", [
+    ("x.gif", b"GIF89a" + b"\0" * 40, "JPEG"), ("fake.jpg", b"not an image", "JPEG"),
+    ("big.jpg", b"\xff" * (5 * 1024 * 1024 + 1), "5 MB"), ("empty.jpg", b"", "空文件")])
+def test_a_bad_api_photo_refuses_the_whole_nomination(client, world, name, data, words):
+    from werkzeug.datastructures import FileStorage, MultiDict
+    from werkzeug.test import stream_encode_multipart
+
+    cid = _create(client, world)
+    own = world["stations"][0]
+    # encoded in memory: the test client would spool a body this large to a file it never closes
+    fields = MultiDict([("station_id", str(own)), ("reason", "照片有问题的推荐")])
+    for filename, content in (("good.jpg", _gps_jpeg()), (name, data)):
+        fields.add("photos", FileStorage(io.BytesIO(content), filename=filename, content_type="image/jpeg"))
+    body, _, boundary = stream_encode_multipart(fields, use_tempfile=False)
+    answer = client.post(f"/api/v1/campaigns/{cid}/nominations", headers=bearer(world, "dc"), data=body.read(),
+                         content_type=f"multipart/form-data; boundary={boundary}")
+    error = answer.get_json()["error"]
+    assert answer.status_code == 400 and error["parameter"] == "photos" and words in error["message"], error
+    assert world["db"].execute("SELECT count(*) FROM nominations WHERE campaign_id = ?", [cid]).fetchone()[0] == 0
+    assert world["db"].execute("SELECT count(*) FROM nomination_photos").fetchone()[0] == 0
+
+
+def test_photo_upload_rules_on_the_nomination(client, auth, world):
+    cid = _create(client, world)
+    own, other = world["stations"][0], world["stations"][1]
+    for sid in (own, other):
+        assert client.post(f"/api/v1/campaigns/{cid}/nominations", json={"station_id": sid, "reason": "组织者推荐"},
+                           headers=bearer(world, "admin")).status_code == 201
+    photo = {"photos": _photos(("a.jpg", _gps_jpeg()))}
+    # a union adds photos only to its own union's station; the refusal is recorded
+    refused = client.post(f"/api/v1/campaigns/{cid}/nominations/{other}/photos", headers=bearer(world, "dc"),
+                          data=photo, content_type="multipart/form-data")
+    assert refused.status_code == 403 and "本工会" in refused.get_json()["error"]["message"]
+    logged = world["db"].execute("SELECT count(*) FROM campaign_events WHERE campaign_id = ? AND kind = 'refused'",
+                                 [cid]).fetchone()[0]
+    assert logged == 1
+    assert client.post(f"/api/v1/campaigns/{cid}/nominations/{world['stations'][3]}/photos",
+                       headers=bearer(world, "admin"), data={"photos": _photos(("a.jpg", _gps_jpeg()))},
+                       content_type="multipart/form-data").status_code == 404  # not nominated
+    none = client.post(f"/api/v1/campaigns/{cid}/nominations/{own}/photos", headers=bearer(world, "dc"),
+                       data={}, content_type="multipart/form-data")
+    assert none.status_code == 400 and none.get_json()["error"]["parameter"] == "photos"
+    as_json = client.post(f"/api/v1/campaigns/{cid}/nominations/{own}/photos", headers=bearer(world, "dc"),
+                          json={"photos": []})
+    assert as_json.status_code == 400 and "multipart" in as_json.get_json()["error"]["message"]
+    reviewer = client.post(f"/api/v1/campaigns/{cid}/nominations/{own}/photos", headers=bearer(world, "rv0"),
+                           data={"photos": _photos(("a.jpg", _gps_jpeg()))}, content_type="multipart/form-data")
+    assert reviewer.status_code == 403
+    # a cookie session needs the CSRF header for multipart too
+    auth.login("admin")
+    assert client.post(f"/api/v1/campaigns/{cid}/nominations/{own}/photos", data={
+        "photos": _photos(("a.jpg", _gps_jpeg()))}, content_type="multipart/form-data").status_code == 400
+    token = csrf_token(client, "/campaigns/new")
+    ok = client.post(f"/api/v1/campaigns/{cid}/nominations/{own}/photos", headers={"X-CSRFToken": token},
+                     data={"photos": _photos(("a.jpg", _gps_jpeg()))}, content_type="multipart/form-data")
+    assert ok.status_code == 201, ok.get_json()
+    auth.logout()
+    # after nominations close, photos are refused with 409
+    assert client.post(f"/api/v1/campaigns/{cid}/stage", json={"stage": "review", "reason": "截止"},
+                       headers=bearer(world, "admin")).status_code == 200
+    late = client.post(f"/api/v1/campaigns/{cid}/nominations/{own}/photos", headers=bearer(world, "dc"),
+                       data={"photos": _photos(("a.jpg", _gps_jpeg()))}, content_type="multipart/form-data")
+    assert late.status_code == 409 and late.get_json()["error"]["parameter"] == "stage"
+
+
+def test_openapi_documents_photo_uploads():
+    from stations.openapi import openapi_document
+
+    paths = openapi_document()["paths"]
+    body = paths["/api/v1/campaigns/{campaign_id}/nominations"]["post"]["requestBody"]["content"]
+    assert {"application/json", "multipart/form-data"} <= set(body)
+    more = paths["/api/v1/campaigns/{campaign_id}/nominations/{station_id}/photos"]["post"]
+    assert "multipart/form-data" in more["requestBody"]["content"]
+    assert {"201", "400", "403", "404", "409", "413"} <= set(more["responses"])

@@ -18,7 +18,7 @@ from ..users import speaks_for
 from .errors import CampaignError, NotFound
 from .store import clean_text, get_campaign, log_event
 
-__all__ = ["MAX_PHOTOS", "MAX_PHOTO_BYTES", "nominate", "read_photo", "photo_file", "nomination_photos",
+__all__ = ["MAX_PHOTOS", "MAX_PHOTO_BYTES", "nominate", "add_photos", "read_photo", "photo_file", "nomination_photos",
            "union_stations"]
 
 MAX_PHOTOS = 6
@@ -139,16 +139,7 @@ def nominate(db, campaign_id, data, user, *, photos=(), photo_dir: Path | None =
                 "campaign_id": campaign["id"], "station_id": station["id"],
                 "union_name": station["host_union"], "nominated_by": user["username"],
                 "reason": reason, "created_at": now_iso()}).last_pk
-            for blob, ext, content_type, width, height in encoded:
-                folder = Path(photo_dir) / str(campaign["id"]) / str(nomination_id)
-                folder.mkdir(parents=True, exist_ok=True)
-                path = folder / f"{secrets.token_hex(8)}.{ext}"
-                path.write_bytes(blob)
-                written.append(path)
-                db["nomination_photos"].insert({
-                    "nomination_id": nomination_id, "path": str(path.relative_to(photo_dir)),
-                    "content_type": content_type, "width": width, "height": height,
-                    "bytes": len(blob), "created_at": now_iso()})
+            _store_photos(db, campaign["id"], nomination_id, encoded, photo_dir, written)
             log_event(db, campaign["id"], "nominate", username=user["username"],
                       detail={"station_id": station["id"], "name": station["name"], "photos": len(encoded)})
     except BaseException:
@@ -158,6 +149,64 @@ def nominate(db, campaign_id, data, user, *, photos=(), photo_dir: Path | None =
     return {"id": nomination_id, "campaign_id": campaign["id"], "station_id": station["id"],
             "name": station["name"], "union_name": station["host_union"], "reason": reason,
             "photos": len(encoded), "nominated_by": user["username"]}
+
+
+def _store_photos(db, campaign_id, nomination_id, encoded, photo_dir, written) -> list[int]:
+    """Write re-encoded photos and their rows (inside the caller's transaction); the
+    files written are appended to ``written`` so the caller can remove them on failure."""
+    ids = []
+    for blob, ext, content_type, width, height in encoded:
+        folder = Path(photo_dir) / str(campaign_id) / str(nomination_id)
+        folder.mkdir(parents=True, exist_ok=True)
+        path = folder / f"{secrets.token_hex(8)}.{ext}"
+        path.write_bytes(blob)
+        written.append(path)
+        ids.append(db["nomination_photos"].insert({
+            "nomination_id": nomination_id, "path": str(path.relative_to(photo_dir)),
+            "content_type": content_type, "width": width, "height": height,
+            "bytes": len(blob), "created_at": now_iso()}).last_pk)
+    return ids
+
+
+def add_photos(db, campaign_id, station_id, photos, user, *, photo_dir: Path) -> dict:
+    """Add photos to a nomination while nominations are open: the organiser, or the union
+    that speaks for the station.  Same checks and re-encoding as when nominating; the
+    nomination keeps at most MAX_PHOTOS; all or nothing."""
+    if user["role"] not in ("admin", "union"):
+        raise CampaignError("只有组织者或基层工会可以上传推荐照片", None, 403)
+    campaign = get_campaign(db, campaign_id)
+    if campaign["stage"] != "nomination":
+        raise CampaignError(f"推荐已截止：活动现处于“{campaign['stage_name']}”阶段，不能再加照片", "stage", 409)
+    rows = list(db.query("SELECT n.id, (SELECT count(*) FROM nomination_photos p WHERE p.nomination_id = n.id) "
+                         "AS photos FROM nominations n WHERE n.campaign_id = ? AND n.station_id = ? "
+                         "AND n.removed_at IS NULL", [campaign["id"], int(station_id)]))
+    if not rows:
+        raise NotFound(f"no nomination of station {station_id}")
+    station = get_station(db, int(station_id))
+    if not speaks_for(user, station):
+        with write_transaction(db):
+            log_event(db, campaign["id"], "refused", username=user["username"],
+                      reason="为其他工会的推荐上传照片", detail={"action": "add_photos", "station_id": station["id"]})
+        raise CampaignError(f"只能为本工会（{user['union_name']}）推荐的站点上传照片", "station_id", 403)
+    photos = list(photos)
+    if not photos:
+        raise CampaignError("请选择要上传的照片（字段 photos）", "photos")
+    have = rows[0]["photos"]
+    if have + len(photos) > MAX_PHOTOS:
+        raise CampaignError(f"每个推荐最多 {MAX_PHOTOS} 张照片（已有 {have} 张，又收到 {len(photos)} 张）", "photos")
+    encoded = [read_photo(data_, name) for name, data_ in photos]
+    written = []
+    try:
+        with write_transaction(db):
+            ids = _store_photos(db, campaign["id"], rows[0]["id"], encoded, photo_dir, written)
+            log_event(db, campaign["id"], "photos", username=user["username"],
+                      detail={"station_id": station["id"], "name": station["name"], "photos": len(encoded)})
+    except BaseException:
+        for path in written:
+            path.unlink(missing_ok=True)
+        raise
+    return {"campaign_id": campaign["id"], "station_id": station["id"], "name": station["name"],
+            "added": len(ids), "photo_ids": ids, "photos": have + len(ids)}
 
 
 def nomination_photos(db, campaign_id, station_ids=None) -> dict:

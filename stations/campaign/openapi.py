@@ -31,6 +31,7 @@ def _errors(*codes):
             "403": "Not allowed (forged or tampered requests are also recorded)",
             "404": "No such campaign or object", "409": "Not in this stage, or locked",
             "429": "Too many objections from this client (Retry-After)",
+            "413": "Body larger than YIZHAN_MAX_UPLOAD_MB",
             "503": "Database busy; retry after Retry-After"}
     return {c: {"description": text[c], "content": _json("CampaignError")} for c in codes}
 
@@ -40,6 +41,8 @@ def _body(schema_name):
 
 
 _ID = {"name": "campaign_id", "in": "path", "required": True, "schema": {"type": "integer"}}
+_SID = {"name": "station_id", "in": "path", "required": True, "schema": {"type": "integer"}}
+_PHOTO_TYPES = "image/jpeg, image/png, image/webp"
 _OID = {"name": "objection_id", "in": "path", "required": True, "schema": {"type": "integer"}}
 
 
@@ -57,8 +60,26 @@ def campaign_paths() -> dict:
             "responses": {"200": {"description": "The rubric as stored"}, **_errors("400", "401", "403", "404", "409")}}},
         base + "/{campaign_id}/nominations": {"post": {
             "summary": "Nominate a station (union: its own union's active stations; organiser: any)",
-            "parameters": [_ID], **_body("NominationInput"), "security": _SECURE,
-            "responses": {"201": _answer("Nominated", "Nomination"), **_errors("400", "401", "403", "404", "409")}}},
+            "description": "JSON, or multipart/form-data with the same fields and up to 6 `photos` "
+                           "(JPEG, PNG or WebP, 5 MB each; re-encoded without EXIF, as the web form does). "
+                           "All or nothing: a bad photo refuses the nomination (400, parameter `photos`).",
+            "parameters": [_ID], "requestBody": {"required": True, "content": {
+                **_json("NominationInput"),
+                "multipart/form-data": {"schema": {"$ref": _REF + "NominationUpload"},
+                                        "encoding": {"photos": {"contentType": _PHOTO_TYPES}}}}},
+            "security": _SECURE,
+            "responses": {"201": _answer("Nominated", "Nomination"),
+                          **_errors("400", "401", "403", "404", "409", "413")}}},
+        base + "/{campaign_id}/nominations/{station_id}/photos": {"post": {
+            "summary": "Add photos to a nomination while nominations are open (organiser, or the nominating union)",
+            "description": "multipart/form-data with one or more `photos` (JPEG, PNG or WebP, 5 MB each; at most 6 "
+                           "per nomination in all); re-encoded without EXIF; all or nothing.",
+            "parameters": [_ID, _SID], "requestBody": {"required": True, "content": {
+                "multipart/form-data": {"schema": {"$ref": _REF + "PhotosUpload"},
+                                        "encoding": {"photos": {"contentType": _PHOTO_TYPES}}}}},
+            "security": _SECURE,
+            "responses": {"201": _answer("Photos added", "PhotosAdded"),
+                          **_errors("400", "401", "403", "404", "409", "413")}}},
         base + "/{campaign_id}/stage": {"post": {
             "summary": "Move one stage forward (organiser); skipping or going back is 409",
             "parameters": [_ID], **_body("StageInput"), "security": _SECURE,
@@ -137,6 +158,15 @@ def campaign_schemas() -> dict:
             "rubric": {"$ref": _REF + "Rubric"}}},
         "NominationInput": {"type": "object", "required": ["station_id", "reason"], "properties": {
             "station_id": integer, "reason": {"type": "string", "minLength": 5, "maxLength": 1000}}},
+        "NominationUpload": {"type": "object", "required": ["station_id", "reason"], "properties": {
+            "station_id": integer, "reason": {"type": "string", "minLength": 5, "maxLength": 1000},
+            "photos": {"type": "array", "maxItems": 6, "items": {"type": "string", "format": "binary"}}}},
+        "PhotosUpload": {"type": "object", "required": ["photos"], "properties": {
+            "photos": {"type": "array", "minItems": 1, "maxItems": 6,
+                       "items": {"type": "string", "format": "binary"}}}},
+        "PhotosAdded": {"type": "object", "properties": {
+            "station_id": integer, "added": integer, "photos": integer,
+            "photo_ids": {"type": "array", "items": integer}}},
         "Nomination": {"type": "object", "properties": {
             "id": integer, "station_id": integer, "name": string, "union_name": {"type": ["string", "null"]},
             "reason": string, "photos": integer}},

@@ -67,11 +67,45 @@ def rubric(campaign_id):
     return jsonify(rubric=core.set_rubric(get_db(), campaign_id, data.get("rubric", data), g.user))
 
 
+def _photo_dir():
+    from .campaigns import photo_dir
+
+    return photo_dir()
+
+
+def _multipart():
+    """(form fields, photos as (filename, bytes)) of a multipart request, as the web form sends."""
+    if not g.get("basic_auth") and g.get("user") is not None:
+        csrf.protect()  # a cookie session needs the X-CSRFToken header
+    photos = []
+    for upload in request.files.getlist("photos"):
+        try:
+            photos.append((upload.filename or "", upload.read()))
+        finally:
+            upload.close()  # a large part is spooled to a temporary file: close it now
+    return request.form.to_dict(), photos
+
+
 @bp.post("/<int:campaign_id>/nominations")
 @allow("admin", "union")
 def nominate(campaign_id):
-    """Nominate a station (union: its own; organiser: any)."""
+    """Nominate a station (union: its own; organiser: any): JSON, or multipart with photos."""
+    if request.mimetype == "multipart/form-data":
+        data, photos = _multipart()
+        return jsonify(core.nominate(get_db(), campaign_id, data, g.user, photos=photos,
+                                     photo_dir=_photo_dir())), 201
     return jsonify(core.nominate(get_db(), campaign_id, _body(), g.user)), 201
+
+
+@bp.post("/<int:campaign_id>/nominations/<int:station_id>/photos")
+@allow("admin", "union")
+def nomination_photos(campaign_id, station_id):
+    """Add photos to a nomination (multipart ``photos``), while nominations are open."""
+    if request.mimetype != "multipart/form-data":
+        raise core.CampaignError("请以 multipart/form-data 上传照片（字段 photos）", "photos")
+    _, photos = _multipart()
+    return jsonify(core.add_photos(get_db(), campaign_id, station_id, photos, g.user,
+                                   photo_dir=_photo_dir())), 201
 
 
 @bp.post("/<int:campaign_id>/stage")
