@@ -59,7 +59,7 @@ def facility_mask(codes) -> int:
     return mask
 
 
-@dataclass
+@dataclass(slots=True)
 class Hit:
     station_id: int
     distance_m: float
@@ -83,6 +83,7 @@ def travel_minutes(distance_m: float, speed_kmh: float) -> int:
 
 
 _TIE_M = 0.002  # answers are ranked by distance to the millimetre, then by id
+_TWO_R = 2 * EARTH_RADIUS_M
 _STATUS_CODE = {"active": 0, "temporarily_closed": 1, "closed": 2, "pending": 3}
 
 
@@ -154,12 +155,15 @@ class NearestIndex:
     def _open_memo(self, at) -> dict:
         """{timetable number: open} for the minute of ``at``, shared by every query in
         that minute (opening hours are written to the minute)."""
-        minute = at.replace(second=0, microsecond=0)
         cached = self._minute
+        if cached is not None and cached[2] is at:  # the same moment asked again
+            return cached[1]
+        minute = at.replace(second=0, microsecond=0)
         if cached is not None and cached[0] == minute:
+            self._minute = (minute, cached[1], at)
             return cached[1]
         memo = {}
-        self._minute = (minute, memo)
+        self._minute = (minute, memo, at)
         return memo
 
     def _open_state(self, i, at, memo) -> bool | None:
@@ -182,6 +186,14 @@ class NearestIndex:
         if self.tree is None or k <= 0:
             return []
         at = at or datetime.now(TZ)
+        if (status == "active" and not facilities and not open_now and not only_24h
+                and subset is None and self.active_tree is not None):
+            # The common question (the rider page, the API without filters): one query
+            # of the active stations' own tree, ranked in plain floats.
+            bound = _chord(radius_m) * (1 + 1e-9) + 1e-6 if radius_m is not None else np.inf
+            hits = self._active_answer(lon, lat, k, bound, radius_m, at)
+            if hits is not None:
+                return hits
         mask = facility_mask(facilities)
         status_code = _STATUS_CODE.get(status, -1) if status else None
         target = _xyz(lon, lat)
@@ -225,6 +237,50 @@ class NearestIndex:
                 break
             want = min(n, want * 4)
         return self._rank(hits, lon, lat, k, radius_m, at, memo)
+
+    def _active_answer(self, lon, lat, k, bound, radius_m, at):
+        """``_rank(_active_nearest(…))`` in one pass over plain floats (the hot path:
+        a k=5 answer costs little more than the tree query itself).  None when a tie
+        at the k-th place needs the general search."""
+        m = len(self.active)
+        want = min(m, k + 1)
+        dists, idx = self.active_tree.query(_xyz(lon, lat), k=want, distance_upper_bound=bound)
+        if want == 1:
+            dl, il = [float(dists)], [int(idx)]
+        else:
+            dl, il = dists.tolist(), idx.tolist()
+        if il[-1] >= m:  # fewer stations within the bound (misses come last, index m)
+            cut = il.index(m)
+            dl, il = dl[:cut], il[:cut]
+        if len(il) == want and want > k and dl[k] - dl[k - 1] <= _TIE_M:
+            return None
+        del il[k:]
+        # The tree's chord distances give the great-circle ones directly (the same
+        # sphere): 2R·asin(chord / 2R), the haversine result to a few nanometres.
+        active, ids, timetable_of, asin = self._active, self._ids, self.timetable_of, math.asin
+        rows = [active[j] for j in il]
+        metres = [_TWO_R * asin(min(d / _TWO_R, 1.0)) for d in dl[:len(rows)]]
+        order = range(len(rows))
+        # Already nearest first; ids break ties only between distances equal to the
+        # millimetre, so the keys are worked out only when two are that close.
+        if any(metres[j + 1] - metres[j] < 0.001 for j in range(len(metres) - 1)):
+            order = sorted(order, key=lambda j: (round(metres[j], 3), ids[rows[j]]))
+        memo = self._open_memo(at)
+        out = []
+        for j in order:
+            d = metres[j]
+            if radius_m is not None and d > radius_m:
+                continue
+            i = rows[j]
+            number = timetable_of[i]  # active: open as its timetable says
+            if number < 0:
+                state = None
+            else:
+                state = memo.get(number)
+                if state is None and number not in memo:
+                    state = memo[number] = self.timetables[number].is_open(at)
+            out.append(Hit(ids[i], d, state, self.stations[i] if self.stations is not None else None))
+        return out
 
     def _active_nearest(self, target, k, bound):
         """The k nearest active stations, or None when a tie at the k-th place needs the

@@ -17,7 +17,8 @@ storage.insert_stations).  For each one this prints
   of the index over it, and the number of queries where they disagree (same ids in the
   same order is required: must be 0); the pure-Python ``brute_force_nearest`` on fewer
   points, for reference, also checked;
-* HTTP throughput under gunicorn (2 sync workers) with wrk (a Lua script cycling through
+* HTTP throughput under the project's server stack (stations/serve.py: gunicorn with
+  2 gevent workers, the same for the app and the bare anchor) with wrk (a Lua script cycling through
   many different /api/v1/nearest URLs) and /healthz under the same server, connections
   and duration.  If wrk is missing and cannot be installed, a small Python thread load
   generator is used instead (said so in the output; it is much weaker than wrk).
@@ -372,11 +373,19 @@ def small():
 
 
 def start_gunicorn(db_path, region, port, log_path, *, app="app:app", cwd=ROOT):
-    env = dict(os.environ, YIZHAN_DB=str(db_path), YIZHAN_REGION=region,
-               YIZHAN_SECRET_KEY="bench-only-" + os.urandom(16).hex())
+    """The project's own server stack (stations/serve.py: gunicorn, gevent workers, its
+    access log and limits) with 2 workers, serving ``app`` from ``cwd``: the app and the
+    bare anchor are compared under the same server."""
+    from stations.serve import command
+
+    env = dict(os.environ, YIZHAN_DB=str(db_path), YIZHAN_REGION=region, WEB_CONCURRENCY="2",
+               YIZHAN_SECRET_KEY="bench-only-" + os.urandom(16).hex(),
+               PYTHONPATH=str(ROOT) + (os.pathsep + os.environ["PYTHONPATH"]
+                                       if os.environ.get("PYTHONPATH") else ""))
     logfile = open(log_path, "wb")
-    proc = subprocess.Popen([str(GUNICORN), "--workers", "2", "--bind", f"127.0.0.1:{port}",
-                             app], cwd=cwd, env=env, stdout=logfile, stderr=logfile,
+    argv = command(f"127.0.0.1:{port}", "--workers", "2", "--chdir", str(cwd), app)
+    argv[0] = PYTHON
+    proc = subprocess.Popen(argv, cwd=ROOT, env=env, stdout=logfile, stderr=logfile,
                             start_new_session=True)
     _children.append(proc)
     deadline = time.time() + 60
@@ -608,7 +617,7 @@ def http_part(label, db_path, region, points, workdir, args, use_wrk):
         stop_gunicorn(proc)
     tool = (f"wrk -t{args.threads} -c{args.connections} -d{args.duration}s" if use_wrk
             else f"Python thread load generator, {args.connections} connections, {args.duration}s")
-    log(f"  HTTP: gunicorn --workers 2 (sync), {tool}, {len(nearest_paths):,} different nearest URLs cycled")
+    log(f"  HTTP: the project's server (stations/serve.py: gunicorn, 2 gevent workers) for both, {tool}, {len(nearest_paths):,} different nearest URLs cycled")
     log(f"    first concurrent requests (index build in both workers): {first_s:.2f} s;"
         f" HTTP vs in-process ids on 20 points: {http_mis} mismatches;"
         f" worker RSS after the run: {', '.join(f'{mib(x):.0f} MiB' for x in workers) or '?'}")

@@ -10,6 +10,7 @@ from pathlib import Path
 import orjson
 from flask import Flask, g, jsonify, render_template, request
 from flask.json.provider import DefaultJSONProvider
+from flask.sessions import SecureCookieSessionInterface
 from flask_wtf.csrf import CSRFError, CSRFProtect
 from werkzeug.exceptions import HTTPException
 
@@ -49,11 +50,22 @@ class FastJSONProvider(DefaultJSONProvider):
                                         mimetype=self.mimetype)
 
 
+class CookieSessions(SecureCookieSessionInterface):
+    """Flask's signed-cookie sessions, but a request without the cookie (riders, API
+    clients) gets its empty session without building a signing serializer first."""
+
+    def open_session(self, app, request):
+        if not request.cookies.get(self.get_cookie_name(app)):
+            return self.session_class()
+        return super().open_session(app, request)
+
+
 def create_app(config: dict | None = None) -> Flask:
     """Build the app: settings (environment, then ``config``), storage, blueprints."""
     Flask.json_provider_class = FastJSONProvider
     app = Flask("stations", root_path=str(ROOT), template_folder=str(ROOT / "templates"),
                 static_folder=str(ROOT / "static"))
+    app.session_interface = CookieSessions()
     app.config.update(from_environ())
     app.config.update(config or {})
     app.config.update(

@@ -50,11 +50,20 @@ def refuse_empty_typed_parameters():
     rule = request.url_rule
     if rule is None or not rule.rule.startswith(bp.url_prefix + "/"):
         return None
-    path = re.sub(r"<(?:[^:<>]+:)?([^<>]+)>", r"{\1}", rule.rule)
-    for name in _typed_parameters().get((path, request.method), ()):
-        if any(not value.strip() for value in request.args.getlist(name)):
+    empty = [name for name, value in request.args.items(multi=True) if not value.strip()]
+    if not empty:  # the usual request: nothing to look up
+        return None
+    typed = _typed_parameters().get((_openapi_path(rule.rule), request.method), ())
+    for name in typed:
+        if name in empty:
             return bad_request(name, f"参数 {name} 不能为空：请给出取值，或不带这个参数")
     return None
+
+
+@functools.lru_cache(maxsize=256)
+def _openapi_path(rule: str) -> str:
+    """``/api/v1/stations/<int:station_id>`` -> ``/api/v1/stations/{station_id}``."""
+    return re.sub(r"<(?:[^:<>]+:)?([^<>]+)>", r"{\1}", rule)
 
 
 @bp.get("/openapi.json")

@@ -175,7 +175,12 @@ def _script_hashes(html: str) -> list[str]:
     return sorted(set(hashes))
 
 
+_BASE_POLICY = "; ".join(f"{name} {value}" for name, value in POLICY.items())
+
+
 def content_security_policy(response) -> str:
+    if "csp_nonce" not in g and request.endpoint not in MAP_PAGES:
+        return _BASE_POLICY  # most answers (JSON above all): the fixed policy, built once
     policy = dict(POLICY)
     extra = []
     if "csp_nonce" in g:
