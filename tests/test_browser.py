@@ -86,6 +86,10 @@ def live(tmp_path_factory):
         # An open-all-day station with a microwave 400 m east, for the filter test.
         "always": make_station(db, name="全天驿站", lon=lon + 0.0047, lat=lat, hours="24/7",
                                facilities=["water", "microwave", "charging"]),
+        # Hours as an organiser typed them, and a private note (issue 10, point 15 and 22).
+        "typed": make_station(db, name="手写时间驿站", lon=lon - 0.02, lat=lat + 0.02,
+                              hours="Mo-Fr 08:00-20:00", hours_text="周一至周五 8:00-20:00，周末休息",
+                              note="钥匙在门卫王师傅 13911112222"),
         # The hostile name, 3 m from the second spot, so it is the nearest there.
         "hostile": make_station(db, name=HOSTILE_NAME, address="<b>海淀区</b>某路1号",
                                 lon=HOSTILE_SPOT["longitude"],
@@ -599,3 +603,16 @@ def test_no_404_favicon_last_page_clamped_and_footer_contrast(phone, live):
         const bg = lum(getComputedStyle(document.body).backgroundColor);
         return (Math.max(fg, bg) + 0.05) / (Math.min(fg, bg) + 0.05); }""")
     assert ratio >= 4.5, ratio
+
+
+def test_station_page_shows_the_hours_as_typed_and_never_the_note(phone, live):
+    page = phone.page
+    page.goto(f"/stations/{live.ids['typed']}")
+    hours = page.locator("dt:text-is('开放时间') + dd")
+    assert hours.inner_text() == "周一至周五 8:00-20:00，周末休息" and hours.is_visible()
+    box = hours.bounding_box()
+    assert box["x"] >= 0 and box["x"] + box["width"] <= 390
+    assert page.evaluate("document.documentElement.scrollWidth") <= 390
+    body = page.content()
+    assert "王师傅" not in body and "13911112222" not in body and "Mo-Fr" not in body
+    shot(page, "15-typed-hours")
