@@ -11,13 +11,10 @@ from __future__ import annotations
 
 import gzip
 import math
-import os
 import re
-import threading
 import urllib.request
 from datetime import datetime
 from html.parser import HTMLParser
-from pathlib import Path
 from types import SimpleNamespace
 from urllib.parse import parse_qs, unquote, urljoin, urlparse
 
@@ -30,13 +27,11 @@ from stations.nearest import brute_force_nearest
 from stations.records import FACILITIES
 from stations.riders import district_origin
 from stations.storage import TZ
+from tests.browser_support import launch, need_browser, phone_context, serve, shot
 from tests.conftest import make_station
 
 pytestmark = pytest.mark.browser
 
-CHROMIUM = "/usr/bin/chromium"
-CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-                 "--disable-background-networking", "--disable-component-update", "--disable-sync"]
 # Where the rider stands (WGS-84): near Tiananmen, and a second spot in 海淀区.
 HERE = {"latitude": 39.9087, "longitude": 116.3975}
 HOSTILE_SPOT = {"latitude": 39.9600, "longitude": 116.3300}
@@ -44,31 +39,12 @@ HOSTILE_NAME = "<img src=x onerror=alert(1)>${alert(1)}"
 PAGE_BUDGET_BYTES = 60 * 1000  # "at most 60 KB compressed" (read conservatively as 60,000)
 
 
-def _need_browser():
-    """Fail under CI, skip elsewhere, when the browser or Playwright is missing."""
-    problem = None
-    if not Path(CHROMIUM).exists():
-        problem = f"{CHROMIUM} is missing (Debian package 'chromium')"
-    else:
-        try:
-            import playwright.sync_api  # noqa: F401
-        except ImportError:
-            problem = "the playwright Python package is not installed"
-    if problem:
-        if os.environ.get("CI"):
-            pytest.fail(f"browser tests cannot run: {problem}; CI must provide it "
-                        "(./scripts/test installs chromium)", pytrace=False)
-        pytest.skip(f"browser tests skipped: {problem}; run ./scripts/test, which installs it")
-
-
 # --- fixtures -----------------------------------------------------------------------
 
 @pytest.fixture(scope="module")
 def live(tmp_path_factory):
     """The app over a filled temporary database, served by werkzeug in a thread."""
-    _need_browser()
-    from werkzeug.serving import make_server
-
+    need_browser()
     from stations.web import create_app
 
     db_path = tmp_path_factory.mktemp("browser") / "yizhan.db"
@@ -100,48 +76,19 @@ def live(tmp_path_factory):
 
     app = create_app({"YIZHAN_DB": str(db_path), "TESTING": True,
                       "YIZHAN_SECRET_KEY": "browser-test-secret", "YIZHAN_REGION": "beijing"})
-    server = make_server("127.0.0.1", 0, app, threaded=True)
-    thread = threading.Thread(target=server.serve_forever, name="yizhan-live", daemon=True)
-    thread.start()
-    try:
-        yield SimpleNamespace(url=f"http://127.0.0.1:{server.server_port}", db_path=db_path,
-                              stations=stations, by_id={s["id"]: s for s in stations}, ids=hand)
-    finally:
-        server.shutdown()
-        thread.join(10)
-        server.server_close()
+    with serve(app) as url:
+        yield SimpleNamespace(url=url, db_path=db_path, stations=stations,
+                              by_id={s["id"]: s for s in stations}, ids=hand)
 
 
 @pytest.fixture(scope="module")
 def browser(live):
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as p:
-        chromium = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
-        try:
-            yield chromium
-        finally:
-            chromium.close()
+    with launch() as chromium:
+        yield chromium
 
 
 def _context(browser, live, *, geolocation=HERE, **options):
-    settings = dict(locale="zh-CN", timezone_id="Asia/Shanghai",
-                    viewport={"width": 390, "height": 844}, device_scale_factor=2,
-                    is_mobile=True, has_touch=True, base_url=live.url)
-    if geolocation is not None:
-        settings.update(geolocation=dict(geolocation), permissions=["geolocation"])
-    settings.update(options)
-    context = browser.new_context(**settings)
-    context.set_default_timeout(15_000)
-
-    def offline(route):  # nothing but the test server: no tiles, no CDNs
-        if route.request.url.startswith(live.url + "/"):
-            route.continue_()
-        else:
-            route.abort()
-
-    context.route("**/*", offline)
-    return context
+    return phone_context(browser, live.url, geolocation=geolocation, **options)
 
 
 @pytest.fixture
@@ -187,15 +134,6 @@ def expected_page(live, lat, lon, at) -> list[int]:
     near.sort(key=lambda hit: (rank[open_state(public_station(hit[0]), at)["open"]], hit[1],
                                hit[0]["id"]))
     return [s["id"] for s, _ in near]
-
-
-SHOTS = Path(__file__).resolve().parents[1] / "screenshots"
-
-
-def shot(page, name, full_page=False):
-    """Save a screenshot under screenshots/ (gitignored) for people to look at."""
-    SHOTS.mkdir(exist_ok=True)
-    page.screenshot(path=str(SHOTS / f"{name}.png"), full_page=full_page)
 
 
 def distance_text(metres: float) -> str:

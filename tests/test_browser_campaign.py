@@ -9,27 +9,31 @@ from __future__ import annotations
 
 import io
 import re
-import threading
 from pathlib import Path
 from types import SimpleNamespace
 
 import pytest
 
 from stations import storage, users
+from tests.browser_support import (
+    collect_errors,
+    launch,
+    need_browser,
+    no_sideways_scroll,
+    phone_context,
+    serve,
+)
+from tests.browser_support import shot as save_shot
 from tests.conftest import make_station
-from tests.test_browser import CHROMIUM, CHROMIUM_ARGS, _need_browser
 
 pytestmark = pytest.mark.browser
-SHOTS = Path(__file__).resolve().parents[1] / "screenshots"
 UNIONS = ["东城区总工会", "西城区总工会"]
 PASSWORD = "campaign-pass-1"
 
 
 @pytest.fixture(scope="module")
 def live(tmp_path_factory):
-    _need_browser()
-    from werkzeug.serving import make_server
-
+    need_browser()
     from stations.web import create_app
 
     db_path = tmp_path_factory.mktemp("campaign") / "yizhan.db"
@@ -44,41 +48,19 @@ def live(tmp_path_factory):
     db.conn.close()
     app = create_app({"YIZHAN_DB": str(db_path), "TESTING": True, "YIZHAN_SECRET_KEY": "browser-campaign",
                       "YIZHAN_TILES": "osm"})
-    server = make_server("127.0.0.1", 0, app, threaded=True)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    try:
-        yield SimpleNamespace(url=f"http://127.0.0.1:{server.server_port}", db_path=db_path, ids=ids)
-    finally:
-        server.shutdown()
-        thread.join(10)
-        server.server_close()
+    with serve(app) as url:
+        yield SimpleNamespace(url=url, db_path=db_path, ids=ids)
 
 
 @pytest.fixture(scope="module")
 def browser(live):
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as p:
-        chromium = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
-        try:
-            yield chromium
-        finally:
-            chromium.close()
+    with launch() as chromium:
+        yield chromium
 
 
 def phone(browser, live):
-    context = browser.new_context(locale="zh-CN", timezone_id="Asia/Shanghai", viewport={"width": 390, "height": 844},
-                                  device_scale_factor=2, is_mobile=True, has_touch=True, base_url=live.url)
-    context.set_default_timeout(15_000)
-    context.route("**/*", lambda route: route.continue_() if route.request.url.startswith(live.url + "/")
-                  else route.abort())
-    page = context.new_page()
-    page.errors = []
-    page.on("pageerror", lambda e: page.errors.append(str(e)))
-    # Map tiles are aborted on purpose (offline): only other console errors count.
-    page.on("console", lambda m: page.errors.append(m.text)
-            if m.type == "error" and "Failed to load resource" not in m.text else None)
+    context = phone_context(browser, live.url)
+    page = collect_errors(context.new_page())  # map tiles fail on purpose (offline): not counted
     page.on("dialog", lambda d: d.accept())  # the "stages only move forward" confirmation
     return context, page
 
@@ -92,8 +74,7 @@ def login(page, name):
 
 
 def shot(page, name):
-    SHOTS.mkdir(exist_ok=True)
-    page.screenshot(path=str(SHOTS / f"campaign-{name}.png"), full_page=True)
+    save_shot(page, f"campaign-{name}", full_page=True)
 
 
 def photo_bytes():
@@ -102,10 +83,6 @@ def photo_bytes():
     out = io.BytesIO()
     Image.new("RGB", (320, 200), (30, 120, 200)).save(out, "JPEG")
     return out.getvalue()
-
-
-def no_sideways_scroll(page):
-    return page.evaluate("document.documentElement.scrollWidth <= window.innerWidth + 1")
 
 
 def test_a_whole_campaign_as_its_users_walk_it(browser, live):

@@ -9,28 +9,31 @@ Screenshots go to screenshots/ (gitignored) for people to look at.
 from __future__ import annotations
 
 import re
-import threading
 from datetime import timedelta
-from pathlib import Path
 from types import SimpleNamespace
 
 import pytest
 
 from stations import ledger, storage, users
+from tests.browser_support import (
+    collect_errors,
+    launch,
+    need_browser,
+    no_sideways_scroll,
+    phone_context,
+    serve,
+)
+from tests.browser_support import shot as save_shot
 from tests.conftest import make_station
-from tests.test_browser import CHROMIUM, CHROMIUM_ARGS, _need_browser
 
 pytestmark = pytest.mark.browser
-SHOTS = Path(__file__).resolve().parents[1] / "screenshots"
 PASSWORD = "ledger-pass-12"
 UNION = "海淀区总工会"
 
 
 @pytest.fixture(scope="module")
 def live(tmp_path_factory):
-    _need_browser()
-    from werkzeug.serving import make_server
-
+    need_browser()
     from stations.web import create_app
 
     db_path = tmp_path_factory.mktemp("ledger") / "yizhan.db"
@@ -50,52 +53,24 @@ def live(tmp_path_factory):
     db.conn.close()
     app = create_app({"YIZHAN_DB": str(db_path), "TESTING": True, "YIZHAN_SECRET_KEY": "browser-ledger",
                       "YIZHAN_TILES": "osm"})
-    server = make_server("127.0.0.1", 0, app, threaded=True)
-    app.config["YIZHAN_TRUSTED_HOSTS"] = f"127.0.0.1:{server.server_port}"
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    try:
-        yield SimpleNamespace(url=f"http://127.0.0.1:{server.server_port}", db_path=db_path, mine=mine, other=other)
-    finally:
-        server.shutdown()
-        thread.join(10)
-        server.server_close()
+    with serve(app) as url:
+        app.config["YIZHAN_TRUSTED_HOSTS"] = url.removeprefix("http://")  # before any request
+        yield SimpleNamespace(url=url, db_path=db_path, mine=mine, other=other)
 
 
 @pytest.fixture(scope="module")
 def browser(live):
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as p:
-        chromium = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
-        try:
-            yield chromium
-        finally:
-            chromium.close()
+    with launch() as chromium:
+        yield chromium
 
 
 def phone(browser, live, js=True):
-    context = browser.new_context(locale="zh-CN", timezone_id="Asia/Shanghai", viewport={"width": 390, "height": 844},
-                                  device_scale_factor=2, is_mobile=True, has_touch=True, base_url=live.url,
-                                  java_script_enabled=js)
-    context.set_default_timeout(15_000)
-    context.route("**/*", lambda route: route.continue_() if route.request.url.startswith(live.url + "/")
-                  else route.abort())
-    page = context.new_page()
-    page.errors = []
-    page.on("pageerror", lambda e: page.errors.append(str(e)))
-    page.on("console", lambda m: page.errors.append(m.text)
-            if m.type == "error" and "Failed to load resource" not in m.text else None)
-    return context, page
+    context = phone_context(browser, live.url, java_script_enabled=js)
+    return context, collect_errors(context.new_page())
 
 
 def shot(page, name):
-    SHOTS.mkdir(exist_ok=True)
-    page.screenshot(path=str(SHOTS / f"ledger-{name}.png"), full_page=True)
-
-
-def no_sideways_scroll(page):
-    return page.evaluate("document.documentElement.scrollWidth <= window.innerWidth + 1")
+    save_shot(page, f"ledger-{name}", full_page=True)
 
 
 def in_view(page, selector):

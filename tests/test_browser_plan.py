@@ -7,7 +7,6 @@ runs the figures and the map; nothing may leave the test server.
 
 from __future__ import annotations
 
-import threading
 from types import SimpleNamespace
 
 import pytest
@@ -15,8 +14,8 @@ import pytest
 from stations import storage, users
 from stations.coverage import demand as demand_layers
 from stations.demo import generate_stations, load_demo
+from tests.browser_support import launch, login_form, need_browser, offline, serve
 from tests.conftest import make_station
-from tests.test_browser import CHROMIUM, CHROMIUM_ARGS, _need_browser
 
 pytestmark = pytest.mark.browser
 
@@ -28,9 +27,7 @@ LAYER = "单{{7*7}}${alert(1)}`</script><script>alert(2)</script>"
 
 @pytest.fixture(scope="module")
 def live(tmp_path_factory):
-    _need_browser()
-    from werkzeug.serving import make_server
-
+    need_browser()
     from stations.web import create_app
 
     db_path = tmp_path_factory.mktemp("plan") / "yizhan.db"
@@ -49,27 +46,14 @@ def live(tmp_path_factory):
     db.conn.close()
     app = create_app({"YIZHAN_DB": str(db_path), "TESTING": True, "YIZHAN_SECRET_KEY": "plan-secret",
                       "YIZHAN_TILES": "osm"})
-    server = make_server("127.0.0.1", 0, app, threaded=True)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    try:
-        yield SimpleNamespace(url=f"http://127.0.0.1:{server.server_port}")
-    finally:
-        server.shutdown()
-        thread.join(10)
-        server.server_close()
+    with serve(app) as url:
+        yield SimpleNamespace(url=url)
 
 
 @pytest.fixture(scope="module")
 def browser(live):
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as p:
-        chromium = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
-        try:
-            yield chromium
-        finally:
-            chromium.close()
+    with launch() as chromium:
+        yield chromium
 
 
 @pytest.fixture
@@ -77,22 +61,10 @@ def planner(browser, live):
     context = browser.new_context(locale="zh-CN", base_url=live.url, viewport={"width": 1280, "height": 900})
     context.set_default_timeout(20_000)
     outside, dialogs = [], []
-
-    def offline(route):
-        if route.request.url.startswith(live.url + "/"):
-            route.continue_()
-        else:
-            outside.append(route.request.url)
-            route.abort()
-
-    context.route("**/*", offline)
+    offline(context, live.url, outside)
     page = context.new_page()
     page.on("dialog", lambda d: (dialogs.append(d.message), d.dismiss()))
-    page.goto("/login")
-    page.fill("input[name=username]", "planner")
-    page.fill("input[name=password]", "plan-pass-1")
-    page.locator("form button[type=submit]").last.click()
-    page.wait_for_load_state()
+    login_form(page, "planner", "plan-pass-1")
     yield SimpleNamespace(page=page, outside=outside, dialogs=dialogs)
     context.close()
 

@@ -6,15 +6,14 @@ panning to another city asks for that box."""
 from __future__ import annotations
 
 import re
-import threading
 from types import SimpleNamespace
 from urllib.parse import parse_qs, urlsplit
 
 import pytest
 
 from stations import storage, users
+from tests.browser_support import launch, login_form, need_browser, serve
 from tests.conftest import make_station
-from tests.test_browser import CHROMIUM, CHROMIUM_ARGS, _need_browser
 
 pytestmark = pytest.mark.browser
 
@@ -25,9 +24,7 @@ SHANGHAI = ("沪甲站", 121.4737, 31.2304)
 
 @pytest.fixture(scope="module")
 def live(tmp_path_factory):
-    _need_browser()
-    from werkzeug.serving import make_server
-
+    need_browser()
     from stations.web import create_app
 
     db_path = tmp_path_factory.mktemp("plan_china") / "yizhan.db"
@@ -41,23 +38,13 @@ def live(tmp_path_factory):
     db.conn.close()
     app = create_app({"YIZHAN_DB": str(db_path), "TESTING": True, "YIZHAN_SECRET_KEY": "plan-secret",
                       "YIZHAN_TILES": "osm", "YIZHAN_REGION": "china"})
-    server = make_server("127.0.0.1", 0, app, threaded=True)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    try:
-        yield SimpleNamespace(url=f"http://127.0.0.1:{server.server_port}")
-    finally:
-        server.shutdown()
-        thread.join(10)
-        server.server_close()
+    with serve(app) as url:
+        yield SimpleNamespace(url=url)
 
 
 @pytest.fixture
 def planner(live):
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as p:
-        browser = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+    with launch() as browser:
         context = browser.new_context(locale="zh-CN", base_url=live.url, viewport={"width": 1100, "height": 800})
         context.set_default_timeout(20_000)
         outside, asked = [], []
@@ -74,14 +61,9 @@ def planner(live):
 
         context.route("**/*", offline)
         page = context.new_page()
-        page.goto("/login")
-        page.fill("input[name=username]", "planner")
-        page.fill("input[name=password]", "plan-pass-1")
-        page.locator("form button[type=submit]").last.click()
-        page.wait_for_load_state()
+        login_form(page, "planner", "plan-pass-1")
         yield SimpleNamespace(page=page, outside=outside, asked=asked)
         context.close()
-        browser.close()
 
 
 def drawn(page) -> int:

@@ -5,23 +5,20 @@ taken to the results when the background process is done — without reloading b
 from __future__ import annotations
 
 import re
-import threading
 from types import SimpleNamespace
 
 import pytest
 
 from stations import storage, users
+from tests.browser_support import launch, login_form, need_browser, offline, serve
 from tests.conftest import make_station
-from tests.test_browser import CHROMIUM, CHROMIUM_ARGS, _need_browser
 
 pytestmark = pytest.mark.browser
 
 
 @pytest.fixture(scope="module")
 def live(tmp_path_factory):
-    _need_browser()
-    from werkzeug.serving import make_server
-
+    need_browser()
     from stations.web import create_app
 
     db_path = tmp_path_factory.mktemp("plan_job") / "yizhan.db"
@@ -33,35 +30,20 @@ def live(tmp_path_factory):
     db.conn.close()
     app = create_app({"YIZHAN_DB": str(db_path), "TESTING": True, "YIZHAN_SECRET_KEY": "plan-secret",
                       "YIZHAN_TILES": "osm", "YIZHAN_PLAN_BACKGROUND_CELLS": 0})
-    server = make_server("127.0.0.1", 0, app, threaded=True)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    try:
-        yield SimpleNamespace(url=f"http://127.0.0.1:{server.server_port}")
-    finally:
-        server.shutdown()
-        thread.join(10)
-        server.server_close()
+    with serve(app) as url:
+        yield SimpleNamespace(url=url)
 
 
 def test_the_page_follows_the_background_job_to_its_results(live):
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as p:
-        browser = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+    with launch() as browser:
         context = browser.new_context(locale="zh-CN", base_url=live.url, viewport={"width": 1280, "height": 900})
         context.set_default_timeout(60_000)
-        context.route("**/*", lambda route: route.continue_() if route.request.url.startswith(live.url + "/")
-                      else route.abort())
+        offline(context, live.url)
         page = context.new_page()
         visited, polled = [], []
         page.on("framenavigated", lambda frame: visited.append(frame.url) if frame == page.main_frame else None)
         page.on("request", lambda request: polled.append(request.url) if request.url.endswith(".json") else None)
-        page.goto("/login")
-        page.fill("input[name=username]", "planner")
-        page.fill("input[name=password]", "plan-pass-1")
-        page.locator("form button[type=submit]").last.click()
-        page.wait_for_load_state()
+        login_form(page, "planner", "plan-pass-1")
         page.goto("/plan")
         page.select_option("select[name=district]", ["东城区"])
         page.fill("input[name=cell_m]", "200")
@@ -80,4 +62,3 @@ def test_the_page_follows_the_background_job_to_its_results(live):
         status = page.request.get(f"/plan/jobs/{key}.json").json()
         assert status["state"] == "done" and status["steps"] == 7
         context.close()
-        browser.close()

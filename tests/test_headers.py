@@ -244,15 +244,10 @@ def test_csrf_error_and_server_side_pages_still_carry_headers(client, station_id
 
 @pytest.fixture(scope="module")
 def live_browser(tmp_path_factory):
-    from tests.test_browser import CHROMIUM, CHROMIUM_ARGS, _need_browser
-
-    _need_browser()
-    import threading
-
-    from playwright.sync_api import sync_playwright
-    from werkzeug.serving import make_server
-
     from stations import storage, users
+    from tests.browser_support import launch, need_browser, serve
+
+    need_browser()
 
     db_path = tmp_path_factory.mktemp("csp") / "yizhan.db"
     db = storage.connect(db_path)
@@ -264,21 +259,8 @@ def live_browser(tmp_path_factory):
     db.conn.close()
     app = create_app({"YIZHAN_DB": str(db_path), "TESTING": True, "YIZHAN_SECRET_KEY": "csp",
                       "YIZHAN_TILES": "osm"})
-    server = make_server("127.0.0.1", 0, app, threaded=True)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    url = f"http://127.0.0.1:{server.server_port}"
-    try:
-        with sync_playwright() as p:
-            chromium = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
-            try:
-                yield url, ids, chromium
-            finally:
-                chromium.close()
-    finally:
-        server.shutdown()
-        thread.join(10)
-        server.server_close()
+    with serve(app) as url, launch() as chromium:
+        yield url, ids, chromium
 
 
 def _browser_context(chromium, url, foreign=None):
