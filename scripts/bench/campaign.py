@@ -10,7 +10,9 @@ nominates every station, moves to 综合评议 and times:
 * ``assign_reviewers`` — the automatic assignment, checked against the rule
   (exactly k per station, no conflict, loads within one);
 * ``live_ranking`` — the ranking from 25,000 submitted reviews (evidence of use, flags,
-  Kendall's W), raw and with per-reviewer z-scores;
+  Kendall's W), raw and with per-reviewer z-scores; with ``--ledger-days 90`` every
+  nominee first gets that many days of service ledger and most get riders' check-ins
+  (the ledger's last 90 days are part of the evidence of use);
 * the ranking page's first screen (GET /campaigns/<id>/ranking through Flask's test
   client, a logged-in organiser): live during review, and frozen after the move to 公示.
 
@@ -48,11 +50,41 @@ def timed(fn, runs=3):
     return statistics.median(times), result
 
 
+def _ledger(db, ids, days, rng):
+    """``days`` of ledger for every station (some stopped early, some sparse) and check-ins
+    for most, written as the ledger's import does (the monthly summary kept by triggers)."""
+    from datetime import timedelta
+
+    from stations.ledger import today
+    from stations.ledger.codes import COUNT_COLUMNS
+
+    last = today()
+    columns = ", ".join(COUNT_COLUMNS)
+    marks = ", ".join("?" for _ in COUNT_COLUMNS)
+    stamp = int(time.time())
+    entries, checkins = [], []
+    for sid in ids:
+        keep = rng.choice([1.0, 1.0, 0.7, 0.3, 0.0])  # share of the days with an entry
+        riders = rng.choice([0, 0, 1, 3, 8])          # check-ins a day
+        for n in range(days):
+            day = (last - timedelta(days=n)).isoformat()
+            if rng.random() < keep:
+                entries.append((sid, day, *(rng.randrange(0, 12) for _ in COUNT_COLUMNS), stamp))
+            if riders and rng.random() < 0.6:
+                checkins.append((sid, day, rng.randrange(1, riders + 1)))
+    with storage.write_transaction(db):
+        db.conn.executemany(f"INSERT INTO ledger_entries (station_id, date, {columns}, saved_at) "
+                            f"VALUES (?, ?, {marks}, ?)", entries)
+        db.conn.executemany("INSERT INTO checkin_days (station_id, date, count) VALUES (?, ?, ?)", checkins)
+
+
 def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--nominees", type=int, default=5000)
     parser.add_argument("--reviewers", type=int, default=200)
     parser.add_argument("--per-station", type=int, default=5)
+    parser.add_argument("--ledger-days", type=int, default=0,
+                        help="days of service ledger (and check-ins) per nominee, up to today")
     args = parser.parse_args()
     rng = random.Random(2021)
     with tempfile.TemporaryDirectory() as folder:
@@ -81,6 +113,11 @@ def main():
             db.conn.executemany("INSERT INTO nominations (campaign_id, station_id, union_name, nominated_by, reason, "
                                 "created_at) SELECT ?, id, host_union, 'org', '基准测试', ? FROM stations WHERE id = ?",
                                 [(cid, stamp, i) for i in ids])
+        if args.ledger_days:
+            started = time.perf_counter()
+            _ledger(db, ids, args.ledger_days, rng)
+            print(f"ledger: {args.ledger_days} days for {len(ids)} stations written in "
+                  f"{time.perf_counter() - started:.1f} s")
         cp.advance_stage(db, cid, "review", admin, reason="bench")
         print(f"{len(ids)} nominees, {args.reviewers} reviewers, {args.per_station} per station, "
               f"{os.cpu_count()} CPUs, Python {sys.version.split()[0]}")

@@ -25,6 +25,9 @@ MIN_WEEKLY_HOURS = 40.0  # evidence is poor: open fewer hours a week than this (
 LOW_RATING = 3.0         # or riders rate it below this (with at least MIN_RATINGS ratings),
 MIN_RATINGS = 3
 MAX_REPORTS = 2          # or this many "closed"/"not found" reports in the past year
+LEDGER_DAYS = 90         # where the ledger is in use (issue 8): its figures over these days,
+FEW_CHECKINS = 2         # riders' check-ins at most this (hardly anyone shows up)
+CLAIMED_VISITS = 900     # … while the ledger is not kept, or claims this many visits (300 a month)
 
 RULES = {
     "aggregate": f"总分为各评审加权总分的平均；评审数达到 {TRIM_FROM} 份时去掉一个最高分和一个最低分后平均。",
@@ -36,7 +39,9 @@ RULES = {
     "face": f"面子工程：外观（有场地、有标识、有宣传）平均分比实质（有服务、有成效）平均分高出 {FACE_GAP:g} 分"
             f"（满分 10）或以上；或总分不低于 {FACE_HIGH_TOTAL:g} 但使用证据差——每周开放不足 "
             f"{MIN_WEEKLY_HOURS:g} 小时且非24小时、骑手评分低于 {LOW_RATING:g}（至少 {MIN_RATINGS} 人评价）、"
-            f"或近一年有 {MAX_REPORTS} 次以上“关门/找不到”报告。",
+            f"或近一年有 {MAX_REPORTS} 次以上“关门/找不到”报告；推荐站点中已有服务台账或骑手签到记录时，还看近 "
+            f"{LEDGER_DAYS} 天的台账与签到——骑手签到不超过 {FEW_CHECKINS} 次，而服务台账未坚持记录"
+            f"（记账不足一半的日子）或台账记来访 {CLAIMED_VISITS:g} 人次以上，也算使用证据差。",
     "agreement": f"低一致：评审总分的标准差超过 {LOW_AGREEMENT_SD:g} 分。评审一致性 Kendall W：每位评审在自己"
                  "评审的站点内排名，W = Σ(各站名次离差之和)² ÷ Σ(评审人数 × 名次离差平方和)，"
                  "只计至少两份评分的站点；每位评审都评了全部站点时即经典 Kendall W（含同分校正）。"
@@ -173,6 +178,15 @@ def poor_evidence(evidence: dict) -> list[str]:
     reports = evidence.get("reports_year") or 0
     if reports >= MAX_REPORTS:
         reasons.append(f"近一年 {reports} 次“关门/找不到”报告")
+    ledger = evidence.get("ledger")
+    if ledger and evidence.get("ledger_in_use"):  # the ledger's own figures (stations.ledger.ledger_evidence)
+        checkins, days = ledger.get("checkins") or 0, ledger.get("days") or LEDGER_DAYS
+        visits = ledger.get("visits") or 0
+        if checkins <= FEW_CHECKINS:
+            if not ledger.get("kept"):
+                reasons.append(f"近 {days} 天骑手签到 {checkins} 次，服务台账仅 {ledger.get('entries') or 0} 天有记录")
+            elif visits >= CLAIMED_VISITS:
+                reasons.append(f"近 {days} 天台账记来访 {visits:,} 人次，骑手签到却只有 {checkins} 次")
     return reasons
 
 
@@ -275,7 +289,8 @@ def rank_campaign(nominees: list[dict], reviews, rubric: dict, *,
         conversion: that is how the live ranking reads them from the database.
     evidence : dict
         {station id: evidence of use} (``hours_per_week``, ``is_24h``, ``rating``,
-        ``rating_count``, ``reports_year``).
+        ``rating_count``, ``reports_year``; ``ledger``, the ledger's last 90 days, and
+        ``ledger_in_use``, whether any nominee has ledger entries or check-ins in them).
 
     Returns
     -------

