@@ -44,6 +44,12 @@ class FastJSONProvider(DefaultJSONProvider):
     def dumps(self, obj, **kwargs):
         return orjson.dumps(obj, default=self.default).decode()
 
+    def loads(self, s, **kwargs):
+        # orjson refuses nesting past 1,024 levels with a JSONDecodeError (a ValueError),
+        # so request.get_json answers a 400 (or None when silent) instead of letting the
+        # standard library's RecursionError become a 500.
+        return orjson.loads(s)
+
     def response(self, *args, **kwargs):
         obj = self._prepare_response_obj(args, kwargs)
         return self._app.response_class(orjson.dumps(obj, default=self.default),
