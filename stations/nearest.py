@@ -139,7 +139,7 @@ class NearestIndex:
         if not keep_rows:
             self.stations = None
         self.n = n
-        self.features = {}  # (station id, datum) -> GeoJSON Feature, filled by callers
+        self.features = {}  # (station id, datum) -> its GeoJSON Feature as JSON, filled by callers
         self.subsets = {}  # filter key -> subset(), filled by callers (award/七有 filters)
 
     def __len__(self):

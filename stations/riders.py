@@ -7,6 +7,8 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from urllib.parse import urlencode
 
+import orjson
+
 from geodata.datum import from_wgs84, to_wgs84
 
 from .coords import CoordinateError, parse_coordinate
@@ -18,7 +20,7 @@ from .nearest import RIDE_SPEED_KMH, WALK_SPEED_KMH, haversine_m, index_for, tra
 from .records import FACILITIES
 from .storage import TZ, search_stations, stations_by_ids
 
-__all__ = ["NearestQuery", "parse_nearest_query", "nearest_answer", "nearest_for_page",
+__all__ = ["NearestQuery", "parse_nearest_query", "nearest_answer", "nearest_json", "nearest_for_page",
            "district_origin", "district_choices", "parse_nearby_query", "station_page",
            "navigation_links", "MAX_K", "MAX_RADIUS_M", "NEARBY_RADIUS_M", "TRAVEL_MODES"]
 
@@ -176,23 +178,29 @@ _FEATURE_CACHE_SIZE = 50_000
 
 
 def _features(db, index, ids, datum) -> dict:
-    """Features of these stations in ``datum``, cached on the index (which is replaced,
-    and so the cache dropped, whenever any station changes)."""
+    """Features of these stations in ``datum``, as JSON ready to be placed in an answer
+    (``orjson.Fragment``), cached on the index (which is replaced, and so the cache
+    dropped, whenever any station changes).  Serialised once per station, not once per
+    answer: a rider's search is mostly the writing out of its five Features."""
     cache = index.features
     missing = [i for i in ids if (i, datum) not in cache]
     if missing:
         if len(cache) > _FEATURE_CACHE_SIZE:
             cache.clear()
         for station_id, station in stations_by_ids(db, missing).items():
-            cache[(station_id, datum)] = station_feature(station, datum)
+            cache[(station_id, datum)] = orjson.Fragment(orjson.dumps(station_feature(station, datum)))
     return {i: cache[(i, datum)] for i in ids if (i, datum) in cache}
 
 
-def nearest_answer(db, query: NearestQuery, index_key: str = "default") -> dict:
-    """The JSON answer of ``/api/v1/nearest``: results nearest first, and the query."""
+_DISTANCE_NOTE = "haversine on a sphere of radius 6371008.8 m (WGS-84 mean radius)"
+
+
+def nearest_json(db, query: NearestQuery, index_key: str = "default") -> bytes:
+    """The JSON answer of ``/api/v1/nearest``, as bytes: results nearest first, and the
+    query echoed back."""
     index, hits, at = _search(db, query, index_key)
     features = _features(db, index, [h.station_id for h in hits], query.datum)
-    return {
+    return orjson.dumps({
         "results": [{"station": features[h.station_id],
                      "distance_m": round(h.distance_m, 1), "walk_minutes": h.walk_minutes,
                      "open_now": h.open_now} for h in hits if h.station_id in features],
@@ -201,9 +209,13 @@ def nearest_answer(db, query: NearestQuery, index_key: str = "default") -> dict:
                   "open_24h": query.only_24h, "facilities": list(query.facilities),
                   "status": query.status or "any", "at": at.isoformat(timespec="minutes"),
                   "awarded": query.awarded, "min_qiyou": query.min_qiyou,
-                  "distance": "haversine on a sphere of radius 6371008.8 m (WGS-84 mean radius)",
-                  "walk_speed_kmh": 5.0, "detour_factor": 1.3},
-    }
+                  "distance": _DISTANCE_NOTE, "walk_speed_kmh": 5.0, "detour_factor": 1.3},
+    })
+
+
+def nearest_answer(db, query: NearestQuery, index_key: str = "default") -> dict:
+    """``nearest_json`` as plain data."""
+    return orjson.loads(nearest_json(db, query, index_key))
 
 
 def nearest_for_page(db, query: NearestQuery, index_key: str = "default", *,

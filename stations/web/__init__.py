@@ -58,18 +58,45 @@ class FastJSONProvider(DefaultJSONProvider):
 
 class CookieSessions(SecureCookieSessionInterface):
     """Flask's signed-cookie sessions, but a request without the cookie (riders, API
-    clients) gets its empty session without building a signing serializer first."""
+    clients) gets its empty session without building a signing serializer first, and
+    leaves with nothing more than ``Vary: Cookie`` when the session stayed empty."""
 
     def open_session(self, app, request):
         if not request.cookies.get(self.get_cookie_name(app)):
             return self.session_class()
         return super().open_session(app, request)
 
+    def save_session(self, app, session, response):
+        if not session and not session.modified:  # no cookie came, none is to be set
+            if session.accessed:
+                response.vary.add("Cookie")
+            return
+        super().save_session(app, session, response)
+
+
+class YizhanFlask(Flask):
+    """Flask, remembering which hooks and views are plain functions: Flask asks
+    ``inspect.iscoroutinefunction`` of each one on every request (none of ours is async)."""
+
+    def ensure_sync(self, func):
+        try:
+            return self._sync_callables[func]
+        except AttributeError:
+            self._sync_callables = {}
+        except KeyError:
+            pass
+        except TypeError:  # an unhashable callable: ask every time
+            return super().ensure_sync(func)
+        if len(self._sync_callables) > 1024:  # bound methods are made afresh: stay bounded
+            self._sync_callables.clear()
+        sync = self._sync_callables[func] = super().ensure_sync(func)
+        return sync
+
 
 def create_app(config: dict | None = None) -> Flask:
     """Build the app: settings (environment, then ``config``), storage, blueprints."""
     Flask.json_provider_class = FastJSONProvider
-    app = Flask("stations", root_path=str(ROOT), template_folder=str(ROOT / "templates"),
+    app = YizhanFlask("stations", root_path=str(ROOT), template_folder=str(ROOT / "templates"),
                 static_folder=str(ROOT / "static"))
     app.session_interface = CookieSessions()
     app.config.update(from_environ())
@@ -88,7 +115,16 @@ def create_app(config: dict | None = None) -> Flask:
 
         hops = int(app.config["YIZHAN_PROXY_HOPS"])
         app.wsgi_app = ProxyFix(app.wsgi_app, x_for=hops, x_proto=hops, x_host=hops)
+    # CSRF is checked by our own hook, for the methods that change things only: Flask-WTF's
+    # default hook looks up exemptions on every GET first (a rider's search pays for it).
+    app.config.setdefault("WTF_CSRF_CHECK_DEFAULT", False)
     csrf.init_app(app)
+    if not app.config["WTF_CSRF_CHECK_DEFAULT"]:
+        @app.before_request
+        def csrf_protect():
+            if (request.method in app.config["WTF_CSRF_METHODS"]
+                    and app.config["WTF_CSRF_ENABLED"]):
+                csrf.protect(apply_exemptions=True)
     web_db.init_app(app)
     access.init_app(app)
     serving.init_app(app)  # security headers, compression, versioned static files

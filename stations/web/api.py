@@ -11,7 +11,7 @@ from ..campaign import latest_checklist, latest_checklists, qiyou_property
 from ..exporter import feature_collection, station_feature
 from ..openapi import openapi_document
 from ..registry import save_station
-from ..riders import nearest_answer, parse_nearest_query
+from ..riders import nearest_json, parse_nearest_query
 from ..storage import StationNotFound
 from . import csrf
 from .access import PUBLIC, allow
@@ -43,12 +43,12 @@ def _typed_parameters() -> dict:
     return out
 
 
-@bp.before_app_request
+@bp.before_request
 def refuse_empty_typed_parameters():
     """``?datum=`` or ``?limit=`` is neither a datum nor a number: a 400, as the
     document says, rather than silently the default (leave the parameter out for that)."""
     rule = request.url_rule
-    if rule is None or not rule.rule.startswith(bp.url_prefix + "/"):
+    if rule is None or not request.query_string:
         return None
     empty = [name for name, value in request.args.items(multi=True) if not value.strip()]
     if not empty:  # the usual request: nothing to look up
@@ -162,4 +162,5 @@ def update(station_id):
 def nearest():
     """The k nearest stations to a point, with distance, walking minutes and open-now."""
     query = parse_nearest_query(request.args.to_dict())
-    return jsonify(nearest_answer(get_db(), query, current_app.config["YIZHAN_DB"]))
+    body = nearest_json(get_db(), query, current_app.config["YIZHAN_DB"])
+    return current_app.response_class(body, mimetype="application/json")

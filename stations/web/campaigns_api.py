@@ -6,9 +6,11 @@ from .. import campaign as core
 from ..limits import RateLimited
 from . import csrf
 from .access import PUBLIC, allow, client_id
+from .api import refuse_empty_typed_parameters
 from .db import get_db
 
 bp = Blueprint("campaigns_api", __name__, url_prefix="/api/v1/campaigns")
+bp.before_request(refuse_empty_typed_parameters)  # ?field= is a 400, as on the rest of the API
 
 
 @bp.errorhandler(core.CampaignError)

@@ -11,10 +11,12 @@ from .. import ledger as core
 from ..limits import RateLimited
 from . import csrf
 from .access import PUBLIC, allow, client_id
+from .api import refuse_empty_typed_parameters
 from .db import get_db
 from .ledger import checkin_limits, checkin_refusal
 
 bp = Blueprint("ledger_api", __name__, url_prefix="/api/v1")
+bp.before_request(refuse_empty_typed_parameters)  # ?field= is a 400, as on the rest of the API
 
 
 @bp.errorhandler(core.LedgerError)

@@ -193,10 +193,20 @@ def content_security_policy(response) -> str:
     return "; ".join(f"{name} {value}" for name, value in policy.items())
 
 
+_HEADER_ITEMS = tuple((name.lower(), name, value) for name, value in HEADERS.items())
+
+
 def _security_headers(response):
-    response.headers.setdefault("Content-Security-Policy", content_security_policy(response))
-    for name, value in HEADERS.items():
-        response.headers.setdefault(name, value)
+    # One pass over the answer's headers, then appends: a view may have set its own
+    # (a download's policy, say), which is kept.  (Headers.setdefault looks each name up
+    # by raising and catching a KeyError: about a fifth of a small JSON answer's cost.)
+    headers = response.headers
+    present = {key.lower() for key in headers.keys()}
+    if "content-security-policy" not in present:
+        headers.add("Content-Security-Policy", content_security_policy(response))
+    for key, name, value in _HEADER_ITEMS:
+        if key not in present:
+            headers.add(name, value)
     return response
 
 
