@@ -20,7 +20,7 @@ from datetime import datetime
 import numpy as np
 from scipy.spatial import cKDTree
 
-from .hours import HoursError, parse_hours
+from .hours import HoursError, OpeningHours, parse_hours
 from .records import FACILITIES
 from .storage import TZ, data_version, station_index_rows
 from .validation import EARTH_RADIUS_M, lonlat_to_xyz
@@ -87,6 +87,12 @@ _TWO_R = 2 * EARTH_RADIUS_M
 _STATUS_CODE = {"active": 0, "temporarily_closed": 1, "closed": 2, "pending": 3}
 
 
+class _Memo(dict):
+    """{timetable number: open} for one minute, and that minute of the week."""
+
+    __slots__ = ("week_minute",)
+
+
 class NearestIndex:
     """An in-memory index of stations for nearest queries.
 
@@ -121,6 +127,11 @@ class NearestIndex:
                 numbers[id(hours)] = len(self.timetables)
                 self.timetables.append(hours)
         self.timetable_of = [-1 if h is None else numbers[id(h)] for h in self.hours]
+        # A plain weekly timetable is answered from its open intervals in minutes of the
+        # week, the minute worked out once per memo (None: ask the timetable, which may
+        # need China's calendar).
+        self._week_spans = [h.week_intervals() if isinstance(h, OpeningHours) else None
+                            for h in self.timetables]
         self._minute = None  # (minute, {timetable number: open}) for the last minute asked
         xyz = lonlat_to_xyz(self.lons, self.lats)
         self.tree = cKDTree(xyz) if n else None
@@ -162,9 +173,22 @@ class NearestIndex:
         if cached is not None and cached[0] == minute:
             self._minute = (minute, cached[1], at)
             return cached[1]
-        memo = {}
+        memo = _Memo()
+        local = at if at.tzinfo is None else at.astimezone(TZ)  # Beijing wall clock
+        memo.week_minute = local.weekday() * 1440 + local.hour * 60 + local.minute
         self._minute = (minute, memo, at)
         return memo
+
+    def _timetable_open(self, number, at, memo) -> bool | None:
+        """Whether timetable ``number`` is open at ``at`` (in the memo's minute)."""
+        spans = self._week_spans[number]
+        if spans is None:
+            return self.timetables[number].is_open(at)
+        minute = memo.week_minute
+        for start, end in spans:
+            if start <= minute < end:
+                return True
+        return False
 
     def _open_state(self, i, at, memo) -> bool | None:
         """Open at ``at``: True/False, None when the hours are unknown."""
@@ -174,7 +198,7 @@ class NearestIndex:
         if number < 0:
             return None
         if number not in memo:
-            memo[number] = self.timetables[number].is_open(at)
+            memo[number] = self._timetable_open(number, at, memo)
         return memo[number]
 
     def query(self, lon, lat, k=5, *, radius_m=None, status="active", facilities=(),
@@ -278,7 +302,7 @@ class NearestIndex:
             else:
                 state = memo.get(number)
                 if state is None and number not in memo:
-                    state = memo[number] = self.timetables[number].is_open(at)
+                    state = memo[number] = self._timetable_open(number, at, memo)
             out.append(Hit(ids[i], d, state, self.stations[i] if self.stations is not None else None))
         return out
 

@@ -112,3 +112,29 @@ def test_sub_millimetre_near_ties_rank_like_brute_force():
         got = [h.station_id for h in index.query(lon0, lat0, 1, **kw)]
         want = [s["id"] for s, _ in brute_force_nearest(rows, lon0, lat0, 1, **kw)]
         assert got == want
+
+
+def test_open_state_of_every_hit_is_the_timetables_own_answer():
+    """The index answers open-now from week minutes (once per minute and timetable):
+    it must agree with the timetable itself at every kind of moment — overnight spans,
+    the Sunday-to-Monday week end, the first and last minute of a span, aware times in
+    another zone, and calendar-dependent hours (statutory holidays, 调休)."""
+    from datetime import timedelta, timezone
+
+    from stations.hours import parse_hours
+
+    texts = ["Mo-Fr 08:00-20:00", "Su 22:00-06:00", "Mo-Su 07:00-22:00", "24/7",
+             "Sa,Su 00:00-02:30; Mo 23:59-00:01", "周一至周五 09:00-17:00（法定节假日除外）",
+             "Tu 12:00-12:01", "Mo-Sa 21:00-03:00"]
+    rows = [{"id": i + 1, "lon": 116.4 + i * 1e-3, "lat": 39.9, "status": "active",
+             "facilities": [], "hours": text} for i, text in enumerate(texts)]
+    index = NearestIndex(rows)
+    monday = datetime(2026, 9, 28)  # the week of the National Day holiday and a 调休 Saturday
+    moments = [monday + timedelta(minutes=m) for m in range(0, 14 * 1440, 29)]
+    moments += [monday + timedelta(days=6, hours=23, minutes=59), monday + timedelta(days=7),
+                monday + timedelta(days=1, hours=12), monday + timedelta(days=1, hours=12, minutes=1)]
+    for naive in moments:
+        for at in (naive.replace(tzinfo=TZ), (naive.replace(tzinfo=TZ)).astimezone(timezone.utc), naive):
+            got = {h.station_id: h.open_now for h in index.query(116.4, 39.9, len(rows), at=at)}
+            want = {row["id"]: parse_hours(row["hours"]).is_open(at) for row in rows}
+            assert got == want, at

@@ -195,6 +195,12 @@ class OpeningHours:
         """Open intervals in minutes from Monday 00:00 of the current week (cached)."""
         return _week_intervals(self.days)
 
+    def week_intervals(self) -> tuple[tuple[int, int], ...]:
+        """Open intervals as (start, end) minutes from Monday 00:00 (end excluded),
+        merged, with the weeks before and after laid beside: a minute of the week m
+        (0 <= m < 7 × 1440) is open exactly when some start <= m < end."""
+        return _week_intervals(self.days)
+
     def is_open(self, at: datetime) -> bool:
         """Whether the station is open at a moment.
 
