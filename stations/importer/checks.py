@@ -1,16 +1,10 @@
-"""Importing station lists from CSV, XLSX and GeoJSON, all or nothing, in a stream.
+"""Checking a station list: headers found by alias, rows read from CSV, XLSX or
+GeoJSON, lines that are not stations (totals, signatures, notes) skipped, each
+row's cells and coordinates checked, and duplicates looked for across the file and
+against the stations already stored.
 
-Columns are found by their header, Chinese or English.  Every row is checked
-and every problem is reported with the row number as a spreadsheet shows it
-(header row 1, first station row 2), the column as the file names it, and a
-reason.  A file with any error writes nothing unless ``skip_invalid`` is given,
-and then exactly the valid rows; a dry run writes nothing at all.
-
-Memory stays bounded for big files (500,000 rows): rows are read one at a time
-(``stations.readers``), checked in batches, and parked in a temporary file; the
-checks that need the whole file (duplicates) keep only compact arrays.  Writing
-then streams the parked rows in batches inside one write transaction, so the
-import is still all or nothing.
+Memory stays bounded: rows are checked in batches and parked in a temporary file;
+the duplicate check keeps only compact arrays (names spill to a temporary file).
 """
 
 from __future__ import annotations
@@ -22,20 +16,18 @@ import re
 import tempfile
 import unicodedata
 from array import array
-from dataclasses import asdict, dataclass, field
-from pathlib import Path
 
 import numpy as np
 
-from . import readers
-from .readers import MAX_ROWS, FileProblem
-from .coords import CoordinateError, parse_coordinate, parse_lonlat_pair
-from .records import Problem, clean_station
-from .storage import insert_stations, station_names, station_point_arrays, write_transaction
-from .validation import check_places, find_duplicates
+from .. import readers
+from ..coords import CoordinateError, parse_coordinate, parse_lonlat_pair
+from ..readers import MAX_ROWS, FileProblem
+from ..records import Problem, clean_station
+from ..storage import station_names, station_point_arrays
+from ..validation import check_places, find_duplicates
+from .report import ImportReport, RowReport
 
-__all__ = ["ImportError_", "ImportReport", "RowReport", "HEADER_ALIASES", "map_headers",
-           "import_file", "import_path", "import_stream", "format_report", "skipped_summary"]
+__all__ = ["HEADER_ALIASES", "map_headers", "open_rows"]
 
 HEADER_ALIASES = {
     "id": ["id", "yizhan_id", "驿站id"],
@@ -61,93 +53,9 @@ HEADER_ALIASES = {
     "last_verified_at": ["核验时间", "最近核验", "核验日期", "last_verified_at", "verified"],
     "note": ["备注", "备注说明", "说明", "附注", "note", "notes", "remark", "remarks"],
 }
-_MAX_ROWS = MAX_ROWS
 BATCH = 5_000         # rows checked, parked and written at a time
 DETAIL_LIMIT = 1_000  # rows with errors (and, apart, rows with only warnings) listed in full
 SKIPPED_LIMIT = 100   # lines that are not stations, quoted in the report
-WRITTEN_LIMIT = 1_000  # written stations the report links to
-ImportError_ = FileProblem  # the name callers know
-
-
-@dataclass
-class RowReport:
-    row: int
-    name: str | None
-    errors: list[Problem] = field(default_factory=list)
-    warnings: list[Problem] = field(default_factory=list)
-
-
-@dataclass
-class ImportReport:
-    filename: str
-    format: str = ""
-    encoding: str | None = None
-    datum: str = "wgs84"
-    row_label: str = "行"
-    total_rows: int = 0
-    columns: dict = field(default_factory=dict)  # field -> header as written in the file
-    ignored_columns: list = field(default_factory=list)
-    file_errors: list = field(default_factory=list)
-    rows: list = field(default_factory=list)  # RowReport for the rows with problems listed
-    valid_records: list = field(default_factory=list)  # (readers of small files only)
-    valid_rows: int = 0
-    written: int = 0
-    dry_run: bool = False
-    skip_invalid: bool = False
-    counted_error_rows: int | None = None    # counted over the whole file when
-    counted_warning_rows: int | None = None  # not every row is listed
-    skipped_lines: list = field(default_factory=list)  # [row number, text] of lines that are
-    skipped_count: int = 0                             # not stations (合计, 填表人, 注：…)
-    written_stations: list = field(default_factory=list)  # [row number, id, name], the first ones
-
-    @property
-    def error_rows(self) -> int:
-        if self.counted_error_rows is not None:
-            return self.counted_error_rows
-        return sum(1 for r in self.rows if r.errors)
-
-    @property
-    def warning_rows(self) -> int:
-        if self.counted_warning_rows is not None:
-            return self.counted_warning_rows
-        return sum(1 for r in self.rows if r.warnings and not r.errors)
-
-    @property
-    def unlisted_rows(self) -> int:
-        """Rows with problems that the report counts but does not list."""
-        return max(0, self.error_rows + self.warning_rows - len(self.rows))
-
-    @property
-    def ok(self) -> bool:
-        return not self.file_errors and not self.error_rows
-
-    def column(self, name: str) -> str:
-        """The header the file used for a field (for messages)."""
-        return self.columns.get(name, name)
-
-    def columns_of(self, problem: Problem) -> str:
-        """The columns a problem is about, as the file names them (经度、纬度 for a
-        duplicate point; its one 坐标 column when the file has no 经度/纬度)."""
-        names = list(getattr(problem, "columns", ()) or ()) or [problem.field]
-        if "location" in self.columns and not {"lon", "lat"} & self.columns.keys():
-            names = list(dict.fromkeys("location" if n in ("lon", "lat") else n for n in names))
-        return "、".join(self.column(n) for n in names)
-
-    def to_dict(self) -> dict:
-        out = asdict(self)
-        out.pop("valid_records")
-        return out
-
-    @classmethod
-    def from_dict(cls, data: dict) -> ImportReport:
-        data = dict(data)
-        data["rows"] = [RowReport(r["row"], r["name"], [_problem(p) for p in r["errors"]],
-                                  [_problem(p) for p in r["warnings"]]) for r in data.get("rows", [])]
-        return cls(**{k: v for k, v in data.items() if k in cls.__dataclass_fields__})
-
-
-def _problem(data: dict) -> Problem:
-    return Problem(data["field"], data["message"], tuple(data.get("columns") or ()))
 
 
 # --- headers -------------------------------------------------------------------------
@@ -455,124 +363,6 @@ def _check(rows, report, datum, region, db, progress, estimate, spill_dir):
     report.valid_rows = report.total_rows - report.counted_error_rows
     report.rows = sorted(checked.listed.values(), key=lambda r: r.row)
     return checked
-
-
-# --- importing -----------------------------------------------------------------------
-
-def _no_progress(stage, done, total):
-    pass
-
-
-def import_stream(db, stream, filename: str = "", *, datum="wgs84", region="beijing",
-                  dry_run=False, skip_invalid=False, username=None, progress=None,
-                  spill_dir=None) -> ImportReport:
-    """Read, check and (unless told otherwise) store a station list in one transaction.
-
-    Parameters
-    ----------
-    stream : binary file object
-        The file, seekable (an open file or BytesIO).
-    progress : callable, optional
-        ``progress(stage, done, total)`` with stage ``"check"`` or ``"write"``;
-        ``total`` is an estimate or None.
-    spill_dir : path, optional
-        Where checked rows wait for the write (a temporary file, removed after).
-
-    Returns
-    -------
-    ImportReport
-        ``written`` is the number of stations stored (0 when the file had errors
-        and ``skip_invalid`` was not given, or on a dry run).
-    """
-    report = ImportReport(filename, datum=datum, dry_run=dry_run, skip_invalid=skip_invalid)
-    progress = progress or _no_progress
-    try:
-        rows, estimate = open_rows(stream, filename, report)
-        checked = _check(rows, report, datum, region, db, progress, estimate, spill_dir)
-    except FileProblem as exc:
-        report.file_errors.append(str(exc))
-        return report
-    try:
-        if not report.total_rows:
-            report.file_errors.append("文件中没有站点数据行")
-        elif not (dry_run or not report.valid_rows or (report.error_rows and not skip_invalid)):
-            _write(db, checked, report, username, progress)
-    finally:
-        checked.close()
-    return report
-
-
-def _write(db, checked, report, username, progress):
-    # Rows that carry an id first, so that ids handed to the others never collide.
-    written, flags = 0, checked.flags
-    with write_transaction(db):
-        for with_id in (True, False):
-            for batch in checked.batches():
-                picked = [record for i, record in batch
-                          if not flags[i] & 1 and (record.get("id") is not None) == with_id]
-                records = [{k: v for k, v in record.items() if k != "_row"} for record in picked]
-                if records:
-                    ids = insert_stations(db, records, username=username, action="import")
-                    listed = report.written_stations
-                    for record, station_id in zip(picked[:max(0, WRITTEN_LIMIT - len(listed))], ids):
-                        listed.append([record["_row"], station_id, record.get("name")])
-                    written += len(records)
-                    progress("write", written, report.valid_rows)
-    report.written = written
-    report.written_stations.sort()
-
-
-def import_file(db, data: bytes, filename: str = "", **options) -> ImportReport:
-    """:func:`import_stream` over bytes in memory (small files, tests)."""
-    return import_stream(db, io.BytesIO(data), filename, **options)
-
-
-def import_path(db, path, filename: str | None = None, **options) -> ImportReport:
-    """:func:`import_stream` over a file on disk; the report names ``filename`` if given."""
-    path = Path(path)
-    with open(path, "rb") as stream:
-        return import_stream(db, stream, filename or path.name, **options)
-
-
-def skipped_summary(report: ImportReport) -> str:
-    """The warning about lines read as not stations, quoting them."""
-    quoted = "；".join(f"第 {number} 行“{text}”" for number, text in report.skipped_lines)
-    more = report.skipped_count - len(report.skipped_lines)
-    return (f"警告：已跳过 {report.skipped_count} 行不是站点的内容（合计、填表人、注释等，没有坐标）："
-            + quoted + (f"；另有 {more} 行未列出" if more > 0 else ""))
-
-
-def format_report(report: ImportReport, limit: int = 200) -> str:
-    """The report as plain text for the command line."""
-    lines = [f"文件 {report.filename}：格式 {report.format or '?'}"
-             + (f"，编码 {report.encoding}" if report.encoding else "")
-             + f"，坐标系 {report.datum}"]
-    for message in report.file_errors:
-        lines.append(f"错误：{message}")
-    if report.file_errors:
-        lines.append("未写入任何数据。")
-        return "\n".join(lines)
-    if report.ignored_columns:
-        lines.append("未识别、已忽略的列：" + "、".join(report.ignored_columns))
-    if report.skipped_count:
-        lines.append(skipped_summary(report))
-    lines.append(f"共 {report.total_rows} 行；有错误 {report.error_rows} 行；"
-                 f"仅有警告 {report.warning_rows} 行；可导入 {report.valid_rows} 行。")
-    prefix = "第 {} 个要素" if report.row_label == "个要素" else "第 {} 行"
-    for row in report.rows[:limit]:
-        for kind, problems in (("错误", row.errors), ("警告", row.warnings)):
-            for p in problems:
-                lines.append(f"{prefix.format(row.row)} [{report.columns_of(p)}] {kind}：{p.message}")
-    unlisted = report.unlisted_rows + max(0, len(report.rows) - limit)
-    if unlisted:
-        lines.append(f"……另有 {unlisted} 行有问题未列出。")
-    if report.dry_run:
-        lines.append("试运行（--dry-run）：未写入任何数据。")
-    elif report.written:
-        lines.append(f"已写入 {report.written} 个站点。")
-    elif report.error_rows and not report.skip_invalid:
-        lines.append("因存在错误，未写入任何数据（可用 --skip-invalid 只导入无错误的行）。")
-    return "\n".join(lines)
 
 
 # --- for other readers of tables (stations.coverage) ----------------------------------
