@@ -20,7 +20,9 @@ storage.insert_stations).  For each one this prints
 * HTTP throughput under the project's server stack (stations/serve.py: gunicorn with
   2 gevent workers, the same for the app and the bare anchor) with wrk (a Lua script cycling through
   many different /api/v1/nearest URLs) and /healthz under the same server, connections
-  and duration.  If wrk is missing and cannot be installed, a small Python thread load
+  and duration; two anchors under the same server and load: a bare Flask app answering
+  a small JSON, and the project's own app whose nearest view answers a stored real
+  answer without searching (every hook, the same bytes: the floor of any view).  If wrk is missing and cannot be installed, a small Python thread load
   generator is used instead (said so in the output; it is much weaker than wrk).
 
 Traffic goes only to 127.0.0.1; every run is time-bounded; gunicorn is stopped at the
@@ -372,7 +374,29 @@ def small():
 '''
 
 
-def start_gunicorn(db_path, region, port, log_path, *, app="app:app", cwd=ROOT):
+FLOOR_APP = '''"""The second anchor: the project's own app, every hook included (access, CSRF,
+sessions, security headers, compression, the API's parameter check), whose nearest view
+answers a stored real answer without searching: the floor any view of this app stands on."""
+import os
+
+from flask import current_app
+
+from app import app
+from stations.web.access import PUBLIC, allow
+
+BODY = open(os.environ["BENCH_FLOOR_BODY"], "rb").read()
+
+
+@allow(PUBLIC)
+def fixed_nearest():
+    return current_app.response_class(BODY, mimetype="application/json")
+
+
+app.view_functions["api.nearest"] = fixed_nearest
+'''
+
+
+def start_gunicorn(db_path, region, port, log_path, *, app="app:app", cwd=ROOT, env_extra=None):
     """The project's own server stack (stations/serve.py: gunicorn, gevent workers, its
     access log and limits) with 2 workers, serving ``app`` from ``cwd``: the app and the
     bare anchor are compared under the same server."""
@@ -381,7 +405,7 @@ def start_gunicorn(db_path, region, port, log_path, *, app="app:app", cwd=ROOT):
     env = dict(os.environ, YIZHAN_DB=str(db_path), YIZHAN_REGION=region, WEB_CONCURRENCY="2",
                YIZHAN_SECRET_KEY="bench-only-" + os.urandom(16).hex(),
                PYTHONPATH=str(ROOT) + (os.pathsep + os.environ["PYTHONPATH"]
-                                       if os.environ.get("PYTHONPATH") else ""))
+                                       if os.environ.get("PYTHONPATH") else ""), **(env_extra or {}))
     logfile = open(log_path, "wb")
     argv = command(f"127.0.0.1:{port}", "--workers", "2", "--chdir", str(cwd), app)
     argv[0] = PYTHON
@@ -588,6 +612,7 @@ def http_part(label, db_path, region, points, workdir, args, use_wrk):
             got = [r["station"]["id"] for r in json.loads(body)["results"]]
             http_mis += got != [h.station_id for h in index.query(float(lon), float(lat), K, at=AT)]
         db.conn.close()
+        (workdir / "floor-body.json").write_bytes(body)  # a real answer, for the floor anchor
         warm = min(3, args.duration)
         if use_wrk:
             run_wrk(port, paths_file, lua_file, warm, args.connections, args.threads)
@@ -615,6 +640,20 @@ def http_part(label, db_path, region, points, workdir, args, use_wrk):
             bare = run_python_loadgen(port, nearest_paths, args.duration, args.connections)
     finally:
         stop_gunicorn(proc)
+    # Anchor: the project's app answering a stored nearest answer (no search), same load.
+    (workdir / "floor_app.py").write_text(FLOOR_APP)
+    port = free_port()
+    proc = start_gunicorn(db_path, region, port, workdir / "gunicorn-floor.log", app="floor_app:app",
+                          cwd=workdir, env_extra={"BENCH_FLOOR_BODY": str(workdir / "floor-body.json")})
+    try:
+        if use_wrk:
+            run_wrk(port, paths_file, lua_file, warm, args.connections, args.threads)
+            floor = run_wrk(port, paths_file, lua_file, args.duration, args.connections, args.threads)
+        else:
+            run_python_loadgen(port, nearest_paths, warm, args.connections)
+            floor = run_python_loadgen(port, nearest_paths, args.duration, args.connections)
+    finally:
+        stop_gunicorn(proc)
     tool = (f"wrk -t{args.threads} -c{args.connections} -d{args.duration}s" if use_wrk
             else f"Python thread load generator, {args.connections} connections, {args.duration}s")
     log(f"  HTTP: the project's server (stations/serve.py: gunicorn, 2 gevent workers) for both, {tool}, {len(nearest_paths):,} different nearest URLs cycled")
@@ -625,14 +664,18 @@ def http_part(label, db_path, region, points, workdir, args, use_wrk):
         log(f"    {name:21s} {r['rps']:8.0f} req/s   p50 {r['p50_ms']:7.2f} ms   p99 {r['p99_ms']:7.2f} ms"
             f"   max {r['max_ms']:7.1f} ms   requests {r['requests']:,}   non-2xx {r['non2xx']}"
             f"   socket errors {r['socket_errors']} ({r['errors_detail']})   {r['bytes_per_req']:.0f} B/resp")
-    r = bare
-    log(f"    {'bare Flask app (anchor)':21s} {r['rps']:8.0f} req/s   p50 {r['p50_ms']:7.2f} ms   p99 {r['p99_ms']:7.2f} ms"
-        f"   non-2xx {r['non2xx']}   socket errors {r['socket_errors']}")
+    for name, r in (("bare Flask app (anchor)", bare), ("app, stored answer", floor)):
+        log(f"    {name:21s} {r['rps']:8.0f} req/s   p50 {r['p50_ms']:7.2f} ms   p99 {r['p99_ms']:7.2f} ms"
+            f"   non-2xx {r['non2xx']}   socket errors {r['socket_errors']}   {r['bytes_per_req']:.0f} B/resp")
     ratio = near["rps"] / health["rps"] if health["rps"] else float("nan")
     bare_ratio = near["rps"] / bare["rps"] if bare["rps"] else float("nan")
+    floor_ratio = floor["rps"] / bare["rps"] if bare["rps"] else float("nan")
     log(f"    nearest / healthz throughput ratio: {ratio:.2f};   nearest / bare Flask app: {bare_ratio:.2f}"
         " (aim >= 0.7, 0 errors)")
-    return {"near": near, "health": health, "bare": bare, "ratio": ratio, "bare_ratio": bare_ratio,
+    log(f"    the app's floor (every hook, a stored answer, no search) / bare Flask app: {floor_ratio:.2f};"
+        f"   nearest / that floor: {near['rps'] / floor['rps'] if floor['rps'] else float('nan'):.2f}")
+    return {"near": near, "health": health, "bare": bare, "floor": floor, "ratio": ratio,
+            "bare_ratio": bare_ratio, "floor_ratio": floor_ratio,
             "tool": "wrk" if use_wrk else "python", "http_mismatches": http_mis}
 
 
