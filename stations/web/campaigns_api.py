@@ -7,6 +7,7 @@ from ..limits import RateLimited
 from . import csrf
 from .access import PUBLIC, allow, client_id
 from .api import refuse_empty_typed_parameters
+from .api_common import error_answer, json_object, protect_session, too_many
 from .db import get_db
 
 bp = Blueprint("campaigns_api", __name__, url_prefix="/api/v1/campaigns")
@@ -15,11 +16,7 @@ bp.before_request(refuse_empty_typed_parameters)  # ?field= is a 400, as on the 
 
 @bp.errorhandler(core.CampaignError)
 def campaign_error(exc):
-    body = {"status": exc.status, "message": exc.message}
-    if exc.field:
-        body["parameter"] = exc.field
-    body.update(exc.detail)
-    return jsonify(error=body), exc.status
+    return error_answer(exc, exc.detail)
 
 
 @bp.errorhandler(core.NotFound)
@@ -28,12 +25,7 @@ def not_found(exc):
 
 
 def _body():
-    if not g.get("basic_auth") and g.get("user") is not None:
-        csrf.protect()  # a cookie session needs the X-CSRFToken header
-    data = request.get_json(silent=True)
-    if not isinstance(data, dict):
-        raise core.CampaignError("请求体应是 JSON 对象", "body")
-    return data
+    return json_object(core.CampaignError)
 
 
 def campaign_json(campaign) -> dict:
@@ -77,8 +69,7 @@ def _photo_dir():
 
 def _multipart():
     """(form fields, photos as (filename, bytes)) of a multipart request, as the web form sends."""
-    if not g.get("basic_auth") and g.get("user") is not None:
-        csrf.protect()  # a cookie session needs the X-CSRFToken header
+    protect_session()
     photos = []
     for upload in request.files.getlist("photos"):
         try:
@@ -207,8 +198,7 @@ def object_(campaign_id):
                                     limits={"per_client": config["YIZHAN_FEEDBACK_PER_CLIENT"],
                                             "global": config["YIZHAN_FEEDBACK_GLOBAL"]})
     except RateLimited as exc:
-        return jsonify(error={"status": 429, "message": "提交太频繁了，请稍后再试。",
-                              "retry_after": exc.retry_after}), 429, {"Retry-After": str(exc.retry_after)}
+        return too_many("提交太频繁了，请稍后再试。", exc)
     return jsonify(made), 201
 
 

@@ -9,9 +9,9 @@ from flask import Blueprint, current_app, g, jsonify, request
 
 from .. import ledger as core
 from ..limits import RateLimited
-from . import csrf
 from .access import PUBLIC, allow, client_id
 from .api import refuse_empty_typed_parameters
+from .api_common import error_answer, json_object, too_many
 from .db import get_db
 from .ledger import checkin_limits, checkin_refusal
 
@@ -21,21 +21,11 @@ bp.before_request(refuse_empty_typed_parameters)  # ?field= is a 400, as on the 
 
 @bp.errorhandler(core.LedgerError)
 def ledger_error(exc):
-    body = {"status": exc.status, "message": exc.message}
-    if exc.field:
-        body["parameter"] = exc.field
-    if len(exc.errors) > 1:
-        body["errors"] = exc.errors
-    return jsonify(error=body), exc.status
+    return error_answer(exc, {"errors": exc.errors} if len(exc.errors) > 1 else None)
 
 
 def _body():
-    if not g.get("basic_auth") and g.get("user") is not None:
-        csrf.protect()  # a cookie session needs the X-CSRFToken header
-    data = request.get_json(silent=True)
-    if not isinstance(data, dict):
-        raise core.LedgerError("请求体应是 JSON 对象", "body")
-    return data
+    return json_object(core.LedgerError)
 
 
 def _day_param(name):
@@ -102,8 +92,7 @@ def checkin(station_id):
     try:
         result = core.check_in(get_db(), station_id, client=client_id(), limits=checkin_limits())
     except RateLimited as exc:
-        return jsonify(error={"status": 429, "message": checkin_refusal(exc),
-                              "retry_after": exc.retry_after}), 429, {"Retry-After": str(exc.retry_after)}
+        return too_many(checkin_refusal(exc), exc)
     return jsonify(result), 201
 
 
