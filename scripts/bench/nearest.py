@@ -626,34 +626,25 @@ def http_part(label, db_path, region, points, workdir, args, use_wrk):
         workers = worker_rss(proc.pid)
     finally:
         stop_gunicorn(proc)
-    # Anchor: a bare Flask app (no database, a small JSON) under the same server and load.
-    (workdir / "bare_app.py").write_text(BARE_APP)
-    port = free_port()
-    proc = start_gunicorn(db_path, region, port, workdir / "gunicorn-bare.log", app="bare_app:app",
-                          cwd=workdir)
-    try:
-        if use_wrk:
-            run_wrk(port, paths_file, lua_file, warm, args.connections, args.threads)
-            bare = run_wrk(port, paths_file, lua_file, args.duration, args.connections, args.threads)
-        else:
+    def anchor(name, source, env_extra=None):
+        """An anchor app (``source`` written as ``name``.py) under the same server and load."""
+        (workdir / f"{name}.py").write_text(source)
+        port = free_port()
+        proc = start_gunicorn(db_path, region, port, workdir / f"gunicorn-{name}.log", app=f"{name}:app",
+                              cwd=workdir, env_extra=env_extra)
+        try:
+            if use_wrk:
+                run_wrk(port, paths_file, lua_file, warm, args.connections, args.threads)
+                return run_wrk(port, paths_file, lua_file, args.duration, args.connections, args.threads)
             run_python_loadgen(port, nearest_paths, warm, args.connections)
-            bare = run_python_loadgen(port, nearest_paths, args.duration, args.connections)
-    finally:
-        stop_gunicorn(proc)
-    # Anchor: the project's app answering a stored nearest answer (no search), same load.
-    (workdir / "floor_app.py").write_text(FLOOR_APP)
-    port = free_port()
-    proc = start_gunicorn(db_path, region, port, workdir / "gunicorn-floor.log", app="floor_app:app",
-                          cwd=workdir, env_extra={"BENCH_FLOOR_BODY": str(workdir / "floor-body.json")})
-    try:
-        if use_wrk:
-            run_wrk(port, paths_file, lua_file, warm, args.connections, args.threads)
-            floor = run_wrk(port, paths_file, lua_file, args.duration, args.connections, args.threads)
-        else:
-            run_python_loadgen(port, nearest_paths, warm, args.connections)
-            floor = run_python_loadgen(port, nearest_paths, args.duration, args.connections)
-    finally:
-        stop_gunicorn(proc)
+            return run_python_loadgen(port, nearest_paths, args.duration, args.connections)
+        finally:
+            stop_gunicorn(proc)
+
+    # Anchors: a bare Flask app (no database, a small JSON); the project's app answering a
+    # stored nearest answer (every hook, no search).
+    bare = anchor("bare_app", BARE_APP)
+    floor = anchor("floor_app", FLOOR_APP, {"BENCH_FLOOR_BODY": str(workdir / "floor-body.json")})
     tool = (f"wrk -t{args.threads} -c{args.connections} -d{args.duration}s" if use_wrk
             else f"Python thread load generator, {args.connections} connections, {args.duration}s")
     log(f"  HTTP: the project's server (stations/serve.py: gunicorn, 2 gevent workers) for both, {tool}, {len(nearest_paths):,} different nearest URLs cycled")
