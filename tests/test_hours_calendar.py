@@ -55,6 +55,25 @@ def test_holiday_remarks_organisers_write(text, holiday_open):
     assert remark.strip("()") in parse_hours(text).to_zh().replace("(", "（").replace(")", "）")
 
 
+@pytest.mark.parametrize("moment, is_open", [
+    ("2026-10-01T10:00", False),  # National Day, a Thursday
+    ("2026-10-10T10:00", True),   # Saturday, a make-up working day (调休): weekday hours
+    ("2026-10-10T17:30", False),  # … and only those
+    ("2026-10-11T10:00", False),  # an ordinary Sunday
+    ("2026-10-17T10:00", False),  # an ordinary Saturday
+    ("2026-10-12T10:00", True),   # an ordinary Monday
+])
+def test_weekdays_except_statutory_holidays_follow_the_official_calendar(moment, is_open):
+    hours = parse_hours("周一至周五 9:00-17:00（法定节假日除外）")
+    assert hours.is_open(at(moment)) is is_open
+    assert hours.next_change(at("2026-10-09T18:00")) == at("2026-10-10T09:00")
+
+
+def test_a_make_up_day_keeps_its_own_hours_when_the_weekdays_differ():
+    hours = parse_hours("周一至周四 9:00-17:00，周五 9:00-12:00，周六 10:00-11:00（法定节假日除外）")
+    assert hours.is_open(at("2026-10-10T10:30")) and not hours.is_open(at("2026-10-10T12:00"))
+
+
 def test_normal_holiday_opening_with_workdays_ignores_the_calendar():
     hours = parse_hours("周一至周五 9:00-17:00（节假日正常开放）")
     assert hours.is_open(at("2026-10-01T10:00"))  # Thursday, National Day: open as usual

@@ -184,3 +184,16 @@ def test_station_map_is_metric_with_the_label_closed_until_tapped(client, night)
     assert "L.control.scale()" not in html
     assert '"permanent": false' in html or '"permanent":false' in html
     assert "<noscript>" in html
+
+
+@pytest.mark.parametrize("moment, label", [
+    ("2026-10-01T10:00:00+08:00", "已打烊"),    # National Day (Thursday): a statutory holiday
+    ("2026-10-10T10:00:00+08:00", "营业中"),    # Saturday, a make-up working day (调休)
+])
+def test_weekday_hours_except_holidays_follow_chinas_calendar(client, fresh_db, moment, label):
+    station = make_station(fresh_db, name="日历站", hours="周一至周五 9:00-17:00（法定节假日除外）")
+    text = client.get("/nearby", query_string={**HERE, "at": moment}).get_data(as_text=True)
+    item = re.search(rf'data-station-id="{station}">(.*?)</li>', text, re.S).group(1)
+    assert f'class="open open-{label == "营业中"}">{label}' in item
+    page = client.get(f"/stations/{station}").get_data(as_text=True)
+    assert re.search(r"<dd>周一至周五 0?9:00-17:00[^<]*（法定节假日除外）</dd>", page)  # the remark shown

@@ -134,6 +134,13 @@ class Timetable:
                 return season.workday_spans  # 调休: a weekend day worked like a weekday
             if not working and weekday in season.workdays:
                 return ()  # a statutory holiday on a weekday
+        elif self.holidays == HOLIDAYS_CLOSED and working and weekday >= 5:
+            # "周一至周五 …（法定节假日除外）" follows the official calendar: on a make-up
+            # working day (调休, e.g. Saturday 2026-10-10) it keeps its weekday hours, when
+            # Monday to Friday share them (the calendar does not say which weekday it replaces).
+            weekdays = season.week.days[:5]
+            if weekdays[0] and all(spans == weekdays[0] for spans in weekdays):
+                return weekdays[0]
         return season.week.days[weekday]
 
     def _intervals(self, local: datetime, days_ahead: int):
