@@ -110,6 +110,9 @@ def test_new_station_form_has_a_map_picker_and_a_district_list(admin, app):
     assert options == district_choices(app.config["YIZHAN_REGION"])  # official order
     assert 'id="coordpicker"' in form and 'data-datum="gcj02"' in form
     assert "/static/" in form and "admin_form.js" in form
+    # The tab says what the page is (the picker's script once, in the page, not in the title).
+    assert re.search(r"<title>([^<]*)</title>", form).group(1) == "新建站点 · 驿站 Yizhan"
+    assert form.count("admin_form.js") == 1
 
 
 def test_directory_districts_in_official_order_and_open_ones_by_default(client, fresh_db, app):
