@@ -155,19 +155,23 @@ def _register_errors(app):
     def csrf_error(error):
         message = "表单已过期或缺少安全令牌，请返回刷新页面后重试。"
         if _wants_json():
-            return jsonify(error={"status": 400, "message": "CSRF token missing or invalid"}), 400
+            return jsonify(error={"status": 400, "message": "缺少安全令牌（CSRF）或已过期"}), 400
         return render_template("error.html", code=400, message=message), 400
+
+    messages = {400: "请求有误。", 401: "请先登录。", 403: "您没有权限访问此页面。",
+                404: "找不到该页面。", 405: "不支持该请求方法。",
+                413: "上传的文件太大。", 429: "请求过于频繁，请稍后再试。"}
 
     @app.errorhandler(HTTPException)
     def http_error(error):
-        messages = {400: "请求有误。", 401: "请先登录。", 403: "您没有权限访问此页面。",
-                    404: "找不到该页面。", 405: "不支持该请求方法。",
-                    413: "上传的文件太大。", 429: "请求过于频繁，请稍后再试。"}
         # Keep what the exception says beside the body: Allow on a 405, WWW-Authenticate…
         headers = [(k, v) for k, v in error.get_headers() if k.lower() != "content-type"]
         if _wants_json():
-            return (jsonify(error={"status": error.code, "message": error.description}),
-                    error.code, headers)
+            # A view's own message is kept; werkzeug's English default is not shown.
+            message = error.description
+            if message == type(error).description:
+                message = messages.get(error.code, f"请求未能完成（{error.code}）。")
+            return jsonify(error={"status": error.code, "message": message}), error.code, headers
         return render_template("error.html", code=error.code,
                                message=messages.get(error.code, error.name)), error.code, headers
 
@@ -175,7 +179,7 @@ def _register_errors(app):
     def server_error(error):
         app.logger.exception("unhandled error on %s", request.path)
         if _wants_json():
-            return jsonify(error={"status": 500, "message": "internal error"}), 500
+            return jsonify(error={"status": 500, "message": "服务器出错了，请稍后再试。"}), 500
         return render_template("error.html", code=500, message="服务器出错了，请稍后再试。"), 500
 
     # Another writer (an import, a restore) held the database past the busy timeout:
@@ -190,6 +194,19 @@ def _register_errors(app):
         return render_template("error.html", code=503, message=busy_message), 503, retry
 
     app.register_error_handler(storage.DatabaseBusy, database_busy)
+
+    # A body the server cannot read (bad chunked encoding) is the client's
+    # fault: 400, never a 500.  gunicorn raises these from request.stream.read().
+    from gunicorn.http.errors import ParseException
+
+    def unreadable_body(error):
+        app.logger.warning("unreadable request body on %s %s: %r", request.method, request.path, error)
+        message = "请求体无法读取（分块编码有误或不完整）。"
+        if _wants_json():
+            return jsonify(error={"status": 400, "message": message}), 400
+        return render_template("error.html", code=400, message=message), 400
+
+    app.register_error_handler(ParseException, unreadable_body)
 
     @app.errorhandler(sqlite3.OperationalError)
     def database_error(error):
