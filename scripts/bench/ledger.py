@@ -7,8 +7,8 @@ Run:  .venv/bin/python scripts/bench/ledger.py [--stations 3000] [--days 365] [-
 Builds a temporary database of synthetic Beijing stations (stations.demo), writes one
 CSV per month (站点编号, 日期, the six visitor kinds, the eight services) and imports
 each through ``ledger.import_ledger`` — the path of ``yizhan ledger import``: every row
-checked, then written in one transaction per file with the monthly summary kept by
-triggers.  Then it times:
+checked, then written in one transaction per file with the summaries (per station and
+month, per district and day) kept by triggers.  Then it times:
 
 * the import rate (rows per second, checks and writes) and the database size;
 * ``ledger_report`` for the year: district × month for every district (the API's
@@ -128,6 +128,7 @@ def main():
     result["db_mb"] = round(size / 1e6, 1)
     result["db_bytes_per_entry"] = round(size / rows, 1)
     result["summary_rows"] = db.execute("SELECT count(*) FROM ledger_months").fetchone()[0]
+    result["district_day_rows"] = db.execute("SELECT count(*) FROM ledger_district_days").fetchone()[0]
 
     districts = [r[0] for r in db.execute("SELECT DISTINCT district FROM stations WHERE district IS NOT NULL")]
     one = max(districts, key=lambda x: db.execute("SELECT count(*) FROM stations WHERE district = ?", [x]).fetchone()[0])

@@ -1,16 +1,20 @@
 """Reports: visits, services, check-ins, meetings, members and unions gained — per
 station, district and month — and the yearly summary sentence.
 
-Whole months are read from ``ledger_months`` (kept up to date by triggers on every
-write), so a year of 30,000 stations is 360,000 summary rows, not 11 million entries;
-only the days of a partly covered first or last month are summed from the entries,
-station by station through the primary key.
+Figures by district come from ``ledger_district_days`` (the sums per district and day,
+kept up to date by triggers on every write and on a station's change of district): a
+year is a few thousand rows whatever the number of stations.  Figures by station (and a
+``union`` user's, limited to its stations) read whole months from ``ledger_months``
+(per station and month, also kept by triggers); a partly covered first or last month
+is summed from the entries, station by station through the primary key — or, when the
+days left out are fewer (a year to date: the rest of this month is still to come), as
+the month's summary minus the days left out.
 """
 
 from __future__ import annotations
 
 import calendar
-from datetime import date
+from datetime import date, timedelta
 
 from ..feedback import satisfaction
 from .codes import COUNT_COLUMNS, SERVICE_COLUMNS, SERVICES, VISITOR_COLUMNS, VISITORS
@@ -64,9 +68,57 @@ def _scope(district, union):
 
 
 def _add(table, key, values):
-    row = table.setdefault(key, dict.fromkeys(_SUMS + _MEETING_SUMS, 0))
+    row = table.get(key)
+    if row is None:
+        table[key] = dict(values)
+        return
     for name, value in values.items():
-        row[name] += value or 0
+        row[name] = (row.get(name) or 0) + (value or 0)
+
+
+def _month_rows(db, key_sql, first, last, where, params, by_month):
+    """Sums of ``ledger_months`` from month ``first`` to ``last`` ('YYYY-MM')."""
+    cols = ", ".join(f"sum(m.{c})" for c in _SUMS)
+    rows = db.execute(
+        f"SELECT {key_sql}, {'m.month' if by_month else chr(39) * 2}, {cols} FROM ledger_months m "
+        f"JOIN stations s ON s.id = m.station_id WHERE m.month BETWEEN ? AND ?{where} "
+        f"GROUP BY 1{', 2' if by_month else ''}", [first, last] + params)
+    for row in rows:
+        yield (row[0], row[1]), dict(zip(_SUMS, row[2:]))
+
+
+def _day_rows(db, key_sql, first: date, last: date, where, params, *, sign=1):
+    """{key: sums} of the entries and check-ins from ``first`` to ``last`` (days)."""
+    visits = " + ".join(f"e.{c}" for c in VISITOR_COLUMNS)
+    services = " + ".join(f"e.{c}" for c in SERVICE_COLUMNS)
+    cols = ", ".join(f"sum(e.{c})" for c in COUNT_COLUMNS)
+    span = [first.isoformat(), last.isoformat()]
+    # CROSS JOIN keeps stations outside: one primary-key range per station.
+    for row in db.execute(
+            f"SELECT {key_sql}, count(*), sum({visits}), sum({services}), {cols} FROM stations s "
+            f"CROSS JOIN ledger_entries e ON e.station_id = s.id AND e.date BETWEEN ? AND ? "
+            f"WHERE 1{where} GROUP BY 1", span + params):
+        yield row[0], _signed(dict(zip(("entries", "visits", "services") + COUNT_COLUMNS, row[1:])), sign)
+    for row in db.execute(
+            f"SELECT {key_sql}, sum(c.count) FROM stations s CROSS JOIN checkin_days c "
+            f"ON c.station_id = s.id AND c.date BETWEEN ? AND ? WHERE 1{where} GROUP BY 1", span + params):
+        yield row[0], {"checkins": sign * (row[1] or 0)}
+
+
+def _signed(values: dict, sign: int) -> dict:
+    return values if sign == 1 else {k: -(v or 0) for k, v in values.items()}
+
+
+def _left_out(month: str, first: date, last: date) -> list[tuple[date, date]]:
+    """The days of ``month`` outside ``first``..``last``, as spans."""
+    y, m = int(month[:4]), int(month[5:])
+    month_first, month_last = date(y, m, 1), date(y, m, calendar.monthrange(y, m)[1])
+    spans = []
+    if first > month_first:
+        spans.append((month_first, first - timedelta(days=1)))
+    if last < month_last:
+        spans.append((last + timedelta(days=1), month_last))
+    return spans
 
 
 def _ledger_sums(db, key_sql, start, end, district, union, *, by_month: bool = True):
@@ -74,31 +126,44 @@ def _ledger_sums(db, key_sql, start, end, district, union, *, by_month: bool = T
     (month '' for every cell when not ``by_month``: one cell per key, far fewer to add up)."""
     where, params = _scope(district, union)
     full, partial = _months(start, end)
-    out = {}
-    if full:
-        cols = ", ".join(f"sum(m.{c})" for c in _SUMS)
-        rows = db.execute(
-            f"SELECT {key_sql}, {'m.month' if by_month else chr(39) * 2}, {cols} FROM ledger_months m "
-            f"JOIN stations s ON s.id = m.station_id WHERE m.month BETWEEN ? AND ?{where} "
-            f"GROUP BY 1{', 2' if by_month else ''}", [full[0], full[-1]] + params)
-        for row in rows:
-            _add(out, (row[0], row[1]), dict(zip(_SUMS, row[2:])))
-    visits = " + ".join(f"e.{c}" for c in VISITOR_COLUMNS)
-    services = " + ".join(f"e.{c}" for c in SERVICE_COLUMNS)
-    cols = ", ".join(f"sum(e.{c})" for c in COUNT_COLUMNS)
+    now = today()
+    summary_months, by_days, left_out = list(full), [], []
     for month, first, last in partial:
-        span = [first.isoformat(), last.isoformat()]
-        # CROSS JOIN keeps stations outside: one primary-key range per station.
-        for row in db.execute(
-                f"SELECT {key_sql}, count(*), sum({visits}), sum({services}), {cols} FROM stations s "
-                f"CROSS JOIN ledger_entries e ON e.station_id = s.id AND e.date BETWEEN ? AND ? "
-                f"WHERE 1{where} GROUP BY 1", span + params):
-            _add(out, (row[0], month if by_month else ""),
-                 dict(zip(("entries", "visits", "services") + COUNT_COLUMNS, row[1:])))
-        for row in db.execute(
-                f"SELECT {key_sql}, sum(c.count) FROM stations s CROSS JOIN checkin_days c "
-                f"ON c.station_id = s.id AND c.date BETWEEN ? AND ? WHERE 1{where} GROUP BY 1", span + params):
-            _add(out, (row[0], month if by_month else ""), {"checkins": row[1]})
+        spans = _left_out(month, first, last)
+        # Days after today hold no entries (no future days) and cost nothing to read.
+        days_out = sum((min(b, now) - a).days + 1 for a, b in spans if a <= now)
+        if days_out < (last - first).days + 1:  # cheaper: the whole month less the days left out
+            summary_months.append(month)
+            left_out += [(month, a, b) for a, b in spans]
+        else:
+            by_days.append((month, first, last))
+    out = {}
+    if summary_months:  # full months and the months read whole: one contiguous range
+        for key, values in _month_rows(db, key_sql, min(summary_months), max(summary_months), where, params,
+                                       by_month):
+            _add(out, key, values)
+    for spans, sign in ((by_days, 1), (left_out, -1)):
+        for month, first, last in spans:
+            cell = month if by_month else ""
+            for key, values in _day_rows(db, key_sql, first, last, where, params, sign=sign):
+                _add(out, (key, cell), values)
+    return out
+
+
+def _district_sums(db, start, end, district):
+    """{(district, month): sums} from ``ledger_district_days`` (None: no district)."""
+    cols = ", ".join(f"sum({c})" for c in _SUMS)
+    sql = (f"SELECT district, substr(date, 1, 7), {cols} FROM ledger_district_days "
+           f"WHERE date BETWEEN ? AND ?")
+    params = [start.isoformat(), end.isoformat()]
+    if district:
+        sql += " AND district = ?"
+        params.append(district)
+    out = {}
+    for row in db.execute(sql + " GROUP BY 1, 2", params):
+        if not any(row[2:]):
+            continue  # a district whose stations all moved away
+        _add(out, (row[0] or None, row[1]), dict(zip(_SUMS, row[2:])))
     return out
 
 
@@ -157,8 +222,9 @@ def ledger_report(db, *, start: date | None = None, end: date | None = None, dis
         empty = _figures({})
         return {"period": {"from": start.isoformat(), "to": end.isoformat()}, "total": empty,
                 "districts": [], "months": []}
-    cells = _merge(_ledger_sums(db, "s.district", start, end, district, union),
-                   _meeting_sums(db, "district", start, end, district, union))
+    ledger = (_district_sums(db, start, end, district) if union is None
+              else _ledger_sums(db, "s.district", start, end, district, union))
+    cells = _merge(ledger, _meeting_sums(db, "district", start, end, district, union))
     by_month, by_district, total = {}, {}, {}
     for (dist, month), sums in cells.items():
         _add(by_month, month, sums)
@@ -199,10 +265,9 @@ def station_table(db, *, start: date | None = None, end: date | None = None, dis
     start, end = period(start, end)
     if start > end:
         return []
-    cells = _merge(_ledger_sums(db, "s.id", start, end, district, union, by_month=False),
-                   _meeting_sums(db, "station_id", start, end, district, union))
-    per_station = {}
-    for (sid, _month), sums in cells.items():
+    per_station = {sid: sums for (sid, _month), sums in
+                   _ledger_sums(db, "s.id", start, end, district, union, by_month=False).items()}
+    for (sid, _month), sums in _meeting_sums(db, "station_id", start, end, district, union).items():
         if sid is not None:
             _add(per_station, sid, sums)
     where, params = _scope(district, union)
@@ -211,6 +276,8 @@ def station_table(db, *, start: date | None = None, end: date | None = None, dis
     for sid, name, dist, union_name, synthetic in db.execute(
             f"SELECT s.id, s.name, s.district, s.host_union, s.synthetic FROM stations s WHERE 1{where}", params):
         sums = per_station.get(sid)
+        if sums is not None and not any(sums.values()):
+            sums = None  # a month's summary less the days left out: nothing in the period
         rating = ratings.get(sid) or {"mean": None, "count": 0}
         if sums is None and not rating["count"]:
             continue

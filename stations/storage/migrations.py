@@ -501,6 +501,91 @@ def m010_station_note_and_typed_hours(db):
     db.execute("ALTER TABLE stations ADD COLUMN hours_text TEXT")
 
 
+@migration
+def m011_ledger_district_days_and_job_kinds(db):
+    # Reports by district: ledger_district_days holds the sums of the ledger and the
+    # check-ins per district and day (a few thousand rows a year instead of 11 million
+    # entries), kept up to date by triggers on the entries, the check-ins and the
+    # stations (a station whose district changes moves its sums; a deleted station takes
+    # its sums away before its entries go).  A station without a district counts under ''.
+    # import_jobs.kind tells the station import's jobs from the ledger's month imports.
+    counts = [f"v_{k}" for k in _LEDGER_VISITORS] + [f"s_{k}" for k in _LEDGER_SERVICES]
+    visits = " + ".join(f"{{0}}.v_{k}" for k in _LEDGER_VISITORS)
+    services = " + ".join(f"{{0}}.s_{k}" for k in _LEDGER_SERVICES)
+    count_defs = ",\n".join(f"            {c} INTEGER NOT NULL DEFAULT 0" for c in counts)
+    db.execute(f"""CREATE TABLE ledger_district_days (
+            date TEXT NOT NULL,
+            district TEXT NOT NULL,
+            entries INTEGER NOT NULL DEFAULT 0,
+            visits INTEGER NOT NULL DEFAULT 0,
+            services INTEGER NOT NULL DEFAULT 0,
+{count_defs},
+            checkins INTEGER NOT NULL DEFAULT 0,
+            PRIMARY KEY (date, district)
+        ) WITHOUT ROWID""")
+    columns = ", ".join(["entries", "visits", "services"] + counts)
+    add = ", ".join(f"{c} = {c} + excluded.{c}" for c in ["entries", "visits", "services"] + counts)
+    on_conflict = f"ON CONFLICT (date, district) DO UPDATE SET {add}"
+
+    def entry_sums(row, sign):  # one entry's figures, with a sign
+        return ", ".join([f"{sign}1", f"{sign}({visits.format(row)})", f"{sign}({services.format(row)})"]
+                         + [f"{sign}{row}.{c}" for c in counts])
+
+    def station_sums(district, sign, station):  # a station's figures per day, with a sign
+        sums = ", ".join([f"{sign}count(*)", f"{sign}sum({visits.format('e')})",
+                          f"{sign}sum({services.format('e')})"] + [f"{sign}sum(e.{c})" for c in counts])
+        return (f"INSERT INTO ledger_district_days (date, district, {columns}) "
+                f"SELECT e.date, coalesce({district}, ''), {sums} FROM ledger_entries e "
+                f"WHERE e.station_id = {station} GROUP BY e.date {on_conflict}; "
+                f"INSERT INTO ledger_district_days (date, district, checkins) "
+                f"SELECT c.date, coalesce({district}, ''), {sign}c.count FROM checkin_days c "
+                f"WHERE c.station_id = {station} AND true "
+                f"ON CONFLICT (date, district) DO UPDATE SET checkins = checkins + excluded.checkins;")
+
+    def one_entry(row, sign):  # nothing when the station is gone (its own trigger took the sums)
+        return (f"INSERT INTO ledger_district_days (date, district, {columns}) "
+                f"SELECT {row}.date, coalesce(s.district, ''), {entry_sums(row, sign)} FROM stations s "
+                f"WHERE s.id = {row}.station_id {on_conflict};")
+
+    def checkins(row, value):
+        return (f"INSERT INTO ledger_district_days (date, district, checkins) "
+                f"SELECT {row}.date, coalesce(s.district, ''), {value} FROM stations s "
+                f"WHERE s.id = {row}.station_id "
+                f"ON CONFLICT (date, district) DO UPDATE SET checkins = checkins + excluded.checkins;")
+
+    statements = [
+        f"CREATE TRIGGER ledger_district_days_ins AFTER INSERT ON ledger_entries BEGIN "
+        f"{one_entry('new', '')} END",
+        f"CREATE TRIGGER ledger_district_days_del AFTER DELETE ON ledger_entries BEGIN "
+        f"{one_entry('old', '-')} END",
+        f"CREATE TRIGGER ledger_district_days_upd AFTER UPDATE ON ledger_entries BEGIN "
+        f"{one_entry('old', '-')} {one_entry('new', '')} END",
+        f"CREATE TRIGGER checkin_district_days_ins AFTER INSERT ON checkin_days BEGIN "
+        f"{checkins('new', 'new.count')} END",
+        f"CREATE TRIGGER checkin_district_days_upd AFTER UPDATE ON checkin_days BEGIN "
+        f"{checkins('old', '-old.count')} {checkins('new', 'new.count')} END",
+        f"CREATE TRIGGER checkin_district_days_del AFTER DELETE ON checkin_days BEGIN "
+        f"{checkins('old', '-old.count')} END",
+        f"CREATE TRIGGER stations_district_days_move AFTER UPDATE OF district ON stations "
+        f"WHEN coalesce(old.district, '') != coalesce(new.district, '') BEGIN "
+        f"{station_sums('old.district', '-', 'old.id')} {station_sums('new.district', '', 'new.id')} END",
+        f"CREATE TRIGGER stations_district_days_del BEFORE DELETE ON stations BEGIN "
+        f"{station_sums('old.district', '-', 'old.id')} END",
+    ]
+    for sql in statements:
+        db.execute(sql)
+    sums = ", ".join(["count(*)", f"sum({visits.format('e')})", f"sum({services.format('e')})"]
+                     + [f"sum(e.{c})" for c in counts])
+    db.execute(f"INSERT INTO ledger_district_days (date, district, {columns}) "
+               f"SELECT e.date, coalesce(s.district, ''), {sums} FROM ledger_entries e "
+               f"JOIN stations s ON s.id = e.station_id GROUP BY 1, 2")
+    db.execute("INSERT INTO ledger_district_days (date, district, checkins) "
+               "SELECT c.date, coalesce(s.district, ''), sum(c.count) FROM checkin_days c "
+               "JOIN stations s ON s.id = c.station_id WHERE true GROUP BY 1, 2 "
+               "ON CONFLICT (date, district) DO UPDATE SET checkins = checkins + excluded.checkins")
+    db.execute("ALTER TABLE import_jobs ADD COLUMN kind TEXT NOT NULL DEFAULT 'stations'")
+
+
 def checkpoint(db) -> None:
     """Fold the write-ahead log into the database file and truncate it (after big writes).
 
