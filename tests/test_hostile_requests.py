@@ -53,3 +53,56 @@ def test_api_errors_for_unknown_routes_and_methods_are_in_chinese(client, method
     message = response.get_json()["error"]["message"]
     assert re.search(r"[\u4e00-\u9fff]", message), message
     assert "requested URL" not in message and "not allowed" not in message
+
+
+# --- wrong types in every field of every API body ------------------------------------
+
+WRONG_TYPES = [[], ["x"], {}, {"a": []}, None, True, -1, 1e308, "\x00"]
+# Known, not ours to fix here: POST /api/v1/meetings tests ``kind in MEETING_KINDS`` (a dict)
+# before checking it is a string, so a list or object is a TypeError (500).
+LEDGER_OWNED = {("POST", "/api/v1/meetings")}
+
+
+def _json_operations():
+    from stations.openapi import openapi_document
+
+    document = openapi_document()
+    schemas = document["components"]["schemas"]
+
+    def properties(schema):
+        if "$ref" in schema:
+            return properties(schemas[schema["$ref"].rsplit("/", 1)[1]])
+        found = dict(schema.get("properties", {}))
+        for part in schema.get("oneOf", []) + schema.get("allOf", []):
+            found.update(properties(part))
+        return found
+
+    for path, item in document["paths"].items():
+        for method, operation in item.items():
+            content = operation.get("requestBody", {}).get("content", {})
+            if "application/json" in content:
+                fields = sorted(properties(content["application/json"]["schema"]))
+                mark = [pytest.mark.xfail(strict=True, reason="ledger helper's area: meeting kind")] \
+                    if (method.upper(), path) in LEDGER_OWNED else []
+                yield pytest.param(method.upper(), re.sub(r"\{[a-z_]+\}", "1", path), fields,
+                                   marks=mark, id=f"{method.upper()} {path}")
+
+
+@pytest.mark.parametrize("method, path, fields", list(_json_operations()))
+def test_every_api_body_field_refuses_wrong_types_with_a_4xx(app, client, fresh_db, method, path, fields):
+    from tests.conftest import make_station
+
+    make_station(fresh_db)
+    headers = {"Authorization": f"Bearer {_token(app, fresh_db)}"}
+    client.post("/api/v1/campaigns", headers=headers, json={
+        "name": "评选", "year": 2026, "level": "district", "quota": 3, "subsidy_yuan": 0,
+        "reviewers_per_station": 1})
+    assert fields, path
+    failures = []
+    for field in fields:
+        for value in WRONG_TYPES:
+            for body in ({field: value}, {name: value for name in fields}):
+                response = client.open(path, method=method, json=body, headers=headers)
+                if response.status_code >= 500:
+                    failures.append((field, value, response.status_code))
+    assert not failures, failures

@@ -45,7 +45,7 @@ def inspect_station(db, station_id, data, user, *, rubric=None) -> dict:
     except StationNotFound:
         raise CampaignError(f"没有编号为 {station_id} 的站点", "station_id") from None
     kind = (data or {}).get("kind") or "routine"
-    if kind not in INSPECTION_KINDS:
+    if not isinstance(kind, str) or kind not in INSPECTION_KINDS:
         raise CampaignError("检查类型应为 routine（日常检查）或 acceptance（验收）", "kind")
     rubric = rubric or default_rubric()
     clean = parse_review(data, rubric, submit=True)

@@ -27,7 +27,7 @@ def parse_campaign(data) -> dict:
     if not isinstance(data, dict):
         raise CampaignError("请求体应是 JSON 对象", "body")
     level = data.get("level")
-    if level not in LEVELS:
+    if not isinstance(level, str) or level not in LEVELS:  # a list or object is no level (nor hashable)
         raise CampaignError("级别应为 national（全国）、municipal（市级）或 district（区级）", "level")
     notice_days = data.get("notice_days")
     normalise = data.get("normalise", False)
