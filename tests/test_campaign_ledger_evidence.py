@@ -144,6 +144,36 @@ def test_ranking_page_states_the_rule_and_shows_the_reason(client, auth, campaig
     assert "近 90 天骑手签到 0 次，服务台账仅 0 天有记录" in html
 
 
+def test_the_ledger_flag_settings_set_the_face_project_rule(client, app, auth, campaign, monkeypatch):
+    """The 面子工程 rule's ledger part uses the ledger flags' settings (YIZHAN_LEDGER_FLAG_*):
+    the kept station (180 visits in 90 days, 5 check-ins) passes the defaults (900, 2) but
+    not 60 visits a month with 5 check-ins counted as near zero."""
+    db, cid, kept = campaign["db"], campaign["cid"], campaign["kept"]
+    rows = {r["station_id"]: r for r in cp.live_ranking(db, cp.get_campaign(db, cid))["ranking"]}
+    assert rows[kept]["flags"] == []
+    strict = ledger.Thresholds(min_visits=60, near_zero=5)
+    rows = {r["station_id"]: r for r in cp.live_ranking(db, cp.get_campaign(db, cid), thresholds=strict)["ranking"]}
+    assert rows[kept]["flags"] == ["face_project"]
+    assert "近 90 天台账记来访 180 人次，骑手签到却只有 5 次" in rows[kept]["face_reasons"][0]
+    # without thresholds given (the command line, the frozen 公示 list): the environment's settings
+    monkeypatch.setenv("YIZHAN_LEDGER_FLAG_VISITS", "60")
+    monkeypatch.setenv("YIZHAN_LEDGER_FLAG_NEAR_ZERO", "5")
+    rows = {r["station_id"]: r for r in cp.live_ranking(db, cp.get_campaign(db, cid))["ranking"]}
+    assert rows[kept]["flags"] == ["face_project"]
+    # the pages: the app's settings, stated with the rule
+    auth.login("admin")
+    html = client.get(f"/campaigns/{cid}/ranking").get_data(as_text=True)
+    assert "骑手签到不超过 2 次" in html and "台账记来访 900 人次以上" in html
+    assert "台账记来访 180 人次，骑手签到却只有 5 次" not in html
+    app.config.update(YIZHAN_LEDGER_FLAG_VISITS=60, YIZHAN_LEDGER_FLAG_NEAR_ZERO=5)
+    html = client.get(f"/campaigns/{cid}/ranking").get_data(as_text=True)
+    assert "骑手签到不超过 5 次" in html and "台账记来访 180 人次以上" in html and "每 30 天 60 人次" in html
+    assert "近 90 天台账记来访 180 人次，骑手签到却只有 5 次" in html
+    answer = client.get(f"/api/v1/campaigns/{cid}/ranking").get_json()
+    assert {r["station_id"]: r["flags"] for r in answer["ranking"]}[kept] == ["face_project"]
+    assert "台账记来访 180 人次以上" in answer["rules"]["face"]
+
+
 # --- the evidence's sums: whole months from the summary, the ends from the entries --------
 
 def _by_the_day(db, sid, start, end):

@@ -21,7 +21,7 @@ from .nominations import MAX_PHOTOS, add_photos, nominate, nomination_photos, ph
 from .notice import (award_rows, award_title, awards_csv, awards_xlsx, list_objections, lodge_objection,
                      notice_list, resolve_objection)
 from .radar import radar_svg
-from .ranking import RULES, aggregate, kendall_w, normalise_by_reviewer, rank_campaign
+from .ranking import RULES, aggregate, ranking_rules, kendall_w, normalise_by_reviewer, rank_campaign
 from .reviews import (assign_reviewers, evidence_of_use, get_review, list_assignments, live_ranking,
                       missing_reviews, reassign, reviewer_queue, save_review, station_facts)
 from .rubric import DEFAULT_RUBRIC, default_rubric, item_names, validate_rubric, weighted_total
@@ -30,7 +30,7 @@ from .store import (LEVELS, STAGE_NAMES, STAGES, active_nominations, campaign_lo
                     list_campaigns, reviewers)
 
 __all__ = [
-    "CampaignError", "NotFound", "Infeasible", "DEFAULT_RUBRIC", "LEVELS", "STAGES", "STAGE_NAMES", "RULES",
+    "CampaignError", "NotFound", "Infeasible", "DEFAULT_RUBRIC", "LEVELS", "STAGES", "STAGE_NAMES", "RULES", "ranking_rules",
     "INSPECTION_KINDS", "MAX_PHOTOS",
     "default_rubric", "validate_rubric", "weighted_total", "create_campaign", "set_rubric", "set_normalise",
     "advance_stage", "get_campaign", "list_campaigns", "campaign_log", "nominate", "read_photo",

@@ -23,10 +23,10 @@ def award_title(campaign) -> str:
     return f"{campaign['year']}年{LEVELS[campaign['level']]}最美工会户外劳动者服务站点"
 
 
-def freeze_ranking(db, campaign) -> dict:
+def freeze_ranking(db, campaign, *, thresholds=None) -> dict:
     """Compute the ranking once, from the submitted reviews, and keep it for 公示 and 确认
     (riders' ratings may change later; the list must not).  Call inside a transaction."""
-    result = live_ranking(db, campaign)
+    result = live_ranking(db, campaign, thresholds=thresholds)
     if not any(r["rank"] for r in result["ranking"]):
         raise CampaignError("还没有任何已提交的评审，不能进入公示", "stage", 409)
     db.execute("UPDATE campaigns SET ranking = ? WHERE id = ?",

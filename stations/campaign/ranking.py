@@ -12,9 +12,10 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from ..ledger.flags import Thresholds
 from .rubric import APPEARANCE, SUBSTANCE
 
-__all__ = ["RULES", "aggregate", "spread", "normalise_by_reviewer", "kendall_w", "face_project",
+__all__ = ["RULES", "ranking_rules", "ledger_limits", "aggregate", "spread", "normalise_by_reviewer", "kendall_w", "face_project",
            "poor_evidence", "rank_campaign", "ReviewColumns", "TRIM_FROM"]
 
 TRIM_FROM = 5            # with this many reviews or more, drop the highest and the lowest
@@ -26,27 +27,47 @@ LOW_RATING = 3.0         # or riders rate it below this (with at least MIN_RATIN
 MIN_RATINGS = 3
 MAX_REPORTS = 2          # or this many "closed"/"not found" reports in the past year
 LEDGER_DAYS = 90         # where the ledger is in use (issue 8): its figures over these days,
-FEW_CHECKINS = 2         # riders' check-ins at most this (hardly anyone shows up)
-CLAIMED_VISITS = 900     # … while the ledger is not kept, or claims this many visits (300 a month)
+# riders' check-ins at most the ledger flags' "near zero" (YIZHAN_LEDGER_FLAG_NEAR_ZERO) while
+# the ledger is not kept, or claims as many visits as the flags' YIZHAN_LEDGER_FLAG_VISITS
+# per YIZHAN_LEDGER_FLAG_DAYS, over LEDGER_DAYS (see ``ledger_limits``).
 
-RULES = {
-    "aggregate": f"总分为各评审加权总分的平均；评审数达到 {TRIM_FROM} 份时去掉一个最高分和一个最低分后平均。",
-    "normalise": "标准化（可选）：每位评审的总分先换算为该评审自己的 z 分数（减去其平均、除以其标准差），"
-                 "再乘以全体评审总分的标准差、加上全体平均，以抵消评审偏严或偏松。只有一份评分的评审不调整；"
-                 "评分全部相同的评审只做平移。",
-    "ties": "总分（保留两位小数）相同时，依次比较：过半评审确认的优先推荐项数（多者在前）、骑手评分（高者在前）、"
-            "站点编号（小者在前）。",
-    "face": f"面子工程：外观（有场地、有标识、有宣传）平均分比实质（有服务、有成效）平均分高出 {FACE_GAP:g} 分"
-            f"（满分 10）或以上；或总分不低于 {FACE_HIGH_TOTAL:g} 但使用证据差——每周开放不足 "
-            f"{MIN_WEEKLY_HOURS:g} 小时且非24小时、骑手评分低于 {LOW_RATING:g}（至少 {MIN_RATINGS} 人评价）、"
-            f"或近一年有 {MAX_REPORTS} 次以上“关门/找不到”报告；推荐站点中已有服务台账或骑手签到记录时，还看近 "
-            f"{LEDGER_DAYS} 天的台账与签到——骑手签到不超过 {FEW_CHECKINS} 次，而服务台账未坚持记录"
-            f"（记账不足一半的日子）或台账记来访 {CLAIMED_VISITS:g} 人次以上，也算使用证据差。",
-    "agreement": f"低一致：评审总分的标准差超过 {LOW_AGREEMENT_SD:g} 分。评审一致性 Kendall W：每位评审在自己"
-                 "评审的站点内排名，W = Σ(各站名次离差之和)² ÷ Σ(评审人数 × 名次离差平方和)，"
-                 "只计至少两份评分的站点；每位评审都评了全部站点时即经典 Kendall W（含同分校正）。"
-                 "1 为完全一致，接近 0 为几乎随机。",
-}
+
+def ledger_limits(thresholds: Thresholds, days: int = LEDGER_DAYS) -> tuple[int, int]:
+    """(few check-ins, claimed visits) over ``days`` from the ledger flags' thresholds:
+    check-ins at most ``near_zero``; visits at least ``min_visits`` per ``window_days``,
+    scaled to ``days`` (300 in 30 days: 900 in 90)."""
+    return thresholds.near_zero, math.ceil(thresholds.min_visits * days / max(thresholds.window_days, 1))
+
+
+FEW_CHECKINS, CLAIMED_VISITS = ledger_limits(Thresholds())  # with the settings' defaults: 2 and 900
+
+
+def ranking_rules(thresholds: Thresholds | None = None) -> dict:
+    """The rules as the ranking page states them, with the ledger flags' thresholds."""
+    t = thresholds or Thresholds()
+    few, claimed = ledger_limits(t)
+    return {
+        "aggregate": f"总分为各评审加权总分的平均；评审数达到 {TRIM_FROM} 份时去掉一个最高分和一个最低分后平均。",
+        "normalise": "标准化（可选）：每位评审的总分先换算为该评审自己的 z 分数（减去其平均、除以其标准差），"
+                     "再乘以全体评审总分的标准差、加上全体平均，以抵消评审偏严或偏松。只有一份评分的评审不调整；"
+                     "评分全部相同的评审只做平移。",
+        "ties": "总分（保留两位小数）相同时，依次比较：过半评审确认的优先推荐项数（多者在前）、骑手评分（高者在前）、"
+                "站点编号（小者在前）。",
+        "face": f"面子工程：外观（有场地、有标识、有宣传）平均分比实质（有服务、有成效）平均分高出 {FACE_GAP:g} 分"
+                f"（满分 10）或以上；或总分不低于 {FACE_HIGH_TOTAL:g} 但使用证据差——每周开放不足 "
+                f"{MIN_WEEKLY_HOURS:g} 小时且非24小时、骑手评分低于 {LOW_RATING:g}（至少 {MIN_RATINGS} 人评价）、"
+                f"或近一年有 {MAX_REPORTS} 次以上“关门/找不到”报告；推荐站点中已有服务台账或骑手签到记录时，还看近 "
+                f"{LEDGER_DAYS} 天的台账与签到——骑手签到不超过 {few} 次，而服务台账未坚持记录"
+                f"（记账不足一半的日子）或台账记来访 {claimed:,} 人次以上（与台账核查标记同一标准：每 {t.window_days} 天 "
+                f"{t.min_visits:,} 人次，签到不超过 {t.near_zero} 次即几乎为零），也算使用证据差。",
+        "agreement": f"低一致：评审总分的标准差超过 {LOW_AGREEMENT_SD:g} 分。评审一致性 Kendall W：每位评审在自己"
+                     "评审的站点内排名，W = Σ(各站名次离差之和)² ÷ Σ(评审人数 × 名次离差平方和)，"
+                     "只计至少两份评分的站点；每位评审都评了全部站点时即经典 Kendall W（含同分校正）。"
+                     "1 为完全一致，接近 0 为几乎随机。",
+    }
+
+
+RULES = ranking_rules()  # with the default thresholds
 
 
 def aggregate(totals: list[float]) -> float | None:
@@ -166,8 +187,9 @@ def _kendall_w(reviewer: np.ndarray, station: np.ndarray, totals: np.ndarray) ->
     return num / den
 
 
-def poor_evidence(evidence: dict) -> list[str]:
-    """Why a station's evidence of use is poor (Chinese reasons; empty when it is not)."""
+def poor_evidence(evidence: dict, thresholds: Thresholds | None = None) -> list[str]:
+    """Why a station's evidence of use is poor (Chinese reasons; empty when it is not);
+    ``thresholds``: the ledger flags' (the settings ``YIZHAN_LEDGER_FLAG_*``)."""
     reasons = []
     hours = evidence.get("hours_per_week")
     if not evidence.get("is_24h") and hours is not None and hours < MIN_WEEKLY_HOURS:
@@ -182,15 +204,17 @@ def poor_evidence(evidence: dict) -> list[str]:
     if ledger and evidence.get("ledger_in_use"):  # the ledger's own figures (stations.ledger.ledger_evidence)
         checkins, days = ledger.get("checkins") or 0, ledger.get("days") or LEDGER_DAYS
         visits = ledger.get("visits") or 0
-        if checkins <= FEW_CHECKINS:
+        few_checkins, claimed_visits = ledger_limits(thresholds or Thresholds(), days)
+        if checkins <= few_checkins:
             if not ledger.get("kept"):
                 reasons.append(f"近 {days} 天骑手签到 {checkins} 次，服务台账仅 {ledger.get('entries') or 0} 天有记录")
-            elif visits >= CLAIMED_VISITS:
+            elif visits >= claimed_visits:
                 reasons.append(f"近 {days} 天台账记来访 {visits:,} 人次，骑手签到却只有 {checkins} 次")
     return reasons
 
 
-def face_project(criteria: dict, total: float | None, evidence: dict) -> list[str]:
+def face_project(criteria: dict, total: float | None, evidence: dict,
+                 thresholds: Thresholds | None = None) -> list[str]:
     """Why a station looks like a 面子工程 (Chinese reasons; empty when it does not)."""
     reasons = []
     looks = [criteria[k] for k in APPEARANCE if criteria.get(k) is not None]
@@ -200,7 +224,7 @@ def face_project(criteria: dict, total: float | None, evidence: dict) -> list[st
         if gap >= FACE_GAP:
             reasons.append(f"外观比实质高 {gap:.1f} 分")
     if total is not None and total >= FACE_HIGH_TOTAL:
-        poor = poor_evidence(evidence)
+        poor = poor_evidence(evidence, thresholds)
         if poor:
             reasons.append("高分但使用证据差：" + "；".join(poor))
     return reasons
@@ -272,7 +296,8 @@ class ReviewColumns:
 
 
 def rank_campaign(nominees: list[dict], reviews, rubric: dict, *,
-                  normalise: bool = False, evidence: dict | None = None) -> dict:
+                  normalise: bool = False, evidence: dict | None = None,
+                  thresholds: Thresholds | None = None) -> dict:
     """The ranking of a campaign's nominees from their submitted reviews.
 
     Vectorised over the reviews (25,000 at national scale): one array per criterion,
@@ -291,6 +316,9 @@ def rank_campaign(nominees: list[dict], reviews, rubric: dict, *,
         {station id: evidence of use} (``hours_per_week``, ``is_24h``, ``rating``,
         ``rating_count``, ``reports_year``; ``ledger``, the ledger's last 90 days, and
         ``ledger_in_use``, whether any nominee has ledger entries or check-ins in them).
+    thresholds : Thresholds
+        The ledger flags' thresholds (settings ``YIZHAN_LEDGER_FLAG_*``), which the
+        面子工程 rule's ledger part uses too (default: the settings' defaults).
 
     Returns
     -------
@@ -357,7 +385,7 @@ def rank_campaign(nominees: list[dict], reviews, rubric: dict, *,
         own_total = total_l[j] if n else None
         crit = {k: (round(v, 2) if n and not math.isnan(v) else None) for k, v in zip(keys, criteria_l[j])}
         ev = evidence.get(nominee["station_id"], {})
-        face = face_project(crit, own_total, ev) if maybe_l[j] else []
+        face = face_project(crit, own_total, ev, thresholds) if maybe_l[j] else []
         flags = ["face_project"] if face else []
         if n >= 2 and dev_l[j] > LOW_AGREEMENT_SD:
             flags.append("low_agreement")

@@ -16,6 +16,7 @@ from ..feedback import satisfaction
 from ..hours import HoursError, parse_hours
 from ..ledger.common import today
 from ..ledger.evidence import ledger_evidence
+from ..ledger.flags import Thresholds
 from ..storage import TZ, get_station, now_iso, write_transaction
 from .assignment import Infeasible, conflict, plan_assignment
 from .errors import CampaignError
@@ -390,15 +391,17 @@ def _fingerprint(db, campaign, normalise) -> tuple:
             window.isoformat(), *ledger)
 
 
-def live_ranking(db, campaign, *, normalise: bool | None = None) -> dict:
-    """The ranking from the submitted reviews as they stand (the organiser's view).
+def live_ranking(db, campaign, *, normalise: bool | None = None, thresholds: Thresholds | None = None) -> dict:
+    """The ranking from the submitted reviews as they stand (the organiser's view);
+    ``thresholds``: the ledger flags' (default: the settings in the environment).
 
     Kept per process while nothing it depends on changes (see ``_fingerprint``)."""
     normalise = campaign["normalise"] if normalise is None else normalise
-    key = _fingerprint(db, campaign, normalise)
+    thresholds = thresholds or Thresholds.from_settings()
+    key = (_fingerprint(db, campaign, normalise), thresholds)
     if key in _RANKINGS:
         return _RANKINGS[key]
-    result = _compute_ranking(db, campaign, normalise)
+    result = _compute_ranking(db, campaign, normalise, thresholds)
     if len(_RANKINGS) > 16:
         _RANKINGS.clear()
     _RANKINGS[key] = result
@@ -421,18 +424,18 @@ def _collector_paused():
             gc.enable()
 
 
-def _compute_ranking(db, campaign, normalise: bool) -> dict:
+def _compute_ranking(db, campaign, normalise: bool, thresholds: Thresholds) -> dict:
     with _collector_paused():
-        return _ranking_now(db, campaign, normalise)
+        return _ranking_now(db, campaign, normalise, thresholds)
 
 
-def _ranking_now(db, campaign, normalise: bool) -> dict:
+def _ranking_now(db, campaign, normalise: bool, thresholds: Thresholds) -> dict:
     nominees = [{"station_id": n["station_id"], "name": n["name"], "district": n["district"],
                  "host_union": n["host_union"]} for n in active_nominations(db, campaign["id"])]
     evidence = evidence_of_use(db, [n["station_id"] for n in nominees])
     keys = [c["key"] for c in campaign["rubric"]["criteria"]]
     result = rank_campaign(nominees, submitted_review_columns(db, campaign["id"], keys), campaign["rubric"],
-                           normalise=normalise, evidence=evidence)
+                           normalise=normalise, evidence=evidence, thresholds=thresholds)
     result["normalise"] = normalise
     return result
 

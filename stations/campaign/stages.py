@@ -90,10 +90,11 @@ def set_normalise(db, campaign_id, normalise: bool, user) -> None:
                   detail={"normalise": bool(normalise)})
 
 
-def advance_stage(db, campaign_id, to_stage, user, *, reason="", force=False) -> dict:
+def advance_stage(db, campaign_id, to_stage, user, *, reason="", force=False, thresholds=None) -> dict:
     """Move the campaign one stage forward; CampaignError 409 for a skip, a step back or a
     move that is not yet allowed (reviews missing, objections open, notice period running)
-    unless ``force`` with a reason where the rule allows it.  Returns the campaign."""
+    unless ``force`` with a reason where the rule allows it.  Returns the campaign.
+    ``thresholds``: the ledger flags' for the ranking frozen at 公示 (default: settings)."""
     from .notice import confirm_campaign, freeze_ranking
     from .reviews import missing_reviews
 
@@ -128,7 +129,7 @@ def advance_stage(db, campaign_id, to_stage, user, *, reason="", force=False) ->
             detail["missing_reviews"] = missing
             start = today()
             end = start + timedelta(days=campaign["notice_days"])
-            freeze_ranking(db, campaign)
+            freeze_ranking(db, campaign, thresholds=thresholds)
             db.execute("UPDATE campaigns SET notice_start = ?, notice_end = ? WHERE id = ?",
                        [start.isoformat(), end.isoformat(), campaign["id"]])
         elif to_stage == "confirmed":

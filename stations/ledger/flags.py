@@ -29,6 +29,18 @@ class Thresholds:
     stop_days: int = 14      # no entry for this many days after a kept ledger
     kept_entries: int = 10   # entries in the 60 days before the last one: the ledger was kept
 
+    @classmethod
+    def from_settings(cls, config=None) -> Thresholds:
+        """The thresholds of the settings ``YIZHAN_LEDGER_FLAG_*`` and ``YIZHAN_LEDGER_STOP_DAYS``
+        (``config``: an app's configuration; None: the environment)."""
+        if config is None:
+            from ..settings import from_environ
+            config = from_environ()
+        return cls(window_days=int(config["YIZHAN_LEDGER_FLAG_DAYS"]),
+                   min_visits=int(config["YIZHAN_LEDGER_FLAG_VISITS"]),
+                   near_zero=int(config["YIZHAN_LEDGER_FLAG_NEAR_ZERO"]),
+                   stop_days=int(config["YIZHAN_LEDGER_STOP_DAYS"]))
+
     def describe(self) -> list[str]:
         return [f"近 {self.window_days} 天台账来访 ≥ {self.min_visits} 人次，而同期骑手签到与反馈合计 ≤ "
                 f"{self.near_zero} 条：标记为“{FLAG_KINDS['claims']}”",

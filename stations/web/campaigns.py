@@ -10,6 +10,7 @@ from ..limits import RateLimited
 from ..storage import StationNotFound, get_station
 from .access import PUBLIC, allow, client_id
 from .db import get_db
+from .ledger import thresholds as ledger_thresholds
 
 bp = Blueprint("campaigns", __name__, url_prefix="/campaigns")
 PAGE_ROWS = 50
@@ -115,7 +116,8 @@ def stage(campaign_id):
     back = url_for("campaigns.manage", campaign_id=campaign_id)
     try:
         moved = core.advance_stage(get_db(), campaign_id, request.form.get("stage"), g.user,
-                                   reason=request.form.get("reason", ""), force=bool(request.form.get("force")))
+                                   reason=request.form.get("reason", ""), force=bool(request.form.get("force")),
+                                   thresholds=ledger_thresholds())
     except core.CampaignError as exc:
         return _refused(exc, back)
     flash(f"活动已进入“{moved['stage_name']}”阶段。")
@@ -303,14 +305,14 @@ def ranking(campaign_id):
     if campaign["ranking"] and normalise in (None, campaign["normalise"]):
         result = campaign["ranking"]
     else:
-        result = core.live_ranking(get_db(), campaign, normalise=normalise)
+        result = core.live_ranking(get_db(), campaign, normalise=normalise, thresholds=ledger_thresholds())
     rows = result["ranking"]
     page = min(max(1, request.args.get("page", 1, type=int) or 1), max(1, -(-len(rows) // PAGE_ROWS)))
     shown = rows[(page - 1) * PAGE_ROWS: page * PAGE_ROWS]
     criteria = campaign["rubric"]["criteria"]
     radars = {r["station_id"]: core.radar_svg(criteria, r["criteria"], size=180, title=r["name"]) for r in shown}
     return render_template("campaign/ranking.html", campaign=campaign, rows=shown, radars=radars,
-                           agreement=result["agreement"], rules=core.RULES, total=len(rows), page=page,
+                           agreement=result["agreement"], rules=core.ranking_rules(ledger_thresholds()), total=len(rows), page=page,
                            pages=max(1, -(-len(rows) // PAGE_ROWS)), criteria=criteria,
                            normalise=result.get("normalise", campaign["normalise"]), quota=campaign["quota"])
 

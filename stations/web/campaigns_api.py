@@ -9,6 +9,7 @@ from .access import PUBLIC, allow, client_id
 from .api import refuse_empty_typed_parameters
 from .api_common import error_answer, json_object, protect_session, too_many
 from .db import get_db
+from .ledger import thresholds as ledger_thresholds
 
 bp = Blueprint("campaigns_api", __name__, url_prefix="/api/v1/campaigns")
 bp.before_request(refuse_empty_typed_parameters)  # ?field= is a 400, as on the rest of the API
@@ -107,7 +108,8 @@ def stage(campaign_id):
     """Move the campaign one stage forward."""
     data = _body()
     campaign = core.advance_stage(get_db(), campaign_id, data.get("stage"), g.user,
-                                  reason=data.get("reason") or "", force=data.get("force", False))
+                                  reason=data.get("reason") or "", force=data.get("force", False),
+                                  thresholds=ledger_thresholds())
     return jsonify(campaign_json(campaign))
 
 
@@ -171,11 +173,11 @@ def ranking(campaign_id):
     if campaign["ranking"] and normalise in (None, campaign["normalise"]):
         result = campaign["ranking"]
     else:
-        result = core.live_ranking(db, campaign, normalise=normalise)
+        result = core.live_ranking(db, campaign, normalise=normalise, thresholds=ledger_thresholds())
     keys = ("rank", "station_id", "name", "total", "criteria", "reviews", "spread", "flags")
     return jsonify({"ranking": [{k: r[k] for k in keys} for r in result["ranking"]],
                     "agreement": result["agreement"], "normalise": result.get("normalise", campaign["normalise"]),
-                    "rules": core.RULES})
+                    "rules": core.ranking_rules(ledger_thresholds())})
 
 
 @bp.get("/<int:campaign_id>/notice")

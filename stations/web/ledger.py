@@ -37,11 +37,9 @@ def _station_or_abort(station_id):
 
 
 def thresholds() -> core.Thresholds:
-    config = current_app.config
-    return core.Thresholds(window_days=int(config["YIZHAN_LEDGER_FLAG_DAYS"]),
-                           min_visits=int(config["YIZHAN_LEDGER_FLAG_VISITS"]),
-                           near_zero=int(config["YIZHAN_LEDGER_FLAG_NEAR_ZERO"]),
-                           stop_days=int(config["YIZHAN_LEDGER_STOP_DAYS"]))
+    """The ledger flags' thresholds (settings ``YIZHAN_LEDGER_FLAG_*``): also the campaign
+    ranking's 面子工程 rule's."""
+    return core.Thresholds.from_settings(current_app.config)
 
 
 def checkin_limits() -> dict:
