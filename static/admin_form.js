@@ -20,9 +20,11 @@
                                                attribution: box.dataset.attr, maxZoom: 19});
     var loaded = 0;
     layer.on("tileload", function () { loaded++; });
-    layer.on("tileerror", function () {
+    function failed() {
       if (!loaded) { note.textContent = "地图底图加载不出来，请直接输入经纬度。"; note.hidden = false; }
-    });
+    }
+    layer.on("tileerror", failed);
+    setTimeout(failed, 8000);  /* a blocked tile host often hangs rather than fails */
     layer.addTo(map);
     var marker = known ? L.marker([lat, lon]).addTo(map) : null;
     map.on("click", function (e) {

@@ -40,6 +40,7 @@
                                                  attribution: box.dataset.attr, maxZoom: 18});
       var loaded = 0, failed = 0, warned = false;
       layer.on("tileload", function () { loaded++; });
+      setTimeout(function () { layer.fire("tileerror"); }, 8000);  /* a blocked host often hangs */
       layer.on("tileerror", function () {
         failed++;
         if (!warned && loaded === 0) {

@@ -94,24 +94,35 @@ def to_latlon(lon: float, lat: float, tiles: str = "osm") -> list[float]:
 
 TILES_FAILED = "地图底图加载不出来（网络不通或太慢），站点位置请看地址或用导航打开地图 App。"
 NO_SCRIPT = "地图需要开启 JavaScript 才能显示。"
+TILES_PATIENCE_MS = 8000  # no tile after this long: say so (unreachable hosts often hang)
+# Leaflet's zoom buttons as 44×44 px tap targets (WCAG 2.5.5), like the rest of the site.
+BIG_ZOOM = ("<style>.leaflet-touch .leaflet-bar a,.leaflet-bar a{width:44px;height:44px;"
+            "line-height:44px;font-size:22px}</style>")
 
 
 class _MapExtras(MacroElement):
     """What every map of ours adds to Leaflet's defaults: a metric-only scale, a plain
     attribution prefix (Leaflet's own carries a flag), and a visible note when the
-    tiles do not load instead of a grey box.  The note is passed through safe_label."""
+    tiles fail or none has come after TILES_PATIENCE_MS (a blocked host often hangs
+    rather than fails) instead of a grey box; the note goes when a tile arrives.  The
+    note is passed through safe_label."""
 
     _template = Template("""
         {% macro script(this, kwargs) %}
         (function (map, layer) {
             L.control.scale({metric: true, imperial: false}).addTo(map);
             map.attributionControl.setPrefix("Leaflet");
-            var loaded = 0, shown = false;
-            layer.on("tileload", function () { loaded++; });
-            layer.on("tileerror", function () {
+            var loaded = 0, shown = false, note = null;
+            layer.on("tileload", function () {
+                loaded++;
+                if (note) { map.removeControl(note); note = null; }
+            });
+            layer.on("tileerror", failed);
+            setTimeout(failed, {{ this.patience_ms }});
+            function failed() {
                 if (shown || loaded) return;
                 shown = true;
-                var note = L.control({position: "bottomleft"});
+                note = L.control({position: "bottomleft"});
                 note.onAdd = function () {
                     var div = L.DomUtil.create("div", "tiles-failed");
                     div.setAttribute("role", "alert");
@@ -121,7 +132,7 @@ class _MapExtras(MacroElement):
                     return div;
                 };
                 note.addTo(map);
-            });
+            }
         })({{ this._parent.get_name() }}, {{ this.layer.get_name() }});
         {% endmacro %}
     """)
@@ -131,6 +142,7 @@ class _MapExtras(MacroElement):
         self._name = "MapExtras"
         self.layer = layer
         self.note = safe_label(TILES_FAILED)
+        self.patience_ms = TILES_PATIENCE_MS
 
 
 def _base_map(center_latlon, zoom, tiles, static_url):
@@ -143,6 +155,7 @@ def _base_map(center_latlon, zoom, tiles, static_url):
                              subdomains=spec.get("subdomains", "abc"))
     layer.add_to(fmap)
     fmap.add_child(_MapExtras(layer))
+    fmap.get_root().header.add_child(Element(BIG_ZOOM))
     fmap.get_root().html.add_child(Element(f"<noscript><p>{safe_label(NO_SCRIPT)}</p></noscript>"))
     return fmap
 

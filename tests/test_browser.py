@@ -27,7 +27,7 @@ from stations.nearest import brute_force_nearest
 from stations.records import FACILITIES
 from stations.riders import district_origin
 from stations.storage import TZ
-from tests.browser_support import launch, need_browser, phone_context, serve, shot
+from tests.browser_support import launch, login_form, need_browser, phone_context, serve, shot
 from tests.conftest import make_station
 
 pytestmark = pytest.mark.browser
@@ -40,6 +40,9 @@ PAGE_BUDGET_BYTES = 60 * 1000  # "at most 60 KB compressed" (read conservatively
 
 
 # --- fixtures -----------------------------------------------------------------------
+
+ORGANISER_PASSWORD = "browser-org-password"
+
 
 @pytest.fixture(scope="module")
 def live(tmp_path_factory):
@@ -71,6 +74,9 @@ def live(tmp_path_factory):
                                 lon=HOSTILE_SPOT["longitude"],
                                 lat=HOSTILE_SPOT["latitude"] + 0.00003, district="海淀区"),
     }
+    from stations import users
+
+    users.add_user(db, "org", ORGANISER_PASSWORD, "admin")
     stations = list(storage.iter_stations(db))
     db.conn.close()
 
@@ -446,14 +452,15 @@ def test_rider_errors_are_chinese(phone, live):
 
 
 TARGETS = ("a:visible, button:visible, select:visible, summary:visible, label:visible, "
-           "input[type=search]:visible, input[type=text]:visible, textarea:visible")
+           "input[type=search]:visible, input[type=text]:visible, textarea:visible, "
+           "input[type=checkbox]:visible, input[type=radio]:visible")
 
 
 def small_targets(page) -> list[str]:
-    """Tap targets on the page smaller than 44×44 CSS px (a checkbox or radio counts by its
-    label, which is what a finger taps)."""
+    """Tap targets on the page smaller than 44×44 CSS px: checkboxes and radios themselves
+    too, not only their labels (labels only for screen readers, class "sr", are no target)."""
     small = []
-    for element in page.locator(f"main :is({TARGETS}), header :is({TARGETS})").all():
+    for element in page.locator(f"main :is({TARGETS}):not(.sr), header :is({TARGETS})").all():
         box = element.bounding_box()
         if not box:
             continue
@@ -477,6 +484,29 @@ def test_every_tap_target_is_at_least_44_px(phone, live):
     page.goto(f"/stations/{live.ids['always']}")
     assert small_targets(page) == []
     shot(page, "09-station", full_page=True)
+    page.goto("/nearby?district=东城区#results")  # its 查看东城区全部驿站 link too
+    assert small_targets(page) == []
+    page.goto("/login")
+    assert small_targets(page) == []
+
+
+def test_organiser_pages_have_44_px_targets_and_no_sideways_scroll(phone, live):
+    page = phone.page
+    login_form(page, "org", ORGANISER_PASSWORD)
+    sid = live.ids["always"]
+    for path in ("/admin", "/admin/stations", "/admin/stations?status=pending", "/admin/stations/new",
+                 f"/admin/stations/{sid}", f"/admin/stations/{sid}/edit", "/admin/import",
+                 "/admin/export", "/admin/flags"):
+        page.goto(path)
+        assert small_targets(page) == [], path
+        assert page.evaluate("document.documentElement.scrollWidth") <= 390, path
+    page.goto("/admin/stations/new")
+    zoom = page.locator("#coordpicker .leaflet-control-zoom a").first
+    zoom.wait_for()
+    box = zoom.bounding_box()
+    assert box["width"] >= 44 and box["height"] >= 44
+    assert page.title() == "新建站点 · 驿站 Yizhan"
+    shot(page, "16-new-station-picker")
 
 
 def test_station_map_is_metric_closed_until_tapped_and_says_when_tiles_fail(phone, live):
@@ -499,6 +529,19 @@ def test_station_map_is_metric_closed_until_tapped_and_says_when_tiles_fail(phon
     frame.locator(".leaflet-container").click(position={"x": box["width"] / 2, "y": box["height"] / 2})
     frame.locator(".leaflet-tooltip").wait_for()
     shot(page, "11-station-map-tapped")
+
+
+def test_station_map_says_so_when_tiles_hang(phone, live):
+    """A blocked tile host often never answers: after a few seconds without a tile the rider
+    is told, as when tiles fail outright."""
+    held = []
+    phone.context.route(re.compile(r"autonavi|openstreetmap"), lambda route: held.append(route))
+    page = phone.page
+    page.goto(f"/stations/{live.ids['always']}")
+    page.locator("iframe.smallmap").scroll_into_view_if_needed()
+    frame = page.frame_locator("iframe.smallmap")
+    frame.locator(".tiles-failed").wait_for(timeout=12_000)
+    assert held and "地图底图加载不出来" in frame.locator(".tiles-failed").inner_text()
 
 
 def test_pick_map_says_when_tiles_fail(phone, live):
