@@ -12,7 +12,7 @@ from datetime import timedelta
 
 import pytest
 
-from stations import ledger, users
+from stations import ledger, storage, users
 from stations.web import create_app
 from tests.conftest import csrf_token, make_station
 
@@ -140,6 +140,25 @@ def test_a_rider_checks_in_with_one_tap_and_sees_the_thanks_where_they_are(clien
     assert "Retry-After" in again.headers
     assert fresh_db.execute("SELECT sum(count) FROM checkin_days").fetchone()[0] == 1
     assert client.post(f"/stations/{a}/checkin").status_code == 400  # no CSRF token
+
+
+@pytest.mark.parametrize("status, message", [("closed", "该驿站已关闭"), ("temporarily_closed", "该驿站暂停开放")])
+def test_no_checkin_at_a_station_that_is_not_open(client, places, fresh_db, status, message):
+    a, _ = places
+    token = checkin_form(client, a)  # the page as it was while the station was open
+    storage.set_status(fresh_db, a, status, username="test")
+    page = client.get(f"/stations/{a}").get_data(as_text=True)
+    assert "我在这里歇脚了" not in page  # no button offered
+    forged = client.post(f"/stations/{a}/checkin", data={"csrf_token": token})
+    html = forged.get_data(as_text=True)
+    assert forged.status_code == 409 and message in html and "我在这里歇脚了" not in html
+    api = client.post(f"/api/v1/stations/{a}/checkins")
+    assert api.status_code == 409
+    assert api.get_json()["error"]["status"] == 409 and api.get_json()["error"]["parameter"] == "station_id"
+    assert message in api.get_json()["error"]["message"]
+    assert fresh_db.execute("SELECT count(*) FROM checkin_days").fetchone()[0] == 0
+    storage.set_status(fresh_db, a, "active", username="test")  # open again: counted
+    assert client.post(f"/api/v1/stations/{a}/checkins").status_code == 201
 
 
 def test_checkin_limits_hold_across_two_app_instances(db_path, fresh_db, places):

@@ -15,7 +15,13 @@ from ..limits import Limit, take
 from ..storage import TZ, StationNotFound, get_station, write_transaction
 from .codes import LedgerError
 
-__all__ = ["check_in", "checkin_count"]
+__all__ = ["check_in", "checkin_count", "CLOSED_REFUSALS"]
+
+# Why a station takes no check-ins: the rider cannot have rested at a station that is
+# closed, closed for now, or not yet open.
+CLOSED_REFUSALS = {"closed": "该驿站已关闭，不能在这里签到。",
+                   "temporarily_closed": "该驿站暂停开放，不能在这里签到。",
+                   "pending": "该驿站尚未开放，不能在这里签到。"}
 
 
 def check_in(db, station_id, *, client: str, limits: dict, at: datetime | None = None,
@@ -24,15 +30,15 @@ def check_in(db, station_id, *, client: str, limits: dict, at: datetime | None =
 
     ``limits``: ``per_client`` (per hour), ``global`` (per minute), ``repeat_minutes``
     (one per client and station).  Raises RateLimited (scope ``station``, ``client`` or
-    ``global``; nothing counted), LedgerError 404 for an unknown station and 409 for a
-    closed one.
+    ``global``; nothing counted), LedgerError 404 for an unknown station and 409 for one
+    that is not open (closed, temporarily closed, pending: ``CLOSED_REFUSALS``).
     """
     try:
         station = get_station(db, station_id)
     except StationNotFound:
         raise LedgerError(f"没有编号为 {str(station_id)[:20]} 的站点", "station_id", 404) from None
-    if station["status"] in ("closed", "pending"):
-        raise LedgerError("本站已不再开放，不能签到", "station_id", 409)
+    if station["status"] != "active":
+        raise LedgerError(CLOSED_REFUSALS.get(station["status"], CLOSED_REFUSALS["closed"]), "station_id", 409)
     day = (at or datetime.now(TZ)).astimezone(TZ).date().isoformat()
     rules = [Limit(f"checkin-station:{client}:{station['id']}", 1,
                    int(limits.get("repeat_minutes", 30)) * 60, "station"),

@@ -274,6 +274,13 @@ def quiet_flag(station_id):
 
 # --- riders' check-in ----------------------------------------------------------------
 
+def _station_page(station, checkin_error: str) -> str:
+    """The station page with why the check-in was not counted where the button would be."""
+    return render_template("directory/detail.html", **station_page(
+        get_db(), station, tencent_referer=current_app.config["YIZHAN_TENCENT_REFERER"]),
+                           errors={}, form=MultiDict(), checkin_error=checkin_error)
+
+
 @bp.post("/stations/<int:station_id>/checkin")
 @allow(PUBLIC)
 def checkin(station_id):
@@ -285,11 +292,10 @@ def checkin(station_id):
     try:
         result = core.check_in(get_db(), station_id, client=client_id(), limits=checkin_limits())
     except RateLimited as exc:
-        page = render_template("directory/detail.html", **station_page(
-            get_db(), station, tencent_referer=current_app.config["YIZHAN_TENCENT_REFERER"]),
-                               errors={}, form=MultiDict(), checkin_error=checkin_refusal(exc))
-        return page, 429, {"Retry-After": str(exc.retry_after)}
+        return _station_page(station, checkin_refusal(exc)), 429, {"Retry-After": str(exc.retry_after)}
     except core.LedgerError as exc:
-        abort(exc.status)
+        if exc.status != 409:
+            abort(exc.status)
+        return _station_page(station, exc.message), 409  # a closed station: no button, yet posted
     flash(f"已记下，谢谢！今天您是第 {result['count']} 位在这里歇脚的。", "checkin")
     return redirect(url_for("directory.detail", station_id=station_id) + "#checkin")
