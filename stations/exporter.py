@@ -18,7 +18,7 @@ from .hours import parse_hours
 from .records import FACILITIES, FIELDS, PRIVATE_FIELDS, STATION_TYPES, STATUSES
 
 __all__ = ["EXPORT_FORMATS", "station_feature", "feature_collection", "export_stations", "iter_export",
-           "hours_display", "undefuse"]
+           "hours_display", "undefuse", "defuse_cell"]
 
 EXPORT_FORMATS = ("csv", "xlsx", "geojson", "gpkg")
 _PROPERTY_FIELDS = tuple(f for f in FIELDS if f not in ("id", "lon", "lat"))
@@ -221,3 +221,6 @@ def _cell(value):
         if _FORMULA_LIKE.match(value):
             return "'" + value
     return value
+
+
+defuse_cell = _cell  # for every other CSV/XLSX the app writes (plan tables, award lists)

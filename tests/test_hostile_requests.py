@@ -106,3 +106,37 @@ def test_every_api_body_field_refuses_wrong_types_with_a_4xx(app, client, fresh_
                 if response.status_code >= 500:
                     failures.append((field, value, response.status_code))
     assert not failures, failures
+
+
+# --- planner uploads: control characters at the door, formulas defused on the way out --
+
+PLAN_QUERY = "minutes=15&cell_m=500&district=延庆区&run=1&p=3"
+CANDIDATES = ("名称,经度,纬度\n"
+              "=HYPERLINK(\"http://evil.example\"),115.937032,40.374896\n"
+              "+SUM(1),115.765329,40.531451\n"
+              "@cmd,115.777816,40.455019\n")
+
+
+def _upload_candidates(client, auth, text):
+    from tests.conftest import csrf_token
+
+    auth.login("planner")
+    return client.post("/plan/candidates", data={
+        "csrf_token": csrf_token(client, "/plan"), "query": PLAN_QUERY,
+        "file": (io.BytesIO(text.encode()), "candidates.csv")})
+
+
+def test_candidate_names_with_control_characters_are_refused(client, auth):
+    response = _upload_candidates(client, auth, "名称,经度,纬度\n\x00站\x07,115.937032,40.374896\n")
+    text = response.get_data(as_text=True)
+    assert response.status_code == 400
+    assert "控制字符 U+0000" in text and "\x00" not in text
+
+
+def test_plan_downloads_defuse_formula_like_names(client, auth):
+    response = _upload_candidates(client, auth, CANDIDATES)
+    assert response.status_code == 302, response.get_data(as_text=True)[:300]
+    key = re.search(r"candidates=([0-9a-f]+)", response.headers["Location"]).group(1)
+    body = client.get(f"/plan/suggestions.csv?{PLAN_QUERY}&candidates={key}").get_data(as_text=True)
+    names = [line.split(",", 4)[4].rsplit(",", 3)[0] for line in body.splitlines()[1:]]
+    assert sorted(names) == sorted(["'+SUM(1)", "'@cmd", "\"'=HYPERLINK(\"\"http://evil.example\"\")\""]), body

@@ -20,7 +20,7 @@ from geodata.datum import DatumError, parse_datum, to_wgs84_array
 
 from .. import importer, readers
 from ..coords import CoordinateError, parse_coordinate, parse_lonlat_pair
-from ..records import Problem
+from ..records import Problem, control_problem
 from ..storage import now_iso
 from .figures import DemandPoints
 from .grid import CoverageError
@@ -186,7 +186,11 @@ def read_points(data: bytes, filename: str = "", *, datum="wgs84", region="beiji
         if weight_at is not None:
             weights[k] = _weight(cells[weight_at] if weight_at < len(cells) else None, errors)
         name = cell(cells, "name")
-        names.append(str(name).strip()[:100] if name not in (None, "") else None)
+        name = str(name).strip()[:100] if name not in (None, "") else None
+        problem = control_problem("name", name)  # NUL, ESC… refused at the door, as for stations
+        if problem:
+            errors.append(problem)
+        names.append(name)
         if errors:
             problems[k] = (number, errors, [])
             lons[k] = lats[k] = np.nan

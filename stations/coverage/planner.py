@@ -17,6 +17,7 @@ from datetime import datetime
 
 import numpy as np
 
+from ..exporter import defuse_cell
 from ..hours import HoursError, parse_hours
 from ..storage import TZ, data_version, station_points
 from .figures import FIGURE_KEYS, StationSet, evaluate
@@ -179,8 +180,8 @@ def rows_csv(rows: list[dict], columns: list[str]) -> str:
     out = io.StringIO()
     writer = csv.writer(out, lineterminator="\n")
     writer.writerow(columns)
-    for row in rows:
-        writer.writerow(["" if row.get(c) is None else row.get(c) for c in columns])
+    for row in rows:  # names come from uploads and the registry: formula-like text defused
+        writer.writerow(["" if row.get(c) is None else defuse_cell(row.get(c)) for c in columns])
     return out.getvalue()
 
 
