@@ -500,6 +500,12 @@ def test_organiser_pages_have_44_px_targets_and_no_sideways_scroll(phone, live):
         page.goto(path)
         assert small_targets(page) == [], path
         assert page.evaluate("document.documentElement.scrollWidth") <= 390, path
+    page.goto("/admin/stations")
+    lines = page.evaluate("""() => { const r = document.createRange();
+        r.selectNodeContents(document.querySelector('.station-table tbody td.nowrap + td'));
+        return new Set([...r.getClientRects()].map(b => Math.round(b.top))).size; }""")
+    assert lines == 1  # 正常开放 on one line, not two characters a line
+    shot(page, "16-admin-station-list")
     page.goto("/admin/stations/new")
     zoom = page.locator("#coordpicker .leaflet-control-zoom a").first
     zoom.wait_for()
