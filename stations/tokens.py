@@ -10,9 +10,10 @@ from __future__ import annotations
 import hashlib
 import secrets
 
+from . import limits as _limits
 from .storage import now_iso, write_transaction
 
-__all__ = ["PREFIX", "issue_token", "revoke_tokens", "token_user"]
+__all__ = ["PREFIX", "issue_token", "revoke_tokens", "token_user", "token_user_limited"]
 
 PREFIX = "yz_"
 
@@ -44,3 +45,18 @@ def token_user(db, token: str | None) -> dict | None:
     rows = list(db.query("SELECT users.* FROM api_tokens JOIN users ON users.id = api_tokens.user_id "
                          "WHERE api_tokens.id = ?", [_token_id(token)]))
     return rows[0] if rows else None
+
+
+def token_user_limited(db, token: str | None, *, client: str, per_client: int, window_s: int,
+                       now: float | None = None) -> dict | None:
+    """``token_user`` under the client's failed-login limit (the bucket wrong passwords use).
+
+    A live token costs nothing more.  An unknown one is counted; past the limit
+    ``RateLimited`` (scope ``client``) is raised, so a client cannot go on probing
+    tokens (nor hide password guesses among them)."""
+    user = token_user(db, token)
+    if user is None:
+        rules = [_limits.Limit(f"login-client:{client}", per_client, window_s, "client")]
+        _limits.peek(db, rules, now=now)
+        _limits.record(db, rules, now=now)
+    return user

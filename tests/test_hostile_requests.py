@@ -140,3 +140,25 @@ def test_plan_downloads_defuse_formula_like_names(client, auth):
     body = client.get(f"/plan/suggestions.csv?{PLAN_QUERY}&candidates={key}").get_data(as_text=True)
     names = [line.split(",", 4)[4].rsplit(",", 3)[0] for line in body.splitlines()[1:]]
     assert sorted(names) == sorted(["'+SUM(1)", "'@cmd", "\"'=HYPERLINK(\"\"http://evil.example\"\")\""]), body
+
+
+# --- guessing API tokens meets the failed-login limit ----------------------------------
+
+def test_unknown_bearer_tokens_meet_the_client_login_limit(app, client, fresh_db):
+    from tests.conftest import PASSWORDS, csrf_token
+
+    app.config["YIZHAN_LOGIN_FAILS_PER_CLIENT"] = 3
+    good = {"Authorization": f"Bearer {_token(app, fresh_db)}"}
+    answers = [client.get("/api/v1/coverage?minutes=5",
+                          headers={"Authorization": f"Bearer yz_guess{i}"}) for i in range(5)]
+    assert [a.status_code for a in answers] == [401, 401, 401, 429, 429]
+    refused = answers[-1]
+    assert int(refused.headers["Retry-After"]) > 0
+    assert "登录失败次数过多" in refused.get_json()["error"]["message"]
+    assert "请先登录" in answers[0].get_json()["error"]["message"]
+    # one budget per client: password guesses from it are refused too (no scrypt spent)
+    login = client.post("/login", data={"username": "admin", "password": PASSWORDS["admin"],
+                                        "csrf_token": csrf_token(client)})
+    assert login.status_code == 429
+    # a live token is no guess: it keeps working
+    assert client.get("/api/v1/coverage?minutes=5", headers=good).status_code == 200

@@ -79,7 +79,17 @@ def _load_user():
         return
     if request.path.startswith("/api/") and auth is not None and auth.type == "bearer":
         # A script's per-user token (yizhan user token NAME): no cookie, so no CSRF token.
-        g.user = tokens.token_user(get_db(), auth.token)
+        g.user = None
+        config = current_app.config
+        try:
+            g.user = tokens.token_user_limited(
+                get_db(), auth.token, client=client_id(),
+                per_client=int(config["YIZHAN_LOGIN_FAILS_PER_CLIENT"]),
+                window_s=int(config["YIZHAN_LOGIN_WINDOW_MINUTES"]) * 60)
+        except RateLimited as exc:
+            current_app.logger.warning("API token refused on %s: too many unknown tokens from client %s; "
+                                       "retry after %d s", request.path, client_id(), exc.retry_after)
+            raise
         g.basic_auth = g.user is not None
         return
     _load_session_user()
@@ -111,7 +121,7 @@ def _check_access():
                                   "Retry-After": str(exc.retry_after)}
     if g.user is None:
         if request.path.startswith("/api/"):
-            return jsonify(error={"status": 401, "message": "login required"}), 401
+            return jsonify(error={"status": 401, "message": "请先登录（用户名和密码，或 API 令牌）。"}), 401
         return redirect(url_for("auth.login", next=request.full_path))
     if g.user["role"] not in roles:
         abort(403)
