@@ -351,3 +351,16 @@ def test_import_without_a_file_or_with_a_bad_datum(admin, fresh_db):
     response = upload(admin, csv_bytes(GOOD_ROWS), datum="mars")
     assert response.status_code == 400 and "坐标系" in response.get_data(as_text=True)
     assert storage.count_stations(fresh_db) == 0
+
+
+def test_saving_an_untouched_form_keeps_the_district_derived_from_the_point(admin, fresh_db):
+    sid = create(admin, district="")  # 按坐标自动判定
+    form = html(admin, f"/admin/stations/{sid}/edit")
+    select = re.search(r'<select name="district">(.*?)</select>', form, re.S).group(1)
+    assert "selected" not in select  # still 按坐标自动判定, not the derived 朝阳区
+    values = {name: input_value(form, name) for name in ("name", "address", "lon", "lat", "hours")}
+    response = post_form(admin, f"/admin/stations/{sid}/edit", district="", **values)
+    assert response.status_code == 302
+    stored = storage.get_station(fresh_db, sid)
+    assert stored["district"] == "朝阳区" and not stored["district_declared"]
+    assert "登记的区" not in html(admin, f"/admin/stations/{sid}")

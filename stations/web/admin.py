@@ -35,7 +35,9 @@ def _form_values(station=None):
     values = {name: ("" if (station or {}).get(name) is None else station[name])
               for name in FORM_FIELDS}
     if station:
-        values["district"] = station.get("district_declared") or station.get("district") or ""
+        # What the organiser declared; "" keeps 按坐标自动判定 (the district from the point),
+        # so saving an untouched form does not turn the derived district into a declared one.
+        values["district"] = station.get("district_declared") or ""
         values["hours"] = hours_as_typed(station)  # as the organiser wrote them
     values["facilities"] = (station or {}).get("facilities", [])
     values["station_type"] = values["station_type"] or "warm_station"
