@@ -8,6 +8,10 @@ the command line, publishes its progress in a small file beside the upload
 (the database is locked by the import's own transaction while it writes), and
 finally stores the report — the same report a page or the CLI shows — in the
 ``import_jobs`` row.  The upload is removed when the job ends.
+
+A job is of a ``kind``: ``stations`` (the station list, ``stations.importer``) or
+``ledger`` (a month's service ledger, ``stations.ledger.import_ledger``, all or nothing,
+written as the account that uploaded it).
 """
 
 from __future__ import annotations
@@ -25,7 +29,7 @@ from pathlib import Path
 from . import storage
 from .importer import ImportReport, import_path
 
-__all__ = ["STATES", "uploads_dir", "save_upload", "create_job", "get_job", "recent_jobs",
+__all__ = ["STATES", "KINDS", "uploads_dir", "save_upload", "create_job", "get_job", "recent_jobs",
            "can_import_valid_rows", "import_valid_rows", "forget_kept_uploads",
            "launch", "start_detached", "run_job", "main"]
 
@@ -51,20 +55,25 @@ def save_upload(db_path, save) -> Path:
     return path
 
 
-def create_job(db, *, filename: str, upload: Path, options: dict, username=None) -> int:
-    """Record a queued import of ``upload``; ``options`` go to the importer."""
+KINDS = ("stations", "ledger")
+
+
+def create_job(db, *, filename: str, upload: Path, options: dict, username=None, kind: str = "stations") -> int:
+    """Record a queued import of ``upload`` (``kind``: see ``KINDS``); ``options`` go to the importer."""
+    if kind not in KINDS:
+        raise ValueError(f"unknown import kind {kind!r}")
     with storage.write_transaction(db):
         cursor = db.execute(
-            "INSERT INTO import_jobs (created_by, filename, upload, options, state, created_at) "
-            "VALUES (?, ?, ?, ?, 'queued', ?)",
-            [username, filename[:200], str(upload), json.dumps(options), storage.now_iso()])
+            "INSERT INTO import_jobs (created_by, filename, upload, options, state, created_at, kind) "
+            "VALUES (?, ?, ?, ?, 'queued', ?, ?)",
+            [username, filename[:200], str(upload), json.dumps(options), storage.now_iso(), kind])
         return cursor.lastrowid
 
 
 def _decode(row) -> dict:
     job = dict(row)
     job["options"] = json.loads(job["options"] or "{}")
-    job["report"] = ImportReport.from_dict(json.loads(job["report"])) if job["report"] else None
+    job["report"] = _report_class(job).from_dict(json.loads(job["report"])) if job["report"] else None
     job["state_label"] = STATES[job["state"]]
     job["finished"] = job["state"] in ("done", "failed")
     return job
@@ -93,11 +102,21 @@ def get_job(db, job_id, db_path=None) -> dict | None:
     return job
 
 
-def recent_jobs(db, limit: int = 10) -> list[dict]:
-    """The latest jobs, newest first (without their reports)."""
+def _report_class(job):
+    if job.get("kind") == "ledger":
+        from .ledger.importer import LedgerImportReport
+
+        return LedgerImportReport
+    return ImportReport
+
+
+def recent_jobs(db, limit: int = 10, *, kind: str = "stations", username: str | None = None) -> list[dict]:
+    """The latest jobs of a kind (only ``username``'s, when given), newest first (without
+    their reports)."""
+    mine = " AND created_by = ?" if username is not None else ""
     rows = db.execute("SELECT id, created_by, filename, state, rows_done, rows_total, written, "
-                      "created_at, finished_at FROM import_jobs ORDER BY id DESC LIMIT ?",
-                      [int(limit)]).fetchall()
+                      f"created_at, finished_at FROM import_jobs WHERE kind = ?{mine} ORDER BY id DESC LIMIT ?",
+                      [kind] + ([username] if username is not None else []) + [int(limit)]).fetchall()
     keys = ("id", "created_by", "filename", "state", "rows_done", "rows_total", "written",
             "created_at", "finished_at")
     return [dict(zip(keys, row), state_label=STATES[row[3]]) for row in rows]
@@ -118,8 +137,12 @@ def _vanished(job) -> bool:
     return False
 
 
-def _failure_report(job, message) -> ImportReport:
+def _failure_report(job, message):
     options = job["options"]
+    if job.get("kind") == "ledger":
+        report = _report_class(job)(job["filename"], dry_run=bool(options.get("dry_run")))
+        report.file_errors.append(message)
+        return report
     report = ImportReport(job["filename"], datum=options.get("datum", "wgs84"),
                           dry_run=options.get("dry_run", False),
                           skip_invalid=options.get("skip_invalid", False))
@@ -141,6 +164,8 @@ def can_import_valid_rows(job) -> bool:
     """Whether a finished job's upload waits for a one-click import of its valid rows:
     a dry run, or a run that wrote nothing because of errors, with rows worth writing."""
     report = job.get("report")
+    if job.get("kind", "stations") != "stations":
+        return False  # the ledger's import is all or nothing
     return bool(job.get("upload") and job["state"] == "done" and report is not None
                 and not report.file_errors and not report.written and report.valid_rows
                 and (report.dry_run or report.error_rows and not report.skip_invalid))
@@ -245,12 +270,15 @@ def run_job(db_path, job_id) -> str:
         options = job["options"]
         upload = Path(job["upload"] or "")
         try:
-            report = import_path(db, upload, job["filename"], datum=options.get("datum", "wgs84"),
-                                 region=options.get("region", "beijing"),
-                                 dry_run=bool(options.get("dry_run")),
-                                 skip_invalid=bool(options.get("skip_invalid")),
-                                 username=job["created_by"], progress=_Progress(db_path, job_id),
-                                 spill_dir=uploads_dir(db_path))
+            if job["kind"] == "ledger":
+                report = _run_ledger(db, job, upload, _Progress(db_path, job_id))
+            else:
+                report = import_path(db, upload, job["filename"], datum=options.get("datum", "wgs84"),
+                                     region=options.get("region", "beijing"),
+                                     dry_run=bool(options.get("dry_run")),
+                                     skip_invalid=bool(options.get("skip_invalid")),
+                                     username=job["created_by"], progress=_Progress(db_path, job_id),
+                                     spill_dir=uploads_dir(db_path))
             if report.written:
                 storage.checkpoint(db)
             state = "failed" if report.file_errors else "done"
@@ -274,6 +302,21 @@ def run_job(db_path, job_id) -> str:
         return state
     finally:
         db.conn.close()
+
+
+def _run_ledger(db, job, upload: Path, progress):
+    """A month's ledger, checked and written as the account that uploaded it (its role and
+    union as they are now: a union user writes its own union's stations only)."""
+    from . import users
+    from .ledger import import_ledger
+
+    user = users.get_user(db, job["created_by"]) if job["created_by"] else None
+    if user is None or user["role"] not in ("admin", "union"):
+        return _failure_report(job, "上传这个文件的账号已不存在或已无权登记台账，未写入任何数据。")
+    if not upload.is_file():
+        raise FileNotFoundError(upload)
+    return import_ledger(db, upload, user, filename=job["filename"], dry_run=bool(job["options"].get("dry_run")),
+                         progress=progress)
 
 
 def main(argv=None) -> int:

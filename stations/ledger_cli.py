@@ -56,7 +56,13 @@ def ledger_import(file, username, dry_run):
     """Import a month's ledger (XLSX or CSV), all or nothing."""
     db = _db()
     user = _acting_user(db, username)
-    report = ledger.import_ledger(db, file, user, filename=file.name, dry_run=dry_run)
+    from .cli import _ImportProgress
+
+    progress = _ImportProgress()
+    try:
+        report = ledger.import_ledger(db, file, user, filename=file.name, dry_run=dry_run, progress=progress)
+    finally:
+        progress.close()
     for message in report.file_errors:
         click.echo(f"文件错误：{message}", err=True)
     for p in report.problems:

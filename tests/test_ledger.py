@@ -271,3 +271,37 @@ def test_evidence_for_the_selection_counts_the_last_90_days_and_a_kept_ledger(fr
     assert facts[a]["entries"] == 50 and facts[a]["visits"] == 100 and facts[a]["kept"] is True
     assert facts[a]["meetings"] == 1 and facts[a]["new_members"] == 6
     assert facts[b]["entries"] == 0 and facts[b]["kept"] is False
+
+
+def test_a_month_import_job_runs_as_its_uploader_reports_progress_and_fails_cleanly(fresh_db, db_path, people, two,
+                                                                                 tmp_path):
+    """The web's month import runs as a job (stations.jobs, kind ``ledger``): progress as
+    rows checked, then written out of the total; the report kept with the job; an uploader
+    who may no longer keep ledgers gets a clear failure and nothing is written."""
+    from stations import jobs
+
+    a, b = two
+    start = ledger.today() - timedelta(days=3099)
+    lines = "".join(f"{sid},{(start + timedelta(days=n)).isoformat()},1,2\n" for sid in (a, b) for n in range(3000))
+    calls = []
+    report = ledger.import_ledger(fresh_db, write_csv(tmp_path, "站点编号,日期,外卖骑手,饮水\n" + lines),
+                                  people["boss"], progress=lambda *args: calls.append(args))
+    assert report.ok and report.written == 6000
+    assert ("write", 5000, 6000) in calls and calls[-1] == ("write", 6000, 6000)
+
+    def job_for(text, user):
+        upload = jobs.save_upload(db_path, lambda path: path.write_text(text, encoding="utf-8"))
+        return jobs.create_job(fresh_db, filename="四月.csv", upload=upload, options={}, username=user, kind="ledger")
+
+    bad = job_for(f"站点编号,日期,外卖骑手\n{a},{day(1)},5\n{b},{day(1)},2\n", "hd")  # b: another union's
+    assert jobs.run_job(db_path, bad) == "done"
+    job = jobs.get_job(fresh_db, bad)
+    assert job["kind"] == "ledger" and not job["report"].ok and job["written"] == 0
+    assert [(p.row, p.column) for p in job["report"].problems] == [(3, "站点编号")]
+    assert not jobs.can_import_valid_rows(job)  # all or nothing: no "import the valid rows"
+    fresh_db.execute("UPDATE users SET role = 'planner' WHERE username = 'hd'")
+    fresh_db.conn.commit()
+    gone = job_for(f"站点编号,日期,外卖骑手\n{a},{day(1)},5\n", "hd")
+    assert jobs.run_job(db_path, gone) == "failed"
+    assert "无权登记台账" in jobs.get_job(fresh_db, gone)["report"].file_errors[0]
+    assert fresh_db.execute("SELECT count(*) FROM ledger_entries WHERE date = ?", [day(1)]).fetchone()[0] == 0

@@ -12,9 +12,9 @@ from datetime import timedelta
 
 import pytest
 
-from stations import ledger, storage, users
+from stations import jobs, ledger, storage, users
 from stations.web import create_app
-from tests.conftest import csrf_token, make_station
+from tests.conftest import csrf_token, finish_import, make_station
 
 HAIDIAN, CHAOYANG = "海淀区总工会", "朝阳区总工会"
 
@@ -177,22 +177,41 @@ def test_checkin_limits_hold_across_two_app_instances(db_path, fresh_db, places)
     assert not [r for r in fresh_db.execute("SELECT bucket FROM rate_limits") if "127.0.0.1" in r[0]]
 
 
-def test_month_import_page_all_or_nothing_with_row_and_column(client, places, fresh_db):
+def test_month_import_page_all_or_nothing_with_row_and_column(client, places, fresh_db, db_path):
     a, b = places
     login(client, "hd", "hd-pass-12")
     token = csrf_token(client, "/ledger/import")
     text = f"站点编号,日期,外卖骑手,饮水\n{a},{yesterday()},3,2\n{b},{yesterday()},1,1\n"
-    response = client.post("/ledger/import", data={"csrf_token": token,
-                                                   "file": (io.BytesIO(text.encode()), "三月.csv")},
-                           content_type="multipart/form-data")
+    # the upload becomes a background job (303 to its page, which refreshes until it ends)
+    upload = client.post("/ledger/import", data={"csrf_token": token,
+                                                 "file": (io.BytesIO(text.encode()), "三月.csv")},
+                         content_type="multipart/form-data")
+    job_page = upload.headers["Location"]
+    assert re.search(r"/ledger/import/jobs/\d+$", job_page)
+    response = finish_import(client, upload)
     page = response.get_data(as_text=True)
     assert response.status_code == 400 and "未写入任何数据" in page and "不是本工会的站点" in page
-    assert "<td>3</td><td>站点编号</td>" in page
+    assert "<td>3</td><td>站点编号</td>" in page and "Refresh" not in response.headers
     assert fresh_db.execute("SELECT count(*) FROM ledger_entries").fetchone()[0] == 0
     good = f"站点编号,日期,外卖骑手,饮水\n{a},{yesterday()},3,2\n"
-    ok = client.post("/ledger/import", data={"csrf_token": token, "file": (io.BytesIO(good.encode()), "m.csv")},
-                     content_type="multipart/form-data")
+    ok = finish_import(client, client.post("/ledger/import", data={
+        "csrf_token": token, "file": (io.BytesIO(good.encode()), "m.csv")}, content_type="multipart/form-data"))
     assert ok.status_code == 200 and "已写入 1 天的台账" in ok.get_data(as_text=True)
+    assert fresh_db.execute("SELECT count(*) FROM ledger_entries").fetchone()[0] == 1
+    listed = client.get("/ledger/import").get_data(as_text=True)
+    assert "三月.csv" in listed and "m.csv" in listed  # the user's recent imports
+    waiting = jobs.create_job(fresh_db, filename="五月.csv", options={}, username="hd", kind="ledger",
+                              upload=jobs.save_upload(db_path, lambda path: path.write_text(good)))  # not started: its page waits and refreshes
+    running = client.get(f"/ledger/import/jobs/{waiting}")
+    assert running.status_code == 200 and running.headers["Refresh"] == "2"
+    assert "等待开始" in running.get_data(as_text=True) and "<progress" in running.get_data(as_text=True)
+    # another union's keeper cannot see the job; the station import's job list leaves it out
+    other = client.application.test_client()
+    login(other, "cy", "cy-pass-12")
+    assert other.get(job_page).status_code == 404 and other.get(job_page + ".json").status_code == 404
+    assert "三月.csv" not in other.get("/ledger/import").get_data(as_text=True)
+    assert [j["filename"] for j in jobs.recent_jobs(fresh_db)] == []
+    assert [j["filename"] for j in jobs.recent_jobs(fresh_db, kind="ledger")] == ["五月.csv", "m.csv", "三月.csv"]
 
 
 def test_reports_page_charts_downloads_and_union_scope(client, places, fresh_db):

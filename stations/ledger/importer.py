@@ -94,6 +94,14 @@ class LedgerImportReport:
     def to_dict(self) -> dict:
         return asdict(self)
 
+    @classmethod
+    def from_dict(cls, data: dict) -> LedgerImportReport:
+        """The report again from ``to_dict`` (kept as JSON by a background job)."""
+        known = {f for f in cls.__dataclass_fields__}
+        report = cls(**{k: v for k, v in data.items() if k in known})
+        report.problems = [RowProblem(**p) for p in report.problems]
+        return report
+
 
 def _labels() -> dict:
     out = {"station_id": "站点编号", "station_name": "站点名称", "date": "日期", "note": "备注"}
@@ -228,7 +236,8 @@ def import_ledger(db, path, user, *, filename: str | None = None, dry_run: bool 
     """Check, then (if every row is right and not ``dry_run``) write a ledger file.
 
     ``user`` decides which stations may be written (a ``union`` user: its own union's).
-    Returns the report; nothing is written when it lists any error.
+    Returns the report; nothing is written when it lists any error.  ``progress(stage,
+    done, total)`` hears of the rows checked ("check", total unknown) and written ("write").
     """
     started = time.perf_counter()
     report = LedgerImportReport(filename=filename or str(path), dry_run=dry_run)
@@ -254,7 +263,7 @@ def import_ledger(db, path, user, *, filename: str | None = None, dry_run: bool 
                             report.problems.append(RowProblem(number, report.columns.get(column, LABELS.get(
                                 column, column)), message))
                 if progress and report.total_rows % 50_000 == 0:
-                    progress("check", report.total_rows)
+                    progress("check", report.total_rows, None)
         if not report.total_rows and not report.file_errors:
             report.file_errors.append("文件里没有台账行（表头下面是空的）")
     except FileProblem as exc:
@@ -305,7 +314,7 @@ def _write(db, rows, stations, last_day, user, report, progress, synthetic):
         report.written += len(batch)
         batch.clear()
         if progress:
-            progress("write", report.written)
+            progress("write", report.written, report.total_rows)
 
     try:
         with write_transaction(db):

@@ -3,14 +3,13 @@ and the riders' one-tap check-in on the station page (rules live in stations.led
 
 from __future__ import annotations
 
-import tempfile
 from datetime import date
-from pathlib import Path
 
-from flask import (Blueprint, abort, current_app, flash, g, redirect, render_template, request,
-                   url_for)
+from flask import (Blueprint, abort, current_app, flash, g, jsonify, make_response, redirect,
+                   render_template, request, url_for)
 from werkzeug.datastructures import MultiDict
 
+from .. import jobs
 from .. import ledger as core
 from ..limits import RateLimited
 from ..riders import district_choices, station_page
@@ -108,20 +107,67 @@ def day(station_id):
 @bp.route("/ledger/import", methods=["GET", "POST"])
 @allow(*KEEPERS)
 def import_page():
-    """Upload a month's ledger (XLSX or CSV): checked row by row, written only if all is right."""
-    report = None
-    if request.method == "POST":
-        upload = request.files.get("file")
-        if upload is None or not upload.filename:
-            flash("请选择要导入的台账文件（.xlsx 或 .csv）。")
-            return redirect(url_for("ledger.import_page"))
-        with tempfile.TemporaryDirectory() as folder:
-            path = Path(folder) / "upload"
-            upload.save(path)
-            report = core.import_ledger(get_db(), path, g.user, filename=upload.filename[:200],
-                                        dry_run=bool(request.form.get("dry_run")))
-    return render_template("ledger/import.html", report=report, visitors=core.VISITORS,
-                           services=core.SERVICES), (400 if report is not None and not report.ok else 200)
+    """Upload a month's ledger (XLSX or CSV): the upload becomes a background job (a month
+    of 30,000 stations is some 900,000 rows), checked row by row, written only if all is right."""
+    if request.method == "GET":
+        return _render_import()
+    upload = request.files.get("file")
+    if upload is None or not upload.filename:
+        flash("请选择要导入的台账文件（.xlsx 或 .csv）。")
+        return redirect(url_for("ledger.import_page"))
+    db_path = current_app.config["YIZHAN_DB"]
+    try:
+        saved = jobs.save_upload(db_path, upload.save)
+    finally:
+        upload.close()  # the spooled upload's temporary file, now copied
+    job_id = jobs.create_job(get_db(), filename=upload.filename, upload=saved, kind="ledger",
+                             options={"dry_run": bool(request.form.get("dry_run"))},
+                             username=g.user["username"])
+    jobs.launch(db_path, job_id)
+    return redirect(url_for("ledger.import_job", job_id=job_id), 303)
+
+
+def _render_import(job=None):
+    recent = [] if job else jobs.recent_jobs(
+        get_db(), kind="ledger", username=None if g.user["role"] == "admin" else g.user["username"])
+    return render_template("ledger/import.html", job=job, report=job["report"] if job else None, recent=recent,
+                           visitors=core.VISITORS, services=core.SERVICES)
+
+
+def _ledger_job_or_404(job_id):
+    """A ledger import job the signed-in user may see: admin any, a union user its own."""
+    job = jobs.get_job(get_db(), job_id, current_app.config["YIZHAN_DB"])
+    if job is None or job["kind"] != "ledger" or (
+            g.user["role"] != "admin" and job["created_by"] != g.user["username"]):
+        abort(404)
+    return job
+
+
+@bp.get("/ledger/import/jobs/<int:job_id>")
+@allow(*KEEPERS)
+def import_job(job_id):
+    """A month import: its progress while it runs (the page refreshes), then its report
+    (400 when the file had errors and nothing was written)."""
+    job = _ledger_job_or_404(job_id)
+    response = make_response(_render_import(job))
+    if not job["finished"]:
+        response.headers["Refresh"] = "2"  # a header, so no script or CSP exception is needed
+    elif job["report"] is not None and not job["report"].ok:
+        response.status_code = 400
+    return response
+
+
+@bp.get("/ledger/import/jobs/<int:job_id>.json")
+@allow(*KEEPERS)
+def import_job_status(job_id):
+    """A month import's state and progress, for polling."""
+    job = _ledger_job_or_404(job_id)
+    report = job["report"]
+    return jsonify(id=job["id"], state=job["state"], state_label=job["state_label"],
+                   stage=job.get("stage"), rows_done=job["rows_done"], rows_total=job["rows_total"],
+                   written=job["written"], finished=job["finished"],
+                   file_errors=report.file_errors if report else [],
+                   error_rows=report.error_rows if report else None)
 
 
 # --- meetings ------------------------------------------------------------------------
