@@ -141,3 +141,10 @@ def test_login_boxes_are_the_same_width(client):
         css = response.get_data(as_text=True)
     assert ".form input[type=password]{width:100%}" in css
     assert ".form input:not([type])" in css
+
+
+def test_import_page_names_the_note_column_and_what_is_skipped(admin):
+    page = html(admin, "/admin/import")
+    columns = re.search(r"列名可用中文或英文：([^。]*)。", page).group(1)
+    assert "备注" in columns  # kept as the station's private note
+    assert "度分秒" in page and "合计" in page and "填表人" in page
