@@ -162,3 +162,43 @@ def test_unknown_bearer_tokens_meet_the_client_login_limit(app, client, fresh_db
     assert login.status_code == 429
     # a live token is no guess: it keeps working
     assert client.get("/api/v1/coverage?minutes=5", headers=good).status_code == 200
+
+
+# --- one union cannot walk photo ids to see another union's nomination photos -----------
+
+def test_a_union_sees_only_its_own_unions_nomination_photos(app, client, fresh_db):
+    from PIL import Image
+
+    from tests.conftest import make_station
+
+    db = fresh_db
+    users.add_user(db, "dc", "union-pass-1", "union", "东城区总工会")
+    users.add_user(db, "hd", "union-pass-2", "union", "海淀区总工会")
+    own = make_station(db, name="东城驿站", host_union="东城区总工会")
+    admin = {"Authorization": f"Bearer {_token(app, db)}"}
+    campaign = client.post("/api/v1/campaigns", headers=admin, json={
+        "name": "评选", "year": 2026, "level": "district", "quota": 3, "subsidy_yuan": 0,
+        "reviewers_per_station": 1}).get_json()["id"]
+    image = io.BytesIO()
+    Image.new("RGB", (40, 30), "red").save(image, "JPEG")
+    dc = {"Authorization": f"Bearer {tokens.issue_token(db, users.get_user(db, 'dc')['id'])}"}
+    sent = client.post(f"/api/v1/campaigns/{campaign}/nominations", headers=dc, content_type="multipart/form-data",
+                       data={"station_id": str(own), "reason": "带照片的推荐理由",
+                             "photos": [(io.BytesIO(image.getvalue()), "a.jpg")]})
+    assert sent.status_code == 201, sent.get_json()
+    photo = db.execute("SELECT id FROM nomination_photos").fetchone()[0]
+    url = f"/campaigns/{campaign}/photos/{photo}"
+
+    def seen_by(name, password):
+        viewer = app.test_client()
+        from tests.conftest import csrf_token
+
+        viewer.post("/login", data={"username": name, "password": password,
+                                    "csrf_token": csrf_token(viewer)})
+        with viewer.get(url) as answer:  # send_file's open file closed with the answer
+            return answer.status_code
+
+    assert seen_by("dc", "union-pass-1") == 200
+    assert seen_by("admin", "admin-pass-1") == 200
+    assert seen_by("reviewer", "review-pass-1") == 200
+    assert seen_by("hd", "union-pass-2") == 404  # another union's: as if there were none

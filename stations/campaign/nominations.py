@@ -14,7 +14,7 @@ from pathlib import Path
 from ..feedback import open_flag_count
 from ..records import STATUSES
 from ..storage import StationNotFound, get_station, now_iso, write_transaction
-from ..users import speaks_for
+from ..users import same_union, speaks_for
 from .errors import CampaignError, NotFound
 from .store import clean_text, get_campaign, log_event
 
@@ -221,12 +221,17 @@ def nomination_photos(db, campaign_id, station_ids=None) -> dict:
     return out
 
 
-def photo_file(db, campaign_id, photo_id, photo_dir: Path) -> tuple[Path, str]:
-    """(path, content type) of one stored photo of this campaign; NotFound otherwise."""
-    rows = list(db.query("SELECT p.path, p.content_type FROM nomination_photos p JOIN nominations n "
-                         "ON n.id = p.nomination_id WHERE p.id = ? AND n.campaign_id = ?",
-                         [int(photo_id), int(campaign_id)]))
-    if not rows:
+def photo_file(db, campaign_id, photo_id, photo_dir: Path, user=None) -> tuple[Path, str]:
+    """(path, content type) of one stored photo of this campaign; NotFound otherwise.
+
+    A ``union`` user sees only its own union's nominations' photos (another union's are
+    NotFound, so ids cannot be walked to see what others sent); organisers and reviewers
+    see all."""
+    rows = list(db.query("SELECT p.path, p.content_type, n.union_name FROM nomination_photos p "
+                         "JOIN nominations n ON n.id = p.nomination_id "
+                         "WHERE p.id = ? AND n.campaign_id = ?", [int(photo_id), int(campaign_id)]))
+    if not rows or (user is not None and user["role"] == "union"
+                    and not same_union(user["union_name"], rows[0]["union_name"])):
         raise NotFound(f"no photo {photo_id}")
     path = (Path(photo_dir) / rows[0]["path"]).resolve()
     if Path(photo_dir).resolve() not in path.parents or not path.exists():

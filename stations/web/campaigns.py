@@ -217,7 +217,7 @@ def nominate(campaign_id):
 def photo(campaign_id, photo_id):
     """One nomination photo (re-encoded, without EXIF)."""
     try:
-        path, kind = core.photo_file(get_db(), campaign_id, photo_id, photo_dir())
+        path, kind = core.photo_file(get_db(), campaign_id, photo_id, photo_dir(), user=g.user)
     except core.NotFound:
         abort(404)
     return send_file(path, mimetype=kind, max_age=3600)
