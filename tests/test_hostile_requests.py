@@ -202,3 +202,13 @@ def test_a_union_sees_only_its_own_unions_nomination_photos(app, client, fresh_d
     assert seen_by("admin", "admin-pass-1") == 200
     assert seen_by("reviewer", "review-pass-1") == 200
     assert seen_by("hd", "union-pass-2") == 404  # another union's: as if there were none
+
+
+@pytest.mark.parametrize("target", ["/\r\n//evil.example", "/\nSet-Cookie: a=b", "/admin\x00", "/\x7f"])
+def test_a_login_next_with_control_characters_goes_home_not_500(client, target):
+    from tests.conftest import PASSWORDS, csrf_token
+
+    response = client.post("/login", query_string={"next": target}, data={
+        "username": "admin", "password": PASSWORDS["admin"], "csrf_token": csrf_token(client)})
+    assert response.status_code == 302
+    assert response.headers["Location"] == "/admin"

@@ -11,8 +11,10 @@ bp = Blueprint("auth", __name__)
 
 
 def _safe_next(target: str | None) -> str:
-    # Only same-site paths: never redirect a login to another host.
-    if target and target.startswith("/") and not target.startswith("//") and not urlsplit(target).netloc:
+    # Only same-site paths: never redirect a login to another host.  Control characters
+    # (a CR/LF would split the Location header; a tab is dropped by browsers) refuse it too.
+    if (target and target.startswith("/") and not target.startswith("//")
+            and not any(ord(c) < 32 or ord(c) == 127 for c in target) and not urlsplit(target).netloc):
         return target
     return url_for("admin.index")
 
