@@ -196,6 +196,9 @@ def test_a_union_sees_only_its_own_unions_nomination_photos(app, client, fresh_d
         viewer.post("/login", data={"username": name, "password": password,
                                     "csrf_token": csrf_token(viewer)})
         with viewer.get(url) as answer:  # send_file's open file closed with the answer
+            if answer.status_code == 200:  # never kept by a shared cache for others
+                assert "private" in answer.headers["Cache-Control"]
+                assert "public" not in answer.headers["Cache-Control"]
             return answer.status_code
 
     assert seen_by("dc", "union-pass-1") == 200

@@ -220,7 +220,12 @@ def photo(campaign_id, photo_id):
         path, kind = core.photo_file(get_db(), campaign_id, photo_id, photo_dir(), user=g.user)
     except core.NotFound:
         abort(404)
-    return send_file(path, mimetype=kind, max_age=3600)
+    response = send_file(path, mimetype=kind, max_age=3600)
+    # Only signed-in users (and only some of them) may see it: the browser may keep it,
+    # a shared cache (a proxy, a CDN) must not hand it to anyone else.
+    response.cache_control.public = False
+    response.cache_control.private = True
+    return response
 
 
 @bp.post("/<int:campaign_id>/assign")
