@@ -339,6 +339,25 @@ def test_ties_broken_by_priority_items_then_rating_then_id():
     assert [r["rank"] for r in ranked] == [1, 2, 3, 4]
 
 
+def test_a_kept_ledger_confirms_the_ledger_priority_item_in_ties():
+    """Issue 8: a station whose service ledger is kept counts 有服务台账 as evidenced, so
+    it wins a tie against one whose reviewers ticked no priority item; a ledger not kept
+    does not."""
+    rubric = cp.default_rubric()
+    even = {k: 8 for k in _rubric_keys()}
+    nominees = [{"station_id": i, "name": f"s{i}"} for i in (4, 8, 6)]
+    reviews = [{"id": i, "station_id": s, "reviewer_id": "r", "scores": even, "items": []}
+               for i, s in enumerate((4, 8, 6))]
+    evidence = {4: {"rating": 4.0, "ledger": {"kept": False, "entries": 10}},
+                8: {"rating": 4.0, "ledger": {"kept": True, "entries": 80}},
+                6: {"rating": 4.0}}
+    ranked = cp.rank_campaign(nominees, reviews, rubric, evidence=evidence)["ranking"]
+    assert [r["station_id"] for r in ranked] == [8, 4, 6]
+    assert ranked[0]["items_confirmed"] == ["ledger"] and ranked[0]["priority_confirmed"] == 1
+    assert ranked[1]["priority_confirmed"] == 0
+    assert "服务台账" in cp.RULES["ties"]  # the rule as the ranking page states it
+
+
 def test_face_project_flag_on_a_built_case():
     rubric = cp.default_rubric()
     keys = _rubric_keys()

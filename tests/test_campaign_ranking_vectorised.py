@@ -116,8 +116,10 @@ def ref_rank_campaign(nominees: list[dict], reviews: list[dict], rubric: dict, *
             for item in set(r["items"]):
                 ticks[item] += 1
         criteria = {k: round(sums[k] / counts[k], 2) if counts[k] else None for k in keys}
-        confirmed = sorted(i for i, n in ticks.items() if n * 2 > len(own))
         ev = evidence.get(sid, {})
+        if (ev.get("ledger") or {}).get("kept") and "ledger" in priority:
+            ticks["ledger"] = len(own) + 1  # a kept ledger confirms 有服务台账
+        confirmed = sorted(i for i, n in ticks.items() if n * 2 > len(own))
         flags = []
         face = face_project(criteria, total, ev) if own else []
         if face:
@@ -172,7 +174,8 @@ def random_campaign(seed, stations=60, reviewers=12, per_station=5):
                     "scores": {k: 4 for k in keys}, "items": []})  # a reviewer with one review
     evidence = {n["station_id"]: {"hours_per_week": rng.choice([20, 50, 168]), "is_24h": rng.random() < 0.2,
                                   "rating": rng.choice([None, 2.0, 4.5]), "rating_count": rng.choice([0, 5]),
-                                  "reports_year": rng.choice([0, 0, 3])} for n in nominees}
+                                  "reports_year": rng.choice([0, 0, 3]),
+                                  "ledger": {"kept": rng.random() < 0.3}} for n in nominees}
     rng.shuffle(reviews)
     return nominees, reviews, rubric, evidence
 

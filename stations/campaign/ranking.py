@@ -27,6 +27,7 @@ LOW_RATING = 3.0         # or riders rate it below this (with at least MIN_RATIN
 MIN_RATINGS = 3
 MAX_REPORTS = 2          # or this many "closed"/"not found" reports in the past year
 LEDGER_DAYS = 90         # where the ledger is in use (issue 8): its figures over these days,
+LEDGER_ITEM = "ledger"   # the priority item 有服务台账: a kept ledger confirms it (issue 8)
 # riders' check-ins at most the ledger flags' "near zero" (YIZHAN_LEDGER_FLAG_NEAR_ZERO) while
 # the ledger is not kept, or claims as many visits as the flags' YIZHAN_LEDGER_FLAG_VISITS
 # per YIZHAN_LEDGER_FLAG_DAYS, over LEDGER_DAYS (see ``ledger_limits``).
@@ -51,8 +52,8 @@ def ranking_rules(thresholds: Thresholds | None = None) -> dict:
         "normalise": "标准化（可选）：每位评审的总分先换算为该评审自己的 z 分数（减去其平均、除以其标准差），"
                      "再乘以全体评审总分的标准差、加上全体平均，以抵消评审偏严或偏松。只有一份评分的评审不调整；"
                      "评分全部相同的评审只做平移。",
-        "ties": "总分（保留两位小数）相同时，依次比较：过半评审确认的优先推荐项数（多者在前）、骑手评分（高者在前）、"
-                "站点编号（小者在前）。",
+        "ties": "总分（保留两位小数）相同时，依次比较：过半评审确认的优先推荐项数（多者在前；坚持记录服务台账的站点，"
+                "“有服务台账”一项计为已确认）、骑手评分（高者在前）、站点编号（小者在前）。",
         "face": f"面子工程：外观（有场地、有标识、有宣传）平均分比实质（有服务、有成效）平均分高出 {FACE_GAP:g} 分"
                 f"（满分 10）或以上；或总分不低于 {FACE_HIGH_TOTAL:g} 但使用证据差——每周开放不足 "
                 f"{MIN_WEEKLY_HOURS:g} 小时且非24小时、骑手评分低于 {LOW_RATING:g}（至少 {MIN_RATINGS} 人评价）、"
@@ -390,6 +391,8 @@ def rank_campaign(nominees: list[dict], reviews, rubric: dict, *,
         if n >= 2 and dev_l[j] > LOW_AGREEMENT_SD:
             flags.append("low_agreement")
         items = sorted(confirmed[j])
+        if LEDGER_ITEM in priority and LEDGER_ITEM not in items and (ev.get("ledger") or {}).get("kept"):
+            items = sorted([*items, LEDGER_ITEM])  # a kept service ledger evidences 服务台账
         rows.append({**nominee, "total": None if own_total is None else round(own_total, 2),
                      "criteria": crit, "reviews": n, "spread": round(dev_l[j], 2), "flags": flags,
                      "face_reasons": face, "priority_confirmed": sum(i in priority for i in items),
