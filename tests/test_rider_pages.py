@@ -197,3 +197,13 @@ def test_weekday_hours_except_holidays_follow_chinas_calendar(client, fresh_db, 
     assert f'class="open open-{label == "营业中"}">{label}' in item
     page = client.get(f"/stations/{station}").get_data(as_text=True)
     assert re.search(r"<dd>周一至周五 0?9:00-17:00[^<]*（法定节假日除外）</dd>", page)  # the remark shown
+
+
+def test_the_finder_keeps_the_moment_asked_about(client, night):
+    """Ticking a filter on a list asked for a given time (a shared link, a check at 3 a.m.)
+    answers for that time again, not for now."""
+    text = client.get("/nearby", query_string={**HERE, "at": NIGHT}).get_data(as_text=True)
+    form = re.search(r'<form method="get"[^>]*id="finder".*?</form>', text, re.S).group(0)
+    assert f'<input type="hidden" name="at" value="{NIGHT}">' in form
+    bad = client.get("/nearby", query_string={**HERE, "at": "nonsense"}).get_data(as_text=True)
+    assert 'name="at"' not in bad  # a refused time is not sent again
