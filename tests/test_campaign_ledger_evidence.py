@@ -137,6 +137,17 @@ def test_reviewer_form_shows_the_ledger_panel_beside_the_photos(client, auth, ca
     assert "0 天有记录（没有台账）" in bare and re.search(r"骑手签到</dt><dd>0 次", bare)
 
 
+def test_inspection_form_shows_the_ledger_panel_too(client, auth, campaign):
+    """An inspection outside any campaign weighs the same evidence as a review."""
+    auth.login("reviewer")
+    html = client.get(f"/campaigns/inspect/{campaign['kept']}").get_data(as_text=True)
+    panel = html[html.index("ledger-evidence"):html.index('<form method="post" class="form">')]
+    assert "服务台账（近 90 天）" in panel and "60 天有记录" in panel and "“服务台账”优先项有据" in panel
+    assert re.search(r"骑手签到</dt><dd>5 次", panel)
+    bare = client.get(f"/campaigns/inspect/{campaign['bare']}").get_data(as_text=True)
+    assert "0 天有记录（没有台账）" in bare
+
+
 def test_ranking_page_states_the_rule_and_shows_the_reason(client, auth, campaign):
     auth.login("admin")
     html = client.get(f"/campaigns/{campaign['cid']}/ranking").get_data(as_text=True)

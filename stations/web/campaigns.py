@@ -415,6 +415,7 @@ def inspect(station_id):
         else:
             flash("检查结果已记入站点档案。")
             return redirect(url_for("directory.detail", station_id=station_id) + "#qiyou")
+    evidence = core.evidence_of_use(db, [station_id])[station_id]
     return render_template("campaign/inspect.html", station=station, rubric=rubric, values=values, error=error,
-                           kinds=core.INSPECTION_KINDS,
-                           evidence=core.evidence_of_use(db, [station_id])[station_id]), (400 if error else 200)
+                           kinds=core.INSPECTION_KINDS, evidence=evidence,
+                           ledger_facts=evidence["ledger"]), (400 if error else 200)
