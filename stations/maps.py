@@ -96,8 +96,8 @@ TILES_FAILED = "地图底图加载不出来（网络不通或太慢），站点�
 NO_SCRIPT = "地图需要开启 JavaScript 才能显示。"
 TILES_PATIENCE_MS = 8000  # no tile after this long: say so (unreachable hosts often hang)
 # Leaflet's zoom buttons as 44×44 px tap targets (WCAG 2.5.5), like the rest of the site.
-BIG_ZOOM = ("<style>.leaflet-touch .leaflet-bar a,.leaflet-bar a{width:44px;height:44px;"
-            "line-height:44px;font-size:22px}</style>")
+BIG_ZOOM = ("<style>.leaflet-container.leaflet-touch .leaflet-bar a,.leaflet-container .leaflet-bar a"
+            "{width:44px;height:44px;line-height:44px;font-size:22px}</style>")
 
 
 class _MapExtras(MacroElement):

@@ -511,6 +511,7 @@ def test_organiser_pages_have_44_px_targets_and_no_sideways_scroll(phone, live):
     zoom.wait_for()
     box = zoom.bounding_box()
     assert box["width"] >= 44 and box["height"] >= 44
+    assert zoom.evaluate("e => getComputedStyle(e).lineHeight") == "44px"  # the + in the middle
     assert page.title() == "新建站点 · 驿站 Yizhan"
     shot(page, "16-new-station-picker")
 
@@ -525,6 +526,8 @@ def test_station_map_is_metric_closed_until_tapped_and_says_when_tiles_fail(phon
     scales = frame.locator(".leaflet-control-scale-line").all_text_contents()
     assert len(scales) == 1 and re.fullmatch(r"\d+ (m|km)", scales[0].strip()), scales
     assert frame.locator(".leaflet-tooltip").count() == 0  # closed until the marker is tapped
+    zoom = frame.locator(".leaflet-control-zoom a").first.bounding_box()
+    assert zoom["width"] >= 44 and zoom["height"] >= 44  # a finger's size here too
     # Every tile request is aborted here (offline): the rider is told, not shown a grey box.
     frame.locator(".tiles-failed").wait_for()
     assert "地图底图加载不出来" in frame.locator(".tiles-failed").inner_text()
