@@ -500,6 +500,8 @@ def test_organiser_pages_have_44_px_targets_and_no_sideways_scroll(phone, live):
         page.goto(path)
         assert small_targets(page) == [], path
         assert page.evaluate("document.documentElement.scrollWidth") <= 390, path
+    page.goto("/plan")  # its candidate-file fieldset once widened the page to 402 px
+    assert page.evaluate("document.documentElement.scrollWidth") <= 390
     page.goto("/admin/stations")
     lines = page.evaluate("""() => { const r = document.createRange();
         r.selectNodeContents(document.querySelector('.station-table tbody td.nowrap + td'));
