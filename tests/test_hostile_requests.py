@@ -215,3 +215,73 @@ def test_a_login_next_with_control_characters_goes_home_not_500(client, target):
         "username": "admin", "password": PASSWORDS["admin"], "csrf_token": csrf_token(client)})
     assert response.status_code == 302
     assert response.headers["Location"] == "/admin"
+
+
+# --- one planner's big grid does not stall the server ----------------------------------
+
+def test_a_big_coverage_grid_does_not_stall_other_requests(tmp_path):
+    """Under gevent workers a grid computation used to hold its worker's loop for its
+    whole run (two of them: /healthz waited 14.7 s).  One worker here, so a stall
+    would hold every request."""
+    import os
+    import signal
+    import subprocess
+    import threading
+    import time
+    import urllib.request
+
+    from stations import serve
+    from tests.test_serving import free_port, http_get
+
+    env = dict(os.environ, YIZHAN_DB=str(tmp_path / "yizhan.db"), YIZHAN_SECRET_KEY="test-secret",
+               WEB_CONCURRENCY="1")
+    cli = [os.path.join(os.path.dirname(serve.sys.executable), "yizhan")]
+    subprocess.run(cli + ["init"], env=env, check=True, capture_output=True)
+    subprocess.run(cli + ["demo", "--stations", "500", "--ledger-days", "0"], env=env, check=True,
+                   capture_output=True)
+    subprocess.run(cli + ["user", "add", "pl", "--role", "planner", "--password-stdin"], env=env, check=True,
+                   input="plan-pass-1\n", text=True, capture_output=True)
+    token = subprocess.run(cli + ["user", "token", "pl"], env=env, check=True, capture_output=True,
+                           text=True).stdout.split()[-1]
+    port = free_port()
+    log = open(tmp_path / "gunicorn.log", "wb")
+    proc = subprocess.Popen(serve.command(f"127.0.0.1:{port}"), cwd=tmp_path, env=env, stdout=log,
+                            stderr=subprocess.STDOUT, start_new_session=True)
+    try:
+        deadline = time.monotonic() + 60
+        while True:
+            try:
+                if http_get(port, timeout=2)[0] == 200:
+                    break
+            except OSError:
+                assert proc.poll() is None and time.monotonic() < deadline, "server did not start"
+                time.sleep(0.2)
+        answer = {}
+
+        def big():  # every district, 64 m cells, a 92 km circle: seconds of scipy work
+            request = urllib.request.Request(
+                f"http://127.0.0.1:{port}/api/v1/coverage?minutes=120&mode=ebike&speed_kmh=60&cell_m=64",
+                headers={"Authorization": f"Bearer {token}"})
+            started = time.perf_counter()
+            with urllib.request.urlopen(request, timeout=120) as response:
+                answer["status"], answer["seconds"] = response.status, time.perf_counter() - started
+
+        worker = threading.Thread(target=big)
+        worker.start()
+        time.sleep(0.5)
+        waits = []
+        while worker.is_alive():
+            waits.append(http_get(port, timeout=30)[1])
+            time.sleep(0.2)
+        worker.join()
+        assert answer["status"] == 200
+        assert answer["seconds"] > 2, answer  # it was long enough to show a stall
+        assert waits and max(waits) < 1.0, (max(waits), answer)
+    finally:
+        proc.send_signal(signal.SIGTERM)
+        try:
+            proc.wait(timeout=20)
+        except subprocess.TimeoutExpired:
+            os.killpg(proc.pid, signal.SIGKILL)
+            proc.wait()
+        log.close()

@@ -50,6 +50,20 @@ def _long(params) -> bool:
     return estimated_cells(_region(), params.districts, params.cell_m) > limit
 
 
+def _off_the_loop(work, *args):
+    """Run a grid computation (CPU for seconds: a scipy distance transform does not yield)
+    in a native thread when served by gevent workers, so the worker's other requests keep
+    answering meanwhile (the thread gives up the GIL every few ms); a plain call otherwise.
+    ``work`` must not touch Flask's request or app context (pass copies of what it needs)."""
+    try:
+        from gevent import get_hub, monkey
+    except ImportError:  # pragma: no cover - gevent is a dependency
+        return work(*args)
+    if not monkey.is_module_patched("threading"):
+        return work(*args)  # tests, the CLI, a threaded server: nothing to protect
+    return get_hub().threadpool.apply(work, args)
+
+
 @bp.get("/plan")
 @allow(*PLANNERS)
 def index():
@@ -68,7 +82,8 @@ def index():
                 key = start_plan_job(current_app.config["YIZHAN_DB"], list(request.args.items(multi=True)),
                                      _region(), _map_options())
                 return redirect(url_for("plan.job", key=key), 303)
-            context.update(plan_results(db, request.args, _region(), candidates_folder=_candidates_folder()),
+            context.update(_off_the_loop(lambda args, region, folder: plan_results(
+                db, args, region, candidates_folder=folder), request.args.copy(), _region(), _candidates_folder()),
                            query=request.query_string.decode())
         except CoverageError as exc:
             context["error"] = exc
@@ -163,17 +178,20 @@ def plan_map():
     """The coverage map alone (the page shows it in a frame)."""
     from ..coverage.maps import plan_map_html
 
-    db = get_db()
+    db, options, region = get_db(), _map_options(), _region()
+
+    def work(args, folder):
+        params = parse_params(args)
+        coverage = run(db, params, region, distances=False)
+        gaps, suggestions = gaps_and_suggestions(args, coverage, folder)
+        return plan_map_html(coverage, tiles=options["tiles"], gaps=gaps, suggestions=suggestions,
+                             demand_label=params.demand, static_url=options["static_url"],
+                             api_url=options["api_url"], viewport=region == "china")
+
     try:
-        params = parse_params(request.args)
-        coverage = run(db, params, _region(), distances=False)
-        gaps, suggestions = gaps_and_suggestions(request.args, coverage, _candidates_folder())
+        html = _off_the_loop(work, request.args.copy(), _candidates_folder())
     except CoverageError as exc:
         return render_template("error.html", code=400, message=f"参数 {exc.parameter}：{exc.message}"), 400
-    options = _map_options()
-    html = plan_map_html(coverage, tiles=options["tiles"], gaps=gaps, suggestions=suggestions,
-                         demand_label=params.demand, static_url=options["static_url"],
-                         api_url=options["api_url"], viewport=_region() == "china")
     return Response(html, mimetype="text/html")
 
 
@@ -181,18 +199,22 @@ def plan_map():
 @allow(*PLANNERS)
 def download(table, fmt):
     """Every table of the page as CSV (gaps and suggestions also as GeoJSON)."""
-    db = get_db()
-    try:
-        params = parse_params(request.args)
-        coverage = run(db, params, _region(), distances=table == "figures")
+    db, region = get_db(), _region()
+
+    def work(args, folder):
+        params = parse_params(args)
+        coverage = run(db, params, region, distances=table == "figures")
         rows = {}
         if table == "gaps":
-            rows["gaps"] = gaps_for(request.args, coverage)
+            rows["gaps"] = gaps_for(args, coverage)
         elif table == "suggestions":
-            rows["suggestions"] = suggestions_for(request.args, coverage, _candidates_folder())
+            rows["suggestions"] = suggestions_for(args, coverage, folder)
         elif table == "criticality":
             rows["criticality"] = coverage.criticality(10_000)
-        body = _table(table, fmt, rows, lambda: figures_answer(db, params, _region(), coverage), params.as_dict)
+        return _table(table, fmt, rows, lambda: figures_answer(db, params, region, coverage), params.as_dict)
+
+    try:
+        body = _off_the_loop(work, request.args.copy(), _candidates_folder())
     except CoverageError as exc:
         return render_template("error.html", code=400, message=f"参数 {exc.parameter}：{exc.message}"), 400
     return _download(table, fmt, body)
@@ -261,6 +283,6 @@ def api_coverage():
     """Coverage figures per district and overall, as JSON (planner or admin)."""
     try:
         params = parse_params(request.args)
-        return jsonify(figures_answer(get_db(), params, _region()))
+        return jsonify(_off_the_loop(figures_answer, get_db(), params, _region()))
     except CoverageError as exc:
         return jsonify(error={"status": 400, "parameter": exc.parameter, "message": exc.message}), 400
