@@ -20,7 +20,8 @@ month, per district and day) kept by triggers.  Then it times:
   (no summary), which is what the summary saves.
 
 Each timing is the median of a few runs.  The database lives in a temporary directory
-removed afterwards (unless --keep).
+removed afterwards (unless --keep); ``--db PATH`` times a kept one again without
+building it (the period: its first to its last ledger day).
 """
 
 from __future__ import annotations
@@ -87,7 +88,20 @@ def main():
     parser.add_argument("--stations", type=int, default=3000)
     parser.add_argument("--days", type=int, default=365)
     parser.add_argument("--keep", action="store_true", help="Keep the temporary database and print its path.")
+    parser.add_argument("--db", type=Path, help="Time a database kept by an earlier run (no build).")
     args = parser.parse_args()
+    if args.db:
+        db_path, result = args.db, {}
+        db = storage.connect(db_path)
+        storage.migrate(db)
+        first, last = db.execute("SELECT min(date), max(date) FROM ledger_entries").fetchone()
+        start, end = date.fromisoformat(first), date.fromisoformat(last)
+        result.update(stations=db.execute("SELECT count(*) FROM stations").fetchone()[0],
+                      days=(end - start).days + 1, period=[first, last],
+                      rows=db.execute("SELECT count(*) FROM ledger_entries").fetchone()[0])
+        result["db_mb"] = round(sum(p.stat().st_size for p in db_path.parent.glob(db_path.name + "*")) / 1e6, 1)
+        measure(db, db_path, start, end, result)
+        return
     folder = tempfile.mkdtemp(prefix="yizhan-ledger-bench-")
     db_path = Path(folder) / "yizhan.db"
     db = storage.connect(db_path)
@@ -127,9 +141,20 @@ def main():
     size = sum(p.stat().st_size for p in Path(folder).glob("yizhan.db*"))
     result["db_mb"] = round(size / 1e6, 1)
     result["db_bytes_per_entry"] = round(size / rows, 1)
+    measure(db, db_path, start, end, result)
+    db.conn.close()
+    if args.keep:
+        print(f"database kept at {db_path}", file=sys.stderr)
+    else:
+        for p in Path(folder).iterdir():
+            p.unlink()
+        os.rmdir(folder)
+
+
+def measure(db, db_path, start, end, result):
+    """The timings over a built database (printed with ``result`` as JSON)."""
     result["summary_rows"] = db.execute("SELECT count(*) FROM ledger_months").fetchone()[0]
     result["district_day_rows"] = db.execute("SELECT count(*) FROM ledger_district_days").fetchone()[0]
-
     districts = [r[0] for r in db.execute("SELECT DISTINCT district FROM stations WHERE district IS NOT NULL")]
     one = max(districts, key=lambda x: db.execute("SELECT count(*) FROM stations WHERE district = ?", [x]).fetchone()[0])
     timings = {}
@@ -166,13 +191,6 @@ def main():
     result["flags"] = len(flags)
     result["anchor_ratio"] = round(timings["anchor_raw_district_months_s"] / timings["report_year_all_districts_s"], 1)
     print(json.dumps(result, ensure_ascii=False, indent=1))
-    db.conn.close()
-    if args.keep:
-        print(f"database kept at {db_path}", file=sys.stderr)
-    else:
-        for p in Path(folder).iterdir():
-            p.unlink()
-        os.rmdir(folder)
 
 
 if __name__ == "__main__":

@@ -76,29 +76,35 @@ def _add(table, key, values):
         row[name] = (row.get(name) or 0) + (value or 0)
 
 
-def _month_rows(db, key_sql, first, last, where, params, by_month):
-    """Sums of ``ledger_months`` from month ``first`` to ``last`` ('YYYY-MM')."""
-    cols = ", ".join(f"sum(m.{c})" for c in _SUMS)
+_BRIEF = ("entries", "visits", "services", "checkins")  # what a station's row shows
+
+
+def _month_rows(db, key_sql, first, last, where, params, by_month, kinds=True):
+    """Sums of ``ledger_months`` from month ``first`` to ``last`` ('YYYY-MM'); per visitor
+    kind and service too with ``kinds``."""
+    names = _SUMS if kinds else _BRIEF
+    cols = ", ".join(f"sum(m.{c})" for c in names)
     rows = db.execute(
         f"SELECT {key_sql}, {'m.month' if by_month else chr(39) * 2}, {cols} FROM ledger_months m "
         f"JOIN stations s ON s.id = m.station_id WHERE m.month BETWEEN ? AND ?{where} "
         f"GROUP BY 1{', 2' if by_month else ''}", [first, last] + params)
     for row in rows:
-        yield (row[0], row[1]), dict(zip(_SUMS, row[2:]))
+        yield (row[0], row[1]), dict(zip(names, row[2:]))
 
 
-def _day_rows(db, key_sql, first: date, last: date, where, params, *, sign=1):
+def _day_rows(db, key_sql, first: date, last: date, where, params, *, sign=1, kinds=True):
     """{key: sums} of the entries and check-ins from ``first`` to ``last`` (days)."""
     visits = " + ".join(f"e.{c}" for c in VISITOR_COLUMNS)
     services = " + ".join(f"e.{c}" for c in SERVICE_COLUMNS)
-    cols = ", ".join(f"sum(e.{c})" for c in COUNT_COLUMNS)
+    columns = COUNT_COLUMNS if kinds else ()
+    cols = "".join(f", sum(e.{c})" for c in columns)
     span = [first.isoformat(), last.isoformat()]
     # CROSS JOIN keeps stations outside: one primary-key range per station.
     for row in db.execute(
-            f"SELECT {key_sql}, count(*), sum({visits}), sum({services}), {cols} FROM stations s "
+            f"SELECT {key_sql}, count(*), sum({visits}), sum({services}){cols} FROM stations s "
             f"CROSS JOIN ledger_entries e ON e.station_id = s.id AND e.date BETWEEN ? AND ? "
             f"WHERE 1{where} GROUP BY 1", span + params):
-        yield row[0], _signed(dict(zip(("entries", "visits", "services") + COUNT_COLUMNS, row[1:])), sign)
+        yield row[0], _signed(dict(zip(("entries", "visits", "services") + columns, row[1:])), sign)
     for row in db.execute(
             f"SELECT {key_sql}, sum(c.count) FROM stations s CROSS JOIN checkin_days c "
             f"ON c.station_id = s.id AND c.date BETWEEN ? AND ? WHERE 1{where} GROUP BY 1", span + params):
@@ -121,9 +127,10 @@ def _left_out(month: str, first: date, last: date) -> list[tuple[date, date]]:
     return spans
 
 
-def _ledger_sums(db, key_sql, start, end, district, union, *, by_month: bool = True):
+def _ledger_sums(db, key_sql, start, end, district, union, *, by_month: bool = True, kinds: bool = True):
     """{(key, month): sums} of the ledger and check-ins, key = district or station id
-    (month '' for every cell when not ``by_month``: one cell per key, far fewer to add up)."""
+    (month '' for every cell when not ``by_month``: one cell per key, far fewer to add up;
+    without ``kinds`` only entries, visits, services and check-ins: a quarter of the sums)."""
     where, params = _scope(district, union)
     full, partial = _months(start, end)
     now = today()
@@ -140,12 +147,12 @@ def _ledger_sums(db, key_sql, start, end, district, union, *, by_month: bool = T
     out = {}
     if summary_months:  # full months and the months read whole: one contiguous range
         for key, values in _month_rows(db, key_sql, min(summary_months), max(summary_months), where, params,
-                                       by_month):
+                                       by_month, kinds):
             _add(out, key, values)
     for spans, sign in ((by_days, 1), (left_out, -1)):
         for month, first, last in spans:
             cell = month if by_month else ""
-            for key, values in _day_rows(db, key_sql, first, last, where, params, sign=sign):
+            for key, values in _day_rows(db, key_sql, first, last, where, params, sign=sign, kinds=kinds):
                 _add(out, (key, cell), values)
     return out
 
@@ -266,7 +273,7 @@ def station_table(db, *, start: date | None = None, end: date | None = None, dis
     if start > end:
         return []
     per_station = {sid: sums for (sid, _month), sums in
-                   _ledger_sums(db, "s.id", start, end, district, union, by_month=False).items()}
+                   _ledger_sums(db, "s.id", start, end, district, union, by_month=False, kinds=False).items()}
     for (sid, _month), sums in _meeting_sums(db, "station_id", start, end, district, union).items():
         if sid is not None:
             _add(per_station, sid, sums)
