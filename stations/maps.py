@@ -50,7 +50,13 @@ TILES = {
 # After html.escape: what Jinja (re-compiling branca output) or a JS template literal
 # would interpret.  "{" and "}" cover {{ }}, {% %} and {# #}; "$" covers ${…}.
 _INERT = str.maketrans({"{": "&#123;", "}": "&#125;", "$": "&#36;", "`": "&#96;",
-                        "\\": "&#92;", "\u2028": "&#8232;", "\u2029": "&#8233;"})
+                        "\\": "&#92;", "\u2028": "&#8232;", "\u2029": "&#8233;",
+                        # Control characters (text stored before the door refused them, a
+                        # kept upload): a browser reads NUL as U+FFFD and CR as LF in an
+                        # inline script, so the script would no longer match its CSP hash
+                        # and the whole map would be blocked.
+                        "\r": "\n", "\x7f": "\ufffd",
+                        **{chr(c): "\ufffd" for c in range(32) if chr(c) not in "\t\n\r"}})
 
 
 def safe_label(text) -> str:
@@ -64,7 +70,8 @@ def safe_label(text) -> str:
     >>> safe_label("{{7*7}} ${x}")
     '&#123;&#123;7*7&#125;&#125; &#36;&#123;x&#125;'
     """
-    return html.escape("" if text is None else str(text), quote=True).translate(_INERT)
+    text = "" if text is None else str(text).replace("\r\n", "\n")
+    return html.escape(text, quote=True).translate(_INERT)
 
 
 js_safe_text = safe_label  # the older name, kept for callers and tests

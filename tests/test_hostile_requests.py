@@ -285,3 +285,33 @@ def test_a_big_coverage_grid_does_not_stall_other_requests(tmp_path):
             os.killpg(proc.pid, signal.SIGKILL)
             proc.wait()
         log.close()
+
+
+# --- maps: text kept from before the door's rule cannot block the map's scripts ---------
+
+def test_control_characters_in_kept_candidates_do_not_break_the_plan_map(app, client, auth, db_path):
+    """A browser reads NUL in an inline script as U+FFFD and CR as LF; the script then
+    no longer matches its CSP hash and the map is blocked (a kept candidate set from
+    before the door refused control characters did this)."""
+    import base64
+    import hashlib
+    import json
+
+    from stations.coverage.candidates import candidates_dir
+
+    folder = candidates_dir(str(db_path))
+    folder.mkdir(parents=True, exist_ok=True)
+    key = "0123456789abcdef"
+    (folder / f"{key}.json").write_text(json.dumps({
+        "filename": "old.csv", "datum": "wgs84", "lons": [115.937032, 115.765329], "lats": [40.374896, 40.531451],
+        "names": ["\x00旧站\x07", "回车\r\n换行\r站"]}), encoding="utf-8")
+    auth.login("planner")
+    response = client.get(f"/plan/map?minutes=15&cell_m=500&district=延庆区&p=2&candidates={key}")
+    assert response.status_code == 200
+    page = response.get_data(as_text=True)
+    assert "旧站" in page and "换行" in page  # the suggestions are on the map
+    assert not re.search("[\x00-\x08\x0b-\x1f\x7f]", page)
+    policy = response.headers["Content-Security-Policy"]
+    for script in re.findall(r"<script>(.*?)</script>", page, re.S):
+        digest = base64.b64encode(hashlib.sha256(script.encode()).digest()).decode()
+        assert f"'sha256-{digest}'" in policy
