@@ -315,3 +315,10 @@ def test_control_characters_in_kept_candidates_do_not_break_the_plan_map(app, cl
     for script in re.findall(r"<script>(.*?)</script>", page, re.S):
         digest = base64.b64encode(hashlib.sha256(script.encode()).digest()).decode()
         assert f"'sha256-{digest}'" in policy
+
+
+def test_the_station_export_names_its_charset_once(client, auth):
+    auth.login("admin")
+    answer = client.get("/admin/export/download?format=csv")
+    assert answer.status_code == 200
+    assert answer.headers["Content-Type"] == "text/csv; charset=utf-8"

@@ -273,7 +273,7 @@ def export_download():
     stamp = storage.now_iso()[:10].replace("-", "")
     name = f"yizhan-stations-{stamp}{'-' + datum if datum != 'wgs84' else ''}" \
            f"{'-personal' if private else ''}.{fmt}"
-    response = Response(stream_with_context(chunks), mimetype=EXPORT_CHOICES[fmt][1])
+    response = Response(stream_with_context(chunks), content_type=EXPORT_CHOICES[fmt][1])  # charset once
     response.headers["Content-Disposition"] = f'attachment; filename="{name}"'
     response.headers["Cache-Control"] = "no-store"  # personal data stays off shared caches
     return response
