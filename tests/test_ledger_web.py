@@ -229,7 +229,17 @@ def test_reports_page_charts_downloads_and_union_scope(client, places, fresh_db)
     csv_body = client.get(f"/ledger/reports.csv?table=stations&year={ledger.today().year}")
     rows = list(csv.reader(io.StringIO(csv_body.get_data(as_text=True).lstrip("\ufeff"))))
     assert rows[0][:3] == ["站点编号", "站点名称", "区"] and {r[1] for r in rows[1:]} == {"海淀驿站", "朝阳驿站"}
+    # One charset, one file name (ASCII and UTF-8 forms agree), kept off shared caches.
+    assert csv_body.headers["Content-Type"] == "text/csv; charset=utf-8"
+    year = ledger.today().year
+    assert csv_body.headers["Content-Disposition"] == (
+        f"attachment; filename=yizhan-ledger-{year}-stations.csv; filename*=UTF-8''yizhan-ledger-{year}-stations.csv")
+    assert csv_body.headers["Cache-Control"] == "no-store"
+    district = client.get(f"/ledger/reports.csv?table=months&year={year}&district=海淀区")
+    assert "filename*=UTF-8''yizhan-ledger-" + f"{year}-%E6%B5%B7%E6%B7%80%E5%8C%BA-months.csv" in \
+        district.headers["Content-Disposition"]
     xlsx = client.get(f"/ledger/reports.xlsx?year={ledger.today().year}")
+    assert xlsx.headers["Cache-Control"] == "no-store"
     from openpyxl import load_workbook
 
     book = load_workbook(io.BytesIO(xlsx.data))

@@ -28,7 +28,7 @@ def parse_meeting(data, *, strict: bool, districts=()) -> dict:
     except LedgerError as exc:
         errors["date"] = exc.message
     kind = data.get("kind")
-    if kind not in MEETING_KINDS:
+    if not isinstance(kind, str) or kind not in MEETING_KINDS:  # a list or object is no kind either
         errors["kind"] = "请选择会议类型：职工沟通会（worker）或企业沟通会（enterprise）"
     out["kind"] = kind
     station = data.get("station_id")

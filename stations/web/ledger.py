@@ -4,6 +4,7 @@ and the riders' one-tap check-in on the station page (rules live in stations.led
 from __future__ import annotations
 
 from datetime import date
+from urllib.parse import quote
 
 from flask import (Blueprint, abort, current_app, flash, g, jsonify, make_response, redirect,
                    render_template, request, url_for)
@@ -277,19 +278,20 @@ def report_download(fmt):
                                   district=district or None, union=core.visible_union(g.user))
     tables = core.report_tables(report, stations, summary)
     name = f"yizhan-ledger-{year}{'-' + district if district else ''}"
+    ascii_name = f"yizhan-ledger-{year}"  # the district, in Chinese, only in filename*
     if fmt == "xlsx":
         body = core.report_xlsx(tables, summary, report["period"])
-        mimetype = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
+        content_type = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
     else:
         table = request.args.get("table", "months")
         if table not in core.TABLES:
             abort(400)
-        body, mimetype, name = core.report_csv(tables, table), "text/csv; charset=utf-8", f"{name}-{table}"
-    from urllib.parse import quote
-
-    return current_app.response_class(body, mimetype=mimetype, headers={
-        "Content-Disposition": f"attachment; filename=yizhan-ledger-{year}.{fmt}; "
-                               f"filename*=UTF-8''{quote(name)}.{fmt}"})
+        body, content_type = core.report_csv(tables, table), "text/csv; charset=utf-8"
+        name, ascii_name = f"{name}-{table}", f"{ascii_name}-{table}"
+    return current_app.response_class(body, content_type=content_type, headers={  # charset once
+        "Content-Disposition": f"attachment; filename={ascii_name}.{fmt}; "
+                               f"filename*=UTF-8''{quote(name)}.{fmt}",
+        "Cache-Control": "no-store"})  # a union's own figures stay off shared caches
 
 
 # --- consistency flags (shown in the organisers' queue /admin/flags) -----------------
