@@ -29,7 +29,7 @@ from pathlib import Path
 from . import storage
 from .importer import ImportReport, import_path
 
-__all__ = ["STATES", "KINDS", "uploads_dir", "save_upload", "create_job", "get_job", "recent_jobs",
+__all__ = ["STATES", "KINDS", "status", "uploads_dir", "save_upload", "create_job", "get_job", "recent_jobs",
            "can_import_valid_rows", "import_valid_rows", "forget_kept_uploads",
            "launch", "start_detached", "run_job", "main"]
 
@@ -100,6 +100,16 @@ def get_job(db, job_id, db_path=None) -> dict | None:
         if db_path is not None:
             job.update(_read_progress(db_path, job_id))
     return job
+
+
+def status(job) -> dict:
+    """A job's state and progress as the pages poll for them (JSON-ready)."""
+    report = job["report"]
+    return {"id": job["id"], "state": job["state"], "state_label": job["state_label"],
+            "stage": job.get("stage"), "rows_done": job["rows_done"], "rows_total": job["rows_total"],
+            "written": job["written"], "finished": job["finished"],
+            "file_errors": report.file_errors if report else [],
+            "error_rows": report.error_rows if report else None}
 
 
 def _report_class(job):

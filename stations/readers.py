@@ -25,7 +25,7 @@ from pathlib import Path
 
 from .exporter import undefuse
 
-__all__ = ["FileProblem", "MAX_ROWS", "MAX_COLUMNS", "MAX_CELL_CHARS", "MAX_JSON_DEPTH",
+__all__ = ["FileProblem", "sniff_stream", "MAX_ROWS", "MAX_COLUMNS", "MAX_CELL_CHARS", "MAX_JSON_DEPTH",
            "sniff_format", "detect_encoding", "iter_csv", "iter_xlsx", "iter_geojson"]
 
 MAX_ROWS = 500_000          # station rows in one import
@@ -40,6 +40,16 @@ _CHUNK = 1 << 20
 
 class FileProblem(ValueError):
     """The file as a whole cannot be read (wrong format, broken, beyond a limit…)."""
+
+
+def sniff_stream(stream, filename: str) -> str:
+    """``sniff_format`` of a seekable binary stream (left at its start); FileProblem for
+    an empty file."""
+    head = stream.read(8)
+    stream.seek(0)
+    if not head:
+        raise FileProblem("文件是空的")
+    return sniff_format(head, filename)
 
 
 def sniff_format(head: bytes, filename: str) -> str:

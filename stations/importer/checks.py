@@ -95,11 +95,7 @@ def open_rows(stream, filename: str, report: ImportReport):
     """(rows, estimated row count) for a file: rows is an iterator of (row number,
     {field: value}); fills in the report's format, encoding and columns.  Raises
     FileProblem for a file that cannot be read, now or while the rows are read."""
-    head = stream.read(8)
-    stream.seek(0)
-    if not head:
-        raise FileProblem("文件是空的")
-    fmt = report.format = readers.sniff_format(head, filename)
+    fmt = report.format = readers.sniff_stream(stream, filename)
     if fmt == "geojson":
         report.row_label = "个要素"
         report.encoding = "utf-8"

@@ -114,11 +114,7 @@ LABELS = _labels()
 
 
 def _open(stream, filename, report):
-    head = stream.read(8)
-    stream.seek(0)
-    if not head:
-        raise FileProblem("文件是空的")
-    fmt = report.format = readers.sniff_format(head, filename)
+    fmt = report.format = readers.sniff_stream(stream, filename)
     if fmt == "geojson":
         raise FileProblem("台账请用 Excel（.xlsx）或 CSV 文件，不收 GeoJSON/JSON")
     if fmt == "xlsx":

@@ -283,13 +283,7 @@ def export_download():
 @allow("admin")
 def import_job_status(job_id):
     """An import job's state and progress, for polling."""
-    job = _job_or_404(job_id)
-    report = job["report"]
-    return jsonify(id=job["id"], state=job["state"], state_label=job["state_label"],
-                   stage=job.get("stage"), rows_done=job["rows_done"], rows_total=job["rows_total"],
-                   written=job["written"], finished=job["finished"],
-                   file_errors=report.file_errors if report else [],
-                   error_rows=report.error_rows if report else None)
+    return jsonify(jobs.status(_job_or_404(job_id)))
 
 
 @bp.get("/flags")

@@ -162,13 +162,7 @@ def import_job(job_id):
 @allow(*KEEPERS)
 def import_job_status(job_id):
     """A month import's state and progress, for polling."""
-    job = _ledger_job_or_404(job_id)
-    report = job["report"]
-    return jsonify(id=job["id"], state=job["state"], state_label=job["state_label"],
-                   stage=job.get("stage"), rows_done=job["rows_done"], rows_total=job["rows_total"],
-                   written=job["written"], finished=job["finished"],
-                   file_errors=report.file_errors if report else [],
-                   error_rows=report.error_rows if report else None)
+    return jsonify(jobs.status(_ledger_job_or_404(job_id)))
 
 
 # --- meetings ------------------------------------------------------------------------
