@@ -137,6 +137,19 @@ def test_admin_pages_refuse_framing_by_other_origins(client, auth):
         assert policy(response)["frame-ancestors"] == ["'self'"]
 
 
+def test_signed_in_answers_are_not_kept_by_caches_and_public_ones_may_be(client, auth, station_id):
+    public = get(client, f"/stations/{station_id}")
+    assert "no-store" not in public.headers.get("Cache-Control", "")
+    auth.login("admin")
+    for url in ("/admin", "/admin/stations", f"/stations/{station_id}", f"/admin/stations/{station_id}",
+                "/admin/flags", "/api/v1/stations?limit=1"):
+        response = get(client, url)
+        assert response.status_code == 200, url
+        assert response.headers["Cache-Control"] == "private, no-store", url
+    export = get(client, "/admin/export/download?format=csv")  # a download keeps its own policy
+    assert export.status_code == 200 and export.headers["Cache-Control"] == "no-store"
+
+
 @pytest.mark.parametrize("url", ["/api/v1/stations", "/stations", "/nearby"])
 def test_405_answers_keep_their_allow_header(client, url):
     response = client.delete(url)

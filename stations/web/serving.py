@@ -207,6 +207,10 @@ def _security_headers(response):
     for key, name, value in _HEADER_ITEMS:
         if key not in present:
             headers.add(name, value)
+    if "cache-control" not in present and g.get("user") is not None:
+        # A signed-in page may show what the public never sees (managers, private notes):
+        # no shared cache may keep it, and the browser need not either.
+        headers.add("Cache-Control", "private, no-store")
     return response
 
 
