@@ -351,3 +351,19 @@ def test_openapi_documents_photo_uploads():
     more = paths["/api/v1/campaigns/{campaign_id}/nominations/{station_id}/photos"]["post"]
     assert "multipart/form-data" in more["requestBody"]["content"]
     assert {"201", "400", "403", "404", "409", "413"} <= set(more["responses"])
+
+
+def test_rubric_form_error_names_the_criterion_and_keeps_the_edits(client, world, auth):
+    cid = _create(client, world)
+    auth.login("admin")
+    token = csrf_token(client, f"/campaigns/{cid}/rubric")
+    form = {"csrf_token": token, "name": "七有", "c0_name": "有场所", "c0_weight": "1", "c0_items": "*固定场所",
+            "c1_name": "有标识", "c1_weight": "-3", "c1_items": "统一标识", "new_name": "有温度",
+            "new_weight": "1.5", "new_items": "*热饭服务"}
+    for i in range(2, 7):
+        form.update({f"c{i}_name": f"标准{i}", f"c{i}_weight": "1", f"c{i}_items": ""})
+    answer = client.post(f"/campaigns/{cid}/rubric", data=form)
+    page = answer.get_data(as_text=True)
+    assert answer.status_code == 400
+    assert "标准“有标识”的权重" in page and "rubric.criteria" not in page
+    assert 'value="有场所"' in page and 'value="-3"' in page and 'value="有温度"' in page and "*热饭服务" in page

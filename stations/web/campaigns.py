@@ -1,5 +1,6 @@
 """Pages of the 最美站点 selection: organiser, grassroots union, reviewer, and the public notice."""
 
+import re
 from pathlib import Path
 
 from flask import (Blueprint, Response, abort, current_app, flash, g, redirect, render_template, request,
@@ -177,13 +178,26 @@ def rubric(campaign_id):
     """Rename, add or remove criteria and items, change weights (before review)."""
     campaign = campaign_or_404(campaign_id)
     if request.method == "POST":
+        draft = _rubric_from_form(request.form, campaign["rubric"])
         try:
-            core.set_rubric(get_db(), campaign_id, _rubric_from_form(request.form, campaign["rubric"]), g.user)
+            core.set_rubric(get_db(), campaign_id, draft, g.user)
         except core.CampaignError as exc:
-            return render_template("campaign/rubric.html", campaign=campaign, error=exc), exc.status
+            # The organiser's edits stay in the form; the message names the criterion by
+            # its name, not by the API's field path.
+            return render_template("campaign/rubric.html", campaign=campaign, error=exc,
+                                   where=_criterion_named(exc.field, draft), form=request.form), exc.status
         flash("评审标准已保存。")
         return redirect(url_for("campaigns.manage", campaign_id=campaign_id))
-    return render_template("campaign/rubric.html", campaign=campaign, error=None)
+    return render_template("campaign/rubric.html", campaign=campaign, error=None, where="", form={})
+
+
+def _criterion_named(field, draft):
+    """``rubric.criteria[2].weight`` → 标准“有设施”的权重 (the page's words for a field)."""
+    m = re.match(r"rubric\.criteria\[(\d+)\](?:\.(\w+))?", field or "")
+    if not m or int(m.group(1)) >= len(draft["criteria"]):
+        return ""
+    part = {"weight": "权重", "name": "名称", "items": "细项"}.get(m.group(2), "细项" if m.group(2) else "")
+    return f"标准“{draft['criteria'][int(m.group(1))]['name'] or '（未命名）'}”的{part}".rstrip("的")
 
 
 @bp.route("/<int:campaign_id>/nominate", methods=["GET", "POST"])
