@@ -14,7 +14,7 @@ from types import SimpleNamespace
 
 import pytest
 
-from stations import storage, users
+from stations import campaign, storage, users
 from tests.browser_support import (
     collect_errors,
     launch,
@@ -211,3 +211,20 @@ def test_a_whole_campaign_as_its_users_walk_it(browser, live):
         assert not page.errors, page.errors
     for context in (org_context, union_context, public_context):
         context.close()
+
+
+def test_the_nomination_form_fits_a_phone_with_long_station_names(browser, live):
+    db = storage.connect(live.db_path)
+    make_station(db, name="中国石油加油站东城区建国门内大街职工暖心驿站（户外劳动者服务站）", host_union=UNIONS[0],
+                 lon=116.43)
+    org = users.get_user(db, "org")
+    cid = campaign.create_campaign(db, {"name": "长名称试验", "year": 2022, "level": "district", "quota": 1,
+                                        "subsidy_yuan": 1000, "reviewers_per_station": 1}, org)
+    db.conn.close()
+    context, union = phone(browser, live)
+    login(union, "dc")
+    union.goto(f"/campaigns/{cid}/nominate")
+    shot(union, "nominate-long-names")
+    assert no_sideways_scroll(union)
+    assert union.eval_on_selector("input[name=photos]", "e => e.getBoundingClientRect().height") >= 44
+    context.close()
