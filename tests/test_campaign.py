@@ -234,6 +234,18 @@ def test_balanced_loads_impossible_is_refused_not_bent():
                                           {"id": 9, "host_union": None}], reviewers, 1) == []
 
 
+def test_infeasible_balance_names_the_reviewer_whose_conflicts_hold_it_back():
+    # a district campaign: 4 stations of union A, 3 outside reviewers and one from A
+    stations = [{"id": i, "host_union": "朝阳区总工会"} for i in range(1, 5)]
+    reviewers = [{"id": 10, "username": "li", "union_name": None}, {"id": 11, "username": "wang", "union_name": ""},
+                 {"id": 12, "username": "zhao", "union_name": None},
+                 {"id": 13, "username": "chen", "union_name": "朝阳区总工会"}]
+    with pytest.raises(cp.Infeasible) as refused:
+        cp.plan_assignment(stations, reviewers, 2)
+    assert "chen（朝阳区总工会，只能评 0 个）" in refused.value.message
+    assert "减少每站评审人数" in refused.value.message and "li（" not in refused.value.message
+
+
 def test_manual_change_obeys_the_rule_and_a_forged_one_is_refused_and_logged(world):
     db, admin, revs, _, stations = world
     cid = _campaign(db, admin)

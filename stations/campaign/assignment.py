@@ -144,19 +144,30 @@ def plan_assignment(stations: list[dict], reviewers: list[dict], k: int) -> Plan
         if end is None:
             ids = blocked(parent)
             raise Infeasible(f"无法让评审工作量相差不超过 1：{len(ids)} 个站点只能由已满额的评审评审"
-                             "（利益冲突排除了其他人）", ids)
+                             f"（利益冲突排除了其他人）{_held_back(masks, reviewers, low)}", ids)
         shift(end, parent)
     while loads.min() < low:
         targets = set(int(b) for b in np.flatnonzero(loads < low))
         sources = [int(a) for a in np.flatnonzero(loads > low)]
         end, parent = move_path(sources, lambda b: b in targets)
         if end is None:
-            raise Infeasible("无法让评审工作量相差不超过 1：部分评审因利益冲突无站可评",
-                             blocked(parent))
+            raise Infeasible("无法让评审工作量相差不超过 1：部分评审因利益冲突无站可评"
+                             + _held_back(masks, reviewers, low), blocked(parent))
         shift(end, parent)
     pairs = sorted((stations[i]["id"], reviewers[r]["id"]) for i, chosen in enumerate(assigned)
                    for r in chosen)
     return Plan(pairs, {reviewers[r]["id"]: int(loads[r]) for r in range(m)})
+
+
+def _held_back(masks, reviewers, low) -> str:
+    """A sentence naming the reviewers whose conflicts leave them under the fair share."""
+    can = np.sum(masks, axis=0) if masks else np.zeros(len(reviewers), dtype=int)
+    short = [f"{reviewers[r].get('username') or reviewers[r]['id']}（{reviewers[r].get('union_name')}，"
+             f"只能评 {int(can[r])} 个）" for r in range(len(reviewers)) if can[r] < low]
+    if not short:
+        return ""
+    return (f"。每位评审应评至少 {low} 个站点，但{'、'.join(short[:10])}"
+            f"{' 等' if len(short) > 10 else ''}因利益冲突达不到；可减少每站评审人数，或增加其他工会的评审专家")
 
 
 def check_assignment(pairs, stations: list[dict], reviewers: list[dict], k: int) -> list[str]:
