@@ -104,4 +104,4 @@ def test_plan_page_runs_figures_and_map_with_hostile_names_inert(planner):
 def test_bad_parameters_are_explained_on_the_page(planner):
     page = planner.page
     page.goto("/plan?run=1&minutes=0")
-    assert "参数 minutes" in page.locator("#plan-error").inner_text()
+    assert page.locator("#plan-error").inner_text() == "分钟数 0 超出范围 1–120 分钟"

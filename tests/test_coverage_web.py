@@ -83,7 +83,20 @@ def test_plan_page_shows_figures_chart_tables_and_hostile_names_literally(filled
     rows = client.get("/plan/criticality.csv", query_string=QUERY).get_data(as_text=True)
     assert "${alert(1)}" in rows  # the CSV keeps the name as it is
     bad = client.get("/plan", query_string={"run": "1", "minutes": "abc"})
-    assert "参数 minutes" in bad.get_data(as_text=True)
+    assert "分钟数“abc”不是数字" in bad.get_data(as_text=True)
+
+
+@pytest.mark.parametrize("field, value, shown", [
+    ("minutes", "0", "分钟数 0 超出范围 1–120 分钟"), ("detour", "5", "绕行系数 5 超出范围 1–3"),
+    ("speed_kmh", "0", "速度 0 超出范围 1–60 公里/小时"), ("p", "100000", "新站点数 p 100000 超出范围 0–500"),
+    ("resolution", "12", "H3 分辨率 12 超出范围 5–10"), ("close", "abc", "关闭站点：要关闭的站点编号“abc”不是整数"),
+])
+def test_plan_page_names_a_bad_value_in_chinese_and_keeps_it(filled, client, auth, field, value, shown):
+    auth.login("planner")
+    page = client.get("/plan", query_string={**QUERY, "run": "1", field: value}).get_data(as_text=True)
+    error = re.search(r'<p class="error" id="plan-error"[^>]*>(.*?)</p>', page).group(1)
+    assert error == shown  # the form's own words, not minutes = 0.0 / p = 100000
+    assert re.search(rf'name="{field}"[^>]*value="{value}"', page)  # what was typed stays in the form
 
 
 def test_plan_page_is_for_planners_and_admins(filled, client, auth):
@@ -284,6 +297,6 @@ def test_an_unknown_or_forged_candidates_key_is_explained(filled, client, auth, 
     auth.login("planner")
     page = client.get("/plan", query_string={**QUERY, "run": "1", "candidates": key})
     assert page.status_code == 200
-    assert "参数 candidates：候选点文件不存在或已过期" in page.get_data(as_text=True)
+    assert 'id="plan-error" role="alert">候选点文件不存在或已过期' in page.get_data(as_text=True)
     download = client.get("/plan/suggestions.csv", query_string={**QUERY, "candidates": key})
     assert download.status_code == 400 and "重新上传" in download.get_data(as_text=True)

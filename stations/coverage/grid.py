@@ -21,7 +21,7 @@ import shapely
 
 from geodata import districts as geo
 
-__all__ = ["Area", "Circle", "CoverageError", "MODES", "MAX_CELLS", "area_for"]
+__all__ = ["Area", "Circle", "CoverageError", "PARAMETER_LABELS", "MODES", "MAX_CELLS", "area_for"]
 
 MODES = {"walk": ("步行", 5.0), "ebike": ("电动自行车", 15.0)}  # DESIGN.md §6
 MAX_CELLS = 8_000_000  # cells in the area's bounding box: bounds memory (~0.5 GiB) and time
@@ -34,6 +34,23 @@ class CoverageError(ValueError):
         super().__init__(message)
         self.parameter = parameter
         self.message = message
+
+    @property
+    def label(self) -> str:
+        """The parameter as the /plan form names it (a planner never sees ``cell_m``)."""
+        return PARAMETER_LABELS.get(self.parameter, self.parameter)
+
+    @property
+    def text(self) -> str:
+        """``label：message`` (the message alone when it starts with the label), what a page shows."""
+        return self.message if self.message.startswith(self.label) else f"{self.label}：{self.message}"
+
+
+PARAMETER_LABELS = {"minutes": "分钟", "mode": "方式", "speed_kmh": "速度", "detour": "绕行系数",
+                    "cell_m": "格子边长", "at": "只算此时开放", "district": "区", "demand": "需求",
+                    "resolution": "H3 分辨率", "kind": "缺口", "p": "新站点数 p", "spacing_m": "候选点间距",
+                    "close": "关闭站点", "add": "新增站点", "candidates": "候选点文件", "gap_limit": "缺口行数",
+                    "region": "区域", "name": "图层名称"}
 
 
 @dataclass(frozen=True)
@@ -52,11 +69,12 @@ class Circle:
     def __post_init__(self):
         if self.mode not in MODES:
             raise CoverageError("mode", f"出行方式“{self.mode}”无效：应为 walk（步行）或 ebike（电动自行车）")
-        checks = (("minutes", self.minutes, 1, 120, "分钟"), ("detour", self.detour, 1.0, 3.0, ""),
-                  ("speed_kmh", self.speed, 1, 60, " 公里/小时"))
-        for name, value, low, high, unit in checks:
+        checks = (("minutes", "分钟数", self.minutes, 1, 120, " 分钟"), ("detour", "绕行系数", self.detour, 1, 3, ""),
+                  ("speed_kmh", "速度", self.speed, 1, 60, " 公里/小时"))
+        for name, label, value, low, high, unit in checks:
             if not (isinstance(value, (int, float)) and math.isfinite(value) and low <= value <= high):
-                raise CoverageError(name, f"{name} = {value!r} 超出范围 {low}–{high}{unit}")
+                shown = f"{value:g}" if isinstance(value, (int, float)) else repr(value)
+                raise CoverageError(name, f"{label} {shown} 超出范围 {low}–{high}{unit}")
 
     @property
     def speed(self) -> float:

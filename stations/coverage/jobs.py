@@ -24,7 +24,7 @@ import traceback
 from pathlib import Path
 
 from .candidates import candidates_dir, load_candidates
-from .grid import CoverageError
+from .grid import PARAMETER_LABELS, CoverageError
 
 __all__ = ["STAGES", "KEEP_HOURS", "jobs_dir", "estimated_cells", "plan_results", "gaps_and_suggestions",
            "gaps_for", "suggestions_for", "start_plan_job",
@@ -66,12 +66,13 @@ def _int_arg(args, name, default, low, high):
     raw = str(args.get(name) or "")
     if raw.strip() == "":
         return default
+    label = PARAMETER_LABELS.get(name, name)
     try:
         value = int(raw)
     except ValueError:
-        raise CoverageError(name, f"{name}“{raw}”不是整数") from None
+        raise CoverageError(name, f"{label}“{raw}”不是整数") from None
     if not low <= value <= high:
-        raise CoverageError(name, f"{name} = {value} 超出范围 {low}–{high}")
+        raise CoverageError(name, f"{label} {value} 超出范围 {low}–{high}")
     return value
 
 
@@ -281,7 +282,7 @@ def run_plan_job(db_path, key: str) -> str:
         _write(_path(folder, key, "result.json"), results)
         final = {"state": "done", "stage": None}
     except CoverageError as exc:
-        final = {"state": "failed", "message": f"参数 {exc.parameter}：{exc.message}", "parameter": exc.parameter}
+        final = {"state": "failed", "message": exc.text, "parameter": exc.parameter}
     except Exception:
         traceback.print_exc()
         final = {"state": "failed", "message": "计算时出现内部错误，已记录，请联系管理员"}

@@ -191,7 +191,7 @@ def plan_map():
     try:
         html = _off_the_loop(work, request.args.copy(), _candidates_folder())
     except CoverageError as exc:
-        return render_template("error.html", code=400, message=f"参数 {exc.parameter}：{exc.message}"), 400
+        return render_template("error.html", code=400, message=exc.text), 400
     return Response(html, mimetype="text/html")
 
 
@@ -216,7 +216,7 @@ def download(table, fmt):
     try:
         body = _off_the_loop(work, request.args.copy(), _candidates_folder())
     except CoverageError as exc:
-        return render_template("error.html", code=400, message=f"参数 {exc.parameter}：{exc.message}"), 400
+        return render_template("error.html", code=400, message=exc.text), 400
     return _download(table, fmt, body)
 
 
