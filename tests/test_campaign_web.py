@@ -215,6 +215,7 @@ def test_pages_for_each_user_render_without_inline_script_or_style(client, auth,
     form = client.get(f"/campaigns/{cid}/review/{pairs[0]['station_id']}")
     html = form.get_data(as_text=True)
     assert form.status_code == 200 and "使用证据" in html and "有服务台账" in html and not _INLINE.search(html)
+    assert "<dd>饮水、微波炉</dd>" in html  # the station's facilities in words, not water、microwave
     assert client.get(f"/campaigns/{cid}/manage").status_code == 403
     other = next(a["station_id"] for a in pairs if a["station_id"] not in
                  {p["station_id"] for p in pairs if p["reviewer"] == pairs[0]["reviewer"]})

@@ -8,6 +8,7 @@ from flask import (Blueprint, Response, abort, current_app, flash, g, redirect, 
 
 from .. import campaign as core
 from ..limits import RateLimited
+from ..records import FACILITIES
 from ..storage import StationNotFound, get_station
 from .access import PUBLIC, allow, client_id
 from .db import get_db
@@ -308,7 +309,7 @@ def review(campaign_id, station_id):
     saved = core.get_review(db, campaign_id, station_id, g.user["id"])
     facts = core.station_facts(db, station_id)
     return render_template("campaign/review.html", campaign=campaign, saved=saved, values=values or saved,
-                           error=error, rubric=campaign["rubric"], **facts,
+                           error=error, rubric=campaign["rubric"], **facts, facility_names=FACILITIES,
                            photos=core.nomination_photos(db, campaign_id, {station_id}).get(station_id, []),
                            nomination=next((n for n in core.active_nominations(db, campaign_id)
                                             if n["station_id"] == station_id), None)), (error.status if error else 200)
