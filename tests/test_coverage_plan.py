@@ -174,3 +174,22 @@ def test_gcj02_xlsx_and_geojson_layers(fresh_db):
     assert "第 2 个要素 [geometry] 错误：几何类型应为 Point" in demand_layers.format_layer_report(report)
     with pytest.raises(CoverageError):
         demand_layers.import_layer(fresh_db, " ", b"", "x.csv")
+
+
+def test_a_datum_column_gives_each_rows_datum(fresh_db):
+    from geodata.datum import wgs84_to_bd09, wgs84_to_gcj02
+
+    glon, glat = wgs84_to_gcj02(116.40, 39.90)
+    blon, blat = wgs84_to_bd09(116.41, 39.91)
+    text = (f"经度,纬度,权重,坐标系\n{glon},{glat},3,GCJ-02\n{blon},{blat},2,百度\n"
+            f"116.42,39.92,1,\n116.43,39.93,1,WGS-84\n")
+    report = demand_layers.import_layer(fresh_db, "混合", text.encode("gbk"), "mixed.csv")  # Excel's GBK
+    assert report.ok, demand_layers.format_layer_report(report)
+    text_report = demand_layers.format_layer_report(report, "混合")
+    assert "坐标系按“坐标系”列" in text_report and "已忽略" not in text_report
+    points = demand_layers.load_layer_points(fresh_db, "混合")
+    assert list(points.lons) == pytest.approx([116.40, 116.41, 116.42, 116.43], abs=1e-6)
+    assert list(points.lats) == pytest.approx([39.90, 39.91, 39.92, 39.93], abs=1e-6)
+    bad = demand_layers.import_layer(fresh_db, "坏坐标系", "经度,纬度,坐标系\n116.4,39.9,墨卡托\n".encode(), "b.csv")
+    assert not bad.ok and "坏坐标系" not in [layer["name"] for layer in demand_layers.list_layers(fresh_db)]
+    assert "第 2 行 [坐标系] 错误：坐标系“墨卡托”无法识别" in demand_layers.format_layer_report(bad)

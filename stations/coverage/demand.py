@@ -30,15 +30,19 @@ __all__ = ["WEIGHT_HEADERS", "MAX_POINTS", "read_points", "import_layer", "list_
 
 WEIGHT_HEADERS = ["权重", "需求", "需求量", "数量", "单量", "订单量", "订单数", "人数", "次数", "频次",
                   "weight", "count", "demand", "value", "w"]
+DATUM_HEADERS = ["坐标系", "坐标类型", "坐标系统", "datum", "crs"]
+_DATUM_WORDS = {"高德": "gcj02", "火星": "gcj02", "腾讯": "gcj02", "百度": "bd09", "gps": "wgs84"}
 MAX_POINTS = 500_000
 NAME_LIMIT = 60
 FAR_OUTSIDE_M = 50_000.0
 _WEIGHT_KEYS = {importer._norm_header(h) for h in WEIGHT_HEADERS}
+_DATUM_KEYS = {importer._norm_header(h) for h in DATUM_HEADERS}
 
 
 class PointsReport(importer.ImportReport):
     """An import report whose valid records are points (lon, lat, weight arrays)."""
 
+    datum_column: str = None
     lons: np.ndarray = None
     lats: np.ndarray = None
     weights: np.ndarray = None
@@ -109,12 +113,28 @@ def _weight(value, errors):
     return number
 
 
+def _row_datum(value, default: str, errors) -> str:
+    """A row's datum from the file's datum column (WGS-84, GCJ-02, 高德, 百度 …); blank: the chosen one."""
+    text = unicodedata.normalize("NFKC", str(value if value is not None else "")).strip()
+    if not text:
+        return default
+    for word, datum in _DATUM_WORDS.items():
+        if word in text.lower():
+            return datum
+    try:
+        return parse_datum(text.replace(" ", ""))
+    except DatumError:
+        errors.append(Problem("datum", f"坐标系“{text}”无法识别：应为 WGS-84、GCJ-02（高德）或 BD-09（百度）"))
+        return default
+
+
 def read_points(data: bytes, filename: str = "", *, datum="wgs84", region="beijing",
                 need_weight: bool = False) -> PointsReport:
     """Read and check a file of points; the report holds WGS-84 arrays when it is ``ok``.
 
     A weight column (权重, 数量, 订单量, weight, count …) is optional: without it
-    each point weighs 1 (unless ``need_weight``).  An optional name column is kept.
+    each point weighs 1 (unless ``need_weight``).  An optional name column is kept.  A datum
+    column (坐标系: WGS-84, GCJ-02/高德, BD-09/百度) gives each row's datum; blank cells take ``datum``.
     """
     report = PointsReport(filename)
     try:
@@ -142,17 +162,22 @@ def read_points(data: bytes, filename: str = "", *, datum="wgs84", region="beiji
         mapping.update({"lon": 0, "lat": 1})
     weight_at = next((i for i, h in enumerate(header) if importer._norm_header(h) in _WEIGHT_KEYS), None)
     report.columns = {name: str(header[i]) for name, i in mapping.items()}
+    datum_at = next((i for i, h in enumerate(header) if importer._norm_header(h) in _DATUM_KEYS
+                     and i not in mapping.values() and i != weight_at), None)
+    if datum_at is not None:
+        report.columns["datum"] = report.datum_column = str(header[datum_at])
     if weight_at is not None:
         report.columns["weight"] = str(header[weight_at])
     elif need_weight:
         report.file_errors.append("缺少权重列（可写作 权重、数量、订单量、weight、count）")
         return report
     report.ignored_columns = [str(h) for i, h in enumerate(header)
-                              if str(h or "").strip() and i not in mapping.values() and i != weight_at]
+                              if str(h or "").strip() and i not in mapping.values() and i not in (weight_at, datum_at)]
     report.total_rows = len(rows)
     n = len(rows)
     lons, lats, weights = np.full(n, np.nan), np.full(n, np.nan), np.ones(n)
     names, problems = [], {}
+    datums = np.full(n, datum, dtype=object)
 
     def cell(cells, name):
         i = mapping.get(name)
@@ -185,6 +210,8 @@ def read_points(data: bytes, filename: str = "", *, datum="wgs84", region="beiji
                 errors.append(Problem("lon", f"经度 {lons[k]:g} 超出 −180..180 的范围"))
         if weight_at is not None:
             weights[k] = _weight(cells[weight_at] if weight_at < len(cells) else None, errors)
+        if datum_at is not None:
+            datums[k] = _row_datum(cells[datum_at] if datum_at < len(cells) else None, datum, errors)
         name = cell(cells, "name")
         name = str(name).strip()[:100] if name not in (None, "") else None
         problem = control_problem("name", name)  # NUL, ESC… refused at the door, as for stations
@@ -196,7 +223,9 @@ def read_points(data: bytes, filename: str = "", *, datum="wgs84", region="beiji
             lons[k] = lats[k] = np.nan
     ok = np.isfinite(lons) & np.isfinite(lats)
     wlon, wlat = np.full(n, np.nan), np.full(n, np.nan)
-    wlon[ok], wlat[ok] = to_wgs84_array(lons[ok], lats[ok], datum)
+    for each in set(datums[ok].tolist()):  # one vectorised conversion per datum in the file
+        rows_in = ok & (datums == each)
+        wlon[rows_in], wlat[rows_in] = to_wgs84_array(lons[rows_in], lats[rows_in], each)
     _check_places(wlon, wlat, ok, region, rows, problems)
     for k in sorted(problems):
         number, errors, warnings = problems[k]
@@ -311,7 +340,9 @@ def load_layer_points(db, name) -> DemandPoints:
 def format_layer_report(report: PointsReport, name: str = "", limit: int = 200) -> str:
     """The report as plain Chinese text (CLI and page)."""
     lines = [f"文件 {report.filename}：格式 {report.format or '?'}"
-             + (f"，编码 {report.encoding}" if report.encoding else "") + f"，坐标系 {report.datum}"]
+             + (f"，编码 {report.encoding}" if report.encoding else "")
+             + (f"，坐标系按“{report.datum_column}”列（空白处为 {report.datum}）" if report.datum_column
+                else f"，坐标系 {report.datum}")]
     for message in report.file_errors:
         lines.append(f"错误：{message}")
     if report.file_errors:
