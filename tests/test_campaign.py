@@ -83,6 +83,15 @@ def test_rubric_edits_before_review_only_and_bad_weights_name_the_field(world):
     assert late.value.status == 409
 
 
+def test_a_rubric_with_two_criteria_of_the_same_name_is_refused():
+    rubric = cp.default_rubric()
+    rubric["criteria"].append({"key": "warmth", "name": "有温度", "weight": 1, "items": []})
+    rubric["criteria"].append({"key": "warmth2", "name": " 有温度", "weight": 1, "items": []})
+    with pytest.raises(cp.CampaignError) as twice:
+        cp.validate_rubric(rubric)
+    assert twice.value.field == "rubric.criteria[8].name" and "“有温度”重复" in twice.value.message
+
+
 def test_stages_move_forward_one_at_a_time_and_are_logged(world):
     db, admin, revs, _, stations = world
     cid = _campaign(db, admin)

@@ -107,6 +107,8 @@ def validate_rubric(data) -> dict:
             raise CampaignError(f"标准代码“{key}”重复", where + ".key")
         keys.add(key)
         name = _text(raw.get("name"), where + ".name", "标准名称", 20)
+        if any(c["name"] == name for c in out):
+            raise CampaignError(f"标准名称“{name}”重复", where + ".name")
         weight = raw.get("weight", 1)
         if isinstance(weight, bool) or not isinstance(weight, (int, float)) or not math.isfinite(weight) \
                 or not 0 < weight <= 10:
