@@ -105,3 +105,17 @@ def test_bad_parameters_are_explained_on_the_page(planner):
     page = planner.page
     page.goto("/plan?run=1&minutes=0")
     assert page.locator("#plan-error").inner_text() == "分钟数 0 超出范围 1–120 分钟"
+
+
+def test_plan_page_fits_a_phone(browser, live):
+    context = browser.new_context(locale="zh-CN", base_url=live.url, viewport={"width": 390, "height": 844})
+    context.set_default_timeout(20_000)
+    offline(context, live.url, [])
+    page = context.new_page()
+    login_form(page, "planner", "plan-pass-1")
+    page.goto("/plan?run=1&district=东城区&district=西城区&p=2&close=1&add=116.40,39.91")
+    page.wait_for_selector("#whatif table")
+    # wide tables scroll inside their own box; the page itself never scrolls sideways
+    wide = page.evaluate("""[...document.querySelectorAll("body *")].filter(e => e.getBoundingClientRect().right > 391).slice(0, 6).map(e => e.tagName + "." + e.className + "#" + e.id + " " + Math.round(e.getBoundingClientRect().right))""")
+    assert page.evaluate("document.documentElement.scrollWidth") <= 390, wide
+    context.close()
