@@ -97,6 +97,8 @@ def test_plan_page_runs_figures_and_map_with_hostile_names_inert(planner):
     assert LAYER in gap_label  # the layer name, literally
     frame.locator(".marker-cluster, path.leaflet-interactive").first.wait_for()
     assert frame.locator("#plan-legend").inner_text().startswith("覆盖率")
+    legend, scale = frame.locator("#plan-legend").bounding_box(), frame.locator(".leaflet-control-scale").bounding_box()
+    assert legend["y"] + legend["height"] <= scale["y"]  # the scale bar does not hide the legend's last step
     assert planner.dialogs == []
     assert all("tile.openstreetmap.org" in u for u in planner.outside), planner.outside  # tiles only
 

@@ -221,7 +221,7 @@ def _legend_html(title: str) -> str:
     rows = "".join(
         f'<div><span style="display:inline-block;width:14px;height:10px;background:{c};'
         f'margin-right:4px"></span>≥ {int(b * 100)}%</div>' for b, c in LEGEND_STEPS)
-    return ('<div id="plan-legend" style="position:absolute;bottom:24px;left:10px;z-index:1000;'
+    return ('<div id="plan-legend" style="position:absolute;bottom:64px;left:10px;z-index:1000;'
             'background:#fff;padding:6px 8px;border-radius:4px;font:12px sans-serif;'
             f'box-shadow:0 1px 4px rgba(0,0,0,.3)"><strong>{safe_label(title)}</strong>{rows}</div>')
 
