@@ -481,3 +481,13 @@ def test_awards_export_opens_in_openpyxl_with_defused_cells(world):
     assert values[-1][0] == "合计" and values[-1][7] == 40000
     text = cp.awards_csv(campaign, rows).decode("utf-8-sig")
     assert "'=HYPERLINK" in text and "40000" in text
+
+
+def test_the_face_rule_names_the_campaigns_own_criteria():
+    assert "外观（有场地、有标识、有宣传）平均分比实质（有服务、有成效）" in cp.ranking_rules()["face"]
+    rubric = cp.default_rubric()
+    rubric["criteria"][0]["name"] = "有场所"
+    rubric["criteria"] = [c for c in rubric["criteria"] if c["key"] != "publicity"]
+    assert "外观（有场所、有标识）平均分比实质（有服务、有成效）" in cp.ranking_rules(None, rubric)["face"]
+    rubric["criteria"] = [c for c in rubric["criteria"] if c["key"] not in ("service", "effect")]
+    assert "不比较两者的分差" in cp.ranking_rules(None, rubric)["face"]

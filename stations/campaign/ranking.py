@@ -43,10 +43,21 @@ def ledger_limits(thresholds: Thresholds, days: int = LEDGER_DAYS) -> tuple[int,
 FEW_CHECKINS, CLAIMED_VISITS = ledger_limits(Thresholds())  # with the settings' defaults: 2 and 900
 
 
-def ranking_rules(thresholds: Thresholds | None = None) -> dict:
-    """The rules as the ranking page states them, with the ledger flags' thresholds."""
+def ranking_rules(thresholds: Thresholds | None = None, rubric: dict | None = None) -> dict:
+    """The rules as the ranking page states them, with the ledger flags' thresholds.
+
+    With a campaign's ``rubric`` the 面子工程 rule names its criteria as that rubric
+    calls them (an organiser may rename or remove them before review).
+    """
     t = thresholds or Thresholds()
     few, claimed = ledger_limits(t)
+    names = {"site": "有场地", "signage": "有标识", "publicity": "有宣传", "service": "有服务", "effect": "有成效"}
+    if rubric is not None:
+        names = {c["key"]: c["name"] for c in rubric["criteria"] if c["key"] in names}
+    looks = "、".join(names[k] for k in APPEARANCE if k in names)
+    works = "、".join(names[k] for k in SUBSTANCE if k in names)
+    gap = (f"外观（{looks}）平均分比实质（{works}）平均分高出 {FACE_GAP:g} 分（满分 10）或以上；或"
+           if looks and works else "（本活动的评审标准缺少外观或实质类标准，不比较两者的分差）")
     return {
         "aggregate": f"总分为各评审加权总分的平均；评审数达到 {TRIM_FROM} 份时去掉一个最高分和一个最低分后平均。",
         "normalise": "标准化（可选）：每位评审的总分先换算为该评审自己的 z 分数（减去其平均、除以其标准差），"
@@ -54,8 +65,7 @@ def ranking_rules(thresholds: Thresholds | None = None) -> dict:
                      "评分全部相同的评审只做平移。",
         "ties": "总分（保留两位小数）相同时，依次比较：过半评审确认的优先推荐项数（多者在前；坚持记录服务台账的站点，"
                 "“有服务台账”一项计为已确认）、骑手评分（高者在前）、站点编号（小者在前）。",
-        "face": f"面子工程：外观（有场地、有标识、有宣传）平均分比实质（有服务、有成效）平均分高出 {FACE_GAP:g} 分"
-                f"（满分 10）或以上；或总分不低于 {FACE_HIGH_TOTAL:g} 但使用证据差——每周开放不足 "
+        "face": f"面子工程：{gap}总分不低于 {FACE_HIGH_TOTAL:g} 但使用证据差——每周开放不足 "
                 f"{MIN_WEEKLY_HOURS:g} 小时且非24小时、骑手评分低于 {LOW_RATING:g}（至少 {MIN_RATINGS} 人评价）、"
                 f"或近一年有 {MAX_REPORTS} 次以上“关门/找不到”报告；推荐站点中已有服务台账或骑手签到记录时，还看近 "
                 f"{LEDGER_DAYS} 天的台账与签到——骑手签到不超过 {few} 次，而服务台账未坚持记录"

@@ -332,7 +332,7 @@ def ranking(campaign_id):
     criteria = campaign["rubric"]["criteria"]
     radars = {r["station_id"]: core.radar_svg(criteria, r["criteria"], size=180, title=r["name"]) for r in shown}
     return render_template("campaign/ranking.html", campaign=campaign, rows=shown, radars=radars,
-                           agreement=result["agreement"], rules=core.ranking_rules(ledger_thresholds()), total=len(rows), page=page,
+                           agreement=result["agreement"], rules=core.ranking_rules(ledger_thresholds(), campaign["rubric"]), total=len(rows), page=page,
                            pages=max(1, -(-len(rows) // PAGE_ROWS)), criteria=criteria,
                            normalise=result.get("normalise", campaign["normalise"]), quota=campaign["quota"])
 

@@ -177,7 +177,7 @@ def ranking(campaign_id):
     keys = ("rank", "station_id", "name", "total", "criteria", "reviews", "spread", "flags")
     return jsonify({"ranking": [{k: r[k] for k in keys} for r in result["ranking"]],
                     "agreement": result["agreement"], "normalise": result.get("normalise", campaign["normalise"]),
-                    "rules": core.ranking_rules(ledger_thresholds())})
+                    "rules": core.ranking_rules(ledger_thresholds(), campaign["rubric"])})
 
 
 @bp.get("/<int:campaign_id>/notice")
