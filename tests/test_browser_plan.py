@@ -88,7 +88,7 @@ def test_plan_page_runs_figures_and_map_with_hostile_names_inert(planner):
     assert "49" not in critical
     # every demand point already has its station: nothing to suggest, and the page says so
     assert page.locator("#suggestions tbody tr").count() == 0
-    assert "没有可由新站点覆盖的需求" in page.locator("#suggestions").inner_text()
+    assert "没有未覆盖的需求：不需要新站点" in page.locator("#suggestions").inner_text()
     frame = page.frame_locator("#plan-map")
     frame.locator(".leaflet-control-layers").wait_for()
     labels = frame.locator(".leaflet-control-layers-overlays label").all_inner_texts()

@@ -300,3 +300,18 @@ def test_an_unknown_or_forged_candidates_key_is_explained(filled, client, auth, 
     assert 'id="plan-error" role="alert">候选点文件不存在或已过期' in page.get_data(as_text=True)
     download = client.get("/plan/suggestions.csv", query_string={**QUERY, "candidates": key})
     assert download.status_code == 400 and "重新上传" in download.get_data(as_text=True)
+
+
+def test_the_page_says_why_nothing_is_suggested_and_in_what_unit_demand_is(filled, client, auth):
+    auth.login("planner")
+    none_asked = client.get("/plan", query_string={**QUERY, "run": "1", "p": "0"}).get_data(as_text=True)
+    assert "新站点数 p 为 0：没有要求建议新站点" in none_asked
+    assert "未覆盖需求（km²）" in none_asked and "独占需求（km²）" in none_asked  # uniform demand: area
+    # candidates far from every gap (in another district): gaps exist, but none can be served
+    answer = upload_candidates(client, "名称,经度,纬度\n远处,116.05,40.45\n", "minutes=15&mode=walk&district=东城区&cell_m=200&p=2")
+    assert answer.status_code == 302, answer.get_data(as_text=True)
+    page = client.get(answer.headers["Location"]).get_data(as_text=True)
+    suggestions = page[page.index('id="suggestions"'):page.index('id="criticality"')]
+    assert "<td>远处</td>" not in suggestions
+    assert "上传的候选点都覆盖不到未覆盖的需求" in suggestions
+    assert "不需要新站点" not in suggestions  # there are gaps: the page must not say all is covered

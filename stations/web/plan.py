@@ -61,7 +61,17 @@ def _off_the_loop(work, *args):
         return work(*args)
     if not monkey.is_module_patched("threading"):
         return work(*args)  # tests, the CLI, a threaded server: nothing to protect
-    return get_hub().threadpool.apply(work, args)
+
+    def caught():  # the pool would print every exception as a crash: a bad parameter is not one
+        try:
+            return True, work(*args)
+        except Exception as exc:  # noqa: BLE001 - raised again below, in the request
+            return False, exc
+
+    done, value = get_hub().threadpool.apply(caught)
+    if not done:
+        raise value
+    return value
 
 
 @bp.get("/plan")
