@@ -491,3 +491,27 @@ def test_the_face_rule_names_the_campaigns_own_criteria():
     assert "外观（有场所、有标识）平均分比实质（有服务、有成效）" in cp.ranking_rules(None, rubric)["face"]
     rubric["criteria"] = [c for c in rubric["criteria"] if c["key"] not in ("service", "effect")]
     assert "不比较两者的分差" in cp.ranking_rules(None, rubric)["face"]
+
+
+def test_a_seven_day_notice_is_seven_days_and_confirmation_waits_for_its_last(world, monkeypatch):
+    from datetime import date
+
+    from stations.campaign import notice, stages
+
+    db, admin, revs, _, stations = world
+    for module in (stages, notice):
+        monkeypatch.setattr(module, "today", lambda: date(2026, 11, 26))
+    cid = _through_review(db, admin, revs, stations[:3])
+    assert cp.notice_list(db, cid)["period"] == {"start": "2026-11-26", "end": "2026-12-02"}
+    for module in (stages, notice):
+        monkeypatch.setattr(module, "today", lambda: date(2026, 12, 2))
+    cp.lodge_objection(db, cid, {"station_id": stations[0], "reason": "最后一天也能提异议"}, client="c9",
+                       limits={"per_client": 5, "global": 100})
+    oid = db.execute("SELECT id FROM objections").fetchone()[0]
+    cp.resolve_objection(db, cid, oid, {"upheld": False, "reason": "核实不属实"}, admin)
+    with pytest.raises(cp.CampaignError) as early:  # the last day of the notice is still the notice
+        cp.advance_stage(db, cid, "confirmed", admin)
+    assert "2026-12-02（含当天）" in early.value.message
+    for module in (stages, notice):
+        monkeypatch.setattr(module, "today", lambda: date(2026, 12, 3))
+    assert cp.advance_stage(db, cid, "confirmed", admin)["stage"] == "confirmed"

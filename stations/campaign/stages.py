@@ -128,7 +128,9 @@ def advance_stage(db, campaign_id, to_stage, user, *, reason="", force=False, th
                                     "（只计已提交的评审）", "force", 409, detail={"missing": missing})
             detail["missing_reviews"] = missing
             start = today()
-            end = start + timedelta(days=campaign["notice_days"])
+            # N days counted as the notice counts them, the first day included: 7 days from
+            # 11-26 end on 12-02; objections are taken through the end day, confirmation after it.
+            end = start + timedelta(days=max(campaign["notice_days"] - 1, 0))
             freeze_ranking(db, campaign, thresholds=thresholds)
             db.execute("UPDATE campaigns SET notice_start = ?, notice_end = ? WHERE id = ?",
                        [start.isoformat(), end.isoformat(), campaign["id"]])
@@ -137,8 +139,8 @@ def advance_stage(db, campaign_id, to_stage, user, *, reason="", force=False, th
                                     [campaign["id"]]).fetchone()[0]
             if open_count:
                 raise CampaignError(f"还有 {open_count} 条异议未处理，处理完才能确认", "stage", 409)
-            if campaign["notice_end"] and today().isoformat() < campaign["notice_end"] and not force:
-                raise CampaignError(f"公示期到 {campaign['notice_end']} 才结束：请等公示期满，或写明理由强制确认",
+            if campaign["notice_end"] and today().isoformat() <= campaign["notice_end"] and not force:
+                raise CampaignError(f"公示期到 {campaign['notice_end']}（含当天）才结束：请等公示期满，或写明理由强制确认",
                                     "force", 409)
             detail["awards"] = confirm_campaign(db, campaign, user)
         db.execute("UPDATE campaigns SET stage = ? WHERE id = ?", [to_stage, campaign["id"]])
