@@ -167,6 +167,11 @@ def test_notice_objection_replacement_confirmation_and_the_record(client, auth, 
                        json={"station_id": stations[0], "reason": "夜里经常锁门进不去"})
     assert made.status_code == 201
     oid = made.get_json()["id"]
+    auth.login("admin")
+    manage = client.get(f"/campaigns/{cid}/manage").get_data(as_text=True)
+    assert "夜里经常锁门进不去" in manage
+    assert re.search(r"\d{4}-\d\d-\d\d \d\d:\d\d</p><p>夜里经常锁门进不去", manage)  # not 2026-11-26T08:32
+    auth.logout()
     resolved = client.post(f"/api/v1/campaigns/{cid}/objections/{oid}", json={"upheld": True, "reason": "核实属实"},
                            headers=bearer(world, "admin"))
     assert resolved.status_code == 200
