@@ -14,7 +14,7 @@ import pytest
 from stations import storage, users
 from stations.coverage import demand as demand_layers
 from stations.demo import generate_stations, load_demo
-from tests.browser_support import launch, login_form, need_browser, offline, serve
+from tests.browser_support import launch, login_form, need_browser, offline, serve, shot
 from tests.conftest import make_station
 
 pytestmark = pytest.mark.browser
@@ -120,4 +120,10 @@ def test_plan_page_fits_a_phone(browser, live):
     # wide tables scroll inside their own box; the page itself never scrolls sideways
     wide = page.evaluate("""[...document.querySelectorAll("body *")].filter(e => e.getBoundingClientRect().right > 391).slice(0, 6).map(e => e.tagName + "." + e.className + "#" + e.id + " " + Math.round(e.getBoundingClientRect().right))""")
     assert page.evaluate("document.documentElement.scrollWidth") <= 390, wide
+    # the bar chart keeps legible text: its box scrolls rather than the chart shrinking to 390 px
+    assert page.locator("#coverage-chart").bounding_box()["width"] >= 720
+    cell = page.locator("#figures tbody td").first.bounding_box()  # 东城区 on one line, not one character a line
+    assert cell["height"] < 2 * 24, cell
+    page.locator("#coverage-chart").scroll_into_view_if_needed()
+    shot(page, "plan-phone-chart")
     context.close()
