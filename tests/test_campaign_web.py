@@ -193,7 +193,9 @@ def test_notice_objection_replacement_confirmation_and_the_record(client, auth, 
     sheet = load_workbook(io.BytesIO(client.get(f"/campaigns/{cid}/awards.xlsx").data)).active
     rows = list(sheet.iter_rows(values_only=True))
     assert [r[1] for r in rows[2:4]] == [stations[1], stations[2]] and rows[-1][7] == 60000
-    assert "60000" in client.get(f"/campaigns/{cid}/awards.csv").data.decode("utf-8-sig")
+    csv_answer = client.get(f"/campaigns/{cid}/awards.csv")
+    assert "60000" in csv_answer.data.decode("utf-8-sig")
+    assert csv_answer.headers["Content-Type"] == "text/csv; charset=utf-8"  # not "; charset=utf-8" twice
 
 
 _INLINE = re.compile(r"<script(?![^>]*\bsrc=)[^>]*>|\sstyle=|\son[a-z]+=", re.I)

@@ -405,7 +405,7 @@ def awards(campaign_id, fmt):
             "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
     else:
         body, kind = core.awards_csv(campaign, rows), "text/csv; charset=utf-8"
-    return Response(body, mimetype=kind, headers={
+    return Response(body, content_type=kind, headers={  # content_type: the charset said once
         "Content-Disposition": f"attachment; filename=yizhan-awards-{campaign_id}.{fmt}"})
 
 
