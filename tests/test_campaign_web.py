@@ -212,6 +212,8 @@ def test_pages_for_each_user_render_without_inline_script_or_style(client, auth,
         answer = client.get(path)
         html = answer.get_data(as_text=True)
         assert answer.status_code == 200, path
+        if "/inspect/" in path:
+            assert "<dd>每天 08:00-20:00</dd>" in html and "Mo-Su" not in html
         assert not _INLINE.search(html), (path, _INLINE.search(html).group())
     auth.logout()
     login = client.post("/login", data={"username": pairs[0]["reviewer"], "password": "review-pass-1",
@@ -223,6 +225,7 @@ def test_pages_for_each_user_render_without_inline_script_or_style(client, auth,
     html = form.get_data(as_text=True)
     assert form.status_code == 200 and "使用证据" in html and "有服务台账" in html and not _INLINE.search(html)
     assert "<dd>饮水、微波炉</dd>" in html  # the station's facilities in words, not water、microwave
+    assert "<dd>每天 08:00-20:00</dd>" in html and "Mo-Su" not in html  # hours in words, not OSM syntax
     assert client.get(f"/campaigns/{cid}/manage").status_code == 403
     other = next(a["station_id"] for a in pairs if a["station_id"] not in
                  {p["station_id"] for p in pairs if p["reviewer"] == pairs[0]["reviewer"]})

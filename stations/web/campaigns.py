@@ -7,6 +7,7 @@ from flask import (Blueprint, Response, abort, current_app, flash, g, redirect, 
                    send_file, url_for)
 
 from .. import campaign as core
+from ..directory import public_station
 from ..limits import RateLimited
 from ..records import FACILITIES
 from ..storage import StationNotFound, get_station
@@ -308,6 +309,7 @@ def review(campaign_id, station_id):
                             else url_for("campaigns.review", campaign_id=campaign_id, station_id=station_id))
     saved = core.get_review(db, campaign_id, station_id, g.user["id"])
     facts = core.station_facts(db, station_id)
+    facts["station"] = _hours_in_words(facts["station"])
     return render_template("campaign/review.html", campaign=campaign, saved=saved, values=values or saved,
                            error=error, rubric=campaign["rubric"], **facts, facility_names=FACILITIES,
                            photos=core.nomination_photos(db, campaign_id, {station_id}).get(station_id, []),
@@ -409,6 +411,11 @@ def awards(campaign_id, fmt):
         "Content-Disposition": f"attachment; filename=yizhan-awards-{campaign_id}.{fmt}"})
 
 
+def _hours_in_words(station):
+    """The station with ``hours_shown``: its hours as the station page says them (周一至周五 …)."""
+    return {**station, "hours_shown": public_station(station)["hours_shown"]}
+
+
 @bp.route("/inspect/<int:station_id>", methods=["GET", "POST"])
 @allow("admin", "reviewer")
 def inspect(station_id):
@@ -431,6 +438,6 @@ def inspect(station_id):
             flash("检查结果已记入站点档案。")
             return redirect(url_for("directory.detail", station_id=station_id) + "#qiyou")
     evidence = core.evidence_of_use(db, [station_id])[station_id]
-    return render_template("campaign/inspect.html", station=station, rubric=rubric, values=values, error=error,
+    return render_template("campaign/inspect.html", station=_hours_in_words(station), rubric=rubric, values=values, error=error,
                            kinds=core.INSPECTION_KINDS, evidence=evidence,
                            ledger_facts=evidence["ledger"]), (400 if error else 200)
