@@ -179,6 +179,19 @@ def test_month_import_writes_a_clean_file_replacing_days_with_history(fresh_db, 
     assert total["visits"] == 5 + 2 + 1 + 7 and total["services"] == 6 + 1 + 3 + 2
 
 
+def test_import_reads_other_as_the_service_beside_other_workers_and_never_drops_it(fresh_db, people, two, tmp_path):
+    a, _ = two
+    text = ("站点编号,日期,外卖骑手,其他户外劳动者,饮水,其他,备注\n"
+            f"{a},{day(2)},5,2,6,4,\n")
+    report = ledger.import_ledger(fresh_db, write_csv(tmp_path, text), people["hd"])
+    assert report.ok and report.ignored_columns == []
+    entry = ledger.get_entries(fresh_db, a)[0]
+    assert entry["visitors"]["other"] == 2 and entry["services"]["other"] == 4
+    alone = ledger.import_ledger(fresh_db, write_csv(tmp_path, f"站点编号,日期,外卖骑手,其他\n{a},{day(1)},5,4\n"),
+                                 people["hd"])
+    assert alone.file_errors and "“其他户外劳动者”或“其他服务”" in alone.file_errors[0] and alone.written == 0
+
+
 def test_import_refuses_a_file_without_the_columns_it_needs(fresh_db, people, tmp_path):
     report = ledger.import_ledger(fresh_db, write_csv(tmp_path, "名称,地址\nx,y\n"), people["boss"])
     assert report.file_errors and "表头" in report.file_errors[0]

@@ -120,12 +120,27 @@ def _open(stream, filename, report):
     if fmt == "xlsx":
         return readers.iter_xlsx(stream, max_row_number=MAX_LEDGER_ROWS + 11)
     report.encoding, _ = readers.detect_encoding(stream)
-    return enumerate(readers.iter_csv(stream, report.encoding), start=1)
+    return _numbered(readers.iter_csv(stream, report.encoding))
+
+
+def _numbered(rows):
+    yield from enumerate(rows, start=1)  # a generator: close() reaches the reader
 
 
 def _rows(stream, filename, report):
     """(row number, {field: value}) for each data row; fills in the report's columns."""
     table = _open(stream, filename, report)
+    try:
+        header, mapping = _header(table)
+    except FileProblem:
+        table.close()  # before the file is: a refused header leaves no half-read reader behind
+        raise
+    report.columns = {name: str(header[i]).strip()[:60] for name, i in mapping.items()}
+    yield from _body(table, header, mapping, report)
+
+
+def _header(table):
+    """(header cells, {field: column index}) from the first ten rows, or FileProblem."""
     header, mapping = None, {}
     for number, cells in table:
         found = {}
@@ -140,11 +155,22 @@ def _rows(stream, filename, report):
             break
     if header is None:
         raise FileProblem("找不到表头：前 10 行中没有一行包含“日期”和“站点编号”“外卖骑手”等列名")
+    bare_other = [i for i, cell in enumerate(header) if _norm(cell) == "其他" and i not in mapping.values()]
+    if bare_other:
+        # The form and the page call the service "其他"; beside a 其他户外劳动者 column a bare
+        # 其他 can only be the service.  Alone it could be either: say so, never drop it.
+        if "v_other" in mapping and "s_other" not in mapping and len(bare_other) == 1:
+            mapping["s_other"] = bare_other[0]
+        else:
+            raise FileProblem("“其他”列不清楚是来访人次还是服务次数：请把列名改为“其他户外劳动者”或“其他服务”")
     if "station_id" not in mapping and "station_name" not in mapping:
         raise FileProblem("缺少“站点编号”列（也可写作 id、station_id；或用唯一的“站点名称”）")
     if not any(name in mapping for name in COUNT_COLUMNS):
         raise FileProblem("没有任何来访或服务的列：例如“外卖骑手”“快递员”“饮水”“热饭”")
-    report.columns = {name: str(header[i]).strip()[:60] for name, i in mapping.items()}
+    return header, mapping
+
+
+def _body(table, header, mapping, report):
     report.ignored_columns = [str(c).strip()[:60] for i, c in enumerate(header)
                               if i not in mapping.values() and str(c or "").strip()]
     count = 0
