@@ -3,6 +3,7 @@ check-ins, the month import, report sums against hand-computed figures, flags.""
 
 from __future__ import annotations
 
+import re
 from datetime import date, timedelta
 
 import pytest
@@ -318,3 +319,12 @@ def test_a_month_import_job_runs_as_its_uploader_reports_progress_and_fails_clea
     assert jobs.run_job(db_path, gone) == "failed"
     assert "无权登记台账" in jobs.get_job(fresh_db, gone)["report"].file_errors[0]
     assert fresh_db.execute("SELECT count(*) FROM ledger_entries WHERE date = ?", [day(1)]).fetchone()[0] == 0
+
+
+def test_district_bars_label_their_values_with_three_figures_not_a_long_decimal():
+    from stations.ledger.charts import bar_chart
+
+    svg = bar_chart([("朝阳区", 474_168), ("平谷区", 33_567), ("延庆区", 812)], title="各区来访人次")
+    labels = re.findall(r'<text class="value"[^>]*>([^<]*)</text>', svg)
+    assert labels == ["47.4万", "3.36万", "812"]  # was 47.4168万 and 3.3567万
+    assert "<title>朝阳区 474,168</title>" in svg  # the exact figure stays in the tooltip

@@ -21,10 +21,12 @@ def _nice_max(value: float) -> float:
     return 10 * magnitude
 
 
-def _num(value) -> str:
+def _num(value, digits: int | None = None) -> str:
+    """An axis tick exactly (62.5万); with ``digits``, a bar's value to that many figures (47.4万)."""
     value = float(value)
     if value >= 10_000:
-        return f"{value / 10_000:g}万"
+        wan = value / 10_000
+        return f"{wan:.{digits}g}万" if digits and wan < 10 ** digits else f"{round(wan) if digits else wan:g}万"
     return f"{value:,.0f}"
 
 
@@ -82,7 +84,7 @@ def bar_chart(rows: list[tuple[str, float]], *, title: str, unit: str = "", widt
         parts.append(f'<text class="axis" x="{left - 4}" y="{y + 13}" text-anchor="end">{escape(label)}</text>'
                      f'<rect class="bar" x="{left}" y="{y}" width="{w:.1f}" height="{bar_h}">'
                      f"<title>{escape(label)} {value:,.0f}{escape(unit)}</title></rect>"
-                     f'<text class="value" x="{left + w + 4:.1f}" y="{y + 13}">{_num(value)}{escape(unit)}</text>')
+                     f'<text class="value" x="{left + w + 4:.1f}" y="{y + 13}">{_num(value, 3)}{escape(unit)}</text>')
     if not rows:
         parts.append('<text class="axis" x="8" y="20">暂无数据</text>')
     parts.append("</svg>")
