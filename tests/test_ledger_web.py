@@ -267,16 +267,16 @@ def test_consistency_flags_show_in_the_organisers_queue_with_figures_and_rules(c
     a, _ = places
     admin = users.get_user(fresh_db, "admin")
     for n in range(8):
-        ledger.save_entry(fresh_db, a, {"date": (ledger.today() - timedelta(days=n)).isoformat(), "v_rider": "50"},
+        ledger.save_entry(fresh_db, a, {"date": (ledger.today() - timedelta(days=n)).isoformat(), "v_rider": "500"},
                           admin)
     auth.login("admin")
     page = client.get("/admin/flags").get_data(as_text=True)
     assert "台账一致性" in page and "近 30 天台账来访 ≥ 300 人次" in page
-    assert "台账记来访 <b>400</b> 人次（8 天有台账）" in page and "骑手签到 <b>0</b> 次" in page
+    assert "台账记来访 <b>4,000</b> 人次（8 天有台账）" in page and "骑手签到 <b>0</b> 次" in page
     token = csrf_token(client, "/admin/flags")
     quiet = client.post(f"/ledger/flags/{a}/quiet", data={"csrf_token": token, "kind": "claims"},
                         follow_redirects=True).get_data(as_text=True)
-    assert "已记为核实" in quiet and "台账记来访 <b>400</b>" not in quiet
+    assert "已记为核实" in quiet and "台账记来访 <b>4,000</b>" not in quiet
 
 
 def test_ledger_pages_refuse_riders_and_reviewers(client, auth, places):
