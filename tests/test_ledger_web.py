@@ -47,6 +47,7 @@ def test_a_union_keeps_its_own_stations_ledger_and_a_forged_post_for_another_is_
     login(client, "hd", "hd-pass-12")
     home = client.get("/ledger").get_data(as_text=True)
     assert "海淀驿站" in home and "朝阳驿站" not in home
+    assert f"<small>#{a} · 海淀区" in home  # two stations of one name can be told apart
     form = client.get(f"/ledger/stations/{a}").get_data(as_text=True)
     assert "外卖骑手" in form and "维权/法律咨询" in form and 'inputmode="numeric"' in form
     token = csrf_token(client, f"/ledger/stations/{a}")
