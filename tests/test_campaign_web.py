@@ -177,6 +177,10 @@ def test_notice_objection_replacement_confirmation_and_the_record(client, auth, 
     assert resolved.status_code == 200
     assert [s["station_id"] for s in client.get(f"/api/v1/campaigns/{cid}/notice").get_json()["stations"]] \
         == [stations[1], stations[2]]
+    auth.login("admin")
+    log = client.get(f"/campaigns/{cid}/manage").get_data(as_text=True)
+    assert "公众：收到异议 驿站0" in log and "处理异议 驿站0（成立，移出名单） —— 核实属实" in log
+    auth.logout()
     done = client.post(f"/api/v1/campaigns/{cid}/stage", json={"stage": "confirmed", "reason": "公示期满",
                                                                "force": True}, headers=bearer(world, "admin"))
     assert done.status_code == 200

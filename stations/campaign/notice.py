@@ -83,7 +83,7 @@ def lodge_objection(db, campaign_id, data, *, client: str, limits: dict) -> dict
         station_id = int(str(data.get("station_id")).strip())
     except (TypeError, ValueError):
         raise CampaignError("请选择要提出异议的站点", "station_id") from None
-    listed = {r["station_id"] for r in notice_list(db, campaign["id"])["stations"]}
+    listed = {r["station_id"]: r["name"] for r in notice_list(db, campaign["id"])["stations"]}
     if station_id not in listed:
         raise CampaignError("该站点不在公示名单上", "station_id")
     reason = clean_text(data.get("reason"), "reason", "异议理由", 500, shortest=5)
@@ -93,7 +93,8 @@ def lodge_objection(db, campaign_id, data, *, client: str, limits: dict) -> dict
         take(db, rules)
         oid = db["objections"].insert({"campaign_id": campaign["id"], "station_id": station_id,
                                        "reason": reason, "created_at": now_iso(), "state": "open"}).last_pk
-        log_event(db, campaign["id"], "objection", detail={"objection": oid, "station_id": station_id})
+        log_event(db, campaign["id"], "objection", detail={"objection": oid, "station_id": station_id,
+                                                           "name": listed[station_id]})
     return {"id": oid, "campaign_id": campaign["id"], "station_id": station_id, "state": "open"}
 
 
@@ -134,7 +135,9 @@ def resolve_objection(db, campaign_id, objection_id, data, user) -> dict:
                        "AND station_id = ? AND removed_at IS NULL",
                        [now_iso(), f"异议成立：{reason}", campaign["id"], objection["station_id"]])
         log_event(db, campaign["id"], "resolve", username=user["username"], reason=reason,
-                  detail={"objection": objection["id"], "station_id": objection["station_id"], "upheld": upheld})
+                  detail={"objection": objection["id"], "station_id": objection["station_id"], "upheld": upheld,
+                          "name": (db.execute("SELECT name FROM stations WHERE id = ?",
+                                              [objection["station_id"]]).fetchone() or [None])[0]})
     return {"id": objection["id"], "state": state, "station_id": objection["station_id"]}
 
 
