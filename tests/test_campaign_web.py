@@ -382,3 +382,12 @@ def test_rubric_form_error_names_the_criterion_and_keeps_the_edits(client, world
     assert answer.status_code == 400
     assert "标准“有标识”的权重" in page and "rubric.criteria" not in page
     assert 'value="有场所"' in page and 'value="-3"' in page and 'value="有温度"' in page and "*热饭服务" in page
+
+
+def test_the_new_campaign_form_says_how_many_reviewers_there_are(client, auth, fresh_db):
+    pool = fresh_db.execute("SELECT count(*) FROM users WHERE role = 'reviewer'").fetchone()[0]
+    assert 1 <= pool < 5
+    auth.login("admin")
+    page = client.get("/campaigns/new").get_data(as_text=True)
+    assert f"现有 {pool} 位评审专家" in page
+    assert re.search(rf'name="reviewers_per_station" value="{pool}"', page)  # not 5 when only {pool} exist

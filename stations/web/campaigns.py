@@ -78,15 +78,16 @@ def index():
 @allow("admin")
 def new():
     """Create a campaign (organiser)."""
+    pool = len(core.reviewers(get_db()))  # the form says how many reviewers there are to assign
     if request.method == "POST":
         try:
             campaign_id = core.create_campaign(get_db(), request.form.to_dict(), g.user)
         except core.CampaignError as exc:
-            return render_template("campaign/new.html", form=request.form, error=exc), 400
+            return render_template("campaign/new.html", form=request.form, error=exc, pool=pool), 400
         flash("已创建活动，评审标准为七有，可在推荐阶段修改。")
         return redirect(url_for("campaigns.manage", campaign_id=campaign_id))
-    return render_template("campaign/new.html", form={"notice_days": 7, "reviewers_per_station": 5,
-                                                      "level": "municipal"}, error=None)
+    return render_template("campaign/new.html", form={"notice_days": 7, "reviewers_per_station": min(5, max(pool, 1)),
+                                                      "level": "municipal"}, error=None, pool=pool)
 
 
 @bp.get("/<int:campaign_id>/manage")
