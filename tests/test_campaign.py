@@ -244,15 +244,31 @@ def test_balanced_loads_impossible_is_refused_not_bent():
 
 
 def test_infeasible_balance_names_the_reviewer_whose_conflicts_hold_it_back():
-    # a district campaign: 4 stations of union A, 3 outside reviewers and one from A
-    stations = [{"id": i, "host_union": "朝阳区总工会"} for i in range(1, 5)]
+    # 4 stations of union A and one of B; 3 outside reviewers and one from A, who may
+    # review only the B station: 10 places for 4 reviewers means at least 2 each
+    stations = [{"id": i, "host_union": "朝阳区总工会"} for i in range(1, 5)] + [{"id": 5, "host_union": "海淀区总工会"}]
     reviewers = [{"id": 10, "username": "li", "union_name": None}, {"id": 11, "username": "wang", "union_name": ""},
                  {"id": 12, "username": "zhao", "union_name": None},
                  {"id": 13, "username": "chen", "union_name": "朝阳区总工会"}]
     with pytest.raises(cp.Infeasible) as refused:
         cp.plan_assignment(stations, reviewers, 2)
-    assert "chen（朝阳区总工会，只能评 0 个）" in refused.value.message
+    assert "chen（朝阳区总工会，只能评 1 个）" in refused.value.message
     assert "减少每站评审人数" in refused.value.message and "li（" not in refused.value.message
+
+
+def test_a_reviewer_of_every_nominees_union_takes_no_part_instead_of_blocking_the_campaign():
+    """A district campaign: every nominee is 朝阳's and one reviewer is from 朝阳.  That
+    reviewer can review none of them, so no number of reviewers per station could give
+    them a fair share: they are left out, and the others' loads are balanced."""
+    stations = [{"id": i, "host_union": "朝阳区总工会"} for i in range(1, 5)]
+    reviewers = [{"id": 10, "username": "li", "union_name": None}, {"id": 11, "username": "wang", "union_name": ""},
+                 {"id": 12, "username": "zhao", "union_name": None},
+                 {"id": 13, "username": "chen", "union_name": " 朝阳区总工会 "}]
+    plan = cp.plan_assignment(stations, reviewers, 2)
+    assert plan.left_out == [13] and 13 not in plan.loads
+    assert sorted(plan.loads.values()) == [2, 3, 3] and len(plan.pairs) == 8
+    assert all(rid != 13 for _, rid in plan.pairs)
+    assert cp.check_assignment(plan.pairs, stations, reviewers, 2) == []
 
 
 def test_manual_change_obeys_the_rule_and_a_forged_one_is_refused_and_logged(world):
@@ -515,3 +531,27 @@ def test_a_seven_day_notice_is_seven_days_and_confirmation_waits_for_its_last(wo
     for module in (stages, notice):
         monkeypatch.setattr(module, "today", lambda: date(2026, 12, 3))
     assert cp.advance_stage(db, cid, "confirmed", admin)["stage"] == "confirmed"
+
+
+def test_district_campaign_assigns_and_adjusts_without_the_nominees_own_union(world):
+    """Only one union's stations are nominated: its two reviewers take no part (the log says
+    so); the others' loads are balanced, and a manual change is judged among them alone."""
+    db, admin, revs, _, stations = world
+    cid = _campaign(db, admin)
+    own = [sid for sid in stations if storage.get_station(db, sid)["host_union"] == UNIONS[0]]
+    _to_review(db, admin, own, cid)
+    pairs = cp.assign_reviewers(db, cid, admin)
+    loads = {}
+    for a in pairs:
+        loads[a["reviewer"]] = loads.get(a["reviewer"], 0) + 1
+    left_out = {r["username"] for r in revs if r["union_name"] == UNIONS[0]}
+    assert not left_out & set(loads) and len(loads) == 4 and sorted(loads.values()) == [1, 1, 2, 2]
+    event = next(e for e in cp.campaign_log(db, cid) if e["kind"] == "assign")
+    assert sorted(event["detail"]["left_out"]) == sorted(left_out)
+    # move one station from a reviewer with 2 to one with 1 who is not on it: still within one
+    busy = next(name for name, n in loads.items() if n == 2)
+    station = next(a["station_id"] for a in pairs if a["reviewer"] == busy)
+    on = {a["reviewer"] for a in pairs if a["station_id"] == station}
+    idle = next(name for name, n in loads.items() if n == 1 and name not in on)
+    cp.reassign(db, cid, {"station_id": station, "from_reviewer": busy, "to_reviewer": idle}, admin)
+    assert (station, idle) in {(a["station_id"], a["reviewer"]) for a in cp.list_assignments(db, cid)}

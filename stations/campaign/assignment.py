@@ -21,7 +21,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-__all__ = ["Infeasible", "Plan", "plan_assignment", "check_assignment", "conflict"]
+__all__ = ["Infeasible", "Plan", "able_reviewers", "plan_assignment", "check_assignment", "conflict"]
 
 
 class Infeasible(Exception):
@@ -37,6 +37,17 @@ class Infeasible(Exception):
 class Plan:
     pairs: list = field(default_factory=list)  # (station_id, reviewer_id)
     loads: dict = field(default_factory=dict)  # reviewer_id -> stations
+    left_out: list = field(default_factory=list)  # reviewers of every nominee's union: no part
+
+
+def able_reviewers(stations: list[dict], reviewers: list[dict]) -> list[dict]:
+    """The reviewers who may review at least one of these stations: the campaign's pool.
+    One whose union hosts every nominee can review none of them, so takes no part (and
+    is left out of the balance of loads, which would otherwise be impossible)."""
+    if not stations:
+        return list(reviewers)
+    hosts = {_norm(s["host_union"]) for s in stations}
+    return [r for r in reviewers if not (len(hosts) == 1 and conflict(r["union_name"], next(iter(hosts))))]
 
 
 def _norm(name) -> str:
@@ -65,6 +76,12 @@ def plan_assignment(stations: list[dict], reviewers: list[dict], k: int) -> Plan
         eligible reviewers, or those whose every eligible reviewer is already full
         when loads cannot be balanced.
     """
+    able = able_reviewers(stations, reviewers)
+    if len(able) < len(reviewers):
+        plan = plan_assignment(stations, able, k)
+        kept = {r["id"] for r in able}
+        plan.left_out = [r["id"] for r in reviewers if r["id"] not in kept]
+        return plan
     n, m = len(stations), len(reviewers)
     if n == 0:
         return Plan([], {r["id"]: 0 for r in reviewers})
@@ -176,7 +193,7 @@ def check_assignment(pairs, stations: list[dict], reviewers: list[dict], k: int)
     union_of = {r["id"]: r["union_name"] for r in reviewers}
     host_of = {s["id"]: s["host_union"] for s in stations}
     per_station = {s["id"]: set() for s in stations}
-    loads = {r["id"]: 0 for r in reviewers}
+    loads = {r["id"]: 0 for r in able_reviewers(stations, reviewers)}
     for sid, rid in pairs:
         if rid not in union_of:
             problems.append(f"用户 {rid} 不是评审专家")
@@ -184,7 +201,7 @@ def check_assignment(pairs, stations: list[dict], reviewers: list[dict], k: int)
         if conflict(union_of[rid], host_of.get(sid)):
             problems.append(f"站点 {sid} 与评审 {rid} 同属 {host_of.get(sid)}（利益冲突）")
         per_station.setdefault(sid, set()).add(rid)
-        loads[rid] += 1
+        loads[rid] = loads.get(rid, 0) + 1
     for sid, who in per_station.items():
         if len(who) != k:
             problems.append(f"站点 {sid} 有 {len(who)} 位评审（应为 {k} 位）")

@@ -18,7 +18,7 @@ from ..ledger.common import today
 from ..ledger.evidence import ledger_evidence
 from ..ledger.flags import Thresholds
 from ..storage import TZ, get_station, now_iso, write_transaction
-from .assignment import Infeasible, conflict, plan_assignment
+from .assignment import Infeasible, able_reviewers, conflict, plan_assignment
 from .errors import CampaignError
 from .ranking import LEDGER_DAYS, ReviewColumns, rank_campaign
 from .store import active_nominations, get_campaign, log_event, reviewers, user_by_name_or_id
@@ -71,10 +71,11 @@ def assign_reviewers(db, campaign_id, user) -> list[dict]:
         db.conn.executemany(
             "INSERT INTO assignments (campaign_id, station_id, reviewer_id, assigned_by, assigned_at) "
             "VALUES (?, ?, ?, ?, ?)", [(campaign["id"], s, r, user["username"], stamp) for s, r in plan.pairs])
-        loads = list(plan.loads.values())
+        loads = [n for rid, n in plan.loads.items() if rid not in plan.left_out]
         log_event(db, campaign["id"], "assign", username=user["username"],
-                  detail={"stations": len(nominees), "reviewers": len(pool), "per_station": k,
-                          "load_min": min(loads, default=0), "load_max": max(loads, default=0)})
+                  detail={"stations": len(nominees), "reviewers": len(pool) - len(plan.left_out), "per_station": k,
+                          "load_min": min(loads, default=0), "load_max": max(loads, default=0),
+                          "left_out": [r["username"] for r in pool if r["id"] in plan.left_out]})
     return list_assignments(db, campaign["id"])
 
 
@@ -147,9 +148,14 @@ def reassign(db, campaign_id, data, user) -> None:
             db.execute("UPDATE assignments SET reviewer_id = ?, assigned_by = ?, assigned_at = ? "
                        "WHERE campaign_id = ? AND station_id = ? AND reviewer_id = ?",
                        [taker["id"], user["username"], now_iso(), campaign["id"], sid, giver["id"]])
-        loads = [r[0] for r in db.execute(
-            "SELECT count(a.station_id) FROM users u LEFT JOIN assignments a ON a.reviewer_id = u.id "
-            "AND a.campaign_id = ? WHERE u.role = 'reviewer' GROUP BY u.id", [campaign["id"]])]
+        counted = db.execute(
+            "SELECT u.id, u.union_name, count(a.station_id) FROM users u LEFT JOIN assignments a "
+            "ON a.reviewer_id = u.id AND a.campaign_id = ? WHERE u.role = 'reviewer' GROUP BY u.id",
+            [campaign["id"]]).fetchall()
+        pool = able_reviewers([{"id": sid, "host_union": n["host_union"]} for sid, n in nominees.items()],
+                              [{"id": i, "union_name": union} for i, union, _ in counted])
+        able = {r["id"] for r in pool}
+        loads = [n for i, _, n in counted if i in able or n]  # one who cannot review any nominee takes no part
         if loads and max(loads) - min(loads) > 1:
             raise CampaignError(f"调整后评审工作量从 {min(loads)} 到 {max(loads)} 不等（相差应不超过 1）："
                                 "请同时交换一个站点", "swap_station")
