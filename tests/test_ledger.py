@@ -328,3 +328,13 @@ def test_district_bars_label_their_values_with_three_figures_not_a_long_decimal(
     labels = re.findall(r'<text class="value"[^>]*>([^<]*)</text>', svg)
     assert labels == ["47.4万", "3.36万", "812"]  # was 47.4168万 and 3.3567万
     assert "<title>朝阳区 474,168</title>" in svg  # the exact figure stays in the tooltip
+
+
+@pytest.mark.parametrize("text, said", [("2026-13-01", "月份应为 1 到 12"), ("2026-00-10", "月份应为 1 到 12"),
+                                        ("2026-02-30", "这个月没有这一天"), ("2026/4/31", "这个月没有这一天")])
+def test_an_impossible_date_says_what_is_wrong_with_it(text, said):
+    from stations.ledger.common import parse_date
+
+    with pytest.raises(LedgerError) as refused:
+        parse_date(text)
+    assert said in refused.value.message and text in refused.value.message

@@ -44,6 +44,8 @@ def parse_date(value, field: str = "date", *, label: str = "日期", not_after: 
         match = _DATE.match(text[:10] if re.match(r"^\d{4}-\d{2}-\d{2}[T ]", text) else text)
         if not match:
             raise LedgerError(f"{label}“{text[:20]}”看不懂：应写作 年-月-日，例如 2026-03-05", field)
+        if not 1 <= int(match[2]) <= 12:
+            raise LedgerError(f"{label}“{text[:20]}”不存在（月份应为 1 到 12）", field)
         try:
             day = date(int(match[1]), int(match[2]), int(match[3]))
         except ValueError:
