@@ -315,3 +315,13 @@ def test_the_page_says_why_nothing_is_suggested_and_in_what_unit_demand_is(fille
     assert "<td>远处</td>" not in suggestions
     assert "上传的候选点都覆盖不到未覆盖的需求" in suggestions
     assert "不需要新站点" not in suggestions  # there are gaps: the page must not say all is covered
+
+
+def test_the_map_choice_starts_at_the_configured_tiles_and_keeps_the_planners(filled, client, auth):
+    """The map is drawn on YIZHAN_TILES (Amap by default, which works in China); the form
+    must show that choice, or its first submit would switch the map to OpenStreetMap."""
+    auth.login("planner")
+    page = client.get("/plan").get_data(as_text=True)
+    assert re.search(r'<option value="amap" selected>', page) and not re.search(r'<option value="osm" selected>', page)
+    page = client.get("/plan", query_string={**QUERY, "tiles": "osm"}).get_data(as_text=True)
+    assert re.search(r'<option value="osm" selected>', page) and not re.search(r'<option value="amap" selected>', page)
