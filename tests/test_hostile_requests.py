@@ -219,14 +219,13 @@ def test_a_big_coverage_grid_does_not_stall_other_requests(tmp_path):
     whole run (two of them: /healthz waited 14.7 s).  One worker here, so a stall
     would hold every request."""
     import os
-    import signal
     import subprocess
     import threading
     import time
     import urllib.request
 
     from stations import serve
-    from tests.test_serving import free_port, http_get
+    from tests.test_serving import http_get, served
 
     env = dict(os.environ, YIZHAN_DB=str(tmp_path / "yizhan.db"), YIZHAN_SECRET_KEY="test-secret",
                WEB_CONCURRENCY="1")
@@ -238,19 +237,7 @@ def test_a_big_coverage_grid_does_not_stall_other_requests(tmp_path):
                    input="plan-pass-1\n", text=True, capture_output=True)
     token = subprocess.run(cli + ["user", "token", "pl"], env=env, check=True, capture_output=True,
                            text=True).stdout.split()[-1]
-    port = free_port()
-    log = open(tmp_path / "gunicorn.log", "wb")
-    proc = subprocess.Popen(serve.command(f"127.0.0.1:{port}"), cwd=tmp_path, env=env, stdout=log,
-                            stderr=subprocess.STDOUT, start_new_session=True)
-    try:
-        deadline = time.monotonic() + 60
-        while True:
-            try:
-                if http_get(port, timeout=2)[0] == 200:
-                    break
-            except OSError:
-                assert proc.poll() is None and time.monotonic() < deadline, "server did not start"
-                time.sleep(0.2)
+    with served(tmp_path, env) as port:
         answer = {}
 
         def big():  # every district, 64 m cells, a 92 km circle: seconds of scipy work
@@ -272,14 +259,6 @@ def test_a_big_coverage_grid_does_not_stall_other_requests(tmp_path):
         assert answer["status"] == 200
         assert answer["seconds"] > 2, answer  # it was long enough to show a stall
         assert waits and max(waits) < 1.0, (max(waits), answer)
-    finally:
-        proc.send_signal(signal.SIGTERM)
-        try:
-            proc.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            os.killpg(proc.pid, signal.SIGKILL)
-            proc.wait()
-        log.close()
 
 
 # --- maps: text kept from before the door's rule cannot block the map's scripts ---------

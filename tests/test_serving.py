@@ -9,6 +9,7 @@ connections) and fresh requests must each still be answered within a second.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import signal
 import socket
@@ -43,12 +44,11 @@ def http_get(port, path="/healthz", timeout=FRESH_BUDGET_S, headers=""):
     return int(data.split(b" ", 2)[1]), time.perf_counter() - start
 
 
-@pytest.fixture(scope="module")
-def server(tmp_path_factory):
-    tmp = tmp_path_factory.mktemp("serve")
+@contextlib.contextmanager
+def served(tmp: Path, env: dict):
+    """``./scripts/serve``'s server stack on a free port, run in ``tmp`` with ``env``;
+    yields the port once /healthz answers, and stops the server (and only it) after."""
     port = free_port()
-    env = dict(os.environ, YIZHAN_DB=str(tmp / "yizhan.db"), YIZHAN_SECRET_KEY="test-secret",
-               WEB_CONCURRENCY="2")
     log = open(tmp / "gunicorn.log", "wb")
     proc = subprocess.Popen(serve.command(f"127.0.0.1:{port}"), cwd=tmp, env=env, stdout=log,
                             stderr=subprocess.STDOUT, start_new_session=True)
@@ -73,6 +73,15 @@ def server(tmp_path_factory):
             os.killpg(proc.pid, signal.SIGKILL)  # the group started for this server only
             proc.wait()
         log.close()
+
+
+@pytest.fixture(scope="module")
+def server(tmp_path_factory):
+    tmp = tmp_path_factory.mktemp("serve")
+    env = dict(os.environ, YIZHAN_DB=str(tmp / "yizhan.db"), YIZHAN_SECRET_KEY="test-secret",
+               WEB_CONCURRENCY="2")
+    with served(tmp, env) as port:
+        yield port
 
 
 class SlowClients:
