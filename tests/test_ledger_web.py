@@ -34,8 +34,11 @@ def login(client, name, password):
     assert response.status_code == 302
 
 
-def yesterday():
-    return (ledger.today() - timedelta(days=1)).isoformat()
+def recent_day():
+    """Yesterday, or today on 1 January: a day in the period the reports show by default
+    (this year to date), whatever day the suite runs."""
+    day = ledger.today() - timedelta(days=1)
+    return (day if day.year == ledger.today().year else ledger.today()).isoformat()
 
 
 def basic(name, password):
@@ -52,14 +55,14 @@ def test_a_union_keeps_its_own_stations_ledger_and_a_forged_post_for_another_is_
     assert "外卖骑手" in form and "维权/法律咨询" in form and 'inputmode="numeric"' in form
     token = csrf_token(client, f"/ledger/stations/{a}")
     assert client.get(f"/ledger/stations/{b}").status_code == 403
-    forged = client.post(f"/ledger/stations/{b}", data={"csrf_token": token, "date": yesterday(), "v_rider": "50"})
+    forged = client.post(f"/ledger/stations/{b}", data={"csrf_token": token, "date": recent_day(), "v_rider": "50"})
     assert forged.status_code == 403
     assert ledger.get_entries(fresh_db, b) == []
-    saved = client.post(f"/ledger/stations/{a}", data={"csrf_token": token, "date": yesterday(), "v_rider": "12",
+    saved = client.post(f"/ledger/stations/{a}", data={"csrf_token": token, "date": recent_day(), "v_rider": "12",
                                                          "s_water": "9", "note": "雨天人多"}, follow_redirects=True)
     page = saved.get_data(as_text=True)
-    assert saved.status_code == 200 and f"已保存 {yesterday()} 的台账" in page and 'value="12"' in page
-    again = client.post(f"/ledger/stations/{a}", data={"csrf_token": token, "date": yesterday(), "v_rider": "15"},
+    assert saved.status_code == 200 and f"已保存 {recent_day()} 的台账" in page and 'value="12"' in page
+    again = client.post(f"/ledger/stations/{a}", data={"csrf_token": token, "date": recent_day(), "v_rider": "15"},
                         follow_redirects=True).get_data(as_text=True)
     assert "原记录已存入历史" in again and "覆盖前" in again and "外卖骑手 12" in again and "雨天人多" in again
     assert ledger.get_entries(fresh_db, a)[0]["visitors"]["rider"] == 15
@@ -79,7 +82,7 @@ def test_the_form_says_what_is_wrong_in_chinese_and_keeps_what_was_typed(client,
 
 def test_api_ledger_roles_201_then_200_and_a_forged_call_for_another_union_is_403(client, places, fresh_db):
     a, b = places
-    body = {"date": yesterday(), "visitors": {"rider": 5, "courier": 2}, "services": {"water": 4}, "note": "好"}
+    body = {"date": recent_day(), "visitors": {"rider": 5, "courier": 2}, "services": {"water": 4}, "note": "好"}
     created = client.post(f"/api/v1/stations/{a}/ledger", json=body, headers=basic("hd", "hd-pass-12"))
     assert created.status_code == 201 and created.get_json()["visitors"]["rider"] == 5
     replaced = client.post(f"/api/v1/stations/{a}/ledger", json={**body, "visitors": {"rider": 6}},
@@ -88,9 +91,9 @@ def test_api_ledger_roles_201_then_200_and_a_forged_call_for_another_union_is_40
     forged = client.post(f"/api/v1/stations/{b}/ledger", json=body, headers=basic("hd", "hd-pass-12"))
     assert forged.status_code == 403 and forged.get_json()["error"]["parameter"] == "station_id"
     assert client.get(f"/api/v1/stations/{b}/ledger", headers=basic("hd", "hd-pass-12")).status_code == 403
-    read = client.get(f"/api/v1/stations/{a}/ledger?from={yesterday()}&to={yesterday()}",
+    read = client.get(f"/api/v1/stations/{a}/ledger?from={recent_day()}&to={recent_day()}",
                       headers=basic("hd", "hd-pass-12")).get_json()
-    assert read == {"entries": [{"date": yesterday(), "note": "好",
+    assert read == {"entries": [{"date": recent_day(), "note": "好",
                                  "visitors": {"rider": 6, "courier": 0, "sanitation": 0, "driver": 0,
                                               "trucker": 0, "other": 0},
                                  "services": {"water": 4, "meal_heating": 0, "charging": 0, "toilet": 0,
@@ -106,18 +109,18 @@ def test_api_ledger_roles_201_then_200_and_a_forged_call_for_another_union_is_40
 def test_api_meetings_and_report_follow_the_union_rule(client, places):
     a, b = places
     hd, cy = basic("hd", "hd-pass-12"), basic("cy", "cy-pass-12")
-    made = client.post("/api/v1/meetings", json={"date": yesterday(), "kind": "worker", "station_id": a,
+    made = client.post("/api/v1/meetings", json={"date": recent_day(), "kind": "worker", "station_id": a,
                                                  "district": "", "attendees": 30, "companies": 0,
                                                  "new_members": 8, "new_unions": 0, "note": ""}, headers=hd)
     assert made.status_code == 201 and made.get_json()["district"] == "海淀区"
-    forged = client.post("/api/v1/meetings", json={"date": yesterday(), "kind": "worker", "station_id": b,
+    forged = client.post("/api/v1/meetings", json={"date": recent_day(), "kind": "worker", "station_id": b,
                                                    "attendees": 3}, headers=hd)
     assert forged.status_code == 403
     assert len(client.get("/api/v1/meetings", headers=hd).get_json()["meetings"]) == 1
     assert client.get("/api/v1/meetings", headers=cy).get_json()["meetings"] == []
-    report = client.get(f"/api/v1/reports/ledger?from={yesterday()}&to={yesterday()}", headers=hd).get_json()
+    report = client.get(f"/api/v1/reports/ledger?from={recent_day()}&to={recent_day()}", headers=hd).get_json()
     assert report["total"]["meetings_worker"] == 1 and report["total"]["new_members"] == 8
-    assert report["months"] == [{"month": yesterday()[:7], **{k: report["months"][0][k] for k in report["months"][0]
+    assert report["months"] == [{"month": recent_day()[:7], **{k: report["months"][0][k] for k in report["months"][0]
                                                               if k != "month"}}]
     assert client.get("/api/v1/reports/ledger", headers=cy).get_json()["total"]["new_members"] == 0
     assert client.get("/api/v1/reports/ledger?from=2026-02-30", headers=hd).status_code == 400
@@ -182,7 +185,7 @@ def test_month_import_page_all_or_nothing_with_row_and_column(client, places, fr
     a, b = places
     login(client, "hd", "hd-pass-12")
     token = csrf_token(client, "/ledger/import")
-    text = f"站点编号,日期,外卖骑手,饮水\n{a},{yesterday()},3,2\n{b},{yesterday()},1,1\n"
+    text = f"站点编号,日期,外卖骑手,饮水\n{a},{recent_day()},3,2\n{b},{recent_day()},1,1\n"
     # the upload becomes a background job (303 to its page, which refreshes until it ends)
     upload = client.post("/ledger/import", data={"csrf_token": token,
                                                  "file": (io.BytesIO(text.encode()), "三月.csv")},
@@ -194,7 +197,7 @@ def test_month_import_page_all_or_nothing_with_row_and_column(client, places, fr
     assert response.status_code == 400 and "未写入任何数据" in page and "不是本工会的站点" in page
     assert "<td>3</td><td>站点编号</td>" in page and "Refresh" not in response.headers
     assert fresh_db.execute("SELECT count(*) FROM ledger_entries").fetchone()[0] == 0
-    good = f"站点编号,日期,外卖骑手,饮水\n{a},{yesterday()},3,2\n"
+    good = f"站点编号,日期,外卖骑手,饮水\n{a},{recent_day()},3,2\n"
     ok = finish_import(client, client.post("/ledger/import", data={
         "csrf_token": token, "file": (io.BytesIO(good.encode()), "m.csv")}, content_type="multipart/form-data"))
     assert ok.status_code == 200 and "已写入 1 天的台账" in ok.get_data(as_text=True)
@@ -218,9 +221,9 @@ def test_month_import_page_all_or_nothing_with_row_and_column(client, places, fr
 def test_reports_page_charts_downloads_and_union_scope(client, places, fresh_db):
     a, b = places
     admin = users.get_user(fresh_db, "admin")
-    ledger.save_entry(fresh_db, a, {"date": yesterday(), "v_rider": "9", "s_water": "4"}, admin)
-    ledger.save_entry(fresh_db, b, {"date": yesterday(), "v_courier": "5"}, admin)
-    ledger.add_meeting(fresh_db, {"date": yesterday(), "kind": "enterprise", "place": "=cmd|' /C calc'!A0",
+    ledger.save_entry(fresh_db, a, {"date": recent_day(), "v_rider": "9", "s_water": "4"}, admin)
+    ledger.save_entry(fresh_db, b, {"date": recent_day(), "v_courier": "5"}, admin)
+    ledger.add_meeting(fresh_db, {"date": recent_day(), "kind": "enterprise", "place": "=cmd|' /C calc'!A0",
                                   "district": "朝阳区", "companies": "6", "new_unions": "2"}, admin)
     login(client, "planner", "plan-pass-1")
     page = client.get(f"/ledger/reports?year={ledger.today().year}").get_data(as_text=True)
@@ -256,7 +259,7 @@ def test_formula_like_text_leaves_downloads_defused(app, fresh_db, places):
     admin = users.get_user(fresh_db, "admin")
     fresh_db.execute("UPDATE stations SET name = '=HYPERLINK(\"x\")' WHERE id = ?", [places[0]])
     fresh_db.conn.commit()
-    ledger.save_entry(fresh_db, places[0], {"date": yesterday(), "v_rider": "1"}, admin)
+    ledger.save_entry(fresh_db, places[0], {"date": recent_day(), "v_rider": "1"}, admin)
     report = ledger.ledger_report(fresh_db)
     stations = ledger.station_table(fresh_db)
     tables = ledger.report_tables(report, stations, "摘要")
