@@ -102,8 +102,17 @@ def test_meetings_store_counts_only_and_follow_the_union_rule(fresh_db, people, 
                                       "new_members": "12"}, people["hd"])
     assert m["district"] == "海淀区" and m["union_name"] == HAIDIAN and m["new_members"] == 12
     with pytest.raises(LedgerError) as exc:
-        ledger.add_meeting(fresh_db, {"date": day(), "kind": "worker", "station_id": str(b)}, people["hd"])
+        ledger.add_meeting(fresh_db, {"date": day(), "kind": "worker", "station_id": str(b), "attendees": "3"},
+                           people["hd"])
     assert exc.value.status == 403
+    with pytest.raises(LedgerError) as exc:  # a meeting nobody came to was not held
+        ledger.add_meeting(fresh_db, {"date": day(), "kind": "worker", "station_id": str(a), "attendees": "0"},
+                           people["hd"])
+    assert exc.value.errors == {"attendees": "参加人数至少 1 人：没有人参加的会不算召开"}
+    with pytest.raises(LedgerError) as exc:  # nor a meeting with companies that no company came to
+        ledger.add_meeting(fresh_db, {"date": day(), "kind": "enterprise", "station_id": str(a),
+                                      "attendees": "4"}, people["hd"])
+    assert exc.value.errors == {"companies": "企业沟通会至少要有 1 家企业到会"}
     with pytest.raises(LedgerError) as exc:
         ledger.add_meeting(fresh_db, {"date": day(), "kind": "party", "place": "x", "district": "海淀区"},
                            people["hd"])
@@ -211,7 +220,8 @@ def test_report_sums_match_a_hand_computed_example(fresh_db, people, two):
     for kind, district, members, unions in (("worker", "海淀区", 30, 0), ("worker", "朝阳区", 5, 0),
                                             ("enterprise", "海淀区", 0, 2)):
         ledger.add_meeting(fresh_db, {"date": f"{y}-03-01", "kind": kind, "place": "街道工会服务站",
-                                      "district": district, "attendees": "50", "new_members": str(members),
+                                      "district": district, "attendees": "50", "companies": "8",
+                                      "new_members": str(members),
                                       "new_unions": str(unions)}, people["boss"])
     report = ledger.ledger_report(fresh_db, start=date(y, 1, 1), end=date(y, 12, 31), with_kinds=True)
     total = report["total"]

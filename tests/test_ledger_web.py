@@ -106,6 +106,27 @@ def test_api_ledger_roles_201_then_200_and_a_forged_call_for_another_union_is_40
                        headers=basic("planner", "plan-pass-1")).status_code == 403
 
 
+def test_the_meeting_form_refuses_an_empty_meeting_keeps_what_was_typed_then_saves(client, places, fresh_db):
+    a, _ = places
+    login(client, "hd", "hd-pass-12")
+    form = client.get("/ledger/meetings").get_data(as_text=True)
+    assert re.search(r'name="attendees"[^>]*min="1" required', form)  # said before sending, too
+    token = csrf_token(client, "/ledger/meetings")
+    typed = {"csrf_token": token, "date": recent_day(), "kind": "enterprise", "station_id": str(a),
+             "attendees": "0", "companies": "0", "new_unions": "1", "note": "物流园区企业座谈"}
+    refused = client.post("/ledger/meetings", data=typed)
+    page = refused.get_data(as_text=True)
+    assert refused.status_code == 400 and "参加人数至少 1 人" in page
+    assert "物流园区企业座谈" in page and 'value="1"' in page  # nothing typed is lost
+    assert ledger.list_meetings(fresh_db, user=None) == []
+    refused = client.post("/ledger/meetings", data={**typed, "attendees": "15"})
+    assert refused.status_code == 400 and "企业沟通会至少要有 1 家企业到会" in refused.get_data(as_text=True)
+    saved = client.post("/ledger/meetings", data={**typed, "attendees": "15", "companies": "9"},
+                        follow_redirects=True).get_data(as_text=True)
+    assert "已记录" in saved and "参加 15 人，企业 9 家" in saved
+    assert [(m["attendees"], m["companies"]) for m in ledger.list_meetings(fresh_db, user=None)] == [(15, 9)]
+
+
 def test_api_meetings_and_report_follow_the_union_rule(client, places):
     a, b = places
     hd, cy = basic("hd", "hd-pass-12"), basic("cy", "cy-pass-12")
@@ -224,7 +245,8 @@ def test_reports_page_charts_downloads_and_union_scope(client, places, fresh_db)
     ledger.save_entry(fresh_db, a, {"date": recent_day(), "v_rider": "9", "s_water": "4"}, admin)
     ledger.save_entry(fresh_db, b, {"date": recent_day(), "v_courier": "5"}, admin)
     ledger.add_meeting(fresh_db, {"date": recent_day(), "kind": "enterprise", "place": "=cmd|' /C calc'!A0",
-                                  "district": "朝阳区", "companies": "6", "new_unions": "2"}, admin)
+                                  "district": "朝阳区", "attendees": "12", "companies": "6", "new_unions": "2"},
+                      admin)
     login(client, "planner", "plan-pass-1")
     page = client.get(f"/ledger/reports?year={ledger.today().year}").get_data(as_text=True)
     assert "全市共召开职工沟通会 0 场、企业沟通会 1 场" in page and "推动企业建会 2 家" in page

@@ -71,6 +71,10 @@ def parse_meeting(data, *, strict: bool, districts=()) -> dict:
         out["note"] = clean_note(data.get("note"))
     except LedgerError as exc:
         errors["note"] = exc.message
+    if "attendees" not in errors and out["attendees"] == 0:
+        errors["attendees"] = "参加人数至少 1 人：没有人参加的会不算召开"
+    elif not errors and out["kind"] == "enterprise" and out["companies"] == 0:
+        errors["companies"] = "企业沟通会至少要有 1 家企业到会"
     if not errors and out["new_members"] > out["attendees"] and out["kind"] == "worker":
         errors["new_members"] = (f"新入会 {out['new_members']} 人多于参加人数 {out['attendees']} 人："
                                  "职工沟通会上入会的人应是到会的人")

@@ -103,7 +103,7 @@ def ledger_schemas() -> dict:
         "date": _DAY, "kind": {"type": "string", "enum": ["worker", "enterprise"]},
         "station_id": {"type": ["integer", "null"]}, "place": {"type": ["string", "null"], "maxLength": 100},
         "district": {"type": ["string", "null"], "maxLength": 30},
-        "attendees": meeting_count, "companies": meeting_count, "new_members": meeting_count,
+        "attendees": {**meeting_count, "minimum": 1}, "companies": meeting_count, "new_members": meeting_count,
         "new_unions": meeting_count, "note": note}
     return {
         "LedgerEntryInput": {"type": "object", "required": ["date"], "properties": {
@@ -112,8 +112,10 @@ def ledger_schemas() -> dict:
             "date": _DAY, "visitors": visitors, "services": services, "note": note}},
         "LedgerEntries": {"type": "object", "required": ["entries"], "properties": {
             "entries": {"type": "array", "items": {"$ref": _REF + "LedgerEntry"}}}},
-        "MeetingInput": {"type": "object", "required": ["date", "kind"], "properties": meeting_props,
-                         "description": "Either station_id or place; district defaults to the station's."},
+        "MeetingInput": {"type": "object", "required": ["date", "kind", "attendees"], "properties": meeting_props,
+                         "description": "Either station_id or place; district defaults to the station's. "
+                                        "A meeting has at least one attendee; an enterprise meeting "
+                                        "(企业沟通会) at least one company (companies >= 1)."},
         "Meeting": {"type": "object", "required": ["id", "date", "kind", "district"],
                     "properties": {"id": {"type": "integer"}, **meeting_props, "district": {"type": "string"}}},
         "Meetings": {"type": "object", "required": ["meetings"], "properties": {
