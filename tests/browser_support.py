@@ -123,3 +123,22 @@ def shot(page, name, *, full_page=False):
     """Save a screenshot as screenshots/<name>.png (gitignored) for people to look at."""
     SHOTS.mkdir(exist_ok=True)
     page.screenshot(path=str(SHOTS / f"{name}.png"), full_page=full_page)
+
+
+TARGETS = ("a:visible, button:visible, select:visible, summary:visible, label:visible, "
+           "input[type=search]:visible, input[type=text]:visible, textarea:visible, "
+           "input[type=checkbox]:visible, input[type=radio]:visible")
+
+
+def small_targets(page) -> list[str]:
+    """Tap targets on the page smaller than 44×44 CSS px: checkboxes and radios themselves
+    too, not only their labels (labels only for screen readers, class "sr", are no target)."""
+    small = []
+    for element in page.locator(f"main :is({TARGETS}):not(.sr), header :is({TARGETS})").all():
+        box = element.bounding_box()
+        if not box:
+            continue
+        if box["width"] < 44 - 0.5 or box["height"] < 44 - 0.5:
+            small.append(f"{element.evaluate('e => e.outerHTML.slice(0, 80)')} "
+                         f"{box['width']:.0f}×{box['height']:.0f}")
+    return small

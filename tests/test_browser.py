@@ -27,7 +27,7 @@ from stations.nearest import brute_force_nearest
 from stations.records import FACILITIES
 from stations.riders import district_origin
 from stations.storage import TZ
-from tests.browser_support import launch, login_form, need_browser, phone_context, serve, shot
+from tests.browser_support import launch, login_form, need_browser, phone_context, serve, shot, small_targets
 from tests.conftest import make_station
 
 pytestmark = pytest.mark.browser
@@ -449,25 +449,6 @@ def test_rider_errors_are_chinese(phone, live):
     assert "不认识的设施“bogus”" in error.inner_text()
     assert not re.search(r"unknown|expected|facility", error.inner_text())
     shot(page, "08-chinese-error")
-
-
-TARGETS = ("a:visible, button:visible, select:visible, summary:visible, label:visible, "
-           "input[type=search]:visible, input[type=text]:visible, textarea:visible, "
-           "input[type=checkbox]:visible, input[type=radio]:visible")
-
-
-def small_targets(page) -> list[str]:
-    """Tap targets on the page smaller than 44×44 CSS px: checkboxes and radios themselves
-    too, not only their labels (labels only for screen readers, class "sr", are no target)."""
-    small = []
-    for element in page.locator(f"main :is({TARGETS}):not(.sr), header :is({TARGETS})").all():
-        box = element.bounding_box()
-        if not box:
-            continue
-        if box["width"] < 44 - 0.5 or box["height"] < 44 - 0.5:
-            small.append(f"{element.evaluate('e => e.outerHTML.slice(0, 80)')} "
-                         f"{box['width']:.0f}×{box['height']:.0f}")
-    return small
 
 
 def test_every_tap_target_is_at_least_44_px(phone, live):

@@ -14,7 +14,7 @@ import pytest
 from stations import storage, users
 from stations.coverage import demand as demand_layers
 from stations.demo import generate_stations, load_demo
-from tests.browser_support import launch, login_form, need_browser, offline, serve, shot
+from tests.browser_support import launch, login_form, need_browser, offline, serve, shot, small_targets
 from tests.conftest import make_station
 
 pytestmark = pytest.mark.browser
@@ -120,6 +120,10 @@ def test_plan_page_fits_a_phone(browser, live):
     # wide tables scroll inside their own box; the page itself never scrolls sideways
     wide = page.evaluate("""[...document.querySelectorAll("body *")].filter(e => e.getBoundingClientRect().right > 391).slice(0, 6).map(e => e.tagName + "." + e.className + "#" + e.id + " " + Math.round(e.getBoundingClientRect().right))""")
     assert page.evaluate("document.documentElement.scrollWidth") <= 390, wide
+    page.locator("details").evaluate_all("ds => ds.forEach(d => d.open = true)")  # every setting shown
+    small = small_targets(page)
+    assert small == [], "\n".join(small)  # a finger's size, as on the rider and organiser pages
+    shot(page, "plan-phone-form", full_page=True)
     # the bar chart keeps legible text: its box scrolls rather than the chart shrinking to 390 px
     assert page.locator("#coverage-chart").bounding_box()["width"] >= 720
     cell = page.locator("#figures tbody td").first.bounding_box()  # 东城区 on one line, not one character a line
