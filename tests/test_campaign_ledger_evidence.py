@@ -23,9 +23,10 @@ LIMITS = {"per_client": 100, "global": 1000}
 _INLINE = re.compile(r"<script(?![^>]*\bsrc=)[^>]*>|\sstyle=|\son[a-z]+=", re.I)
 
 
-def _ledger(entries=0, checkins=0, visits=None, kept=None):
+def _ledger(entries=0, checkins=0, visits=None, kept=None, feedback=0):
     return {"days": 90, "entries": entries, "visits": entries * 3 if visits is None else visits, "services": 0,
-            "meetings": 0, "new_members": 0, "new_unions": 0, "checkins": checkins, "last_entry": None,
+            "meetings": 0, "new_members": 0, "new_unions": 0, "checkins": checkins, "feedback": feedback,
+            "last_entry": None,
             "kept": entries >= 45 if kept is None else kept}
 
 
@@ -45,15 +46,23 @@ def test_kept_ledger_and_checkins_clear_a_high_score_none_flags_it():
                 3: {**base, "ledger": _ledger(entries=80, checkins=FEW_CHECKINS, visits=CLAIMED_VISITS),
                     "ledger_in_use": True},
                 4: {**base, "ledger": _ledger(entries=20, checkins=FEW_CHECKINS + 1), "ledger_in_use": True},
-                5: {**base, "ledger": _ledger(entries=50, checkins=0, visits=300), "ledger_in_use": True}}
+                5: {**base, "ledger": _ledger(entries=50, checkins=0, visits=300), "ledger_in_use": True},
+                # riders' feedback is use the station did not report, as check-ins are (the ledger
+                # flags count both): enough of it clears a station, too little with check-ins does not
+                6: {**base, "ledger": _ledger(entries=10, feedback=FEW_CHECKINS + 1), "ledger_in_use": True},
+                7: {**base, "ledger": _ledger(entries=10, checkins=1, feedback=FEW_CHECKINS - 1),
+                    "ledger_in_use": True}}
     rows = _rank(evidence)
     assert rows[1]["total"] >= FACE_HIGH_TOTAL and rows[1]["flags"] == []
     assert rows[2]["flags"] == ["face_project"]
-    assert "近 90 天骑手签到 0 次，服务台账仅 0 天有记录" in rows[2]["face_reasons"][0]
+    assert "近 90 天骑手签到 0 次、反馈 0 条，服务台账仅 0 天有记录" in rows[2]["face_reasons"][0]
     assert rows[3]["flags"] == ["face_project"]  # the ledger claims many visits that riders do not show
-    assert f"台账记来访 {CLAIMED_VISITS:,} 人次，骑手签到却只有 {FEW_CHECKINS} 次" in rows[3]["face_reasons"][0]
+    assert f"台账记来访 {CLAIMED_VISITS:,} 人次，骑手却只签到 {FEW_CHECKINS} 次、反馈 0 条" in rows[3]["face_reasons"][0]
     assert rows[4]["flags"] == []  # riders do check in: used, even without a kept ledger
     assert rows[5]["flags"] == []  # a kept ledger with modest visits: honest, if quiet
+    assert rows[6]["flags"] == []
+    assert rows[7]["flags"] == ["face_project"]
+    assert f"骑手签到 1 次、反馈 {FEW_CHECKINS - 1} 条，服务台账仅 10 天有记录" in rows[7]["face_reasons"][0]
     # Where the ledger is not in use (no nominee has an entry or a check-in), its absence says nothing.
     for ev in evidence.values():
         ev["ledger_in_use"] = False
@@ -62,7 +71,7 @@ def test_kept_ledger_and_checkins_clear_a_high_score_none_flags_it():
 
 def test_the_rule_on_the_page_states_the_ledger_thresholds():
     face = RULES["face"]
-    assert "90 天" in face and f"骑手签到不超过 {FEW_CHECKINS} 次" in face
+    assert "90 天" in face and f"骑手签到与反馈合计不超过 {FEW_CHECKINS} 次" in face
     assert "服务台账未坚持记录" in face and f"来访 {CLAIMED_VISITS:g} 人次以上" in face
 
 
@@ -132,9 +141,9 @@ def test_reviewer_form_shows_the_ledger_panel_beside_the_photos(client, auth, ca
     facts = html[html.index('<div class="facts">'):html.index('<form method="post" class="form">')]  # the cards
     assert "使用证据" in facts and "ledger-evidence" in facts and "服务台账（近 90 天）" in facts
     assert "60 天有记录" in facts and "“服务台账”优先项有据" in facts
-    assert "180 人次 / 120 次" in facts and re.search(r"骑手签到</dt><dd>5 次", facts)
+    assert "180 人次 / 120 次" in facts and re.search(r"骑手签到/反馈</dt><dd>5 次 / 0 条", facts)
     bare = client.get(f"/campaigns/{campaign['cid']}/review/{campaign['bare']}").get_data(as_text=True)
-    assert "0 天有记录（没有台账）" in bare and re.search(r"骑手签到</dt><dd>0 次", bare)
+    assert "0 天有记录（没有台账）" in bare and re.search(r"骑手签到/反馈</dt><dd>0 次 / 0 条", bare)
 
 
 def test_inspection_form_shows_the_ledger_panel_too(client, auth, campaign):
@@ -143,7 +152,7 @@ def test_inspection_form_shows_the_ledger_panel_too(client, auth, campaign):
     html = client.get(f"/campaigns/inspect/{campaign['kept']}").get_data(as_text=True)
     panel = html[html.index("ledger-evidence"):html.index('<form method="post" class="form">')]
     assert "服务台账（近 90 天）" in panel and "60 天有记录" in panel and "“服务台账”优先项有据" in panel
-    assert re.search(r"骑手签到</dt><dd>5 次", panel)
+    assert re.search(r"骑手签到/反馈</dt><dd>5 次 / 0 条", panel)
     bare = client.get(f"/campaigns/inspect/{campaign['bare']}").get_data(as_text=True)
     assert "0 天有记录（没有台账）" in bare
 
@@ -151,8 +160,8 @@ def test_inspection_form_shows_the_ledger_panel_too(client, auth, campaign):
 def test_ranking_page_states_the_rule_and_shows_the_reason(client, auth, campaign):
     auth.login("admin")
     html = client.get(f"/campaigns/{campaign['cid']}/ranking").get_data(as_text=True)
-    assert f"骑手签到不超过 {FEW_CHECKINS} 次，而服务台账未坚持记录" in html
-    assert "近 90 天骑手签到 0 次，服务台账仅 0 天有记录" in html
+    assert f"骑手签到与反馈合计不超过 {FEW_CHECKINS} 次，而服务台账未坚持记录" in html
+    assert "近 90 天骑手签到 0 次、反馈 0 条，服务台账仅 0 天有记录" in html
 
 
 def test_the_ledger_flag_settings_set_the_face_project_rule(client, app, auth, campaign, monkeypatch):
@@ -165,7 +174,7 @@ def test_the_ledger_flag_settings_set_the_face_project_rule(client, app, auth, c
     strict = ledger.Thresholds(min_visits=60, near_zero=5)
     rows = {r["station_id"]: r for r in cp.live_ranking(db, cp.get_campaign(db, cid), thresholds=strict)["ranking"]}
     assert rows[kept]["flags"] == ["face_project"]
-    assert "近 90 天台账记来访 180 人次，骑手签到却只有 5 次" in rows[kept]["face_reasons"][0]
+    assert "近 90 天台账记来访 180 人次，骑手却只签到 5 次、反馈 0 条" in rows[kept]["face_reasons"][0]
     # without thresholds given (the command line, the frozen 公示 list): the environment's settings
     monkeypatch.setenv("YIZHAN_LEDGER_FLAG_VISITS", "60")
     monkeypatch.setenv("YIZHAN_LEDGER_FLAG_NEAR_ZERO", "5")
@@ -174,12 +183,12 @@ def test_the_ledger_flag_settings_set_the_face_project_rule(client, app, auth, c
     # the pages: the app's settings, stated with the rule
     auth.login("admin")
     html = client.get(f"/campaigns/{cid}/ranking").get_data(as_text=True)
-    assert "骑手签到不超过 2 次" in html and "台账记来访 900 人次以上" in html
-    assert "台账记来访 180 人次，骑手签到却只有 5 次" not in html
+    assert "骑手签到与反馈合计不超过 2 次" in html and "台账记来访 900 人次以上" in html
+    assert "台账记来访 180 人次，骑手却只签到 5 次" not in html
     app.config.update(YIZHAN_LEDGER_FLAG_VISITS=60, YIZHAN_LEDGER_FLAG_NEAR_ZERO=5)
     html = client.get(f"/campaigns/{cid}/ranking").get_data(as_text=True)
-    assert "骑手签到不超过 5 次" in html and "台账记来访 180 人次以上" in html and "每 30 天 60 人次" in html
-    assert "近 90 天台账记来访 180 人次，骑手签到却只有 5 次" in html
+    assert "骑手签到与反馈合计不超过 5 次" in html and "台账记来访 180 人次以上" in html and "每 30 天 60 人次" in html
+    assert "近 90 天台账记来访 180 人次，骑手却只签到 5 次、反馈 0 条" in html
     answer = client.get(f"/api/v1/campaigns/{cid}/ranking").get_json()
     assert {r["station_id"]: r["flags"] for r in answer["ranking"]}[kept] == ["face_project"]
     assert "台账记来访 180 人次以上" in answer["rules"]["face"]
@@ -198,7 +207,9 @@ def _by_the_day(db, sid, start, end):
         "WHERE station_id = ? AND date BETWEEN ? AND ?", span).fetchone()
     c = db.execute("SELECT coalesce(sum(count), 0) FROM checkin_days WHERE station_id = ? AND date BETWEEN ? AND ?",
                    span).fetchone()[0]
-    return {"entries": n, "visits": v, "services": s, "last_entry": last, "checkins": c}
+    f = db.execute("SELECT count(*) FROM feedback WHERE station_id = ? AND substr(at, 1, 10) BETWEEN ? AND ?",
+                   span).fetchone()[0]
+    return {"entries": n, "visits": v, "services": s, "last_entry": last, "checkins": c, "feedback": f}
 
 
 def test_ledger_evidence_equals_the_sum_of_the_days_for_any_window(fresh_db):
@@ -223,6 +234,9 @@ def test_ledger_evidence_equals_the_sum_of_the_days_for_any_window(fresh_db):
         db.conn.executemany("INSERT INTO checkin_days (station_id, date, count) VALUES (?, ?, ?)",
                             [(sid, (last - timedelta(days=n)).isoformat(), rng.randrange(1, 4))
                              for sid in stations[1:] for n in range(200) if rng.random() < 0.5])
+        db.conn.executemany("INSERT INTO feedback (station_id, at, rating) VALUES (?, ?, ?)",
+                            [(sid, f"{(last - timedelta(days=n)).isoformat()}T{rng.randrange(24):02d}:10:00+08:00",
+                              rng.randrange(1, 6)) for sid in stations[::2] for n in range(200) if rng.random() < 0.3])
     days_back = [0, 1, 13, 29, 45, 60, 90]
     for as_of in {last - timedelta(days=n) for n in days_back} | {date(last.year, last.month, 1)}:
         for days in (1, 28, 31, 90):

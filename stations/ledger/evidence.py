@@ -1,7 +1,8 @@
 """The ledger as evidence of use for the selection (有服务 / 有成效): the last 90 days.
 
 For the reviewer's evidence panel: days the ledger was kept, visits and services it
-records, 双沟通 meetings at the station with members and unions gained, riders' check-ins;
+records, 双沟通 meetings at the station with members and unions gained, riders' check-ins
+and feedback;
 and whether the ledger counts as kept, which evidences the priority item 服务台账.
 """
 
@@ -47,7 +48,7 @@ def _pieces(start: date, end: date) -> tuple[list, list]:
 
 def ledger_evidence(db, station_ids, *, days: int = 90, as_of: date | None = None) -> dict:
     """{station id: {"days", "entries", "visits", "services", "meetings", "new_members",
-    "new_unions", "checkins", "last_entry", "kept"}} over the ``days`` up to ``as_of``.
+    "new_unions", "checkins", "feedback", "last_entry", "kept"}} over the ``days`` up to ``as_of``.
 
     Whole months inside the window come from the monthly summary, the days at its two
     ends from the days (see ``_pieces``): 5,000 stations with 90 days each in ~50 ms
@@ -61,7 +62,7 @@ def ledger_evidence(db, station_ids, *, days: int = 90, as_of: date | None = Non
     visits = " + ".join(VISITOR_COLUMNS)
     services = " + ".join(SERVICE_COLUMNS)
     out = {i: {"days": days, "entries": 0, "visits": 0, "services": 0, "meetings": 0, "new_members": 0,
-               "new_unions": 0, "checkins": 0, "last_entry": None, "kept": False} for i in ids}
+               "new_unions": 0, "checkins": 0, "feedback": 0, "last_entry": None, "kept": False} for i in ids}
     for first in range(0, len(ids), 500):
         chunk = ids[first:first + 500]
         marks = ", ".join("?" for _ in chunk)
@@ -93,6 +94,10 @@ def ledger_evidence(db, station_ids, *, days: int = 90, as_of: date | None = Non
                 f"SELECT station_id, count(*), sum(new_members), sum(new_unions) FROM meetings "
                 f"WHERE station_id IN ({marks}) AND date BETWEEN ? AND ? GROUP BY station_id", chunk + span):
             out[sid].update(meetings=n, new_members=members or 0, new_unions=unions or 0)
+        for sid, n in db.execute(  # riders' feedback: with check-ins, use the station did not report
+                f"SELECT station_id, count(*) FROM feedback WHERE station_id IN ({marks}) "
+                "AND substr(at, 1, 10) BETWEEN ? AND ? GROUP BY station_id", chunk + span):
+            out[sid]["feedback"] = n
     for row in out.values():
         row["kept"] = row["entries"] >= KEPT_SHARE * days
     return out
