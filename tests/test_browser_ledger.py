@@ -42,6 +42,8 @@ def live(tmp_path_factory):
     users.add_user(db, "hd", PASSWORD, "union", UNION)
     users.add_user(db, "plan", PASSWORD, "planner")
     mine = make_station(db, name="中关村骑手暖心驿站", district="海淀区", host_union=UNION, lon=116.316, lat=39.984)
+    # a station name as long as real ones are: the meeting form's station list must still fit a phone
+    make_station(db, name=LONG_NAME, district="海淀区", host_union=UNION, lon=116.35, lat=39.99)
     other = make_station(db, name="国贸职工之家", district="朝阳区", host_union="朝阳区总工会", lon=116.46, lat=39.91)
     admin = {"username": "seed", "role": "admin", "union_name": None}
     for n in range(2, 40):
@@ -57,6 +59,9 @@ def live(tmp_path_factory):
     with serve(app) as url:
         app.config["YIZHAN_TRUSTED_HOSTS"] = url.removeprefix("http://")  # before any request
         yield SimpleNamespace(url=url, db_path=db_path, mine=mine, other=other, met=met)
+
+
+LONG_NAME = "中国石化加油站海淀区学院路北段户外劳动者服务站（职工暖心驿站·24小时）"
 
 
 @pytest.fixture(scope="module")
@@ -122,6 +127,38 @@ def test_a_union_keeper_fills_the_days_ledger_on_a_phone(browser, live):
     page.evaluate("document.querySelector('form.ledger-form').noValidate = true")
     page.click("form.ledger-form button[type=submit]")
     assert "不能是负数" in page.inner_text("form.ledger-form")
+    assert no_sideways_scroll(page)
+    assert page.errors == []
+    context.close()
+
+
+def test_a_union_records_a_meeting_on_a_phone(browser, live):
+    context, page = phone(browser, live)
+    page.goto("/login")
+    page.fill("input[name=username]", "hd")
+    page.fill("input[name=password]", PASSWORD)
+    page.click("main button[type=submit]")
+    page.wait_for_url(re.compile(r"/admin"))
+    page.goto("/ledger/meetings")
+    if not page.locator("details").first.evaluate("d => d.open"):
+        page.click("details summary")
+    assert no_sideways_scroll(page)  # the station list holds a 40-character name
+    assert small_targets(page, "details form") == []
+    page.check("input[name=kind][value=enterprise]")
+    page.select_option("select[name=station_id]", label=f"{LONG_NAME}（海淀区）")
+    page.fill("input[name=attendees]", "18")
+    page.fill("input[name=new_unions]", "2")
+    page.fill("textarea[name=note]", "快递、外卖企业座谈")
+    page.click("details form button[type=submit]")
+    error = page.locator("label.has-error .error")  # no company came: not saved, all kept
+    assert error.inner_text() == "企业沟通会至少要有 1 家企业到会"
+    assert in_view(page, "details form p.error[role=alert]") and in_view(page, "label.has-error")
+    assert page.input_value("input[name=attendees]") == "18" and page.input_value("textarea[name=note]") == "快递、外卖企业座谈"
+    save_shot(page, "ledger-5-meeting-error")  # what the keeper sees: the first screen
+    page.fill("input[name=companies]", "7")
+    page.click("details form button[type=submit]")
+    page.wait_for_selector("#saved .thanks")
+    assert "企业沟通会" in page.inner_text("#saved") and "参加 18 人，企业 7 家" in page.inner_text("main")
     assert no_sideways_scroll(page)
     assert page.errors == []
     context.close()
