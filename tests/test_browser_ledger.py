@@ -84,6 +84,14 @@ def in_view(page, selector):
     return box is not None and box["y"] >= 0 and box["y"] + min(box["height"], 40) <= 844
 
 
+def sign_in(page, username):
+    page.goto("/login")
+    page.fill("input[name=username]", username)
+    page.fill("input[name=password]", PASSWORD)
+    page.click("main button[type=submit]")
+    page.wait_for_url(re.compile(r"/admin"))
+
+
 def small_targets(page, scope):
     return page.evaluate("""(scope) => [...document.querySelectorAll(scope + ' input:not([type=hidden]), '
         + scope + ' button, ' + scope + ' select, ' + scope + ' a')]
@@ -95,11 +103,7 @@ def small_targets(page, scope):
 
 def test_a_union_keeper_fills_the_days_ledger_on_a_phone(browser, live):
     context, page = phone(browser, live)
-    page.goto("/login")
-    page.fill("input[name=username]", "hd")
-    page.fill("input[name=password]", PASSWORD)
-    page.click("main button[type=submit]")
-    page.wait_for_url(re.compile(r"/admin"))
+    sign_in(page, "hd")
     page.click("text=记服务台账")
     assert "国贸职工之家" not in page.inner_text("main")  # another union's station is not offered
     page.click("text=中关村骑手暖心驿站")
@@ -134,11 +138,7 @@ def test_a_union_keeper_fills_the_days_ledger_on_a_phone(browser, live):
 
 def test_a_union_records_a_meeting_on_a_phone(browser, live):
     context, page = phone(browser, live)
-    page.goto("/login")
-    page.fill("input[name=username]", "hd")
-    page.fill("input[name=password]", PASSWORD)
-    page.click("main button[type=submit]")
-    page.wait_for_url(re.compile(r"/admin"))
+    sign_in(page, "hd")
     page.goto("/ledger/meetings")
     if not page.locator("details").first.evaluate("d => d.open"):
         page.click("details summary")
@@ -192,11 +192,7 @@ def test_a_rider_from_the_qr_code_checks_in_with_one_tap(browser, live, js):
 
 def test_the_report_reads_on_a_phone(browser, live):
     context, page = phone(browser, live)
-    page.goto("/login")
-    page.fill("input[name=username]", "plan")
-    page.fill("input[name=password]", PASSWORD)
-    page.click("main button[type=submit]")
-    page.wait_for_url(re.compile(r"/admin"))
+    sign_in(page, "plan")
     page.goto("/ledger/reports")
     if live.met.year != ledger.today().year:  # early January: the meeting was last year
         page.select_option("select[name=year]", str(live.met.year))
