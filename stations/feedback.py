@@ -21,7 +21,7 @@ from .storage import TZ, get_station, now_iso, record_station_event, write_trans
 
 __all__ = ["FOUND", "FLAGS", "FeedbackError", "RateLimited", "client_key", "submit_feedback",
            "check_rate", "satisfaction", "flag_queue", "resolve_flags", "recent_feedback",
-           "RESOLUTIONS", "NOTE_MAX"]
+           "RESOLUTIONS", "NOTE_MAX", "feedback_days"]
 
 FOUND = {
     "hot_water": "有热水", "microwave": "微波炉能用", "charging": "能充电", "toilet": "有厕所",
@@ -132,6 +132,26 @@ def satisfaction(db, station_id=None):
     if station_id is not None:
         return table.get(int(station_id), {"mean": None, "count": 0})
     return table
+
+
+def feedback_days(db, station_ids, start: str, end: str) -> dict:
+    """{station id: (rows, client-days)}: feedback from ``start`` to ``end`` (Beijing dates,
+    inclusive) as submitted and as evidence that riders were there.
+
+    A client-day is one client (``client_key``) at one station on one day: three posts
+    from one phone on one day are one, as ratings in ``satisfaction`` are.  Rows without a
+    client (older ones) count each on their own.
+    """
+    ids = [int(i) for i in station_ids]
+    out = {}
+    for first in range(0, len(ids), 500):
+        chunk = ids[first:first + 500]
+        marks = ", ".join("?" for _ in chunk)
+        out.update((sid, (rows, days)) for sid, rows, days in db.execute(
+            "SELECT station_id, count(*), count(DISTINCT coalesce(client, 'row:' || id) || '|' || "
+            f"substr(at, 1, 10)) FROM feedback WHERE station_id IN ({marks}) "
+            "AND substr(at, 1, 10) BETWEEN ? AND ? GROUP BY station_id", chunk + [start, end]))
+    return out
 
 
 def recent_feedback(db, station_id, limit=5) -> list[dict]:

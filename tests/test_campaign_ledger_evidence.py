@@ -55,14 +55,14 @@ def test_kept_ledger_and_checkins_clear_a_high_score_none_flags_it():
     rows = _rank(evidence)
     assert rows[1]["total"] >= FACE_HIGH_TOTAL and rows[1]["flags"] == []
     assert rows[2]["flags"] == ["face_project"]
-    assert "近 90 天骑手签到 0 次、反馈 0 条，服务台账仅 0 天有记录" in rows[2]["face_reasons"][0]
+    assert "近 90 天骑手签到 0 人次·日、反馈 0 人次·日（同一手机同一天只计一次），服务台账仅 0 天有记录" in rows[2]["face_reasons"][0]
     assert rows[3]["flags"] == ["face_project"]  # the ledger claims many visits that riders do not show
-    assert f"台账记来访 {CLAIMED_VISITS:,} 人次，骑手却只签到 {FEW_CHECKINS} 次、反馈 0 条" in rows[3]["face_reasons"][0]
+    assert f"台账记来访 {CLAIMED_VISITS:,} 人次，骑手却只签到 {FEW_CHECKINS} 人次·日、反馈 0 人次·日" in rows[3]["face_reasons"][0]
     assert rows[4]["flags"] == []  # riders do check in: used, even without a kept ledger
     assert rows[5]["flags"] == []  # a kept ledger with modest visits: honest, if quiet
     assert rows[6]["flags"] == []
     assert rows[7]["flags"] == ["face_project"]
-    assert f"骑手签到 1 次、反馈 {FEW_CHECKINS - 1} 条，服务台账仅 10 天有记录" in rows[7]["face_reasons"][0]
+    assert f"骑手签到 1 人次·日、反馈 {FEW_CHECKINS - 1} 人次·日（同一手机同一天只计一次），服务台账仅 10 天有记录" in rows[7]["face_reasons"][0]
     # Where the ledger is not in use (no nominee has an entry or a check-in), its absence says nothing.
     for ev in evidence.values():
         ev["ledger_in_use"] = False
@@ -71,7 +71,7 @@ def test_kept_ledger_and_checkins_clear_a_high_score_none_flags_it():
 
 def test_the_rule_on_the_page_states_the_ledger_thresholds():
     face = RULES["face"]
-    assert "90 天" in face and f"骑手签到与反馈合计不超过 {FEW_CHECKINS} 次" in face
+    assert "90 天" in face and f"骑手签到与反馈合计不超过 {FEW_CHECKINS} 人次·日（同一手机同一天只计一次）" in face
     assert "服务台账未坚持记录" in face and f"来访 {CLAIMED_VISITS:g} 人次以上" in face
 
 
@@ -121,7 +121,7 @@ def test_live_ranking_flags_the_station_without_ledger_or_checkins(campaign):
     assert rows[campaign["kept"]]["total"] == rows[campaign["bare"]]["total"] == 90.0
     assert rows[campaign["kept"]]["flags"] == []
     assert rows[campaign["bare"]]["flags"] == ["face_project"]
-    assert "骑手签到 0 次" in rows[campaign["bare"]]["face_reasons"][0]
+    assert "骑手签到 0 人次·日" in rows[campaign["bare"]]["face_reasons"][0]
     # The live ranking is kept per process: a new ledger and check-ins must not be hidden by it.
     today = ledger.today()
     for n in range(50):
@@ -160,8 +160,8 @@ def test_inspection_form_shows_the_ledger_panel_too(client, auth, campaign):
 def test_ranking_page_states_the_rule_and_shows_the_reason(client, auth, campaign):
     auth.login("admin")
     html = client.get(f"/campaigns/{campaign['cid']}/ranking").get_data(as_text=True)
-    assert f"骑手签到与反馈合计不超过 {FEW_CHECKINS} 次，而服务台账未坚持记录" in html
-    assert "近 90 天骑手签到 0 次、反馈 0 条，服务台账仅 0 天有记录" in html
+    assert f"骑手签到与反馈合计不超过 {FEW_CHECKINS} 人次·日（同一手机同一天只计一次），而服务台账未坚持记录" in html
+    assert "近 90 天骑手签到 0 人次·日、反馈 0 人次·日（同一手机同一天只计一次），服务台账仅 0 天有记录" in html
 
 
 def test_the_ledger_flag_settings_set_the_face_project_rule(client, app, auth, campaign, monkeypatch):
@@ -174,7 +174,7 @@ def test_the_ledger_flag_settings_set_the_face_project_rule(client, app, auth, c
     strict = ledger.Thresholds(min_visits=60, near_zero=5)
     rows = {r["station_id"]: r for r in cp.live_ranking(db, cp.get_campaign(db, cid), thresholds=strict)["ranking"]}
     assert rows[kept]["flags"] == ["face_project"]
-    assert "近 90 天台账记来访 180 人次，骑手却只签到 5 次、反馈 0 条" in rows[kept]["face_reasons"][0]
+    assert "近 90 天台账记来访 180 人次，骑手却只签到 5 人次·日、反馈 0 人次·日" in rows[kept]["face_reasons"][0]
     # without thresholds given (the command line, the frozen 公示 list): the environment's settings
     monkeypatch.setenv("YIZHAN_LEDGER_FLAG_VISITS", "60")
     monkeypatch.setenv("YIZHAN_LEDGER_FLAG_NEAR_ZERO", "5")
@@ -183,15 +183,73 @@ def test_the_ledger_flag_settings_set_the_face_project_rule(client, app, auth, c
     # the pages: the app's settings, stated with the rule
     auth.login("admin")
     html = client.get(f"/campaigns/{cid}/ranking").get_data(as_text=True)
-    assert "骑手签到与反馈合计不超过 2 次" in html and "台账记来访 900 人次以上" in html
-    assert "台账记来访 180 人次，骑手却只签到 5 次" not in html
+    assert "骑手签到与反馈合计不超过 2 人次·日" in html and "台账记来访 900 人次以上" in html
+    assert "台账记来访 180 人次，骑手却只签到 5 人次·日" not in html
     app.config.update(YIZHAN_LEDGER_FLAG_VISITS=60, YIZHAN_LEDGER_FLAG_NEAR_ZERO=5)
     html = client.get(f"/campaigns/{cid}/ranking").get_data(as_text=True)
-    assert "骑手签到与反馈合计不超过 5 次" in html and "台账记来访 180 人次以上" in html and "每 30 天 60 人次" in html
-    assert "近 90 天台账记来访 180 人次，骑手却只签到 5 次、反馈 0 条" in html
+    assert "骑手签到与反馈合计不超过 5 人次·日" in html and "台账记来访 180 人次以上" in html and "每 30 天 60 人次" in html
+    assert "近 90 天台账记来访 180 人次，骑手却只签到 5 人次·日、反馈 0 人次·日" in html
     answer = client.get(f"/api/v1/campaigns/{cid}/ranking").get_json()
     assert {r["station_id"]: r["flags"] for r in answer["ranking"]}[kept] == ["face_project"]
     assert "台账记来访 180 人次以上" in answer["rules"]["face"]
+
+
+def _feedback(db, sid, client, days_ago=0):
+    from datetime import datetime, time
+
+    from werkzeug.datastructures import MultiDict
+
+    from stations import storage
+    from stations.feedback import submit_feedback
+
+    at = datetime.combine(ledger.today() - timedelta(days=days_ago), time(12), tzinfo=storage.TZ)
+    submit_feedback(db, sid, MultiDict({"rating": "5"}), client=client, limits=LIMITS, at=at)
+
+
+def test_three_posts_from_one_phone_on_one_day_leave_the_face_project_flag(client, auth, campaign):
+    """Item 4 of issue 14: feedback counts in client-days (one phone, one day: once), as the
+    ledger flags count it; the reason, the page, the API and the reviewer's panel say so."""
+    db, cid, bare = campaign["db"], campaign["cid"], campaign["bare"]
+    for _ in range(3):
+        _feedback(db, bare, "one-phone")
+    row = {r["station_id"]: r for r in cp.live_ranking(db, cp.get_campaign(db, cid))["ranking"]}[bare]
+    counted = "骑手签到 0 人次·日、反馈 1 人次·日（同一手机同一天只计一次）"
+    assert row["flags"] == ["face_project"] and counted in row["face_reasons"][0]
+    auth.login("admin")
+    assert counted in client.get(f"/campaigns/{cid}/ranking").get_data(as_text=True)
+    answer = client.get(f"/api/v1/campaigns/{cid}/ranking").get_json()
+    [api_row] = [r for r in answer["ranking"] if r["station_id"] == bare]
+    assert api_row["flags"] == ["face_project"] and counted in api_row["face_reasons"][0]
+    assert "人次·日（同一手机同一天只计一次）" in answer["rules"]["face"]
+    auth.logout()
+    auth.login("reviewer")
+    panel = client.get(f"/campaigns/{cid}/review/{bare}").get_data(as_text=True)
+    assert re.search(r"骑手签到/反馈</dt><dd>0 次 / 3 条", panel)
+    assert "按人次·日计：签到 0 人次·日、反馈 1 人次·日（同一手机同一天只计一次" in panel
+    # two more phones: three rider-days, the flag clears
+    for phone in ("phone-2", "phone-3"):
+        _feedback(db, bare, phone)
+    row = {r["station_id"]: r for r in cp.live_ranking(db, cp.get_campaign(db, cid))["ranking"]}[bare]
+    assert row["flags"] == []
+
+
+def test_one_phone_on_three_days_counts_three_in_the_ranking(campaign):
+    db, cid, bare = campaign["db"], campaign["cid"], campaign["bare"]
+    for days_ago in (0, 1, 2):
+        _feedback(db, bare, "one-phone", days_ago)
+    row = {r["station_id"]: r for r in cp.live_ranking(db, cp.get_campaign(db, cid))["ranking"]}[bare]
+    assert row["flags"] == []
+
+
+def test_repeated_checkins_from_one_phone_on_one_day_count_once_in_the_ranking(campaign):
+    db, cid, bare = campaign["db"], campaign["cid"], campaign["bare"]
+    now = 1_800_000_000.0
+    for n in range(3):  # every 61 minutes: past the repeat limit, still one phone on one day
+        ledger.check_in(db, bare, client="one-phone", limits={**LIMITS, "repeat_minutes": 30},
+                        now=now + n * 61 * 60)
+    row = {r["station_id"]: r for r in cp.live_ranking(db, cp.get_campaign(db, cid))["ranking"]}[bare]
+    assert row["flags"] == ["face_project"]
+    assert "骑手签到 1 人次·日、反馈 0 人次·日" in row["face_reasons"][0]
 
 
 # --- the evidence's sums: whole months from the summary, the ends from the entries --------
@@ -209,7 +267,13 @@ def _by_the_day(db, sid, start, end):
                    span).fetchone()[0]
     f = db.execute("SELECT count(*) FROM feedback WHERE station_id = ? AND substr(at, 1, 10) BETWEEN ? AND ?",
                    span).fetchone()[0]
-    return {"entries": n, "visits": v, "services": s, "last_entry": last, "checkins": c, "feedback": f}
+    f_days = db.execute(  # a client's posts on one day once; a post without a client on its own
+        "SELECT count(*) FROM (SELECT DISTINCT coalesce(client, 'row ' || id), substr(at, 1, 10) FROM feedback "
+        "WHERE station_id = ? AND substr(at, 1, 10) BETWEEN ? AND ?)", span).fetchone()[0]
+    repeats = db.execute("SELECT coalesce(sum(count), 0) FROM checkin_repeats WHERE station_id = ? "
+                         "AND date BETWEEN ? AND ?", span).fetchone()[0]
+    return {"entries": n, "visits": v, "services": s, "last_entry": last, "checkins": c, "feedback": f,
+            "checkin_client_days": c - repeats, "feedback_client_days": f_days}
 
 
 def test_ledger_evidence_equals_the_sum_of_the_days_for_any_window(fresh_db):
@@ -237,6 +301,14 @@ def test_ledger_evidence_equals_the_sum_of_the_days_for_any_window(fresh_db):
         db.conn.executemany("INSERT INTO feedback (station_id, at, rating) VALUES (?, ?, ?)",
                             [(sid, f"{(last - timedelta(days=n)).isoformat()}T{rng.randrange(24):02d}:10:00+08:00",
                               rng.randrange(1, 6)) for sid in stations[::2] for n in range(200) if rng.random() < 0.3])
+        # posts from a few phones, some of them more than once a day; repeated check-ins
+        db.conn.executemany("INSERT INTO feedback (station_id, at, rating, client) VALUES (?, ?, 5, ?)",
+                            [(sid, f"{(last - timedelta(days=n)).isoformat()}T{rng.randrange(24):02d}:20:00+08:00",
+                              f"phone-{rng.randrange(3)}") for sid in stations[1:] for n in range(200)
+                             for _ in range(rng.choice((0, 0, 1, 3)))])
+        db.conn.executemany("INSERT INTO checkin_repeats (station_id, date, count) SELECT station_id, date, "
+                            "count - 1 FROM checkin_days WHERE station_id = ? AND count > 1 AND "
+                            "(julianday(date) * 7) % 3 < 2", [(sid,) for sid in stations])
     days_back = [0, 1, 13, 29, 45, 60, 90]
     for as_of in {last - timedelta(days=n) for n in days_back} | {date(last.year, last.month, 1)}:
         for days in (1, 28, 31, 90):

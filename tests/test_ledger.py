@@ -261,7 +261,9 @@ def test_a_ledger_that_claims_visits_riders_do_not_show_is_flagged(fresh_db, peo
     claims = [f for f in flags if f["kind"] == "claims"]
     assert [f["station"]["id"] for f in claims] == [a]
     assert claims[0]["figures"] == {"from": (as_of - timedelta(days=29)).isoformat(), "to": as_of.isoformat(),
-                                    "visits": 400, "days": 10, "checkins": 0, "feedback": 0}
+                                    "visits": 400, "days": 10, "checkins": 0, "feedback": 0,
+                                    "checkin_client_days": 0, "feedback_client_days": 0,
+                                    "counted": "骑手签到 0 人次·日、反馈 0 人次·日（同一手机同一天只计一次）"}
     # one rider check-in more than "near zero" clears it
     fresh_db.execute("INSERT INTO checkin_days VALUES (?, ?, 3)", [a, as_of.isoformat()])
     fresh_db.conn.commit()

@@ -193,7 +193,11 @@ def campaign_schemas() -> dict:
                 "rank": {"type": ["integer", "null"]}, "station_id": integer, "name": string,
                 "total": {"type": ["number", "null"]}, "criteria": {"type": "object"}, "reviews": integer,
                 "spread": number, "flags": {"type": "array", "items": {
-                    "type": "string", "enum": ["face_project", "low_agreement"]}}}}},
+                    "type": "string", "enum": ["face_project", "low_agreement"]}},
+                "face_reasons": {"type": "array", "items": string,
+                                 "description": "Why the row is flagged face_project (Chinese), with what "
+                                                "was counted: riders' check-ins and feedback in client-days "
+                                                "(one phone at the station on one day counts once)"}}}},
             "agreement": {"type": "object", "properties": {"kendall_w": {"type": ["number", "null"]},
                                                            "reviewers": integer}},
             "normalise": {"type": "boolean"}, "rules": {"type": "object"}}},

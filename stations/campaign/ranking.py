@@ -12,6 +12,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from ..ledger.checkins import COUNTED_ONCE, riders_counted
 from ..ledger.flags import Thresholds
 from .rubric import APPEARANCE, SUBSTANCE
 
@@ -28,8 +29,8 @@ MIN_RATINGS = 3
 MAX_REPORTS = 2          # or this many "closed"/"not found" reports in the past year
 LEDGER_DAYS = 90         # where the ledger is in use (issue 8): its figures over these days,
 LEDGER_ITEM = "ledger"   # the priority item 有服务台账: a kept ledger confirms it (issue 8)
-# riders' check-ins and feedback together at most the ledger flags' "near zero"
-# (YIZHAN_LEDGER_FLAG_NEAR_ZERO) while
+# riders' check-ins and feedback together, in client-days (one phone at the station on one
+# day counts once), at most the ledger flags' "near zero" (YIZHAN_LEDGER_FLAG_NEAR_ZERO) while
 # the ledger is not kept, or claims as many visits as the flags' YIZHAN_LEDGER_FLAG_VISITS
 # per YIZHAN_LEDGER_FLAG_DAYS, over LEDGER_DAYS (see ``ledger_limits``).
 
@@ -69,9 +70,10 @@ def ranking_rules(thresholds: Thresholds | None = None, rubric: dict | None = No
         "face": f"面子工程：{gap}总分不低于 {FACE_HIGH_TOTAL:g} 但使用证据差——每周开放不足 "
                 f"{MIN_WEEKLY_HOURS:g} 小时且非24小时、骑手评分低于 {LOW_RATING:g}（至少 {MIN_RATINGS} 人评价）、"
                 f"或近一年有 {MAX_REPORTS} 次以上“关门/找不到”报告；推荐站点中已有服务台账或骑手签到记录时，还看近 "
-                f"{LEDGER_DAYS} 天的台账、签到与反馈——骑手签到与反馈合计不超过 {few} 次，而服务台账未坚持记录"
+                f"{LEDGER_DAYS} 天的台账、签到与反馈——骑手签到与反馈合计不超过 {few} 人次·日（{COUNTED_ONCE}），"
+                f"而服务台账未坚持记录"
                 f"（记账不足一半的日子）或台账记来访 {claimed:,} 人次以上（与台账核查标记同一标准：每 {t.window_days} 天 "
-                f"{t.min_visits:,} 人次，签到与反馈合计不超过 {t.near_zero} 次即几乎为零），也算使用证据差。",
+                f"{t.min_visits:,} 人次，签到与反馈合计不超过 {t.near_zero} 人次·日即几乎为零），也算使用证据差。",
         "agreement": f"低一致：评审总分的标准差超过 {LOW_AGREEMENT_SD:g} 分。评审一致性 Kendall W：每位评审在自己"
                      "评审的站点内排名，W = Σ(各站名次离差之和)² ÷ Σ(评审人数 × 名次离差平方和)，"
                      "只计至少两份评分的站点；每位评审都评了全部站点时即经典 Kendall W（含同分校正）。"
@@ -214,16 +216,20 @@ def poor_evidence(evidence: dict, thresholds: Thresholds | None = None) -> list[
         reasons.append(f"近一年 {reports} 次“关门/找不到”报告")
     ledger = evidence.get("ledger")
     if ledger and evidence.get("ledger_in_use"):  # the ledger's own figures (stations.ledger.ledger_evidence)
-        checkins, days = ledger.get("checkins") or 0, ledger.get("days") or LEDGER_DAYS
-        feedback = ledger.get("feedback") or 0
+        days = ledger.get("days") or LEDGER_DAYS
+        # client-days (one phone at the station on one day counts once); evidence given
+        # without them (older callers) counts each check-in and post on its own
+        checkins = ledger.get("checkin_client_days", ledger.get("checkins")) or 0
+        feedback = ledger.get("feedback_client_days", ledger.get("feedback")) or 0
         visits = ledger.get("visits") or 0
         few_checkins, claimed_visits = ledger_limits(thresholds or Thresholds(), days)
         if checkins + feedback <= few_checkins:  # as the ledger flags count "near zero"
-            riders = f"骑手签到 {checkins} 次、反馈 {feedback} 条"
+            riders = f"{riders_counted(checkins, feedback)}（{COUNTED_ONCE}）"
             if not ledger.get("kept"):
                 reasons.append(f"近 {days} 天{riders}，服务台账仅 {ledger.get('entries') or 0} 天有记录")
             elif visits >= claimed_visits:
-                reasons.append(f"近 {days} 天台账记来访 {visits:,} 人次，骑手却只签到 {checkins} 次、反馈 {feedback} 条")
+                reasons.append(f"近 {days} 天台账记来访 {visits:,} 人次，骑手却只签到 {checkins:,} 人次·日、"
+                               f"反馈 {feedback:,} 人次·日（{COUNTED_ONCE}）")
     return reasons
 
 

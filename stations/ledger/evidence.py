@@ -2,7 +2,8 @@
 
 For the reviewer's evidence panel: days the ledger was kept, visits and services it
 records, 双沟通 meetings at the station with members and unions gained, riders' check-ins
-and feedback;
+and feedback, as submitted and in client-days (one phone at the station on one day counts
+once: what the 面子工程 rule weighs);
 and whether the ledger counts as kept, which evidences the priority item 服务台账.
 """
 
@@ -11,6 +12,8 @@ from __future__ import annotations
 import json
 from datetime import date, timedelta
 
+from ..feedback import feedback_days
+from .checkins import repeat_checkins
 from .codes import SERVICE_COLUMNS, VISITOR_COLUMNS
 from .common import today
 
@@ -48,7 +51,10 @@ def _pieces(start: date, end: date) -> tuple[list, list]:
 
 def ledger_evidence(db, station_ids, *, days: int = 90, as_of: date | None = None) -> dict:
     """{station id: {"days", "entries", "visits", "services", "meetings", "new_members",
-    "new_unions", "checkins", "feedback", "last_entry", "kept"}} over the ``days`` up to ``as_of``.
+    "new_unions", "checkins", "feedback", "checkin_client_days", "feedback_client_days",
+    "last_entry", "kept"}} over the ``days`` up to ``as_of``.  ``checkins`` and ``feedback``
+    count what was submitted; the ``_client_days`` count each phone once per day
+    (``checkins.repeat_checkins``, ``feedback.feedback_days``).
 
     Whole months inside the window come from the monthly summary, the days at its two
     ends from the days (see ``_pieces``): 5,000 stations with 90 days each in ~50 ms
@@ -62,7 +68,8 @@ def ledger_evidence(db, station_ids, *, days: int = 90, as_of: date | None = Non
     visits = " + ".join(VISITOR_COLUMNS)
     services = " + ".join(SERVICE_COLUMNS)
     out = {i: {"days": days, "entries": 0, "visits": 0, "services": 0, "meetings": 0, "new_members": 0,
-               "new_unions": 0, "checkins": 0, "feedback": 0, "last_entry": None, "kept": False} for i in ids}
+               "new_unions": 0, "checkins": 0, "feedback": 0, "checkin_client_days": 0, "feedback_client_days": 0,
+               "last_entry": None, "kept": False} for i in ids}
     for first in range(0, len(ids), 500):
         chunk = ids[first:first + 500]
         marks = ", ".join("?" for _ in chunk)
@@ -94,10 +101,12 @@ def ledger_evidence(db, station_ids, *, days: int = 90, as_of: date | None = Non
                 f"SELECT station_id, count(*), sum(new_members), sum(new_unions) FROM meetings "
                 f"WHERE station_id IN ({marks}) AND date BETWEEN ? AND ? GROUP BY station_id", chunk + span):
             out[sid].update(meetings=n, new_members=members or 0, new_unions=unions or 0)
-        for sid, n in db.execute(  # riders' feedback: with check-ins, use the station did not report
-                f"SELECT station_id, count(*) FROM feedback WHERE station_id IN ({marks}) "
-                "AND substr(at, 1, 10) BETWEEN ? AND ? GROUP BY station_id", chunk + span):
-            out[sid]["feedback"] = n
+        # riders' feedback: with check-ins, use the station did not report
+        for sid, (n, client_days) in feedback_days(db, chunk, *span).items():
+            out[sid].update(feedback=n, feedback_client_days=client_days)
+        repeats = repeat_checkins(db, chunk, *span)
+        for sid in chunk:
+            out[sid]["checkin_client_days"] = out[sid]["checkins"] - (repeats.get(sid) or 0)
     for row in out.values():
         row["kept"] = row["entries"] >= KEPT_SHARE * days
     return out

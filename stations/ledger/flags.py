@@ -2,7 +2,8 @@
 
 Self-reported figures are held against independent ones (DESIGN §6b): a station whose
 ledger claims many visits in the window while riders' check-ins and feedback there are
-near zero is flagged, and so is an active station that kept a ledger and then stopped.
+near zero is flagged (counted in client-days: one phone at the station on one day counts
+once, so three posts from one phone do not clear a flag), and so is an active station that kept a ledger and then stopped.
 The thresholds are settings, stated on the organisers' page with the figures behind
 each flag.  An organiser who has checked a flag quiets it for one window.
 """
@@ -12,7 +13,9 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass
 from datetime import date, timedelta
 
+from ..feedback import feedback_days
 from ..storage import now_iso, write_transaction
+from .checkins import COUNTED_ONCE, repeat_checkins, riders_counted
 from .codes import VISITOR_COLUMNS, LedgerError
 from .common import today
 
@@ -25,7 +28,7 @@ FLAG_KINDS = {"claims": "台账来访多，骑手签到和反馈几乎为零", "
 class Thresholds:
     window_days: int = 30    # the window the figures are counted over
     min_visits: int = 300    # ledger visits in the window that count as "many"
-    near_zero: int = 2       # check-ins + feedback in the window at most this is "near zero"
+    near_zero: int = 2       # riders' client-days (check-ins + feedback) in the window at most this: "near zero"
     stop_days: int = 14      # no entry for this many days after a kept ledger
     kept_entries: int = 10   # entries in the 60 days before the last one: the ledger was kept
 
@@ -43,7 +46,8 @@ class Thresholds:
 
     def describe(self) -> list[str]:
         return [f"近 {self.window_days} 天台账来访 ≥ {self.min_visits} 人次，而同期骑手签到与反馈合计 ≤ "
-                f"{self.near_zero} 条：标记为“{FLAG_KINDS['claims']}”",
+                f"{self.near_zero} 人次·日（{COUNTED_ONCE}：一部手机在一个站点一天签到、反馈多少次都只算一次）："
+                f"标记为“{FLAG_KINDS['claims']}”",
                 f"正常开放的站点此前坚持记台账（最后一次记账前 60 天内 ≥ {self.kept_entries} 天），"
                 f"却已连续 {self.stop_days} 天以上没有记账：标记为“{FLAG_KINDS['stopped']}”"]
 
@@ -58,8 +62,10 @@ def consistency_flags(db, thresholds: Thresholds = Thresholds(), *, as_of: date 
     """Flagged stations with the figures behind each flag, most visits first.
 
     Each item: {"kind", "label", "station": {id, name, district, host_union},
-    "figures": {…}}.  ``claims`` figures: visits, days kept, check-ins, feedback (in the
-    window); ``stopped``: last entry, days since, entries in the 60 days before it.
+    "figures": {…}}.  ``claims`` figures: visits, days kept, check-ins and feedback as
+    submitted, and as client-days (``checkin_client_days``, ``feedback_client_days``: one
+    phone at the station on one day counts once; these decide the flag), ``counted``: the
+    sentence saying so; ``stopped``: last entry, days since, entries in the 60 days before it.
     """
     t, as_of = thresholds, as_of or today()
     start = as_of - timedelta(days=t.window_days - 1)
@@ -79,22 +85,24 @@ def consistency_flags(db, thresholds: Thresholds = Thresholds(), *, as_of: date 
     out = []
     if claimed:
         ids = list(claimed)
-        checkins, feedback = {}, {}
+        checkins, repeats, feedback = {}, repeat_checkins(db, ids, *span), feedback_days(db, ids, *span)
         for i in range(0, len(ids), 500):
             chunk = ids[i:i + 500]
             marks = ", ".join("?" for _ in chunk)
             checkins.update(db.execute(
                 f"SELECT station_id, sum(count) FROM checkin_days WHERE station_id IN ({marks}) "
                 "AND date BETWEEN ? AND ? GROUP BY station_id", chunk + span).fetchall())
-            feedback.update(db.execute(
-                f"SELECT station_id, count(*) FROM feedback WHERE station_id IN ({marks}) "
-                "AND substr(at, 1, 10) BETWEEN ? AND ? GROUP BY station_id", chunk + span).fetchall())
         for sid, (v, days) in claimed.items():
-            c, f = int(checkins.get(sid, 0) or 0), int(feedback.get(sid, 0) or 0)
-            if c + f <= t.near_zero and (sid, "claims") not in quiet:
+            c = int(checkins.get(sid, 0) or 0)
+            c_days = c - int(repeats.get(sid, 0) or 0)
+            f, f_days = feedback.get(sid, (0, 0))
+            # riders' evidence in client-days: three posts from one phone on one day are one
+            if c_days + f_days <= t.near_zero and (sid, "claims") not in quiet:
                 out.append({"kind": "claims", "label": FLAG_KINDS["claims"], "station": names[sid],
                             "figures": {"from": span[0], "to": span[1], "visits": int(v), "days": days,
-                                        "checkins": c, "feedback": f}})
+                                        "checkins": c, "feedback": f, "checkin_client_days": c_days,
+                                        "feedback_client_days": f_days,
+                                        "counted": f"{riders_counted(c_days, f_days)}（{COUNTED_ONCE}）"}})
     cutoff = (as_of - timedelta(days=t.stop_days)).isoformat()
     for sid, last in db.execute(
             "SELECT s.id, (SELECT max(date) FROM ledger_entries WHERE station_id = s.id) AS last "

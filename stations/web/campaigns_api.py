@@ -175,7 +175,9 @@ def ranking(campaign_id):
     else:
         result = core.live_ranking(db, campaign, normalise=normalise, thresholds=ledger_thresholds())
     keys = ("rank", "station_id", "name", "total", "criteria", "reviews", "spread", "flags")
-    return jsonify({"ranking": [{k: r[k] for k in keys} for r in result["ranking"]],
+    # face_reasons: why a row is flagged 面子工程, in Chinese, saying what was counted
+    return jsonify({"ranking": [{**{k: r[k] for k in keys}, "face_reasons": r.get("face_reasons") or []}
+                                for r in result["ranking"]],
                     "agreement": result["agreement"], "normalise": result.get("normalise", campaign["normalise"]),
                     "rules": core.ranking_rules(ledger_thresholds(), campaign["rubric"])})
 

@@ -1,5 +1,6 @@
 """Migrations of the service ledger: entries with history, monthly summaries, check-ins,
-双沟通 meetings (m009); the per-district daily summary and job kinds (m011)."""
+双沟通 meetings (m009); the per-district daily summary and job kinds (m011); riders'
+client-days and confirmed large meetings (m012)."""
 
 from __future__ import annotations
 
@@ -200,3 +201,35 @@ def m011_ledger_district_days_and_job_kinds(db):
                "JOIN stations s ON s.id = c.station_id WHERE true GROUP BY 1, 2 "
                "ON CONFLICT (date, district) DO UPDATE SET checkins = checkins + excluded.checkins")
     db.execute("ALTER TABLE import_jobs ADD COLUMN kind TEXT NOT NULL DEFAULT 'stations'")
+
+
+def m012_checkin_client_days_and_large_meetings(db):
+    # Riders' evidence is counted in client-days (one phone at one station on one day counts
+    # once, however often it checks in): checkin_clients holds the keyed hashes
+    # (limits.client_key, never an address) of today's clients per station, only to tell a
+    # new client from a repeat (a station's earlier days are dropped at its next check-in);
+    # checkin_repeats counts the repeats per station and day, so client-days are
+    # checkin_days.count less the repeats (days before this migration have none: each
+    # check-in its own client-day).  A meeting whose counts pass what one meeting usually
+    # holds is stored only when its recorder confirmed them (large_confirmed) and stays on
+    # the organisers' flags page until one of them checks it (large_checked_by, _at).
+    statements = [
+        """CREATE TABLE checkin_clients (
+            station_id INTEGER NOT NULL REFERENCES stations(id) ON DELETE CASCADE,
+            date TEXT NOT NULL,
+            client TEXT NOT NULL,
+            PRIMARY KEY (station_id, date, client)
+        ) WITHOUT ROWID""",
+        """CREATE TABLE checkin_repeats (
+            station_id INTEGER NOT NULL REFERENCES stations(id) ON DELETE CASCADE,
+            date TEXT NOT NULL,
+            count INTEGER NOT NULL DEFAULT 0,
+            PRIMARY KEY (station_id, date)
+        ) WITHOUT ROWID""",
+        "ALTER TABLE meetings ADD COLUMN large_confirmed INTEGER NOT NULL DEFAULT 0",
+        "ALTER TABLE meetings ADD COLUMN large_checked_by TEXT",
+        "ALTER TABLE meetings ADD COLUMN large_checked_at TEXT",
+        "CREATE INDEX meetings_large ON meetings(large_confirmed, large_checked_at)",
+    ]
+    for sql in statements:
+        db.execute(sql)
