@@ -164,6 +164,37 @@ def test_a_union_records_a_meeting_on_a_phone(browser, live):
     context.close()
 
 
+def test_a_large_meeting_asks_for_a_confirmation_on_a_phone(browser, live):
+    """Counts above a meeting's usual size: the form asks for 我确认人数无误 where the keeper
+    is looking, with every figure kept; another union's district is refused on the form."""
+    context, page = phone(browser, live)
+    sign_in(page, "hd")
+    page.goto("/ledger/meetings")
+    if not page.locator("details").first.evaluate("d => d.open"):
+        page.click("details summary")
+    assert "本工会可记录的区：海淀区" in page.inner_text("details form")
+    # a year before the report test's: the meeting saved here stays out of its year
+    page.fill("input[name=date]", f"{live.met.year - 1}-06-15")
+    page.check("input[name=kind][value=worker]")
+    page.fill("input[name=place]", "学院路快递集散地")
+    page.select_option("select[name=district]", "海淀区")
+    page.fill("input[name=attendees]", "650")
+    page.fill("input[name=new_members]", "90")
+    page.click("details form button[type=submit]")
+    box = page.locator(".confirm-large")
+    assert "参加人数 650 人（一场通常不超过 500 人）" in box.inner_text() and "我确认人数无误" in box.inner_text()
+    assert in_view(page, "details form p.error[role=alert]")
+    assert page.input_value("input[name=attendees]") == "650" and page.input_value("input[name=place]") == "学院路快递集散地"
+    assert no_sideways_scroll(page) and small_targets(page, "details form") == []
+    save_shot(page, "ledger-6-meeting-confirm")
+    page.check("input[name=confirm_large]")
+    page.click("details form button[type=submit]")
+    page.wait_for_selector("#saved .thanks")
+    assert "人数超出常见规模，hd 已确认" in page.inner_text("main")
+    assert page.errors == []
+    context.close()
+
+
 @pytest.mark.parametrize("js", [True, False], ids=["js", "no-js"])
 def test_a_rider_from_the_qr_code_checks_in_with_one_tap(browser, live, js):
     context, page = phone(browser, live, js=js)

@@ -16,7 +16,7 @@ Who may write: an admin for any station, a ``union`` user for its own union's
 
 from .charts import bar_chart, line_chart
 from .checkins import check_in, checkin_count
-from .codes import MAX_DAILY_COUNT, MEETING_KINDS, SERVICES, VISITORS, LedgerError
+from .codes import MAX_DAILY_COUNT, MEETING_KINDS, MEETING_LIMITS, SERVICES, VISITORS, LedgerError
 from .common import parse_date, station_for, today, visible_union
 from .entries import (entry_history, entry_json, get_entries, get_entry, keeper_stations, recent_days,
                       save_entry)
@@ -24,15 +24,17 @@ from .evidence import KEPT_SHARE, ledger_evidence
 from .exports import TABLES, report_csv, report_tables, report_xlsx
 from .flags import FLAG_KINDS, Thresholds, consistency_flags, quiet_flag
 from .importer import MAX_LEDGER_ROWS, LedgerImportReport, import_ledger
-from .meetings import MEETING_COUNTS, add_meeting, list_meetings, meeting_json
+from .meetings import (CONFIRM_LABEL, MEETING_COUNTS, add_meeting, check_large_meeting, large_meetings,
+                       list_meetings, meeting_json, union_districts)
 from .reports import FIGURE_LABELS, FIGURES, ledger_report, period, station_table, year_summary
 
 __all__ = [
-    "VISITORS", "SERVICES", "MEETING_KINDS", "MEETING_COUNTS", "MAX_DAILY_COUNT", "MAX_LEDGER_ROWS",
+    "VISITORS", "SERVICES", "MEETING_KINDS", "MEETING_COUNTS", "MEETING_LIMITS", "MAX_DAILY_COUNT", "MAX_LEDGER_ROWS",
     "LedgerError", "FIGURES", "FIGURE_LABELS", "FLAG_KINDS", "TABLES", "Thresholds", "LedgerImportReport",
     "parse_date", "station_for", "today", "visible_union",
     "save_entry", "get_entry", "get_entries", "recent_days", "keeper_stations", "entry_history", "entry_json",
-    "add_meeting", "list_meetings", "meeting_json", "check_in", "checkin_count", "import_ledger",
+    "add_meeting", "list_meetings", "meeting_json", "union_districts", "large_meetings", "check_large_meeting",
+    "CONFIRM_LABEL", "check_in", "checkin_count", "import_ledger",
     "ledger_report", "station_table", "year_summary", "period", "line_chart", "bar_chart",
     "report_tables", "report_csv", "report_xlsx", "consistency_flags", "quiet_flag", "ledger_evidence",
     "KEPT_SHARE",

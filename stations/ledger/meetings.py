@@ -3,6 +3,13 @@
 No worker's name, phone or ID is asked for or stored: a meeting is a date, a kind, a
 place, how many came, how many companies, how many joined the union on the spot (入会)
 and how many enterprise unions it led to (建会).
+
+A ``union`` user records its own union's meetings: at one of its stations, or elsewhere
+in a district where its stations lie (``union_districts``) — never in another union's
+district, whose report it would move.  Counts above what one meeting usually holds
+(``MEETING_LIMITS``, first figure) are stored only when the recorder confirms them, and
+stay on the organisers' flags page with who recorded them until an organiser checks
+them (``large_meetings``, ``check_large_meeting``); counts above the second are refused.
 """
 
 from __future__ import annotations
@@ -10,14 +17,50 @@ from __future__ import annotations
 from datetime import date
 
 from ..storage import now_iso, write_transaction
-from .codes import MAX_MEETING_COUNT, MEETING_KINDS, LedgerError
+from .codes import MEETING_KINDS, MEETING_LIMITS, LedgerError
 from .common import clean_note, parse_count, parse_date, station_for, today, visible_union
 
-__all__ = ["MEETING_COUNTS", "add_meeting", "list_meetings", "meeting_json", "parse_meeting"]
+__all__ = ["MEETING_COUNTS", "add_meeting", "list_meetings", "meeting_json", "parse_meeting",
+           "union_districts", "large_meetings", "check_large_meeting", "CONFIRM_LABEL"]
 
 MEETING_COUNTS = {"attendees": "参加人数", "companies": "到会企业数", "new_members": "新入会会员",
                   "new_unions": "新建企业工会"}
+UNITS = {"attendees": "人", "companies": "家", "new_members": "人", "new_unions": "家"}
+CONFIRM_LABEL = "我确认人数无误"
 PLACE_MAX = 100
+
+
+def _confirmed(value, strict: bool, errors: dict) -> bool:
+    """The recorder's confirmation of large counts: JSON true/false, or a ticked box."""
+    if strict:
+        if value is None:
+            return False
+        if not isinstance(value, bool):
+            errors["confirm_large"] = "confirm_large 应是 true 或 false"
+            return False
+        return value
+    return str(value or "").strip().lower() in ("1", "on", "true", "yes")
+
+
+def _check_sizes(out: dict, errors: dict, *, strict: bool, confirmed: bool) -> None:
+    """Refuse absurd counts; ask for a confirmation of large ones (``MEETING_LIMITS``)."""
+    large = []
+    for field, (usual, hard) in MEETING_LIMITS.items():
+        value = out.get(field)
+        if field in errors or value is None:
+            continue
+        label, unit = MEETING_COUNTS[field], UNITS[field]
+        if value > hard:
+            errors[field] = (f"{label} {value:,} {unit}不合常理：一场沟通会最多记 {hard:,} {unit}。"
+                             "请核对（是不是多打了 0，或填了全年的合计？）")
+        elif value > usual:
+            large.append(f"{label} {value:,} {unit}（一场通常不超过 {usual:,} {unit}）")
+    out["large_confirmed"] = int(bool(large) and confirmed)
+    if large and not confirmed and "confirm_large" not in errors:
+        how = ("确无错误请在请求中加上 \"confirm_large\": true 再提交" if strict
+               else f"确无错误请勾选“{CONFIRM_LABEL}”后再保存")
+        errors["confirm_large"] = (f"{'、'.join(large)}超出一场会的常见规模：请核对；{how}。"
+                                   "确认后的记录会提示组织方核实。")
 
 
 def parse_meeting(data, *, strict: bool, districts=()) -> dict:
@@ -62,11 +105,12 @@ def parse_meeting(data, *, strict: bool, districts=()) -> dict:
         except LedgerError as exc:
             errors["place"] = exc.message.replace("备注", "地点")
     for field, label in MEETING_COUNTS.items():
-        try:
+        try:  # bounded by MEETING_LIMITS below, with a message about meetings
             out[field] = parse_count(data.get(field, 0 if strict else None), field, label,
-                                     maximum=MAX_MEETING_COUNT, strict=strict)
+                                     maximum=10**18, strict=strict)
         except LedgerError as exc:
             errors[field] = exc.message
+    _check_sizes(out, errors, strict=strict, confirmed=_confirmed(data.get("confirm_large"), strict, errors))
     try:
         out["note"] = clean_note(data.get("note"))
     except LedgerError as exc:
@@ -86,19 +130,52 @@ def parse_meeting(data, *, strict: bool, districts=()) -> dict:
     return out
 
 
-def add_meeting(db, data, user, *, strict: bool = False, districts=(), synthetic: bool = False) -> dict:
-    """Record a meeting; a ``union`` user only at its own union's stations (403 otherwise).
+def union_districts(db, union: str, districts=()) -> list[str]:
+    """The districts where ``union`` may record meetings: where its stations lie, and any
+    of the known ``districts`` its own name names (朝阳区总工会: 朝阳区); in the order of
+    ``districts``, then the rest by name."""
+    union = " ".join(str(union or "").split())
+    if not union:
+        return []
+    found = {r[0] for r in db.execute(
+        "SELECT DISTINCT district FROM stations WHERE trim(host_union) = ? AND coalesce(district, '') != ''",
+        [union])}
+    found |= {d for d in districts if d and d in union}
+    order = {d: n for n, d in enumerate(districts)}
+    return sorted(found, key=lambda d: (order.get(d, len(order)), d))
 
-    The district defaults to the station's.  Returns the stored meeting.
+
+def _district_refusal(union: str, district: str, allowed: list) -> LedgerError:
+    if not allowed:
+        message = (f"本工会（{union}）还没有登记站点，无法确定会议所在的区：请选择本工会的站点，"
+                   "或请管理员代为记录。")
+    else:
+        message = (f"本工会（{union}）只能记录本工会站点所在区的会议：{'、'.join(allowed)}。"
+                   f"“{district}”不在其中；在别的区开的会请由当地工会或管理员记录。")
+    return LedgerError(message, "district", 403)
+
+
+def add_meeting(db, data, user, *, strict: bool = False, districts=(), synthetic: bool = False) -> dict:
+    """Record a meeting; a ``union`` user only at its own union's stations and in the
+    districts where they lie (``union_districts``; 403 otherwise, nothing stored).
+
+    The district defaults to the station's.  Counts above the usual size of a meeting
+    need ``confirm_large`` (400 without) and are stored flagged for the organisers.
+    Returns the stored meeting.
     """
     meeting = parse_meeting(data, strict=strict, districts=districts)
     union = visible_union(user)
+    own = union
     if meeting["station_id"] is not None:
         station = station_for(db, meeting["station_id"], user)
         meeting["district"] = meeting["district"] or station["district"] or ""
         union = union or " ".join((station["host_union"] or "").split()) or None
+    allowed = union_districts(db, own, districts) if own is not None else None
     if not meeting["district"]:
-        raise LedgerError("请选择区", "district", errors={"district": "请选择区"})
+        message = "请选择区" + (f"（本工会可记录的区：{'、'.join(allowed)}）" if allowed else "")
+        raise LedgerError(message, "district", errors={"district": message})
+    if allowed is not None and meeting["district"] not in allowed:
+        raise _district_refusal(own, meeting["district"], allowed)
     row = {**meeting, "date": meeting["date"].isoformat(), "union_name": union,
            "created_by": (user or {}).get("username"), "created_at": now_iso(),
            "synthetic": int(synthetic)}
@@ -144,4 +221,24 @@ def list_meetings(db, *, user=None, district=None, start: date | None = None, en
 def meeting_json(meeting: dict) -> dict:
     keys = ("id", "date", "kind", "station_id", "place", "district", "attendees", "companies",
             "new_members", "new_unions", "note")
-    return {k: meeting[k] for k in keys}
+    return {**{k: meeting[k] for k in keys}, "large_confirmed": bool(meeting.get("large_confirmed"))}
+
+
+def large_meetings(db, limit: int = 200) -> list[dict]:
+    """Meetings stored with counts their recorder confirmed as right although above the
+    usual size of a meeting, not yet checked by an organiser; newest first, with who
+    recorded them (``created_by``) and for which union."""
+    return list(db.query("SELECT m.*, s.name AS station_name FROM meetings m LEFT JOIN stations s "
+                         "ON s.id = m.station_id WHERE m.large_confirmed = 1 AND m.large_checked_at IS NULL "
+                         "ORDER BY m.created_at DESC, m.id DESC LIMIT ?", [int(limit)]))
+
+
+def check_large_meeting(db, meeting_id, *, username: str) -> dict:
+    """An organiser has checked a large meeting's counts: it leaves the flags page."""
+    meeting = get_meeting(db, meeting_id)
+    if not meeting["large_confirmed"]:
+        raise LedgerError("这场会议的人数没有超出常见规模，无需核实", "id", 409)
+    with write_transaction(db):
+        db.execute("UPDATE meetings SET large_checked_by = ?, large_checked_at = ? WHERE id = ? "
+                   "AND large_checked_at IS NULL", [username, now_iso(), int(meeting_id)])
+    return get_meeting(db, meeting_id)

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from .codes import MAX_DAILY_COUNT, MAX_MEETING_COUNT, NOTE_MAX, SERVICES, VISITORS
+from .codes import MAX_DAILY_COUNT, MEETING_LIMITS, NOTE_MAX, SERVICES, VISITORS
 
 __all__ = ["ledger_paths", "ledger_schemas"]
 
@@ -10,7 +10,7 @@ _REF = "#/components/schemas/"
 _SECURE = [{"bearerAuth": []}, {"basicAuth": []}, {"session": []}]
 _TEXT = {"application/json": {"schema": {"$ref": _REF + "Error"}}}
 _WHY = {"400": "Bad input (the error names the field in `parameter`)", "401": "Not logged in",
-        "403": "Not allowed: another union's station (a union user), or not this role",
+        "403": "Not allowed: another union's station or district (a union user), or not this role",
         "404": "No such station", "409": "The station is closed",
         "429": "Too many check-ins from this client (Retry-After)",
         "503": "Database busy; retry after Retry-After"}
@@ -87,7 +87,10 @@ def ledger_paths() -> dict:
 
 def ledger_schemas() -> dict:
     count = {"type": "integer", "minimum": 0, "maximum": MAX_DAILY_COUNT}
-    meeting_count = {"type": "integer", "minimum": 0, "maximum": MAX_MEETING_COUNT}
+    def meeting_count(field):
+        usual, hard = MEETING_LIMITS[field]
+        return {"type": "integer", "minimum": 0, "maximum": hard,
+                "description": f"above {usual} needs confirm_large: true"}
     visitors = {"type": "object", "properties": {k: count for k in VISITORS}, "additionalProperties": False,
                 "description": "Visitors by kind: " + ", ".join(f"{k} {v}" for k, v in VISITORS.items())}
     services = {"type": "object", "properties": {k: count for k in SERVICES}, "additionalProperties": False,
@@ -103,8 +106,8 @@ def ledger_schemas() -> dict:
         "date": _DAY, "kind": {"type": "string", "enum": ["worker", "enterprise"]},
         "station_id": {"type": ["integer", "null"]}, "place": {"type": ["string", "null"], "maxLength": 100},
         "district": {"type": ["string", "null"], "maxLength": 30},
-        "attendees": {**meeting_count, "minimum": 1}, "companies": meeting_count, "new_members": meeting_count,
-        "new_unions": meeting_count, "note": note}
+        "attendees": {**meeting_count("attendees"), "minimum": 1}, "companies": meeting_count("companies"),
+        "new_members": meeting_count("new_members"), "new_unions": meeting_count("new_unions"), "note": note}
     return {
         "LedgerEntryInput": {"type": "object", "required": ["date"], "properties": {
             "date": _DAY, "visitors": visitors, "services": services, "note": note}},
@@ -112,12 +115,23 @@ def ledger_schemas() -> dict:
             "date": _DAY, "visitors": visitors, "services": services, "note": note}},
         "LedgerEntries": {"type": "object", "required": ["entries"], "properties": {
             "entries": {"type": "array", "items": {"$ref": _REF + "LedgerEntry"}}}},
-        "MeetingInput": {"type": "object", "required": ["date", "kind", "attendees"], "properties": meeting_props,
+        "MeetingInput": {"type": "object", "required": ["date", "kind", "attendees"], "properties": {
+                             **meeting_props,
+                             "confirm_large": {"type": "boolean", "default": False,
+                                               "description": "The recorder confirms counts above the usual "
+                                                              "size of a meeting (400 without); the meeting is "
+                                                              "then flagged for the organisers"}},
                          "description": "Either station_id or place; district defaults to the station's. "
+                                        "A union user records meetings at its own union's stations and, "
+                                        "without a station, in a district where they lie (403 otherwise, "
+                                        "naming the allowed districts). "
                                         "A meeting has at least one attendee; an enterprise meeting "
                                         "(企业沟通会) at least one company (companies >= 1)."},
         "Meeting": {"type": "object", "required": ["id", "date", "kind", "district"],
-                    "properties": {"id": {"type": "integer"}, **meeting_props, "district": {"type": "string"}}},
+                    "properties": {"id": {"type": "integer"}, **meeting_props, "district": {"type": "string"},
+                                   "large_confirmed": {"type": "boolean",
+                                                       "description": "stored with counts above the usual "
+                                                                      "size, confirmed by the recorder"}}},
         "Meetings": {"type": "object", "required": ["meetings"], "properties": {
             "meetings": {"type": "array", "items": {"$ref": _REF + "Meeting"}}}},
         "Checkin": {"type": "object", "required": ["station_id", "date", "count"], "properties": {

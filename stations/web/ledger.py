@@ -182,12 +182,15 @@ def _meeting_filters():
 def meetings():
     """双沟通 meetings: record one (counts only), list those this user may see."""
     db, errors, values = get_db(), {}, {"date": core.today().isoformat(), "kind": "worker"}
+    status = 200
     if request.method == "POST":
         try:
             meeting = core.add_meeting(db, request.form, g.user, districts=_districts())
         except core.LedgerError as exc:
-            if exc.status == 403:
-                abort(403)
+            if exc.status == 403 and exc.field != "district":
+                abort(403)  # another union's station: a forged form
+            # another district: said on the form (403), with what was typed
+            status = exc.status
             errors, values = exc.errors or {exc.field or "form": exc.message}, request.form
         else:
             flash(f"已记录 {meeting['date']} 的{core.MEETING_KINDS[meeting['kind']]}。", "ledger")
@@ -195,11 +198,16 @@ def meetings():
     filters = _meeting_filters()
     listed = core.list_meetings(db, user=g.user, district=filters["district"], start=filters["from"],
                                 end=filters["to"], limit=200)
-    stations = core.keeper_stations(db, union=core.visible_union(g.user), limit=500)
+    union = core.visible_union(g.user)
+    stations = core.keeper_stations(db, union=union, limit=500)
+    # a union records meetings in its stations' districts only: those are its choices
+    own = core.union_districts(db, union, _districts()) if union is not None else None
     return render_template("ledger/meetings.html", meetings=listed, values=values, errors=errors,
-                           kinds=core.MEETING_KINDS, counts=core.MEETING_COUNTS, districts=_districts(),
+                           kinds=core.MEETING_KINDS, counts=core.MEETING_COUNTS,
+                           districts=_districts() if own is None else own, own_districts=own,
+                           filter_districts=_districts(), confirm_label=core.CONFIRM_LABEL,
                            stations=stations, filters=filters, today=core.today().isoformat()), \
-        (400 if errors else 200)
+        (status if errors else 200)
 
 
 # --- reports -------------------------------------------------------------------------
@@ -291,10 +299,25 @@ def report_download(fmt):
 # --- consistency flags (shown in the organisers' queue /admin/flags) -----------------
 
 def flag_context() -> dict:
-    """What /admin/flags shows of the ledger: the flags, the figures and the thresholds."""
+    """What /admin/flags shows of the ledger: the flags, the figures and the thresholds,
+    and meetings recorded with confirmed counts above the usual size."""
     t = thresholds()
     return {"ledger_flags": core.consistency_flags(get_db(), t), "ledger_rules": t.describe(),
-            "ledger_flag_kinds": core.FLAG_KINDS}
+            "ledger_flag_kinds": core.FLAG_KINDS, "large_meetings": core.large_meetings(get_db()),
+            "meeting_kinds": core.MEETING_KINDS, "meeting_limits": core.MEETING_LIMITS,
+            "meeting_counts": core.MEETING_COUNTS}
+
+
+@bp.post("/ledger/meetings/<int:meeting_id>/checked")
+@allow("admin")
+def check_meeting(meeting_id):
+    """An organiser has checked a meeting's large counts: it leaves the flags page."""
+    try:
+        meeting = core.check_large_meeting(get_db(), meeting_id, username=g.user["username"])
+    except core.LedgerError as exc:
+        abort(exc.status)
+    flash(f"已核实 {meeting['date']} {meeting['district']} 的{core.MEETING_KINDS[meeting['kind']]}。")
+    return redirect(url_for("admin.flags") + "#large-meetings")
 
 
 @bp.post("/ledger/flags/<int:station_id>/quiet")
