@@ -118,6 +118,7 @@ def test_one_phone_checking_in_on_three_days_counts_three(fresh_db, claimer):
 
 
 def test_a_checkin_on_the_web_keeps_no_address(client, fresh_db, claimer):
-    assert client.post(f"/api/v1/stations/{claimer}/checkins", environ_base={"REMOTE_ADDR": "10.9.9.9"}).status_code == 201
+    answer = client.post(f"/api/v1/stations/{claimer}/checkins", environ_base={"REMOTE_ADDR": "10.9.9.9"})
+    assert answer.status_code == 201
     [(key,)] = fresh_db.execute("SELECT client FROM checkin_clients").fetchall()
     assert "10.9.9.9" not in key and len(key) == 24
