@@ -5,7 +5,8 @@ ledger claims many visits in the window while riders' check-ins and feedback the
 near zero is flagged (counted in client-days: one phone at the station on one day counts
 once, so three posts from one phone do not clear a flag), and so is an active station
 that kept a ledger and then stopped.  The thresholds are settings, stated on the
-organisers' page with the figures behind each flag.  An organiser who has checked a flag quiets it for one window.
+organisers' page with the figures behind each flag.  An organiser who has checked a
+flag quiets it for one window.
 """
 
 from __future__ import annotations
