@@ -106,3 +106,66 @@ def test_a_nomination_refused_by_the_unique_rule_answers_the_same_409(world, mon
         cp.nominate(db, cid, {"station_id": station, "reason": "再推荐一次看看。"}, admin)
     assert twice.value.status == 409 and "已被推荐" in twice.value.message and twice.value.field == "station_id"
     assert db.execute("SELECT count(*) FROM nominations").fetchone()[0] == 1
+
+
+# --- the same objection twice -------------------------------------------------------------
+
+def _in_notice(client, world):
+    """A campaign in 公示 listing stations[0] and stations[1] (the admin reviews with no union)."""
+    db = world["db"]
+    admin = users.get_user(db, "admin")
+    cid = _campaign(client, world)
+    for sid in world["stations"][:2]:
+        cp.nominate(db, cid, {"station_id": sid, "reason": "服务好，骑手常来。"}, admin)
+    cp.advance_stage(db, cid, "review", admin, reason="推荐截止")
+    cp.assign_reviewers(db, cid, admin)
+    keys = [c["key"] for c in cp.get_campaign(db, cid)["rubric"]["criteria"]]
+    for a in cp.list_assignments(db, cid):
+        cp.save_review(db, cid, a["station_id"], {"scores": {k: 8 for k in keys}, "submit": True},
+                       users.get_user(db, a["reviewer"]))
+    cp.advance_stage(db, cid, "notice", admin, reason="评审完成")
+    return cid
+
+
+def test_the_same_objection_sent_twice_through_the_api_is_stored_once(app, world):
+    client = app.test_client()
+    cid = _in_notice(client, world)
+    station = world["stations"][0]
+    first = client.post(f"/api/v1/campaigns/{cid}/objections",
+                        json={"station_id": station, "reason": "夜里经常锁门，进不去。"})
+    assert first.status_code == 201 and first.get_json()["duplicate"] is False
+    # sent again, with other spacing and line ends (a retry, a second click, a paste)
+    again = client.post(f"/api/v1/campaigns/{cid}/objections",
+                        json={"station_id": station, "reason": "  夜里经常锁门，\r\n进不去。 "})
+    assert again.status_code == 200, again.get_json()
+    body = again.get_json()
+    assert body["duplicate"] is True and body["id"] == first.get_json()["id"]
+    assert "已收到相同的异议" in body["message"]
+    db = world["db"]
+    assert db.execute("SELECT count(*) FROM objections WHERE campaign_id = ?", [cid]).fetchone()[0] == 1
+    # other words, another station, or another sender: each a new objection
+    other_words = client.post(f"/api/v1/campaigns/{cid}/objections",
+                              json={"station_id": station, "reason": "夜里经常锁门，门口也没有标识。"})
+    other_station = client.post(f"/api/v1/campaigns/{cid}/objections",
+                                json={"station_id": world["stations"][1], "reason": "夜里经常锁门，进不去。"})
+    other_sender = client.post(f"/api/v1/campaigns/{cid}/objections", environ_base={"REMOTE_ADDR": "10.0.0.9"},
+                               json={"station_id": station, "reason": "夜里经常锁门，进不去。"})
+    assert [a.status_code for a in (other_words, other_station, other_sender)] == [201, 201, 201]
+    assert db.execute("SELECT count(*) FROM objections WHERE campaign_id = ?", [cid]).fetchone()[0] == 4
+    stored = [str(v) for row in db.execute("SELECT * FROM objections") for v in row]
+    assert not any("10.0.0.9" in v or "127.0.0.1" in v for v in stored)  # no address is kept
+
+
+def test_the_same_objection_sent_twice_from_the_page_says_it_was_already_received(app, world):
+    from tests.conftest import csrf_token
+
+    client = app.test_client()
+    cid = _in_notice(client, world)
+    form = {"station_id": str(world["stations"][1]), "reason": "站里的微波炉一直是坏的"}
+    for _ in range(2):
+        form["csrf_token"] = csrf_token(client, f"/campaigns/{cid}")
+        answer = client.post(f"/campaigns/{cid}/objections", data=form, follow_redirects=True)
+        assert answer.status_code == 200
+    page = answer.get_data(as_text=True)
+    assert "已收到相同的异议" in page and "无需重复提交" in page
+    assert world["db"].execute("SELECT count(*) FROM objections").fetchone()[0] == 1

@@ -29,6 +29,7 @@ MIGRATIONS = [
     ledger.m009_ledger,
     registry.m010_station_note_and_typed_hours,
     ledger.m011_ledger_district_days_and_job_kinds,
+    campaign.m012_conflict_holds_and_objection_fingerprints,
 ]
 
 
