@@ -176,7 +176,7 @@ def campaign_schemas() -> dict:
             "reason": {"type": "string", "maxLength": 500}, "force": {"type": "boolean"}}},
         "Assignments": {"type": "object", "properties": {"assignments": {"type": "array", "items": {
             "type": "object", "properties": {"station_id": integer, "reviewer": string,
-                                             "state": {"type": "string", "enum": ["todo", "draft", "submitted"]}}}}}},
+                                             "state": {"type": "string", "enum": ["todo", "draft", "submitted", "held"]}}}}}},
         "AssignmentChange": {"type": "object", "required": ["station_id", "from_reviewer", "to_reviewer"],
                              "properties": {"station_id": integer, "from_reviewer": string, "to_reviewer": string,
                                             "swap_station": integer}},
