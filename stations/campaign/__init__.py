@@ -4,6 +4,8 @@
 - :mod:`.stages` — campaigns and their four stages (基层推荐 → 综合评议 → 公示 → 确认);
 - :mod:`.nominations` — unions nominate their own active stations, with photos;
 - :mod:`.assignment` — reviewers per station, no conflict of interest, balanced loads;
+- :mod:`.conflicts` — a nominee's host union changes: its reviewers of that union leave it
+  (storage calls it, through ``storage.FIELD_WATCHERS``, whichever path changed the station);
 - :mod:`.reviews` — the reviewer's queue and form, evidence of use, the live ranking;
 - :mod:`.ranking` — trimmed means, per-reviewer z-scores, Kendall's W, ties, flags;
 - :mod:`.notice` — the public list, objections, confirmation, awards and exports;

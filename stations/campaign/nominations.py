@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import io
 import secrets
+import sqlite3
 import warnings
 from pathlib import Path
 
@@ -16,7 +17,7 @@ from ..records import STATUSES
 from ..storage import StationNotFound, get_station, now_iso, write_transaction
 from ..users import same_union, speaks_for
 from .errors import CampaignError, NotFound
-from .store import clean_text, get_campaign, log_event
+from .store import STAGE_NAMES, clean_text, get_campaign, log_event
 
 __all__ = ["MAX_PHOTOS", "MAX_PHOTO_BYTES", "nominate", "add_photos", "read_photo", "photo_file", "nomination_photos",
            "union_stations"]
@@ -95,6 +96,25 @@ def _check_station(db, station_id, user):
     return station
 
 
+def _already_nominated(db, campaign_id, station_id) -> dict | None:
+    """Who nominated the station in this campaign, and when; None if no one has."""
+    rows = list(db.query("SELECT nominated_by, created_at FROM nominations WHERE campaign_id = ? "
+                         "AND station_id = ?", [campaign_id, station_id]))
+    return rows[0] if rows else None
+
+
+def _refuse_duplicate(db, campaign, station) -> None:
+    """CampaignError 409 if the station is already nominated in this campaign."""
+    prior = _already_nominated(db, campaign["id"], station["id"])
+    if prior is not None:
+        raise _duplicate(station, prior)
+
+
+def _duplicate(station, prior) -> CampaignError:
+    who = f"（{prior['nominated_by']}，{prior['created_at'][:10]}）" if prior else ""
+    return CampaignError(f"站点“{station['name']}”已被推荐{who}，不能重复推荐", "station_id", 409)
+
+
 def nominate(db, campaign_id, data, user, *, photos=(), photo_dir: Path | None = None) -> dict:
     """Nominate a station; ``photos`` are (filename, bytes) pairs, stored under ``photo_dir``.
 
@@ -126,19 +146,25 @@ def nominate(db, campaign_id, data, user, *, photos=(), photo_dir: Path | None =
                 log_event(db, campaign["id"], "refused", username=user["username"],
                           reason=exc.message, detail={"action": "nominate", "station_id": station_id})
         raise
-    prior = list(db.query("SELECT nominated_by, created_at FROM nominations WHERE campaign_id = ? "
-                          "AND station_id = ?", [campaign["id"], station["id"]]))
-    if prior:
-        raise CampaignError(f"站点“{station['name']}”已被推荐（{prior[0]['nominated_by']}，"
-                            f"{prior[0]['created_at'][:10]}），不能重复推荐", "station_id", 409)
+    _refuse_duplicate(db, campaign, station)  # early, before the photos' decoding is paid for
     encoded = [read_photo(data_, name) for name, data_ in photos]
     written = []
     try:
         with write_transaction(db):
-            nomination_id = db["nominations"].insert({
-                "campaign_id": campaign["id"], "station_id": station["id"],
-                "union_name": station["host_union"], "nominated_by": user["username"],
-                "reason": reason, "created_at": now_iso()}).last_pk
+            # Again under the write lock: another request for the same station may have
+            # passed the early check too (two sent at once, each decoding its photos).
+            stage = db.execute("SELECT stage FROM campaigns WHERE id = ?", [campaign["id"]]).fetchone()[0]
+            if stage != "nomination":
+                raise CampaignError(f"推荐已截止：活动现处于“{STAGE_NAMES[stage]}”阶段", "stage", 409)
+            _refuse_duplicate(db, campaign, station)
+            host_union = db.execute("SELECT host_union FROM stations WHERE id = ?", [station["id"]]).fetchone()[0]
+            try:
+                nomination_id = db["nominations"].insert({
+                    "campaign_id": campaign["id"], "station_id": station["id"],
+                    "union_name": host_union, "nominated_by": user["username"],
+                    "reason": reason, "created_at": now_iso()}).last_pk
+            except sqlite3.IntegrityError:  # UNIQUE (campaign_id, station_id): the same answer
+                raise _duplicate(station, _already_nominated(db, campaign["id"], station["id"])) from None
             _store_photos(db, campaign["id"], nomination_id, encoded, photo_dir, written)
             log_event(db, campaign["id"], "nominate", username=user["username"],
                       detail={"station_id": station["id"], "name": station["name"], "photos": len(encoded)})
@@ -147,7 +173,7 @@ def nominate(db, campaign_id, data, user, *, photos=(), photo_dir: Path | None =
             path.unlink(missing_ok=True)
         raise
     return {"id": nomination_id, "campaign_id": campaign["id"], "station_id": station["id"],
-            "name": station["name"], "union_name": station["host_union"], "reason": reason,
+            "name": station["name"], "union_name": host_union, "reason": reason,
             "photos": len(encoded), "nominated_by": user["username"]}
 
 

@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import csv
+import hashlib
 import io
 import json
+import sqlite3
 
 from ..exporter import _cell as defuse_cell
 from ..limits import Limit, take
@@ -15,8 +17,8 @@ from .reviews import live_ranking
 from .stages import today
 from .store import LEVELS, clean_text, get_campaign, log_event
 
-__all__ = ["freeze_ranking", "notice_list", "lodge_objection", "resolve_objection", "list_objections",
-           "confirm_campaign", "award_rows", "awards_xlsx", "awards_csv", "award_title"]
+__all__ = ["ALREADY_RECEIVED", "freeze_ranking", "notice_list", "lodge_objection", "resolve_objection",
+           "list_objections", "confirm_campaign", "award_rows", "awards_xlsx", "awards_csv", "award_title"]
 
 
 def award_title(campaign) -> str:
@@ -70,7 +72,10 @@ def lodge_objection(db, campaign_id, data, *, client: str, limits: dict) -> dict
     """Anyone's objection to a listed station during 公示: a reason, nothing personal stored.
 
     Rate-limited like rider feedback (per client, then for everyone); ``client`` is only
-    used to count and is not stored with the objection.
+    used to count and to tell the same objection sent again (a second click, a retry):
+    the same words (whitespace aside) about the same station from the same client are stored
+    once, and the answer is the first one's, with ``duplicate`` true.  What is stored is
+    a hash of campaign, station, client and words (``_objection_key``), never the client.
     """
     campaign = get_campaign(db, campaign_id)
     if campaign["stage"] != "notice":
@@ -87,15 +92,44 @@ def lodge_objection(db, campaign_id, data, *, client: str, limits: dict) -> dict
     if station_id not in listed:
         raise CampaignError("该站点不在公示名单上", "station_id")
     reason = clean_text(data.get("reason"), "reason", "异议理由", 500, shortest=5)
+    key = _objection_key(campaign["id"], station_id, client, reason)
     rules = [Limit(f"objection-client:{client}", limits["per_client"], limits.get("window_s", 600), "client"),
              Limit("objection-global", limits["global"], 60, "global")]
     with write_transaction(db):
-        take(db, rules)
-        oid = db["objections"].insert({"campaign_id": campaign["id"], "station_id": station_id,
-                                       "reason": reason, "created_at": now_iso(), "state": "open"}).last_pk
+        take(db, rules)  # a repeat counts as a try: sending the same words in a loop is still limited
+        same = _same_objection(db, campaign["id"], key)
+        if same is not None:
+            return same
+        try:
+            oid = db["objections"].insert({"campaign_id": campaign["id"], "station_id": station_id,
+                                           "reason": reason, "created_at": now_iso(), "state": "open",
+                                           "fingerprint": key}).last_pk
+        except sqlite3.IntegrityError:  # UNIQUE (campaign_id, fingerprint): stored meanwhile
+            return _same_objection(db, campaign["id"], key)
         log_event(db, campaign["id"], "objection", detail={"objection": oid, "station_id": station_id,
                                                            "name": listed[station_id]})
-    return {"id": oid, "campaign_id": campaign["id"], "station_id": station_id, "state": "open"}
+    return {"id": oid, "campaign_id": campaign["id"], "station_id": station_id, "state": "open",
+            "duplicate": False}
+
+
+ALREADY_RECEIVED = "已收到相同的异议，无需重复提交；组织者会逐条核实处理。"
+
+
+def _objection_key(campaign_id, station_id, client, reason) -> str:
+    """What tells the same objection sent again: campaign, station, client and the words
+    without any whitespace (line ends, spaces, full-width spaces: a line break in the
+    middle of a Chinese sentence is the same sentence)."""
+    words = "".join(reason.split())
+    return hashlib.sha256(f"{int(campaign_id)}|{int(station_id)}|{client}|{words}".encode()).hexdigest()[:32]
+
+
+def _same_objection(db, campaign_id, key) -> dict | None:
+    row = db.execute("SELECT id, station_id, state FROM objections WHERE campaign_id = ? AND fingerprint = ?",
+                     [int(campaign_id), key]).fetchone()
+    if row is None:
+        return None
+    return {"id": row[0], "campaign_id": int(campaign_id), "station_id": row[1], "state": row[2],
+            "duplicate": True, "message": ALREADY_RECEIVED}
 
 
 def list_objections(db, campaign_id) -> list[dict]:

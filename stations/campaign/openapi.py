@@ -116,9 +116,10 @@ def campaign_paths() -> dict:
         base + "/{campaign_id}/objections": {"post": {
             "summary": "Lodge an objection to a listed station (public, rate-limited, nothing personal stored)",
             "parameters": [_ID], **_body("ObjectionInput"),
-            "responses": {"201": {"description": "Lodged", "content": {"application/json": {"schema": {
-                "type": "object", "properties": {"id": {"type": "integer"}, "state": {"type": "string"}}}}}},
-                **_errors("400", "404", "409", "429")}}},
+            "responses": {"201": _answer("Lodged", "Objection"),
+                          "200": _answer("The same objection (same words, station and sender) was already "
+                                         "received: the first one, duplicate true, with a message", "Objection"),
+                          **_errors("400", "404", "409", "429")}}},
         base + "/{campaign_id}/objections/{objection_id}": {"post": {
             "summary": "Resolve an objection (organiser): upheld removes the station, the next moves up",
             "parameters": [_ID, _OID], **_body("ObjectionDecision"), "security": _SECURE,
@@ -175,7 +176,7 @@ def campaign_schemas() -> dict:
             "reason": {"type": "string", "maxLength": 500}, "force": {"type": "boolean"}}},
         "Assignments": {"type": "object", "properties": {"assignments": {"type": "array", "items": {
             "type": "object", "properties": {"station_id": integer, "reviewer": string,
-                                             "state": {"type": "string", "enum": ["todo", "draft", "submitted"]}}}}}},
+                                             "state": {"type": "string", "enum": ["todo", "draft", "submitted", "held"]}}}}}},
         "AssignmentChange": {"type": "object", "required": ["station_id", "from_reviewer", "to_reviewer"],
                              "properties": {"station_id": integer, "from_reviewer": string, "to_reviewer": string,
                                             "swap_station": integer}},
@@ -207,6 +208,10 @@ def campaign_schemas() -> dict:
             "stations": {"type": "array", "items": {"type": "object", "properties": {
                 "rank": integer, "station_id": integer, "name": string,
                 "district": {"type": ["string", "null"]}, "total": number}}}}},
+        "Objection": {"type": "object", "required": ["id", "station_id", "state", "duplicate"], "properties": {
+            "id": integer, "campaign_id": integer, "station_id": integer,
+            "state": {"type": "string", "enum": ["open", "upheld", "rejected"]},
+            "duplicate": {"type": "boolean"}, "message": string}},
         "ObjectionInput": {"type": "object", "required": ["station_id", "reason"], "properties": {
             "station_id": integer, "reason": {"type": "string", "minLength": 5, "maxLength": 500}}},
         "ObjectionDecision": {"type": "object", "required": ["upheld", "reason"], "properties": {

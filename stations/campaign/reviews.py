@@ -80,18 +80,21 @@ def assign_reviewers(db, campaign_id, user) -> list[dict]:
 
 
 def list_assignments(db, campaign_id, *, reviewer_id=None) -> list[dict]:
-    """Assignments as {"station_id", "reviewer", …}; only one reviewer's when ``reviewer_id``."""
-    sql = ("SELECT a.station_id, u.username AS reviewer, u.id AS reviewer_id, s.name, "
+    """Assignments as {"station_id", "reviewer", "state", …}; only one reviewer's when
+    ``reviewer_id``.  ``state``: todo, draft, submitted, or held (a conflict of interest
+    no one could take over: see conflicts.py; ``held`` says why)."""
+    sql = ("SELECT a.station_id, u.username AS reviewer, u.id AS reviewer_id, s.name, a.held, "
            "r.submitted_at, r.updated_at FROM assignments a JOIN users u ON u.id = a.reviewer_id "
            "JOIN stations s ON s.id = a.station_id LEFT JOIN reviews r ON r.campaign_id = a.campaign_id "
-           "AND r.station_id = a.station_id AND r.reviewer_id = a.reviewer_id WHERE a.campaign_id = ?")
+           "AND r.station_id = a.station_id AND r.reviewer_id = a.reviewer_id AND r.set_aside IS NULL "
+           "WHERE a.campaign_id = ?")
     params = [int(campaign_id)]
     if reviewer_id is not None:
         sql += " AND a.reviewer_id = ?"
         params.append(int(reviewer_id))
     rows = db.query(sql + " ORDER BY a.station_id, u.username", params)
-    return [{**r, "state": "submitted" if r["submitted_at"] else ("draft" if r["updated_at"] else "todo")}
-            for r in rows]
+    return [{**r, "state": "held" if r["held"] else "submitted" if r["submitted_at"]
+             else ("draft" if r["updated_at"] else "todo")} for r in rows]
 
 
 def reassign(db, campaign_id, data, user) -> None:
@@ -135,6 +138,8 @@ def reassign(db, campaign_id, data, user) -> None:
                           f"{nominees[sid]['host_union']}，不能评审该站",
                           {"action": "reassign", "station_id": sid, "reviewer": taker["username"]}, "to_reviewer")
     with write_transaction(db):
+        before = _loads(db, campaign["id"], nominees)
+        spread_before = max(before) - min(before) if before else 0
         for sid, giver, taker in moves:
             on = {r[0] for r in db.execute("SELECT reviewer_id FROM assignments WHERE campaign_id = ? "
                                            "AND station_id = ?", [campaign["id"], sid])}
@@ -142,26 +147,38 @@ def reassign(db, campaign_id, data, user) -> None:
                 raise CampaignError(f"{giver['username']} 没有被分配评审站点 {sid}", "from_reviewer")
             if taker["id"] in on:
                 raise CampaignError(f"{taker['username']} 已在评审站点 {sid}", "to_reviewer")
-            if db.execute("SELECT count(*) FROM reviews WHERE campaign_id = ? AND station_id = ? AND reviewer_id = ?",
-                          [campaign["id"], sid, giver["id"]]).fetchone()[0]:
+            if db.execute("SELECT count(*) FROM reviews WHERE campaign_id = ? AND station_id = ? AND reviewer_id = ? "
+                          "AND set_aside IS NULL", [campaign["id"], sid, giver["id"]]).fetchone()[0]:
                 raise CampaignError(f"{giver['username']} 已开始评审站点 {sid}，不能替换", "from_reviewer", 409)
-            db.execute("UPDATE assignments SET reviewer_id = ?, assigned_by = ?, assigned_at = ? "
+            if db.execute("SELECT count(*) FROM reviews WHERE campaign_id = ? AND station_id = ? AND reviewer_id = ?",
+                          [campaign["id"], sid, taker["id"]]).fetchone()[0]:
+                raise CampaignError(f"{taker['username']} 对站点 {sid} 的评审已因利益冲突作废，不能再评审该站",
+                                    "to_reviewer", 409)
+            db.execute("UPDATE assignments SET reviewer_id = ?, assigned_by = ?, assigned_at = ?, held = NULL "
                        "WHERE campaign_id = ? AND station_id = ? AND reviewer_id = ?",
                        [taker["id"], user["username"], now_iso(), campaign["id"], sid, giver["id"]])
-        counted = db.execute(
-            "SELECT u.id, u.union_name, count(a.station_id) FROM users u LEFT JOIN assignments a "
-            "ON a.reviewer_id = u.id AND a.campaign_id = ? WHERE u.role = 'reviewer' GROUP BY u.id",
-            [campaign["id"]]).fetchall()
-        pool = able_reviewers([{"id": sid, "host_union": n["host_union"]} for sid, n in nominees.items()],
-                              [{"id": i, "union_name": union} for i, union, _ in counted])
-        able = {r["id"] for r in pool}
-        loads = [n for i, _, n in counted if i in able or n]  # one who cannot review any nominee takes no part
-        if loads and max(loads) - min(loads) > 1:
+        loads = _loads(db, campaign["id"], nominees)
+        # Within one, or at least no further apart than before: a reviewer moved off a
+        # station whose union became theirs (conflicts.py) may have left them apart.
+        if loads and max(loads) - min(loads) > max(1, spread_before):
             raise CampaignError(f"调整后评审工作量从 {min(loads)} 到 {max(loads)} 不等（相差应不超过 1）："
                                 "请同时交换一个站点", "swap_station")
         log_event(db, campaign["id"], "reassign", username=user["username"],
                   detail={"moves": [{"station_id": s, "from": g["username"], "to": t["username"]}
                                     for s, g, t in moves]})
+
+
+def _loads(db, campaign_id, nominees) -> list[int]:
+    """Each reviewer's number of stations in the campaign; one who cannot review any
+    nominee and has none takes no part."""
+    counted = db.execute(
+        "SELECT u.id, u.union_name, count(a.station_id) FROM users u LEFT JOIN assignments a "
+        "ON a.reviewer_id = u.id AND a.campaign_id = ? WHERE u.role = 'reviewer' GROUP BY u.id",
+        [campaign_id]).fetchall()
+    pool = able_reviewers([{"id": sid, "host_union": n["host_union"]} for sid, n in nominees.items()],
+                          [{"id": i, "union_name": union} for i, union, _ in counted])
+    able = {r["id"] for r in pool}
+    return [n for i, _, n in counted if i in able or n]
 
 
 def _decode_review(row) -> dict:
@@ -177,7 +194,8 @@ def get_review(db, campaign_id, station_id, reviewer_id) -> dict | None:
 
 
 def reviewer_queue(db, campaign_id, reviewer_id) -> list[dict]:
-    return list_assignments(db, campaign_id, reviewer_id=reviewer_id)
+    """The reviewer's stations to review (a held assignment is not theirs to review)."""
+    return [a for a in list_assignments(db, campaign_id, reviewer_id=reviewer_id) if a["state"] != "held"]
 
 
 def parse_review(data, rubric, *, submit: bool) -> dict:
@@ -244,11 +262,14 @@ def save_review(db, campaign_id, station_id, data, user) -> tuple[dict, bool]:
         station_id = int(station_id)
     except (TypeError, ValueError):
         raise CampaignError("请填写站点编号（整数）", "station_id") from None
-    assigned = db.execute("SELECT count(*) FROM assignments WHERE campaign_id = ? AND station_id = ? "
-                          "AND reviewer_id = ?", [campaign["id"], station_id, user["id"]]).fetchone()[0]
+    assigned = db.execute("SELECT held FROM assignments WHERE campaign_id = ? AND station_id = ? "
+                          "AND reviewer_id = ?", [campaign["id"], station_id, user["id"]]).fetchall()
     if not assigned:
         raise _refuse(db, campaign["id"], user, f"站点 {station_id} 没有分配给您评审",
                       {"action": "review", "station_id": station_id}, "station_id")
+    if assigned[0][0]:
+        raise CampaignError(f"{assigned[0][0]}，您与该站同属一个工会，不能再评审它；组织者会另行安排",
+                            "station_id", 409)
     clean = parse_review(data, campaign["rubric"], submit=submit)
     stamp = now_iso()
     with write_transaction(db):
@@ -274,7 +295,7 @@ def missing_reviews(db, campaign_id) -> int:
         "SELECT count(*) FROM assignments a JOIN nominations n ON n.campaign_id = a.campaign_id "
         "AND n.station_id = a.station_id AND n.removed_at IS NULL LEFT JOIN reviews r "
         "ON r.campaign_id = a.campaign_id AND r.station_id = a.station_id AND r.reviewer_id = a.reviewer_id "
-        "WHERE a.campaign_id = ? AND r.submitted_at IS NULL", [campaign["id"]]).fetchone()[0]
+        "AND r.set_aside IS NULL WHERE a.campaign_id = ? AND r.submitted_at IS NULL", [campaign["id"]]).fetchone()[0]
     short = db.execute(
         "SELECT coalesce(sum(max(0, ? - (SELECT count(*) FROM assignments a WHERE a.campaign_id = n.campaign_id "
         "AND a.station_id = n.station_id))), 0) FROM nominations n WHERE n.campaign_id = ? AND n.removed_at IS NULL",
@@ -338,12 +359,13 @@ def evidence_of_use(db, station_ids) -> dict:
 
 
 def submitted_reviews(db, campaign_id) -> list[dict]:
-    """Submitted reviews of nominees still in the running (orjson: 25,000 rows in ~50 ms)."""
+    """Submitted reviews of nominees still in the running, but not those set aside (a
+    conflict of interest found later: conflicts.py); orjson: 25,000 rows in ~50 ms."""
     # One JSON document built by SQLite, parsed once: far cheaper than 50,000 small parses.
     text = db.execute(
         "SELECT json_group_array(json_array(r.id, r.station_id, r.reviewer_id, json(r.scores), json(r.items))) "
         "FROM reviews r JOIN nominations n ON n.campaign_id = r.campaign_id AND n.station_id = r.station_id "
-        "AND n.removed_at IS NULL WHERE r.campaign_id = ? AND r.submitted_at IS NOT NULL",
+        "AND n.removed_at IS NULL WHERE r.campaign_id = ? AND r.submitted_at IS NOT NULL AND r.set_aside IS NULL",
         [int(campaign_id)]).fetchone()[0]
     return [{"id": i, "station_id": s, "reviewer_id": u, "scores": sc, "items": it}
             for i, s, u, sc, it in orjson.loads(text or "[]")]
@@ -358,7 +380,8 @@ def submitted_review_columns(db, campaign_id, keys) -> ReviewColumns:
     rows = db.execute(
         "SELECT r.id, r.station_id, r.reviewer_id, r.scores, r.items FROM reviews r JOIN nominations n "
         "ON n.campaign_id = r.campaign_id AND n.station_id = r.station_id AND n.removed_at IS NULL "
-        "WHERE r.campaign_id = ? AND r.submitted_at IS NOT NULL ORDER BY r.id", [int(campaign_id)]).fetchall()
+        "WHERE r.campaign_id = ? AND r.submitted_at IS NOT NULL AND r.set_aside IS NULL ORDER BY r.id",
+        [int(campaign_id)]).fetchall()
     if not rows:
         return ReviewColumns([], [], [], np.zeros((0, len(keys))), [])
     ids, stations, reviewer_ids, scores_text, items_text = zip(*rows)
@@ -388,7 +411,7 @@ def _fingerprint(db, campaign, normalise) -> tuple:
         {"c": campaign["id"], "m": window.isoformat()[:7]}).fetchone()
     row = db.execute(
         "SELECT (SELECT count(*) || ':' || coalesce(max(updated_at), '') || ':' || coalesce(max(id), 0) "
-        "        FROM reviews WHERE campaign_id = :c AND submitted_at IS NOT NULL), "
+        "        || ':' || count(set_aside) FROM reviews WHERE campaign_id = :c AND submitted_at IS NOT NULL), "
         "(SELECT count(*) || ':' || coalesce(max(removed_at), '') FROM nominations WHERE campaign_id = :c), "
         "(SELECT value FROM meta WHERE key = 'stations_version'), "
         "(SELECT coalesce(max(id), 0) || ':' || count(resolved_at) FROM feedback)", {"c": campaign["id"]}).fetchone()

@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
+import importlib
 import json
-
 
 from ..records import FIELDS, PRIVATE_FIELDS
 from .connection import HistoryNotFound, StationNotFound, now_iso, write_transaction
@@ -27,6 +27,7 @@ __all__ = [
     "record_station_event",
     "restore_version",
     "data_version",
+    "FIELD_WATCHERS",
     "district_names",
     "registry_summary",
 ]
@@ -211,6 +212,26 @@ def data_version(db) -> int:
 
 # --- writing ----------------------------------------------------------------
 
+# Parts of the product above storage that must act, in the same write transaction, when
+# a field of a station changes: {field: (module, function)}, each called as
+# ``function(db, before, after, username=...)``.  They import storage, so storage names
+# them here and imports them at the first change of that field, never at its top (no
+# import circle); and every process that edits stations — a web worker, the CLI, an
+# import job's own process, which loads neither the web nor the campaign — runs them,
+# whether or not it had loaded them (a callback registered on import would be skipped
+# silently in the one process that had not).
+FIELD_WATCHERS = {
+    # a nominee's new union may be a reviewer's own: that reviewer must leave it
+    "host_union": ("stations.campaign.conflicts", "host_union_changed"),
+}
+
+
+def _tell_watchers(db, before: dict, after: dict, username) -> None:
+    for name, (module, function) in FIELD_WATCHERS.items():
+        if before.get(name) != after.get(name):
+            getattr(importlib.import_module(module), function)(db, before, after, username=username)
+
+
 def _encode(record: dict) -> dict:
     row = {k: v for k, v in record.items() if k in _ALL_FIELDS}  # a whitelist: names go into SQL
     for name in _JSON_FIELDS:
@@ -297,7 +318,10 @@ def create_station(db, record: dict, *, username=None) -> int:
 
 
 def update_station(db, station_id, changes: dict, *, username=None, action="edit") -> dict:
-    """Change some fields of a station, recording before and after; returns the new record."""
+    """Change some fields of a station, recording before and after; returns the new record.
+
+    Every path that changes a station comes here (forms, API, imports by id, restores),
+    so here, in the same transaction, the ``FIELD_WATCHERS`` of the changed fields run."""
     if "hours" in changes and "hours_text" not in changes:
         changes = dict(changes, hours_text=None)  # typed words of other hours would mislead
     with write_transaction(db):
@@ -308,6 +332,7 @@ def update_station(db, station_id, changes: dict, *, username=None, action="edit
         db.execute(f"UPDATE stations SET {sets} WHERE id = ?", list(row.values()) + [before["id"]])
         after = get_station(db, station_id, private=True)
         _record_history(db, before["id"], username, action, before, after)
+        _tell_watchers(db, before, after, username)
     return after
 
 

@@ -363,16 +363,16 @@ def object_(campaign_id):
         abort(404)
     config = current_app.config
     try:
-        core.lodge_objection(get_db(), campaign_id, request.form.to_dict(), client=client_id(),
-                             limits={"per_client": config["YIZHAN_FEEDBACK_PER_CLIENT"],
-                                     "global": config["YIZHAN_FEEDBACK_GLOBAL"]})
+        made = core.lodge_objection(get_db(), campaign_id, request.form.to_dict(), client=client_id(),
+                                    limits={"per_client": config["YIZHAN_FEEDBACK_PER_CLIENT"],
+                                            "global": config["YIZHAN_FEEDBACK_GLOBAL"]})
     except core.CampaignError as exc:
         return render_template("campaign/notice.html", listed=listed, errors={exc.field or "form": exc.message},
                                form=request.form), exc.status
     except RateLimited as exc:
         return render_template("campaign/notice.html", listed=listed, form=request.form,
                                errors={"form": "提交太频繁了，请稍后再试。"}), 429, {"Retry-After": str(exc.retry_after)}
-    flash("已收到您的异议，组织者会逐条核实处理。谢谢！", "objection")
+    flash(made["message"] if made["duplicate"] else "已收到您的异议，组织者会逐条核实处理。谢谢！", "objection")
     return redirect(url_for("campaigns.notice", campaign_id=campaign_id) + "#objection")
 
 

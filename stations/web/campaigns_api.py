@@ -194,7 +194,7 @@ def notice(campaign_id):
 @bp.post("/<int:campaign_id>/objections")
 @allow(PUBLIC)
 def object_(campaign_id):
-    """Lodge an objection to a listed station (anyone; rate-limited)."""
+    """Lodge an objection to a listed station (anyone; rate-limited; the same one again: 200)."""
     data = request.get_json(silent=True)
     config = current_app.config
     try:
@@ -203,7 +203,7 @@ def object_(campaign_id):
                                             "global": config["YIZHAN_FEEDBACK_GLOBAL"]})
     except RateLimited as exc:
         return too_many("提交太频繁了，请稍后再试。", exc)
-    return jsonify(made), 201
+    return jsonify(made), (200 if made["duplicate"] else 201)  # the same objection again: received once
 
 
 @bp.post("/<int:campaign_id>/objections/<int:objection_id>")

@@ -30,6 +30,7 @@ MIGRATIONS = [
     registry.m010_station_note_and_typed_hours,
     ledger.m011_ledger_district_days_and_job_kinds,
     ledger.m012_checkin_client_days_and_large_meetings,
+    campaign.m013_conflict_holds_and_objection_fingerprints,
 ]
 
 

@@ -1,5 +1,6 @@
 """Migration of the selection campaigns: the union role, API tokens, campaigns, nominations,
-reviews, objections and 七有 checklists (m008)."""
+reviews, objections and 七有 checklists (m008); conflict holds, set-aside reviews and
+objection fingerprints (m012)."""
 
 from __future__ import annotations
 
@@ -178,3 +179,18 @@ def m008_campaigns_union_role_tokens(db):
     ]
     for sql in statements:  # one at a time: executescript would commit the transaction
         db.execute(sql)
+
+
+def m013_conflict_holds_and_objection_fingerprints(db):
+    # A nominee whose host union changes during 综合评议 may leave a reviewer of that
+    # union on it (campaign/conflicts.py): ``assignments.held`` says why an assignment no
+    # one could take over is paused (NULL: in force); ``reviews.set_aside`` why a review
+    # no longer counts in the ranking (NULL: it counts).  ``objections.fingerprint`` is a
+    # hash of campaign, station, sender (itself a keyed hash) and the objection's words,
+    # so the same objection sent twice is stored once; it names no one and links only
+    # identical objections.
+    db.execute("ALTER TABLE assignments ADD COLUMN held TEXT")
+    db.execute("ALTER TABLE reviews ADD COLUMN set_aside TEXT")
+    db.execute("ALTER TABLE objections ADD COLUMN fingerprint TEXT")
+    db.execute("CREATE UNIQUE INDEX objections_fingerprint ON objections(campaign_id, fingerprint) "
+               "WHERE fingerprint IS NOT NULL")
