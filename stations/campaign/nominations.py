@@ -1,74 +1,75 @@
 """基层推荐: a grassroots union nominates its own active stations, with a reason and photos.
 
-Photos are decoded and re-encoded with Pillow, so what is stored is pixels only:
-no EXIF (riders' and managers' GPS tags), no comments, no trailing bytes.
+Photos are re-encoded, so what is stored is pixels only: no EXIF (riders' and
+managers' GPS tags), no comments, no ICC/XMP/text blocks, no trailing bytes.  The
+web worker never decodes one: its structure is checked here (``stations.photos``
+refuses a scan bomb by counting its scans), then a child process with CPU, memory
+and time limits decodes and re-encodes it.
 """
 
 from __future__ import annotations
 
-import io
 import secrets
-import warnings
 from pathlib import Path
 
 from ..feedback import open_flag_count
+from ..photos import DecodeLimits, PhotoRefused, check_structure, run_child
+from ..photos.child import LONGEST_SIDE, MAX_PIXELS
 from ..records import STATUSES
 from ..storage import StationNotFound, get_station, now_iso, write_transaction
 from ..users import same_union, speaks_for
 from .errors import CampaignError, NotFound
 from .store import clean_text, get_campaign, log_event
 
-__all__ = ["MAX_PHOTOS", "MAX_PHOTO_BYTES", "nominate", "add_photos", "read_photo", "photo_file", "nomination_photos",
-           "union_stations"]
+__all__ = ["DECODE_LIMITS", "LONGEST_SIDE", "MAX_PHOTOS", "MAX_PHOTO_BYTES", "MAX_PIXELS", "nominate", "add_photos",
+           "read_photo", "photo_file", "nomination_photos", "union_stations"]
 
 MAX_PHOTOS = 6
 MAX_PHOTO_BYTES = 5 * 1024 * 1024
-MAX_PIXELS = 40_000_000
-LONGEST_SIDE = 2560
-_FORMATS = {"JPEG": ("jpg", "image/jpeg"), "PNG": ("png", "image/png"), "WEBP": ("webp", "image/webp")}
+DECODE_LIMITS = DecodeLimits()  # what decoding one photo may cost (CPU, memory, wall clock)
 
 
-def read_photo(data: bytes, filename: str = "") -> tuple[bytes, str, str, int, int]:
-    """Check and re-encode one photo; returns (bytes, extension, content type, width, height).
+def _label(filename: str) -> str:
+    return f"照片“{filename}”" if filename else "照片"
 
-    JPEG, PNG or WebP up to 5 MB; anything else raises CampaignError (field ``photos``).
-    Orientation from EXIF is applied to the pixels first, then EXIF is left behind.
-    """
-    from PIL import Image, ImageOps, UnidentifiedImageError
 
-    label = f"照片“{filename}”" if filename else "照片"
+def _check_photo(data: bytes, filename: str = "") -> None:
+    """The checks that need no decoder: size, emptiness, format and structure."""
+    label = _label(filename)
     if len(data) > MAX_PHOTO_BYTES:
         raise CampaignError(f"{label}太大（{len(data) / 1048576:.1f} MB），每张最多 5 MB", "photos")
     if not data:
         raise CampaignError(f"{label}是空文件", "photos")
     try:
-        with warnings.catch_warnings():
-            warnings.simplefilter("error", Image.DecompressionBombWarning)
-            image = Image.open(io.BytesIO(data))
-            kind = image.format
-            if kind not in _FORMATS:
-                raise CampaignError(f"{label}的格式是 {kind or '未知'}，只收 JPEG、PNG 或 WebP", "photos")
-            if image.width * image.height > MAX_PIXELS:
-                raise CampaignError(f"{label}像素太多（{image.width}×{image.height}）", "photos")
-            image.load()
-            image = ImageOps.exif_transpose(image)
-    except CampaignError:
-        raise
-    except (UnidentifiedImageError, OSError, SyntaxError, ValueError, Image.DecompressionBombWarning,
-            Image.DecompressionBombError):
-        raise CampaignError(f"{label}不是能打开的 JPEG、PNG 或 WebP 图片", "photos") from None
-    image.thumbnail((LONGEST_SIDE, LONGEST_SIDE))
-    ext, content_type = _FORMATS[kind]
-    out = io.BytesIO()
-    if kind == "JPEG":
-        image.convert("RGB").save(out, "JPEG", quality=85, optimize=True)
-    elif kind == "PNG":
-        if image.mode not in ("RGB", "RGBA", "L", "LA", "P"):
-            image = image.convert("RGBA")
-        image.save(out, "PNG", optimize=True)
-    else:
-        image.save(out, "WEBP", quality=85)
-    return out.getvalue(), ext, content_type, image.width, image.height
+        check_structure(data)
+    except PhotoRefused as exc:
+        raise CampaignError(f"{label}{exc.message}", "photos", exc.status) from None
+
+
+def read_photo(data: bytes, filename: str = "", *, limits: DecodeLimits | None = None
+               ) -> tuple[bytes, str, str, int, int]:
+    """Check and re-encode one photo; returns (bytes, extension, content type, width, height).
+
+    JPEG, PNG or WebP up to 5 MB and 40 Mpx, with a structure a photo needs (a JPEG
+    of at most 40 scans); it is decoded in a child process within ``limits``
+    (default ``DECODE_LIMITS``).  Orientation from EXIF is applied to the pixels,
+    colours are converted to sRGB, then all metadata is left behind; the longest side
+    is at most 2560 px.  Anything else raises CampaignError (field ``photos``; status
+    503 when the server has no decoder free).
+    """
+    _check_photo(data, filename)
+    try:
+        return run_child(data, limits or DECODE_LIMITS, MAX_PHOTO_BYTES)
+    except PhotoRefused as exc:
+        raise CampaignError(f"{_label(filename)}{exc.message}", "photos", exc.status) from None
+
+
+def _read_photos(photos) -> list[tuple[bytes, str, str, int, int]]:
+    # Every photo's cheap checks first: one bad file refuses the lot before any is
+    # decoded.  Then the decoding, one after another.
+    for name, data in photos:
+        _check_photo(data, name)
+    return [read_photo(data, name) for name, data in photos]
 
 
 def union_stations(db, union_name: str, limit: int = 500) -> list[dict]:
@@ -131,7 +132,7 @@ def nominate(db, campaign_id, data, user, *, photos=(), photo_dir: Path | None =
     if prior:
         raise CampaignError(f"站点“{station['name']}”已被推荐（{prior[0]['nominated_by']}，"
                             f"{prior[0]['created_at'][:10]}），不能重复推荐", "station_id", 409)
-    encoded = [read_photo(data_, name) for name, data_ in photos]
+    encoded = _read_photos(photos)
     written = []
     try:
         with write_transaction(db):
@@ -194,7 +195,7 @@ def add_photos(db, campaign_id, station_id, photos, user, *, photo_dir: Path) ->
     have = rows[0]["photos"]
     if have + len(photos) > MAX_PHOTOS:
         raise CampaignError(f"每个推荐最多 {MAX_PHOTOS} 张照片（已有 {have} 张，又收到 {len(photos)} 张）", "photos")
-    encoded = [read_photo(data_, name) for name, data_ in photos]
+    encoded = _read_photos(photos)
     written = []
     try:
         with write_transaction(db):
