@@ -1,8 +1,8 @@
-"""Nomination photos as an attacker sends them: scan bombs, heavy images, hidden text.
+"""Nomination photos as an attacker sends them: scan bombs, heavy images, hidden text, floods.
 
 A crafted JPEG is refused by counting its scans before any decoder sees it; every
 other photo is decoded in a child process within limits; what is stored carries no
-comment, EXIF, ICC, XMP or text chunk.
+comment, EXIF, ICC, XMP or text chunk; each account uploads a limited number an hour.
 The crafted files come from scripts/bench/photo_bombs.py, which the benchmarks use too.
 """
 
@@ -17,9 +17,9 @@ from pathlib import Path
 import pytest
 
 from stations import campaign as cp
-from stations import tokens, users
+from stations import limits, tokens, users
 from stations.campaign import nominations
-from tests.conftest import make_station
+from tests.conftest import csrf_token, make_station
 
 ROOT = Path(__file__).resolve().parents[1]
 PHONE = "13912345678"
@@ -47,6 +47,20 @@ def decoders(monkeypatch):
 
     monkeypatch.setattr(nominations, "run_child", counting, raising=False)
     return started
+
+
+@pytest.fixture
+def world(app, fresh_db):
+    db = fresh_db
+    users.add_user(db, "dc", "union-pass-1", "union", "东城区总工会")
+    own = [make_station(db, name=f"东城驿站{i}", host_union="东城区总工会", lon=116.39 + i * 0.001) for i in range(3)]
+    admin = users.get_user(db, "admin")
+    cid = cp.create_campaign(db, {"name": "2021年北京市最美站点", "year": 2021, "level": "municipal", "quota": 2,
+                                  "subsidy_yuan": 30000, "reviewers_per_station": 1}, admin)
+    token = tokens.issue_token(db, users.get_user(db, "dc")["id"])
+    admin_token = tokens.issue_token(db, admin["id"])
+    return {"db": db, "cid": cid, "own": own[0], "others": own[1:], "bearer": {"Authorization": f"Bearer {token}"},
+            "admin": {"Authorization": f"Bearer {admin_token}"}}
 
 
 def _photo(size=(640, 480), mode="RGB", **save) -> bytes:
@@ -268,15 +282,59 @@ def test_webp_exif_and_xmp_do_not_survive(decoders):
     assert not {b"EXIF", b"XMP ", b"ICCP"} & set(chunks) and PHONE.encode() not in blob
 
 
-@pytest.fixture
-def world(app, fresh_db):
-    db = fresh_db
-    users.add_user(db, "dc", "union-pass-1", "union", "东城区总工会")
-    own = [make_station(db, name=f"东城驿站{i}", host_union="东城区总工会", lon=116.39 + i * 0.001) for i in range(3)]
-    admin = users.get_user(db, "admin")
-    cid = cp.create_campaign(db, {"name": "2021年北京市最美站点", "year": 2021, "level": "municipal", "quota": 2,
-                                  "subsidy_yuan": 30000, "reviewers_per_station": 1}, admin)
-    token = tokens.issue_token(db, users.get_user(db, "dc")["id"])
-    admin_token = tokens.issue_token(db, admin["id"])
-    return {"db": db, "cid": cid, "own": own[0], "others": own[1:], "bearer": {"Authorization": f"Bearer {token}"},
-            "admin": {"Authorization": f"Bearer {admin_token}"}}
+# --- uploads per account ----------------------------------------------------------------------
+
+def _files(n):
+    return [(io.BytesIO(bombs.progressive_jpeg((64, 48))), f"{i}.jpg") for i in range(n)]
+
+
+def test_an_account_past_its_hourly_photos_gets_429_on_the_api(client, world, monkeypatch):
+    client.application.config["YIZHAN_PHOTO_UPLOADS_PER_USER"] = 3
+    cid, own = world["cid"], world["own"]
+    # a photo refused before any decoding costs no place
+    bomb = client.post(f"/api/v1/campaigns/{cid}/nominations", headers=world["bearer"],
+                       content_type="multipart/form-data",
+                       data={"station_id": str(own), "reason": "带一张坏照片",
+                             "photos": [(io.BytesIO(bombs.scan_bomb_jpeg(scans=100, size=(64, 64))), "b.jpg")]})
+    assert bomb.status_code == 400
+    made = client.post(f"/api/v1/campaigns/{cid}/nominations", headers=world["bearer"], content_type="multipart/form-data",
+                       data={"station_id": str(own), "reason": "带两张照片", "photos": _files(2)})
+    assert made.status_code == 201 and made.get_json()["photos"] == 2
+    more = f"/api/v1/campaigns/{cid}/nominations/{own}/photos"
+    refused = client.post(more, headers=world["bearer"], data={"photos": _files(2)}, content_type="multipart/form-data")
+    assert refused.status_code == 429, refused.get_json()
+    assert int(refused.headers["Retry-After"]) > 0
+    error = refused.get_json()["error"]
+    assert "每小时最多 3 张" in error["message"] and "分钟后再试" in error["message"]
+    assert error["retry_after"] == int(refused.headers["Retry-After"])
+    # refused all together: the third place is still free, and nothing was stored
+    assert world["db"].execute("SELECT count(*) FROM nomination_photos").fetchone()[0] == 2
+    one = client.post(more, headers=world["bearer"], data={"photos": _files(1)}, content_type="multipart/form-data")
+    assert one.status_code == 201 and one.get_json()["photos"] == 3
+    # the limit is the account's: the organiser may still upload
+    other = world["others"][0]
+    assert client.post(f"/api/v1/campaigns/{cid}/nominations", headers=world["admin"], content_type="multipart/form-data",
+                       data={"station_id": str(other), "reason": "组织者推荐", "photos": _files(1)}).status_code == 201
+    # an hour later the account may upload again
+    now = limits.clock()
+    monkeypatch.setattr(limits, "clock", lambda: now + 2 * 3600)
+    assert client.post(more, headers=world["bearer"], data={"photos": _files(1)},
+                       content_type="multipart/form-data").status_code == 201
+
+
+def test_an_account_past_its_hourly_photos_is_told_on_the_form_and_keeps_what_it_typed(client, world):
+    client.application.config["YIZHAN_PHOTO_UPLOADS_PER_USER"] = 3
+    cid = world["cid"]
+    client.post("/login", data={"username": "dc", "password": "union-pass-1", "csrf_token": csrf_token(client)})
+    page = f"/campaigns/{cid}/nominate"
+    token = csrf_token(client, page)
+    first = client.post(page, data={"csrf_token": token, "station_id": str(world["own"]), "reason": "照片齐全的站点",
+                                    "photos": _files(3)}, content_type="multipart/form-data")
+    assert first.status_code == 302
+    typed = "第二个站点，骑手常来歇脚"
+    refused = client.post(page, data={"csrf_token": token, "station_id": str(world["others"][0]), "reason": typed,
+                                      "photos": _files(1)}, content_type="multipart/form-data")
+    html = refused.get_data(as_text=True)
+    assert refused.status_code == 429 and int(refused.headers["Retry-After"]) > 0
+    assert "上传照片太频繁了" in html and "每小时最多 3 张" in html and typed in html
+    assert world["db"].execute("SELECT count(*) FROM nominations").fetchone()[0] == 1

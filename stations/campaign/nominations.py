@@ -4,7 +4,8 @@ Photos are re-encoded, so what is stored is pixels only: no EXIF (riders' and
 managers' GPS tags), no comments, no ICC/XMP/text blocks, no trailing bytes.  The
 web worker never decodes one: its structure is checked here (``stations.photos``
 refuses a scan bomb by counting its scans), then a child process with CPU, memory
-and time limits decodes and re-encodes it.
+and time limits decodes and re-encodes it.  Each account may upload a limited number
+of photos an hour (counted in ``rate_limits`` before any decoding).
 """
 
 from __future__ import annotations
@@ -12,6 +13,7 @@ from __future__ import annotations
 import secrets
 from pathlib import Path
 
+from .. import limits as _limits
 from ..feedback import open_flag_count
 from ..photos import DecodeLimits, PhotoRefused, check_structure, run_child
 from ..photos.child import LONGEST_SIDE, MAX_PIXELS
@@ -22,7 +24,7 @@ from .errors import CampaignError, NotFound
 from .store import clean_text, get_campaign, log_event
 
 __all__ = ["DECODE_LIMITS", "LONGEST_SIDE", "MAX_PHOTOS", "MAX_PHOTO_BYTES", "MAX_PIXELS", "nominate", "add_photos",
-           "read_photo", "photo_file", "nomination_photos", "union_stations"]
+           "read_photo", "photo_file", "nomination_photos", "photo_limit_message", "union_stations"]
 
 MAX_PHOTOS = 6
 MAX_PHOTO_BYTES = 5 * 1024 * 1024
@@ -64,12 +66,35 @@ def read_photo(data: bytes, filename: str = "", *, limits: DecodeLimits | None =
         raise CampaignError(f"{_label(filename)}{exc.message}", "photos", exc.status) from None
 
 
-def _read_photos(photos) -> list[tuple[bytes, str, str, int, int]]:
+def _read_photos(db, user, photos, per_hour: int | None) -> list[tuple[bytes, str, str, int, int]]:
     # Every photo's cheap checks first: one bad file refuses the lot before any is
-    # decoded.  Then the decoding, one after another.
+    # counted or decoded.  Then the count, then the decoding (one after another).
     for name, data in photos:
         _check_photo(data, name)
+    _count_photos(db, user, len(photos), per_hour)
     return [read_photo(data, name) for name, data in photos]
+
+
+def photo_limit_message(per_hour: int, retry_after: int) -> str:
+    """What a user refused by the per-account photo limit is told."""
+    return (f"上传照片太频繁了：每个账号每小时最多 {per_hour} 张，"
+            f"请约 {max(1, -(-retry_after // 60))} 分钟后再试。")
+
+
+def _count_photos(db, user, count: int, per_hour: int | None) -> None:
+    """Count ``count`` photo uploads against the user's hourly limit, all or none;
+    raises limits.RateLimited (scope "photos") when they do not fit."""
+    if per_hour is None or not count:
+        return
+    rule = [_limits.Limit(f"photos-user:{user['username']}", int(per_hour), 3600, "photos")]
+    taken = []
+    try:
+        for _ in range(count):
+            taken += _limits.take(db, rule)
+    except _limits.RateLimited:
+        if taken:
+            _limits.give_back(db, taken)
+        raise
 
 
 def union_stations(db, union_name: str, limit: int = 500) -> list[dict]:
@@ -96,12 +121,16 @@ def _check_station(db, station_id, user):
     return station
 
 
-def nominate(db, campaign_id, data, user, *, photos=(), photo_dir: Path | None = None) -> dict:
+def nominate(db, campaign_id, data, user, *, photos=(), photo_dir: Path | None = None,
+             photo_limit: int | None = None) -> dict:
     """Nominate a station; ``photos`` are (filename, bytes) pairs, stored under ``photo_dir``.
 
     All or nothing: a bad photo or a refused station writes nothing.  Raises
     CampaignError (400 bad input, 403 another union's station, 409 not the nomination
-    stage or already nominated).
+    stage or already nominated).  ``photo_limit`` is how many photos one account may
+    upload an hour: photos that pass the checks needing no decoder are counted (the
+    ones a decoder then refuses too) before any is decoded; past it raises
+    limits.RateLimited.
     """
     if user["role"] not in ("admin", "union"):
         raise CampaignError("只有组织者或基层工会可以推荐站点", None, 403)
@@ -132,7 +161,7 @@ def nominate(db, campaign_id, data, user, *, photos=(), photo_dir: Path | None =
     if prior:
         raise CampaignError(f"站点“{station['name']}”已被推荐（{prior[0]['nominated_by']}，"
                             f"{prior[0]['created_at'][:10]}），不能重复推荐", "station_id", 409)
-    encoded = _read_photos(photos)
+    encoded = _read_photos(db, user, photos, photo_limit)
     written = []
     try:
         with write_transaction(db):
@@ -169,10 +198,12 @@ def _store_photos(db, campaign_id, nomination_id, encoded, photo_dir, written) -
     return ids
 
 
-def add_photos(db, campaign_id, station_id, photos, user, *, photo_dir: Path) -> dict:
+def add_photos(db, campaign_id, station_id, photos, user, *, photo_dir: Path,
+               photo_limit: int | None = None) -> dict:
     """Add photos to a nomination while nominations are open: the organiser, or the union
     that speaks for the station.  Same checks and re-encoding as when nominating; the
-    nomination keeps at most MAX_PHOTOS; all or nothing."""
+    nomination keeps at most MAX_PHOTOS; all or nothing.  ``photo_limit`` as for
+    ``nominate``."""
     if user["role"] not in ("admin", "union"):
         raise CampaignError("只有组织者或基层工会可以上传推荐照片", None, 403)
     campaign = get_campaign(db, campaign_id)
@@ -195,7 +226,7 @@ def add_photos(db, campaign_id, station_id, photos, user, *, photo_dir: Path) ->
     have = rows[0]["photos"]
     if have + len(photos) > MAX_PHOTOS:
         raise CampaignError(f"每个推荐最多 {MAX_PHOTOS} 张照片（已有 {have} 张，又收到 {len(photos)} 张）", "photos")
-    encoded = _read_photos(photos)
+    encoded = _read_photos(db, user, photos, photo_limit)
     written = []
     try:
         with write_transaction(db):

@@ -37,8 +37,11 @@ def _errors(*codes):
 
 
 def _photo_errors():
-    """The refusals of a photo upload: as any campaign call, plus no free photo decoder (503)."""
+    """The refusals of a photo upload: as any campaign call, plus the account's hourly
+    photo limit (429) and no free photo decoder (503)."""
     return {**_errors("400", "401", "403", "404", "409", "413"),
+            "429": {"description": "Too many photos from this account this hour (YIZHAN_PHOTO_UPLOADS_PER_USER); "
+                                   "Retry-After", "content": _json("CampaignError")},
             "503": {"description": "Database busy (Retry-After), or every photo decoder busy; retry later",
                     "content": _json("CampaignError")}}
 
@@ -71,7 +74,7 @@ def campaign_paths() -> dict:
                            "(JPEG, PNG or WebP, 5 MB each; a JPEG of at most 40 scans; decoded in a limited "
                            "process and re-encoded as pixels only, without EXIF, comments or profiles, as the web "
                            "form does). All or nothing: a bad photo refuses the nomination (400, parameter "
-                           "`photos`).",
+                           "`photos`); photos count against the account's hourly limit (429).",
             "parameters": [_ID], "requestBody": {"required": True, "content": {
                 **_json("NominationInput"),
                 "multipart/form-data": {"schema": {"$ref": _REF + "NominationUpload"},
@@ -81,7 +84,8 @@ def campaign_paths() -> dict:
         base + "/{campaign_id}/nominations/{station_id}/photos": {"post": {
             "summary": "Add photos to a nomination while nominations are open (organiser, or the nominating union)",
             "description": "multipart/form-data with one or more `photos` (JPEG, PNG or WebP, 5 MB each; at most 6 "
-                           "per nomination in all); checked and re-encoded as when nominating; all or nothing.",
+                           "per nomination in all); checked and re-encoded as when nominating; all or nothing; "
+                           "they count against the account's hourly photo limit (429).",
             "parameters": [_ID, _SID], "requestBody": {"required": True, "content": {
                 "multipart/form-data": {"schema": {"$ref": _REF + "PhotosUpload"},
                                         "encoding": {"photos": {"contentType": _PHOTO_TYPES}}}}},
