@@ -142,7 +142,8 @@ def test_a_phones_mpo_is_taken_as_its_first_frame(decoders):
     from PIL import Image
 
     out = io.BytesIO()
-    Image.new("RGB", (64, 48), "red").save(out, "MPO", save_all=True, append_images=[Image.new("RGB", (64, 48), "blue")])
+    second = Image.new("RGB", (64, 48), "blue")  # a phone's depth map or preview
+    Image.new("RGB", (64, 48), "red").save(out, "MPO", save_all=True, append_images=[second])
     blob, ext, _, width, height = cp.read_photo(out.getvalue(), "IMG_0001.jpg")
     with Image.open(io.BytesIO(blob)) as stored:
         assert (ext, width, height, stored.format) == ("jpg", 64, 48, "JPEG") and stored.getpixel((0, 0))[0] > 250
@@ -188,6 +189,19 @@ def test_a_photo_past_the_decoders_limits_is_refused_cleanly(decoders, limits_):
 
 def test_the_same_heavy_photo_is_taken_within_the_default_limits():
     assert cp.read_photo(_heavy_png(), "大图.png")[1:] == ("png", "image/png", 2560, 2560)
+
+
+def test_a_photo_that_finds_every_decoder_busy_is_refused_with_503(decoders, monkeypatch):
+    import threading
+
+    from stations.photos import DecodeLimits, sandbox
+
+    taken = threading.BoundedSemaphore(1)
+    taken.acquire()  # the one decoder of this process is busy with someone else's photo
+    monkeypatch.setattr(sandbox, "_slots", taken)
+    with pytest.raises(cp.CampaignError) as refused:
+        cp.read_photo(_photo(), "a.jpg", limits=DecodeLimits(wall_seconds=0.05))
+    assert refused.value.status == 503 and refused.value.field == "photos" and "稍后再试" in refused.value.message
 
 
 def test_an_api_photo_past_the_limits_answers_400_and_stores_nothing(client, world, monkeypatch):
@@ -297,7 +311,8 @@ def test_an_account_past_its_hourly_photos_gets_429_on_the_api(client, world, mo
                        data={"station_id": str(own), "reason": "带一张坏照片",
                              "photos": [(io.BytesIO(bombs.scan_bomb_jpeg(scans=100, size=(64, 64))), "b.jpg")]})
     assert bomb.status_code == 400
-    made = client.post(f"/api/v1/campaigns/{cid}/nominations", headers=world["bearer"], content_type="multipart/form-data",
+    made = client.post(f"/api/v1/campaigns/{cid}/nominations", headers=world["bearer"],
+                       content_type="multipart/form-data",
                        data={"station_id": str(own), "reason": "带两张照片", "photos": _files(2)})
     assert made.status_code == 201 and made.get_json()["photos"] == 2
     more = f"/api/v1/campaigns/{cid}/nominations/{own}/photos"
@@ -313,7 +328,8 @@ def test_an_account_past_its_hourly_photos_gets_429_on_the_api(client, world, mo
     assert one.status_code == 201 and one.get_json()["photos"] == 3
     # the limit is the account's: the organiser may still upload
     other = world["others"][0]
-    assert client.post(f"/api/v1/campaigns/{cid}/nominations", headers=world["admin"], content_type="multipart/form-data",
+    assert client.post(f"/api/v1/campaigns/{cid}/nominations", headers=world["admin"],
+                       content_type="multipart/form-data",
                        data={"station_id": str(other), "reason": "组织者推荐", "photos": _files(1)}).status_code == 201
     # an hour later the account may upload again
     now = limits.clock()

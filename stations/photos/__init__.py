@@ -6,7 +6,7 @@ them inside the web worker:
 - :mod:`.structure` — the format and framing, read without a decoder: JPEG scans,
   PNG and WebP chunks; refuses a "scan bomb" in milliseconds;
 - :mod:`.sandbox` — runs the decoder in a child process with CPU, memory and
-  wall-clock limits, a few at a time;
+  wall-clock limits, one at a time per server process;
 - :mod:`.child` — that child (``python -m stations.photos.child``): Pillow decodes,
   applies EXIF orientation, converts to sRGB, and re-encodes pixels only (no EXIF,
   comment, ICC, XMP or text chunk survives);

@@ -8,9 +8,10 @@ meanwhile.  The child limits its own CPU time and address space and runs at a lo
 priority; the wait has a wall-clock timeout after which the child is killed.
 
 At most ``DECODERS_PER_PROCESS`` children run at once per server process (photos of
-one request are decoded one after another), so a burst of uploads queues instead of
-taking every core; a photo that waits longer than its own wall-clock limit for a
-place is refused as "busy" (503).
+one request are decoded one after another).  With one per worker, decoding never
+uses more cores than there are workers, nor more than a gigabyte per worker; a burst
+of uploads queues instead (nominations are few), and a photo that waits longer than
+its own wall-clock limit for a place is refused as "busy" (503).
 """
 
 from __future__ import annotations
@@ -26,7 +27,7 @@ from .errors import PhotoRefused
 
 __all__ = ["DECODERS_PER_PROCESS", "DecodeLimits", "run_child", "too_complex"]
 
-DECODERS_PER_PROCESS = 2
+DECODERS_PER_PROCESS = 1
 # The directory that holds the ``stations`` package: the child imports it from there
 # even when the project is not installed.
 _ROOT = Path(__file__).resolve().parents[2]
