@@ -46,6 +46,8 @@ SETTINGS = [
     Setting("YIZHAN_CHECKIN_REPEAT_MINUTES", 30,
             "Minutes before one client's check-in at the same station counts again."),
     Setting("YIZHAN_CHECKIN_GLOBAL", 600, "Rider check-ins accepted per minute from everyone."),
+    Setting("YIZHAN_PHOTO_UPLOADS_PER_USER", 60,
+            "Nomination photos one account may upload per hour (counted before decoding); then 429."),
     Setting("YIZHAN_LEDGER_FLAG_DAYS", 30, "Window of the ledger consistency flags, in days."),
     Setting("YIZHAN_LEDGER_FLAG_VISITS", 300,
             "Ledger visits in the window from which a station with near-zero rider check-ins and "

@@ -19,7 +19,8 @@ from .assignment import Infeasible, check_assignment, conflict, plan_assignment
 from .checklist import (INSPECTION_KINDS, inspect_station, latest_checklist, latest_checklists,
                         qiyou_property, stations_with_min_total, awarded_station_ids, checklists_version)
 from .errors import CampaignError, NotFound
-from .nominations import MAX_PHOTOS, add_photos, nominate, nomination_photos, photo_file, read_photo, union_stations
+from .nominations import (MAX_PHOTOS, add_photos, nominate, nomination_photos, photo_file, photo_limit_message,
+                          read_photo, union_stations)
 from .notice import (award_rows, award_title, awards_csv, awards_xlsx, list_objections, lodge_objection,
                      notice_list, resolve_objection)
 from .radar import radar_svg
@@ -42,5 +43,5 @@ __all__ = [
     "normalise_by_reviewer", "rank_campaign", "notice_list", "lodge_objection", "resolve_objection",
     "list_objections", "award_rows", "award_title", "awards_xlsx", "awards_csv", "inspect_station",
     "item_names", "active_nominations", "reviewers", "latest_checklist", "latest_checklists", "qiyou_property", "stations_with_min_total", "radar_svg",
-    "awarded_station_ids", "checklists_version", "add_photos",
+    "awarded_station_ids", "checklists_version", "add_photos", "photo_limit_message",
 ]

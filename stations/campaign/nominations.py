@@ -1,75 +1,101 @@
 """基层推荐: a grassroots union nominates its own active stations, with a reason and photos.
 
-Photos are decoded and re-encoded with Pillow, so what is stored is pixels only:
-no EXIF (riders' and managers' GPS tags), no comments, no trailing bytes.
+Photos are re-encoded, so what is stored is pixels only: no EXIF (riders' and
+managers' GPS tags), no comments, no ICC/XMP/text blocks, no trailing bytes.  The
+web worker never decodes one: its structure is checked here (``stations.photos``
+refuses a scan bomb by counting its scans), then a child process with CPU, memory
+and time limits decodes and re-encodes it.  Each account may upload a limited number
+of photos an hour (counted in ``rate_limits`` before any decoding).
 """
 
 from __future__ import annotations
 
-import io
 import secrets
 import sqlite3
-import warnings
 from pathlib import Path
 
+from .. import limits as _limits
 from ..feedback import open_flag_count
+from ..photos import DecodeLimits, PhotoRefused, check_structure, run_child
+from ..photos.child import LONGEST_SIDE, MAX_PIXELS
 from ..records import STATUSES
 from ..storage import StationNotFound, get_station, now_iso, write_transaction
 from ..users import same_union, speaks_for
 from .errors import CampaignError, NotFound
 from .store import STAGE_NAMES, clean_text, get_campaign, log_event
 
-__all__ = ["MAX_PHOTOS", "MAX_PHOTO_BYTES", "nominate", "add_photos", "read_photo", "photo_file", "nomination_photos",
-           "union_stations"]
+__all__ = ["DECODE_LIMITS", "LONGEST_SIDE", "MAX_PHOTOS", "MAX_PHOTO_BYTES", "MAX_PIXELS", "nominate", "add_photos",
+           "read_photo", "photo_file", "nomination_photos", "photo_limit_message", "union_stations"]
 
 MAX_PHOTOS = 6
 MAX_PHOTO_BYTES = 5 * 1024 * 1024
-MAX_PIXELS = 40_000_000
-LONGEST_SIDE = 2560
-_FORMATS = {"JPEG": ("jpg", "image/jpeg"), "PNG": ("png", "image/png"), "WEBP": ("webp", "image/webp")}
+DECODE_LIMITS = DecodeLimits()  # what decoding one photo may cost (CPU, memory, wall clock)
 
 
-def read_photo(data: bytes, filename: str = "") -> tuple[bytes, str, str, int, int]:
-    """Check and re-encode one photo; returns (bytes, extension, content type, width, height).
+def _label(filename: str) -> str:
+    return f"照片“{filename}”" if filename else "照片"
 
-    JPEG, PNG or WebP up to 5 MB; anything else raises CampaignError (field ``photos``).
-    Orientation from EXIF is applied to the pixels first, then EXIF is left behind.
-    """
-    from PIL import Image, ImageOps, UnidentifiedImageError
 
-    label = f"照片“{filename}”" if filename else "照片"
+def _check_photo(data: bytes, filename: str = "") -> None:
+    """The checks that need no decoder: size, emptiness, format and structure."""
+    label = _label(filename)
     if len(data) > MAX_PHOTO_BYTES:
         raise CampaignError(f"{label}太大（{len(data) / 1048576:.1f} MB），每张最多 5 MB", "photos")
     if not data:
         raise CampaignError(f"{label}是空文件", "photos")
     try:
-        with warnings.catch_warnings():
-            warnings.simplefilter("error", Image.DecompressionBombWarning)
-            image = Image.open(io.BytesIO(data))
-            kind = image.format
-            if kind not in _FORMATS:
-                raise CampaignError(f"{label}的格式是 {kind or '未知'}，只收 JPEG、PNG 或 WebP", "photos")
-            if image.width * image.height > MAX_PIXELS:
-                raise CampaignError(f"{label}像素太多（{image.width}×{image.height}）", "photos")
-            image.load()
-            image = ImageOps.exif_transpose(image)
-    except CampaignError:
+        check_structure(data)
+    except PhotoRefused as exc:
+        raise CampaignError(f"{label}{exc.message}", "photos", exc.status) from None
+
+
+def read_photo(data: bytes, filename: str = "", *, limits: DecodeLimits | None = None
+               ) -> tuple[bytes, str, str, int, int]:
+    """Check and re-encode one photo; returns (bytes, extension, content type, width, height).
+
+    JPEG, PNG or WebP up to 5 MB and 40 Mpx, with a structure a photo needs (a JPEG
+    of at most 40 scans); it is decoded in a child process within ``limits``
+    (default ``DECODE_LIMITS``).  Orientation from EXIF is applied to the pixels,
+    colours are converted to sRGB, then all metadata is left behind; the longest side
+    is at most 2560 px.  Anything else raises CampaignError (field ``photos``; status
+    503 when the server has no decoder free).
+    """
+    _check_photo(data, filename)
+    try:
+        return run_child(data, limits or DECODE_LIMITS, MAX_PHOTO_BYTES)
+    except PhotoRefused as exc:
+        raise CampaignError(f"{_label(filename)}{exc.message}", "photos", exc.status) from None
+
+
+def _read_photos(db, user, photos, per_hour: int | None) -> list[tuple[bytes, str, str, int, int]]:
+    # Every photo's cheap checks first: one bad file refuses the lot before any is
+    # counted or decoded.  Then the count, then the decoding (one after another).
+    for name, data in photos:
+        _check_photo(data, name)
+    _count_photos(db, user, len(photos), per_hour)
+    return [read_photo(data, name) for name, data in photos]
+
+
+def photo_limit_message(per_hour: int, retry_after: int) -> str:
+    """What a user refused by the per-account photo limit is told."""
+    return (f"上传照片太频繁了：每个账号每小时最多 {per_hour} 张，"
+            f"请约 {max(1, -(-retry_after // 60))} 分钟后再试。")
+
+
+def _count_photos(db, user, count: int, per_hour: int | None) -> None:
+    """Count ``count`` photo uploads against the user's hourly limit, all or none;
+    raises limits.RateLimited (scope "photos") when they do not fit."""
+    if per_hour is None or not count:
+        return
+    rule = [_limits.Limit(f"photos-user:{user['username']}", int(per_hour), 3600, "photos")]
+    taken = []
+    try:
+        for _ in range(count):
+            taken += _limits.take(db, rule)
+    except _limits.RateLimited:
+        if taken:
+            _limits.give_back(db, taken)
         raise
-    except (UnidentifiedImageError, OSError, SyntaxError, ValueError, Image.DecompressionBombWarning,
-            Image.DecompressionBombError):
-        raise CampaignError(f"{label}不是能打开的 JPEG、PNG 或 WebP 图片", "photos") from None
-    image.thumbnail((LONGEST_SIDE, LONGEST_SIDE))
-    ext, content_type = _FORMATS[kind]
-    out = io.BytesIO()
-    if kind == "JPEG":
-        image.convert("RGB").save(out, "JPEG", quality=85, optimize=True)
-    elif kind == "PNG":
-        if image.mode not in ("RGB", "RGBA", "L", "LA", "P"):
-            image = image.convert("RGBA")
-        image.save(out, "PNG", optimize=True)
-    else:
-        image.save(out, "WEBP", quality=85)
-    return out.getvalue(), ext, content_type, image.width, image.height
 
 
 def union_stations(db, union_name: str, limit: int = 500) -> list[dict]:
@@ -115,12 +141,16 @@ def _duplicate(station, prior) -> CampaignError:
     return CampaignError(f"站点“{station['name']}”已被推荐{who}，不能重复推荐", "station_id", 409)
 
 
-def nominate(db, campaign_id, data, user, *, photos=(), photo_dir: Path | None = None) -> dict:
+def nominate(db, campaign_id, data, user, *, photos=(), photo_dir: Path | None = None,
+             photo_limit: int | None = None) -> dict:
     """Nominate a station; ``photos`` are (filename, bytes) pairs, stored under ``photo_dir``.
 
     All or nothing: a bad photo or a refused station writes nothing.  Raises
     CampaignError (400 bad input, 403 another union's station, 409 not the nomination
-    stage or already nominated).
+    stage or already nominated).  ``photo_limit`` is how many photos one account may
+    upload an hour: photos that pass the checks needing no decoder are counted (the
+    ones a decoder then refuses too) before any is decoded; past it raises
+    limits.RateLimited.
     """
     if user["role"] not in ("admin", "union"):
         raise CampaignError("只有组织者或基层工会可以推荐站点", None, 403)
@@ -147,7 +177,7 @@ def nominate(db, campaign_id, data, user, *, photos=(), photo_dir: Path | None =
                           reason=exc.message, detail={"action": "nominate", "station_id": station_id})
         raise
     _refuse_duplicate(db, campaign, station)  # early, before the photos' decoding is paid for
-    encoded = [read_photo(data_, name) for name, data_ in photos]
+    encoded = _read_photos(db, user, photos, photo_limit)
     written = []
     try:
         with write_transaction(db):
@@ -194,10 +224,12 @@ def _store_photos(db, campaign_id, nomination_id, encoded, photo_dir, written) -
     return ids
 
 
-def add_photos(db, campaign_id, station_id, photos, user, *, photo_dir: Path) -> dict:
+def add_photos(db, campaign_id, station_id, photos, user, *, photo_dir: Path,
+               photo_limit: int | None = None) -> dict:
     """Add photos to a nomination while nominations are open: the organiser, or the union
     that speaks for the station.  Same checks and re-encoding as when nominating; the
-    nomination keeps at most MAX_PHOTOS; all or nothing."""
+    nomination keeps at most MAX_PHOTOS; all or nothing.  ``photo_limit`` as for
+    ``nominate``."""
     if user["role"] not in ("admin", "union"):
         raise CampaignError("只有组织者或基层工会可以上传推荐照片", None, 403)
     campaign = get_campaign(db, campaign_id)
@@ -220,7 +252,7 @@ def add_photos(db, campaign_id, station_id, photos, user, *, photo_dir: Path) ->
     have = rows[0]["photos"]
     if have + len(photos) > MAX_PHOTOS:
         raise CampaignError(f"每个推荐最多 {MAX_PHOTOS} 张照片（已有 {have} 张，又收到 {len(photos)} 张）", "photos")
-    encoded = [read_photo(data_, name) for name, data_ in photos]
+    encoded = _read_photos(db, user, photos, photo_limit)
     written = []
     try:
         with write_transaction(db):

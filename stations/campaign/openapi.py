@@ -36,6 +36,16 @@ def _errors(*codes):
     return {c: {"description": text[c], "content": _json("CampaignError")} for c in codes}
 
 
+def _photo_errors():
+    """The refusals of a photo upload: as any campaign call, plus the account's hourly
+    photo limit (429) and no free photo decoder (503)."""
+    return {**_errors("400", "401", "403", "404", "409", "413"),
+            "429": {"description": "Too many photos from this account this hour (YIZHAN_PHOTO_UPLOADS_PER_USER); "
+                                   "Retry-After", "content": _json("CampaignError")},
+            "503": {"description": "Database busy (Retry-After), or every photo decoder busy; retry later",
+                    "content": _json("CampaignError")}}
+
+
 def _body(schema_name):
     return {"requestBody": {"required": True, "content": _json(schema_name)}}
 
@@ -61,25 +71,26 @@ def campaign_paths() -> dict:
         base + "/{campaign_id}/nominations": {"post": {
             "summary": "Nominate a station (union: its own union's active stations; organiser: any)",
             "description": "JSON, or multipart/form-data with the same fields and up to 6 `photos` "
-                           "(JPEG, PNG or WebP, 5 MB each; re-encoded without EXIF, as the web form does). "
-                           "All or nothing: a bad photo refuses the nomination (400, parameter `photos`).",
+                           "(JPEG, PNG or WebP, 5 MB each; a JPEG of at most 40 scans; decoded in a limited "
+                           "process and re-encoded as pixels only, without EXIF, comments or profiles, as the web "
+                           "form does). All or nothing: a bad photo refuses the nomination (400, parameter "
+                           "`photos`); photos count against the account's hourly limit (429).",
             "parameters": [_ID], "requestBody": {"required": True, "content": {
                 **_json("NominationInput"),
                 "multipart/form-data": {"schema": {"$ref": _REF + "NominationUpload"},
                                         "encoding": {"photos": {"contentType": _PHOTO_TYPES}}}}},
             "security": _SECURE,
-            "responses": {"201": _answer("Nominated", "Nomination"),
-                          **_errors("400", "401", "403", "404", "409", "413")}}},
+            "responses": {"201": _answer("Nominated", "Nomination"), **_photo_errors()}}},
         base + "/{campaign_id}/nominations/{station_id}/photos": {"post": {
             "summary": "Add photos to a nomination while nominations are open (organiser, or the nominating union)",
             "description": "multipart/form-data with one or more `photos` (JPEG, PNG or WebP, 5 MB each; at most 6 "
-                           "per nomination in all); re-encoded without EXIF; all or nothing.",
+                           "per nomination in all); checked and re-encoded as when nominating; all or nothing; "
+                           "they count against the account's hourly photo limit (429).",
             "parameters": [_ID, _SID], "requestBody": {"required": True, "content": {
                 "multipart/form-data": {"schema": {"$ref": _REF + "PhotosUpload"},
                                         "encoding": {"photos": {"contentType": _PHOTO_TYPES}}}}},
             "security": _SECURE,
-            "responses": {"201": _answer("Photos added", "PhotosAdded"),
-                          **_errors("400", "401", "403", "404", "409", "413")}}},
+            "responses": {"201": _answer("Photos added", "PhotosAdded"), **_photo_errors()}}},
         base + "/{campaign_id}/stage": {"post": {
             "summary": "Move one stage forward (organiser); skipping or going back is 409",
             "parameters": [_ID], **_body("StageInput"), "security": _SECURE,

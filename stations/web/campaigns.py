@@ -212,21 +212,25 @@ def nominate(campaign_id):
     choices = core.union_stations(db, g.user["union_name"]) if g.user["role"] == "union" else None
     mine = [n for n in core.active_nominations(db, campaign_id)
             if g.user["role"] == "admin" or n["nominated_by"] == g.user["username"]]
-    error = None
+    error, headers = None, {}
     if request.method == "POST":
         photos = [(f.filename or "", f.read()) for f in request.files.getlist("photos") if f and f.filename]
+        limit = current_app.config["YIZHAN_PHOTO_UPLOADS_PER_USER"]
         try:
             made = core.nominate(db, campaign_id, request.form.to_dict(), g.user, photos=photos,
-                                 photo_dir=photo_dir())
+                                 photo_dir=photo_dir(), photo_limit=limit)
         except core.CampaignError as exc:
             if exc.status == 403:
                 return render_template("error.html", code=403, message=exc.message), 403
             error = exc
+        except RateLimited as exc:  # what was typed stays in the form
+            error = core.CampaignError(core.photo_limit_message(limit, exc.retry_after), "photos", 429)
+            headers = {"Retry-After": str(exc.retry_after)}
         else:
             flash(f"已推荐“{made['name']}”（{made['photos']} 张照片）。")
             return redirect(url_for("campaigns.nominate", campaign_id=campaign_id))
     return render_template("campaign/nominate.html", campaign=campaign, choices=choices, mine=mine,
-                           error=error, form=request.form), (error.status if error else 200)
+                           error=error, form=request.form), (error.status if error else 200), headers
 
 
 @bp.get("/<int:campaign_id>/photos/<int:photo_id>")

@@ -68,6 +68,14 @@ def _photo_dir():
     return photo_dir()
 
 
+def _photo_limit() -> int:
+    return current_app.config["YIZHAN_PHOTO_UPLOADS_PER_USER"]
+
+
+def _too_many_photos(exc: RateLimited):
+    return too_many(core.photo_limit_message(_photo_limit(), exc.retry_after), exc)
+
+
 def _multipart():
     """(form fields, photos as (filename, bytes)) of a multipart request, as the web form sends."""
     protect_session()
@@ -86,8 +94,12 @@ def nominate(campaign_id):
     """Nominate a station (union: its own; organiser: any): JSON, or multipart with photos."""
     if request.mimetype == "multipart/form-data":
         data, photos = _multipart()
-        return jsonify(core.nominate(get_db(), campaign_id, data, g.user, photos=photos,
-                                     photo_dir=_photo_dir())), 201
+        try:
+            made = core.nominate(get_db(), campaign_id, data, g.user, photos=photos, photo_dir=_photo_dir(),
+                                 photo_limit=_photo_limit())
+        except RateLimited as exc:
+            return _too_many_photos(exc)
+        return jsonify(made), 201
     return jsonify(core.nominate(get_db(), campaign_id, _body(), g.user)), 201
 
 
@@ -98,8 +110,12 @@ def nomination_photos(campaign_id, station_id):
     if request.mimetype != "multipart/form-data":
         raise core.CampaignError("请以 multipart/form-data 上传照片（字段 photos）", "photos")
     _, photos = _multipart()
-    return jsonify(core.add_photos(get_db(), campaign_id, station_id, photos, g.user,
-                                   photo_dir=_photo_dir())), 201
+    try:
+        added = core.add_photos(get_db(), campaign_id, station_id, photos, g.user, photo_dir=_photo_dir(),
+                                photo_limit=_photo_limit())
+    except RateLimited as exc:
+        return _too_many_photos(exc)
+    return jsonify(added), 201
 
 
 @bp.post("/<int:campaign_id>/stage")
