@@ -107,18 +107,27 @@ def _locked(folder: Path):
 
 # --- processes ------------------------------------------------------------------------------
 
-def _born(pid: int):
-    """When process ``pid`` started (clock ticks since boot, Linux), or None when unknown:
-    with the pid, it tells a live job from an unrelated process that reused its number."""
+def _stat(pid: int) -> list | None:
+    """The fields of ``/proc/<pid>/stat`` after the command's name (Linux), or None."""
     try:
-        stat = Path(f"/proc/{int(pid)}/stat").read_text()
-        return int(stat.rsplit(")", 1)[1].split()[19])
+        return Path(f"/proc/{int(pid)}/stat").read_text().rsplit(")", 1)[1].split()
     except (OSError, ValueError, IndexError):
         return None
 
 
+def _born(pid: int):
+    """When process ``pid`` started (clock ticks since boot, Linux), or None when unknown:
+    with the pid, it tells a live job from an unrelated process that reused its number."""
+    fields = _stat(pid)
+    try:
+        return int(fields[19]) if fields else None
+    except (ValueError, IndexError):
+        return None
+
+
 def alive(pid, born=None) -> bool:
-    """Whether process ``pid`` runs (and, when ``born`` is known, is the one born then)."""
+    """Whether process ``pid`` runs (and, when ``born`` is known, is the one born then);
+    a zombie — dead, not yet reaped by its parent — does not."""
     if not pid:
         return False
     try:
@@ -127,7 +136,10 @@ def alive(pid, born=None) -> bool:
         return False
     except PermissionError:
         pass
-    return born is None or _born(pid) in (None, born)
+    fields = _stat(pid)
+    if fields is None:
+        return True  # no /proc: the signal's answer is all there is
+    return fields[0] != "Z" and (born is None or _born(pid) == born)
 
 
 def _prune(folder: Path, queue: dict, grace_s: float) -> None:
@@ -210,8 +222,9 @@ def leave(folder: Path, key: str) -> None:
 
 
 def place(folder: Path, key: str, grace_s: float = GRACE_S) -> dict | None:
-    """{"ahead": jobs before this one (running or waiting), "running", "at_once", "pid"}
-    for a job in the queue, or None when it is not (finished, failed, dropped)."""
+    """{"ahead": jobs before this one (running or waiting; None once its turn has come),
+    "running", "at_once", "pid", "state"} for a job in the queue, or None when it is not
+    (finished, failed, dropped)."""
     with _locked(folder) as queue:
         _prune(Path(folder), queue, grace_s)
         jobs = queue["jobs"]
@@ -219,7 +232,7 @@ def place(folder: Path, key: str, grace_s: float = GRACE_S) -> dict | None:
         if at is None:
             return None
         entry = jobs[at]
-        return {"ahead": at if entry["state"] == "queued" else 0,
+        return {"ahead": at if entry["state"] == "queued" else None,
                 "running": sum(1 for e in jobs if e["state"] == "running"),
                 "at_once": entry["at_once"], "pid": entry.get("pid"), "state": entry["state"]}
 
