@@ -13,7 +13,8 @@ the same queue, and no two take the last free slot.  A job's process is started 
 as the job is queued (``python -m stations.plan_queue DB KEY``) and waits for its turn
 here, importing nothing but the standard library while it waits (a bare interpreter, a
 few MB); when its turn comes it imports and runs the work for its kind (``RUNNERS``) and
-leaves the queue when done.
+leaves the queue when done.  It runs at a lower CPU priority (``NICE``) than the web
+workers, so riders' requests come first when both cores are busy.
 
 A process that died — killed, out of memory, a web worker restarted — holds no slot:
 whoever takes the lock next (a waiting job, a page polling its job, a new job) finds its
@@ -42,6 +43,7 @@ RUNNERS = {"plan": "stations.coverage.jobs:run_plan_job",
 GRACE_S = 120          # a queued job whose process never showed up is dropped after this
 POLL_S = 0.5           # how often a waiting job looks whether its turn has come
 GIVE_UP_S = 24 * 3600  # a job that waited a day is failed (its files are removed then anyway)
+NICE = 10              # a job's CPU priority below the web workers'
 _WHAT = {"plan": "计算", "demand": "读取文件的", "candidates": "读取文件的"}
 
 
@@ -260,6 +262,10 @@ def main(argv=None) -> int:
         print("usage: python -m stations.plan_queue DB KEY", file=sys.stderr)
         return 2
     db_path, key = args
+    try:
+        os.nice(NICE)  # riders' requests in the web workers come first when the cores are busy
+    except OSError:
+        pass
     folder = jobs_dir(db_path)
     entry = next((e for e in (read_json(folder / "queue.json") or {}).get("jobs", []) if e.get("key") == key), None)
     if entry is None or not wait_turn(folder, key):

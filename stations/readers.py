@@ -306,7 +306,13 @@ def _cell(parser, element, row_number):
         match = _COORD.match(ref)
         if not match:
             raise FileProblem(f"XLSX 工作表第 {row_number} 行的单元格地址“{ref[:20]}”无效")
+        if not len(element):  # an empty cell (only a style): nothing to read but its place
+            parser.col_counter = _column_number(match[1])
+            return parser.col_counter, None
         element.set("r", f"{match[1]}{row_number}")  # a row of its own tells the row
+    elif not len(element):
+        parser.col_counter += 1
+        return parser.col_counter, None
     try:
         found = parser.parse_cell(element)
     except (ValueError, IndexError, TypeError, KeyError, OverflowError) as exc:

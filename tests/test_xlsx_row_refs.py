@@ -155,3 +155,16 @@ def test_demand_cli_reads_a_sheet_without_references(app, fresh_db, tmp_path):
     result = app.test_cli_runner().invoke(args=["demand", "import", "订单", str(path)])
     assert result.exit_code == 0, result.output
     assert fresh_db.execute("SELECT points FROM demand_layers").fetchone()[0] == 1
+
+
+def test_empty_cells_keep_the_place_of_the_cells_after_them():
+    """Empty cells (a style only) are skipped without being parsed, yet a cell without a
+    reference after them still lands in the next column."""
+    from stations import readers
+    from tests.test_import_hostile import text_cell, xlsx
+
+    sheet = ('<row r="1">' + text_cell("A1", "名称") + '<c r="B1" s="1"/><c s="1"/>'
+             '<c t="inlineStr"><is><t>纬度</t></is></c></row>'
+             '<row><c/><c r="B2"><v>116.4</v></c><c/><c><v>39.9</v></c></row>')
+    rows = list(readers.iter_xlsx(io.BytesIO(xlsx(sheet))))
+    assert rows == [(1, ["名称", None, None, "纬度"]), (2, [None, 116.4, None, 39.9])]
