@@ -20,11 +20,18 @@
       });
     }
   }
-  // A background job (/plan/jobs/<key>): follow its stages, show the results when done.
+  // A background job (/plan/jobs/<key>): its place in the queue, then its stages; the outcome when done.
   var job = document.getElementById("plan-job");
   if (!job || !document.getElementById("plan-job-stages")) { return; }
   var failures = 0;
   function show(s) {
+    var queue = document.getElementById("plan-job-queue");
+    if (queue) {
+      queue.hidden = s.state !== "queued" || s.ahead === null || s.ahead === undefined;
+      if (!queue.hidden) {
+        queue.textContent = "排队中：前面还有 " + s.ahead + " 个任务（同时最多运行 " + s.at_once + " 个后台任务）";
+      }
+    }
     document.getElementById("plan-job-progress").value = s.step;
     document.getElementById("plan-job-stage").textContent =
       "第 " + s.step + " / " + s.steps + " 步：" + s.stage_name;

@@ -254,7 +254,7 @@ def launch(db_path, job_id) -> None:
 
 def start_detached(command: list[str], log: Path) -> None:
     """Run ``command`` in the background, detached, its output appended to ``log`` (also
-    how the /plan page's long coverage work starts: ``stations.coverage.jobs``)."""
+    how the /plan page's background jobs start: ``stations.plan_queue``)."""
     env = dict(os.environ)
     package_root = str(Path(__file__).resolve().parents[1])
     env["PYTHONPATH"] = package_root + (os.pathsep + env["PYTHONPATH"] if env.get("PYTHONPATH") else "")

@@ -181,7 +181,7 @@ def _too_wide(row, column, letters=None):
 
 _NS = "{http://schemas.openxmlformats.org/spreadsheetml/2006/main}"
 _ROW, _CELL, _SHEET_DATA = _NS + "row", _NS + "c", _NS + "sheetData"
-_COORD = re.compile(r"^\$?([A-Za-z]{1,3})\$?(\d{1,7})$")
+_COORD = re.compile(r"^\$?([A-Za-z]{1,3})\$?([0-9]{1,7})$")
 
 
 def _column_number(letters: str) -> int:
@@ -234,7 +234,13 @@ def iter_xlsx(stream, max_row_number: int = MAX_ROWS + 11):
                                      date_formats=book._date_formats,
                                      timedelta_formats=book._timedelta_formats)
             with sheet._get_source() as source:
-                yield from _sheet_rows(source, parser, max_row_number)
+                try:
+                    yield from _sheet_rows(source, parser, max_row_number)
+                except FileProblem:
+                    raise
+                except Exception as exc:  # noqa: BLE001 - a case not foreseen above is still the file's fault
+                    raise FileProblem(f"无法读取 XLSX 工作表：文件结构损坏（{_brief(exc)}）。"
+                                      "请在 Excel 中打开后另存为 .xlsx 再导入") from None
         finally:
             book.close()
 
@@ -277,15 +283,20 @@ def _sheet_rows(source, parser, max_row_number):
         raise FileProblem(f"XLSX 工作表的 XML 已损坏（第 {line} 行第 {column} 列：{_brief(exc)}）") from None
 
 
+_ROW_NUMBER = re.compile(r"^\s*\+?([0-9]{1,7})(?:\.0*)?\s*$")  # an unsignedInt as spreadsheets write it
+MAX_SHEET_ROW = 1_048_576  # Excel's last row: a larger number is no row of a real sheet
+
+
 def _row_number(text, previous):
+    """A ``<row r="…">`` as a number: missing means the next row; anything but an integer
+    from 1 to Excel's last row (inf, nan, -1, 1e308, abc, 40 digits) is a broken file."""
     if text is None:
         return previous + 1
-    try:
-        number = int(float(text))
-    except ValueError:
-        raise FileProblem(f"XLSX 工作表的行号“{text[:20]}”无效") from None
-    if number < 1:
-        raise FileProblem(f"XLSX 工作表的行号 {number} 无效")
+    match = _ROW_NUMBER.match(text)
+    number = int(match[1]) if match else 0
+    if not 1 <= number <= MAX_SHEET_ROW:
+        raise FileProblem(f"XLSX 工作表的行号“{text[:20]}”无效：应为 1 到 {MAX_SHEET_ROW:,} 的整数。"
+                          "文件可能已损坏，请在 Excel 中打开后另存为 .xlsx 再导入")
     return number
 
 
@@ -295,7 +306,13 @@ def _cell(parser, element, row_number):
         match = _COORD.match(ref)
         if not match:
             raise FileProblem(f"XLSX 工作表第 {row_number} 行的单元格地址“{ref[:20]}”无效")
+        if not len(element):  # an empty cell (only a style): nothing to read but its place
+            parser.col_counter = _column_number(match[1])
+            return parser.col_counter, None
         element.set("r", f"{match[1]}{row_number}")  # a row of its own tells the row
+    elif not len(element):
+        parser.col_counter += 1
+        return parser.col_counter, None
     try:
         found = parser.parse_cell(element)
     except (ValueError, IndexError, TypeError, KeyError, OverflowError) as exc:

@@ -74,6 +74,9 @@ SETTINGS = [
     Setting("YIZHAN_PLAN_BACKGROUND_CELLS", 300_000,
             "Grid cells (estimated) above which /plan runs its work in a background process and "
             "shows its stages; 0 runs every request in the background."),
+    Setting("YIZHAN_PLAN_JOBS_AT_ONCE", 2,
+            "Background /plan jobs (long computations, demand and candidates uploads; each can take "
+            "about 1 GB) running at once; the others wait their turn, one per user."),
     Setting("YIZHAN_TILES", "amap",
             "Map tiles: amap (GCJ-02, reachable in China; points are converted before drawing) "
             "or osm (WGS-84; tile.openstreetmap.org is often slow or blocked in China)."),

@@ -96,3 +96,37 @@ def finish_import(client, response, timeout=90.0):
             return client.get(page)
         assert time.monotonic() < deadline, f"import job still {status['state']} after {timeout} s"
         time.sleep(0.1)
+
+
+@pytest.fixture
+def inline_plan_jobs(monkeypatch):
+    """/plan's background jobs (stations.plan_queue) run inside the request that queues them;
+    other detached commands start as usual.  The queue tests start real processes."""
+    from stations import jobs, plan_queue
+
+    detached = jobs.start_detached
+
+    def start(command, log):
+        if command[1:3] == ["-m", "stations.plan_queue"]:
+            plan_queue.main(command[3:])
+        else:
+            detached(command, log)
+
+    monkeypatch.setattr(jobs, "start_detached", start)
+
+
+def finish_plan_job(client, response, timeout=90.0):
+    """Follow a /plan upload or long computation (303 to its job's page) until the job
+    ends; the job's page then (not followed further)."""
+    import time
+
+    assert response.status_code == 303, response.get_data(as_text=True)[:500]
+    page = response.headers["Location"]
+    assert re.fullmatch(r"/plan/jobs/[0-9a-f]{16}", page), page
+    deadline = time.monotonic() + timeout
+    while True:
+        status = client.get(page + ".json").get_json()
+        if status["finished"]:
+            return client.get(page)
+        assert time.monotonic() < deadline, f"/plan job still {status['state']} after {timeout} s"
+        time.sleep(0.1)

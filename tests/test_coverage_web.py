@@ -105,14 +105,14 @@ def test_plan_page_is_for_planners_and_admins(filled, client, auth):
     assert client.get("/plan").status_code == 403
 
 
-def test_demand_upload_through_the_page(filled, client, auth):
-    from tests.conftest import csrf_token
+def test_demand_upload_through_the_page(filled, client, auth, inline_plan_jobs):
+    from tests.conftest import csrf_token, finish_plan_job
 
     auth.login("planner")
     token = csrf_token(client, "/plan")
     data = {"name": "订单${x}", "datum": "wgs84", "csrf_token": token,
             "file": (io.BytesIO("经度,纬度,订单量\n116.40,39.91,5\n".encode()), "o.csv")}
-    answer = client.post("/plan/demand", data=data, content_type="multipart/form-data")
+    answer = finish_plan_job(client, client.post("/plan/demand", data=data, content_type="multipart/form-data"))
     assert "已保存需求图层" in answer.get_data(as_text=True)
     figures = client.get("/api/v1/coverage", query_string={**QUERY, "demand": "订单${x}"}).get_json()
     assert figures["overall"]["demand_covered_share"] == 1.0
@@ -231,13 +231,15 @@ CANDIDATES = "名称,经度,纬度\n候选甲,116.4000,39.9150\n候选乙,116.42
 
 
 def upload_candidates(client, text, query, filename="c.csv"):
-    from tests.conftest import csrf_token
+    """The upload, read in its background job: the job's page at its end."""
+    from tests.conftest import csrf_token, finish_plan_job
 
     data = {"csrf_token": csrf_token(client, "/plan"), "datum": "wgs84", "query": query,
             "file": (io.BytesIO(text.encode()), filename)}
-    return client.post("/plan/candidates", data=data, content_type="multipart/form-data")
+    return finish_plan_job(client, client.post("/plan/candidates", data=data, content_type="multipart/form-data"))
 
 
+@pytest.mark.usefixtures("inline_plan_jobs")
 def test_candidate_upload_on_the_page_picks_from_the_file_and_keeps_the_settings(filled, client, runner,
                                                                                    auth, tmp_path):
     from urllib.parse import parse_qs, urlsplit
@@ -272,6 +274,7 @@ def test_candidate_upload_on_the_page_picks_from_the_file_and_keeps_the_settings
     assert not re.findall(r"<td>候选[甲乙丙]</td>", page)
 
 
+@pytest.mark.usefixtures("inline_plan_jobs")
 def test_a_bad_candidates_file_is_refused_whole_with_rows_named(filled, client, auth, db_path):
     from stations.coverage.candidates import candidates_dir
 
@@ -302,6 +305,7 @@ def test_an_unknown_or_forged_candidates_key_is_explained(filled, client, auth, 
     assert download.status_code == 400 and "重新上传" in download.get_data(as_text=True)
 
 
+@pytest.mark.usefixtures("inline_plan_jobs")
 def test_the_page_says_why_nothing_is_suggested_and_in_what_unit_demand_is(filled, client, auth):
     auth.login("planner")
     none_asked = client.get("/plan", query_string={**QUERY, "run": "1", "p": "0"}).get_data(as_text=True)

@@ -113,14 +113,16 @@ CANDIDATES = ("名称,经度,纬度\n"
 
 
 def _upload_candidates(client, auth, text):
-    from tests.conftest import csrf_token
+    """The upload, read in its background job: the job's page at its end."""
+    from tests.conftest import csrf_token, finish_plan_job
 
     auth.login("planner")
-    return client.post("/plan/candidates", data={
+    return finish_plan_job(client, client.post("/plan/candidates", data={
         "csrf_token": csrf_token(client, "/plan"), "query": PLAN_QUERY,
-        "file": (io.BytesIO(text.encode()), "candidates.csv")})
+        "file": (io.BytesIO(text.encode()), "candidates.csv")}))
 
 
+@pytest.mark.usefixtures("inline_plan_jobs")
 def test_candidate_names_with_control_characters_are_refused(client, auth):
     response = _upload_candidates(client, auth, "名称,经度,纬度\n\x00站\x07,115.937032,40.374896\n")
     text = response.get_data(as_text=True)
@@ -128,6 +130,7 @@ def test_candidate_names_with_control_characters_are_refused(client, auth):
     assert "控制字符 U+0000" in text and "\x00" not in text
 
 
+@pytest.mark.usefixtures("inline_plan_jobs")
 def test_plan_downloads_defuse_formula_like_names(client, auth):
     response = _upload_candidates(client, auth, CANDIDATES)
     assert response.status_code == 302, response.get_data(as_text=True)[:300]

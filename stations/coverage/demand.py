@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import io
 import math
+import sqlite3
 import unicodedata
 
 import numpy as np
@@ -25,7 +26,7 @@ from ..storage import now_iso
 from .figures import DemandPoints
 from .grid import CoverageError
 
-__all__ = ["WEIGHT_HEADERS", "MAX_POINTS", "read_points", "import_layer", "list_layers",
+__all__ = ["WEIGHT_HEADERS", "MAX_POINTS", "read_points", "check_new_name", "import_layer", "list_layers",
            "delete_layer", "load_layer_points", "format_layer_report", "PointsReport"]
 
 WEIGHT_HEADERS = ["权重", "需求", "需求量", "数量", "单量", "订单量", "订单数", "人数", "次数", "频次",
@@ -276,28 +277,41 @@ def _check_name(name) -> str:
     return text
 
 
-def import_layer(db, name, data: bytes, filename: str = "", *, datum="wgs84", region="beijing",
-                 username=None, dry_run=False) -> PointsReport:
-    """Check a file and store it as a demand layer, all or nothing.
-
-    Raises CoverageError for a bad or taken name; file and row problems are in the
-    report (``report.ok`` false, nothing written).
-    """
+def check_new_name(db, name) -> str:
+    """The name a new layer would be stored under; CoverageError('name') for a bad or taken one."""
     name = _check_name(name)
     if db.execute("SELECT 1 FROM demand_layers WHERE name = ?", [name]).fetchone():
         raise CoverageError("name", f"已有名为“{name}”的需求图层；请换个名字或先删除它")
+    return name
+
+
+def import_layer(db, name, data: bytes, filename: str = "", *, datum="wgs84", region="beijing",
+                 username=None, dry_run=False, progress=None) -> PointsReport:
+    """Check a file and store it as a demand layer, all or nothing.
+
+    Raises CoverageError for a bad or taken name; file and row problems are in the
+    report (``report.ok`` false, nothing written).  ``progress(stage)`` is told "read",
+    then "store" before the layer is written.
+    """
+    progress = progress or (lambda stage: None)
+    name = check_new_name(db, name)
+    progress("read")
     report = read_points(data, filename, datum=datum, region=region)
     report.dry_run = dry_run
     if not report.ok or dry_run:
         return report
+    progress("store")
     keep = np.isfinite(report.lons)  # rows with only a warning (just outside) are kept
     triples = np.column_stack([report.lons[keep], report.lats[keep], report.weights[keep]])
-    with db.atomic():
-        db.execute(
-            "INSERT INTO demand_layers (name, filename, datum, points, total_weight, created_at, "
-            "created_by, data) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
-            [name, filename or None, report.datum, len(triples), float(triples[:, 2].sum()),
-             now_iso(), username, triples.astype("<f8").tobytes()])
+    try:
+        with db.atomic():
+            db.execute(
+                "INSERT INTO demand_layers (name, filename, datum, points, total_weight, created_at, "
+                "created_by, data) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                [name, filename or None, report.datum, len(triples), float(triples[:, 2].sum()),
+                 now_iso(), username, triples.astype("<f8").tobytes()])
+    except sqlite3.IntegrityError:  # stored meanwhile by another upload of the same name
+        raise CoverageError("name", f"已有名为“{name}”的需求图层；请换个名字或先删除它") from None
     report.written = len(triples)
     return report
 

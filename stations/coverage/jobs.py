@@ -5,15 +5,16 @@ what-if, optionally the map), calling ``progress(stage)`` before each stage.  A 
 request runs it inside the web request; a large one (an estimated grid above a
 setting) runs it in a process of its own, started detached the way import jobs are
 (``stations.jobs.start_detached``), so no web worker (gevent or not) computes for long
-or holds a thread.  The job writes its status — the stage it is in — to a small JSON
-file after each stage, then its results and map beside it; the page reads the status
-until the results are there.  Files live in ``plan_jobs/`` beside the database and are
-removed after a day.
+or holds a thread.  Uploads of demand layers and candidate sites are jobs too
+(``stations.coverage.uploads``).  Every job takes its turn in ``stations.plan_queue``
+(a bounded number at once, one per user).  The job writes its status — the stage it
+is in — to a small JSON file after each stage, then its results (and map) beside it;
+the page reads the status until the results are there.  Files live in ``plan_jobs/``
+beside the database and are removed after a day.
 """
 
 from __future__ import annotations
 
-import json
 import math
 import os
 import re
@@ -23,25 +24,24 @@ import time
 import traceback
 from pathlib import Path
 
+from .. import plan_queue as queue
+from ..plan_queue import AlreadyQueued, jobs_dir
 from .candidates import candidates_dir, load_candidates
 from .grid import PARAMETER_LABELS, CoverageError
 
-__all__ = ["STAGES", "KEEP_HOURS", "jobs_dir", "estimated_cells", "plan_results", "gaps_and_suggestions",
-           "gaps_for", "suggestions_for", "start_plan_job",
-           "job_status", "job_result", "job_map_path", "run_plan_job", "main"]
+__all__ = ["STAGES", "KIND_STAGES", "KEEP_HOURS", "AlreadyQueued", "jobs_dir", "estimated_cells", "plan_results",
+           "gaps_and_suggestions", "gaps_for", "suggestions_for", "submit_job", "start_plan_job",
+           "job_status", "job_result", "job_request", "job_map_path", "job_file", "begin_job", "run_plan_job"]
 
 STAGES = [("grid", "划分网格，统计每个格子在几个站点的服务圈内"), ("figures", "计算各区覆盖指标"),
           ("gaps", "找出需求缺口"), ("suggest", "选址：建议新站点"), ("criticality", "找出关键站点"),
           ("whatif", "假设分析"), ("map", "绘制覆盖地图")]
-STAGE_NAMES = dict(STAGES)
+KIND_STAGES = {"plan": STAGES,
+               "demand": [("read", "读取并逐行检查文件"), ("store", "保存需求图层")],
+               "candidates": [("read", "读取并逐行检查文件"), ("store", "保存候选点")]}
 KEEP_HOURS = 24
 _START_GRACE_S = 120  # a queued job whose process never started is failed after this
 _KEY = re.compile(r"^[0-9a-f]{16}$")
-
-
-def jobs_dir(db_path) -> Path:
-    """``plan_jobs/`` beside the database file."""
-    return Path(db_path).resolve().parent / "plan_jobs"
 
 
 def estimated_cells(region: str, districts, cell_m: float) -> int:
@@ -146,84 +146,114 @@ def _path(folder: Path, key: str, suffix: str) -> Path:
     return folder / f"{key}.{suffix}"
 
 
-def _write(path: Path, data) -> None:
-    partial = path.with_name(path.name + ".tmp")
-    partial.write_text(json.dumps(data, ensure_ascii=False, default=str), encoding="utf-8")
-    partial.replace(path)  # a reader never sees half a file
+def job_file(db_path, key: str, suffix: str) -> Path:
+    """A file of job ``key`` (``upload``, ``request.json``…); KeyError for a malformed key."""
+    return _path(jobs_dir(db_path), key, suffix)
 
 
-def _read(path: Path):
-    try:
-        return json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, ValueError):
-        return None
+_write, _read = queue.write_json, queue.read_json
 
 
-def start_plan_job(db_path, args: list, region: str, map_options: dict, launch=None) -> str:
-    """Queue the page's work for these arguments (a list of (name, value) pairs) and start
-    its process; returns the job's key.  Old jobs' files are removed first."""
-    from ..jobs import start_detached
-
-    folder = jobs_dir(db_path)
-    folder.mkdir(mode=0o700, parents=True, exist_ok=True)
+def _forget_old(folder: Path) -> None:
     cutoff = time.time() - KEEP_HOURS * 3600
     for old in folder.iterdir():
+        if old.name.startswith("queue."):
+            continue  # the queue's lock and list stay (removing a lock file breaks the lock)
         try:
             if old.stat().st_mtime < cutoff:
                 old.unlink()
         except OSError:
             pass  # another worker removed it first
+
+
+def submit_job(db_path, kind: str, request: dict, *, username=None, at_once: int = 2, launch=None,
+               files=None) -> str:
+    """Queue a job of ``kind`` (``plan``, ``demand``, ``candidates``) and start its process,
+    which waits for its turn; returns the job's key.  ``files(path_for)`` writes the job's
+    own files first (an upload: ``path_for("upload")``).  AlreadyQueued when ``username``
+    has a job queued or running (nothing is kept).  Old jobs' files are removed first."""
+    from ..jobs import start_detached
+
+    folder = jobs_dir(db_path)
+    folder.mkdir(mode=0o700, parents=True, exist_ok=True)
+    _forget_old(folder)
+    mine = queue.queued_for(folder, username, grace_s=_START_GRACE_S)
+    if mine is not None:  # before saving an upload that would be refused
+        raise AlreadyQueued(mine, "")
     key = secrets.token_hex(8)
-    _write(_path(folder, key, "request.json"), {"args": [list(pair) for pair in args], "region": region,
-                                                "map": map_options})
-    _write(_path(folder, key, "status.json"), {"state": "queued", "stage": None, "queued_at": time.time()})
-    command = [sys.executable, "-m", "stations.coverage.jobs", str(Path(db_path).resolve()), key]
+    try:
+        if files is not None:
+            files(lambda suffix: _path(folder, key, suffix))
+        _write(_path(folder, key, "request.json"), {**request, "kind": kind, "user": username})
+        _write(_path(folder, key, "status.json"), {"state": "queued", "stage": None, "kind": kind,
+                                                   "queued_at": time.time()})
+        queue.enqueue(folder, key, kind=kind, db_path=db_path, user=username, at_once=at_once,
+                      grace_s=_START_GRACE_S)
+    except BaseException:
+        for path in folder.glob(f"{key}.*"):
+            path.unlink(missing_ok=True)
+        raise
+    command = [sys.executable, "-m", "stations.plan_queue", str(Path(db_path).resolve()), key]
     (launch or start_detached)(command, _path(folder, key, "log"))
     return key
 
 
+def start_plan_job(db_path, args: list, region: str, map_options: dict, launch=None, *, username=None,
+                   at_once: int = 2) -> str:
+    """Queue the page's work for these arguments (a list of (name, value) pairs) and start
+    its process; returns the job's key (see ``submit_job``)."""
+    return submit_job(db_path, "plan", {"args": [list(pair) for pair in args], "region": region,
+                                        "map": map_options}, username=username, at_once=at_once, launch=launch)
+
+
 def job_status(db_path, key: str) -> dict | None:
-    """{"state": queued|running|done|failed, "stage", "stage_name", "step", "steps",
-    "message"} for a job, or None when there is no such job.  A job whose process has
-    died (killed, out of memory) is reported failed."""
+    """{"state": queued|running|done|failed, "kind", "stage", "stage_name", "step", "steps",
+    "message", and while queued "ahead" (jobs before it) and "at_once"} for a job, or None
+    when there is no such job.  A job whose process has died (killed, out of memory) is
+    reported failed, and its place in the queue is freed."""
     folder = jobs_dir(db_path)
     try:
-        status = _read(_path(folder, key, "status.json"))
+        path = _path(folder, key, "status.json")
     except KeyError:
         return None
+    if not path.is_file():
+        return None
+    spot = queue.place(folder, key, grace_s=_START_GRACE_S)  # drops dead jobs, marking them failed
+    status = _read(path)
     if status is None:
         return None
+    kind = status.get("kind", "plan")
     state = status.get("state")
-    if state == "running" and not _alive(status.get("pid")):
-        status = {**status, "state": "failed", "message": "计算进程意外结束（可能内存不足或被终止），请重试"}
-    elif state == "queued" and time.time() - status.get("queued_at", 0) > _START_GRACE_S:
-        status = {**status, "state": "failed", "message": "计算进程没有启动，请重试"}
+    if state == "running" and not queue.alive(status.get("pid")):
+        status = _failed(folder, key, status, queue.failure(kind, "died"))
+    elif state == "queued" and spot is None:
+        status = _failed(folder, key, status, "任务已不在队列中，请重试")
+    elif state == "queued":
+        status.update(ahead=spot["ahead"], at_once=spot["at_once"])
+    stages = KIND_STAGES.get(kind, STAGES)
     stage = status.get("stage")
-    keys = [k for k, _ in STAGES]
-    status["stage_name"] = STAGE_NAMES.get(stage, "排队等待开始")
+    keys = [k for k, _ in stages]
+    status["kind"] = kind
+    status["stage_name"] = dict(stages).get(stage, "排队等待开始")
     status["step"] = keys.index(stage) + 1 if stage in keys else 0
-    status["steps"] = len(STAGES)
+    status["steps"] = len(stages)
     status["stages"] = [{"key": k, "name": n, "done": status["state"] == "done" or (
         stage in keys and keys.index(k) < keys.index(stage)), "current": k == stage and status["state"] == "running"}
-        for k, n in STAGES]
+        for k, n in stages]
     status["finished"] = status["state"] in ("done", "failed")
     return status
 
 
-def _alive(pid) -> bool:
-    if not pid:
-        return False
-    try:
-        os.kill(int(pid), 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
+def _failed(folder: Path, key: str, status: dict, message: str) -> dict:
+    """Record that a job ended without its process saying so, and free its place."""
+    status = {**status, "state": "failed", "message": message, "finished_at": time.time()}
+    _write(_path(folder, key, "status.json"), status)
+    queue.leave(folder, key)
+    return status
 
 
 def job_result(db_path, key: str) -> dict | None:
-    """The results of a finished job (and the arguments it ran with), or None."""
+    """The results of a finished job (its ``kind`` and the request it ran with), or None."""
     folder = jobs_dir(db_path)
     try:
         result = _read(_path(folder, key, "result.json"))
@@ -232,7 +262,18 @@ def job_result(db_path, key: str) -> dict | None:
         return None
     if result is None or request is None:
         return None
-    return {**result, "args": [tuple(pair) for pair in request["args"]]}
+    kind = request.get("kind", "plan")
+    if kind == "plan":
+        return {**result, "kind": kind, "args": [tuple(pair) for pair in request["args"]]}
+    return {**result, "kind": kind, "request": request}
+
+
+def job_request(db_path, key: str) -> dict | None:
+    """What job ``key`` was asked to do (its kind, user and parameters), or None."""
+    try:
+        return _read(_path(jobs_dir(db_path), key, "request.json"))
+    except KeyError:
+        return None
 
 
 def job_map_path(db_path, key: str) -> Path | None:
@@ -256,31 +297,48 @@ class _Args:
         return [v for k, v in self.pairs if k == name]
 
 
-def run_plan_job(db_path, key: str) -> str:
-    """Run one queued job to its end; returns its final state."""
-    from .. import storage
-
+def begin_job(db_path, key: str):
+    """(request, progress, finish) for job ``key`` about to run, or None when it is not
+    queued (it ran already, failed or is gone).  ``progress(stage)`` records the stage it
+    is in (and this process's pid, by which a death is noticed); ``finish(state,
+    **fields)`` its end, with the seconds it took."""
     folder = jobs_dir(db_path)
     request = _read(_path(folder, key, "request.json"))
     status_path = _path(folder, key, "status.json")
     status = _read(status_path) or {}
     if request is None or status.get("state") != "queued":
-        return status.get("state", "missing")
-    started = time.time()
+        return None
+    kind, started = request.get("kind", "plan"), time.time()
 
     def progress(stage):
-        _write(status_path, {"state": "running", "stage": stage, "pid": os.getpid(), "started_at": started,
-                             "updated_at": time.time()})
+        _write(status_path, {"state": "running", "kind": kind, "stage": stage, "pid": os.getpid(),
+                             "started_at": started, "updated_at": time.time()})
 
+    def finish(state, **fields):
+        now = time.time()
+        _write(status_path, {"state": state, "kind": kind, "stage": None, **fields, "started_at": started,
+                             "finished_at": now, "seconds": round(now - started, 1)})
+
+    return request, progress, finish
+
+
+def run_plan_job(db_path, key: str) -> str:
+    """Run one queued job to its end; returns its final state."""
+    from .. import storage
+
+    begun = begin_job(db_path, key)
+    if begun is None:
+        return (_read(_path(jobs_dir(db_path), key, "status.json")) or {}).get("state", "missing")
+    request, progress, finish = begun
     progress("grid")
     db = storage.connect(db_path)
     try:
         results = plan_results(db, _Args(request["args"]), request["region"],
                                candidates_folder=candidates_dir(db_path), progress=progress,
                                map_options=request["map"])
-        _path(folder, key, "map.html").write_text(results.pop("map_html"), encoding="utf-8")
-        _write(_path(folder, key, "result.json"), results)
-        final = {"state": "done", "stage": None}
+        _path(jobs_dir(db_path), key, "map.html").write_text(results.pop("map_html"), encoding="utf-8")
+        _write(_path(jobs_dir(db_path), key, "result.json"), results)
+        final = {"state": "done"}
     except CoverageError as exc:
         final = {"state": "failed", "message": exc.text, "parameter": exc.parameter}
     except Exception:
@@ -288,19 +346,5 @@ def run_plan_job(db_path, key: str) -> str:
         final = {"state": "failed", "message": "计算时出现内部错误，已记录，请联系管理员"}
     finally:
         db.conn.close()
-    _write(status_path, {**final, "started_at": started, "finished_at": time.time(),
-                         "seconds": round(time.time() - started, 1)})
+    finish(**final)
     return final["state"]
-
-
-def main(argv=None) -> int:
-    """``python -m stations.coverage.jobs DB KEY``: run one /plan job."""
-    args = sys.argv[1:] if argv is None else argv
-    if len(args) != 2:
-        print("usage: python -m stations.coverage.jobs DB KEY", file=sys.stderr)
-        return 2
-    return 0 if run_plan_job(args[0], args[1]) == "done" else 1
-
-
-if __name__ == "__main__":
-    sys.exit(main())

@@ -11,11 +11,12 @@ from flask import (Blueprint, Response, current_app, flash, g, jsonify, redirect
 from werkzeug.datastructures import MultiDict
 
 from ..coverage import demand as demand_layers
-from ..coverage.candidates import candidates_dir, load_candidates, read_candidates, save_candidates
+from ..coverage.candidates import candidates_dir, load_candidates
 from ..coverage.gaps import GAP_COLUMNS, gaps_geojson
 from ..coverage.grid import CoverageError
-from ..coverage.jobs import (estimated_cells, gaps_and_suggestions, gaps_for, job_map_path, job_result, job_status,
-                             plan_results, start_plan_job, suggestions_for)
+from ..coverage.jobs import (AlreadyQueued, estimated_cells, gaps_and_suggestions, gaps_for, job_map_path,
+                             job_request, job_result, job_status, plan_results, start_plan_job, suggestions_for)
+from ..coverage.uploads import start_candidates_upload, start_demand_upload
 from ..coverage.planner import figures_answer, figures_csv, parse_params, region_districts, rows_csv, run
 from ..coverage.suggest import SUGGESTION_COLUMNS, suggestions_geojson
 from .access import allow
@@ -32,10 +33,6 @@ def _region():
 
 def _candidates_folder():
     return candidates_dir(current_app.config["YIZHAN_DB"])
-
-
-def _candidates():
-    return load_candidates(_candidates_folder(), request.args.get("candidates"))
 
 
 def _map_options():
@@ -74,27 +71,45 @@ def _off_the_loop(work, *args):
     return value
 
 
+def _at_once() -> int:
+    return max(1, int(current_app.config["YIZHAN_PLAN_JOBS_AT_ONCE"]))
+
+
+def _page_context(args, **extra) -> dict:
+    """What the planner page needs around its results, for these settings."""
+    context = {"districts": region_districts(_region()), "layers": demand_layers.list_layers(get_db()),
+               "args": args, "selected": args.getlist("district"),
+               "current_query": urlencode(list(args.items(multi=True))), "demand_form": {}}
+    try:
+        context["candidate_set"] = load_candidates(_candidates_folder(), args.get("candidates")) \
+            if args.get("candidates") else None
+    except CoverageError as exc:
+        context["candidate_set"], context["error"] = None, exc
+    context.update(extra)
+    return context
+
+
+def _refused_page(args, status: int, **extra):
+    """The planner page again, saying why (a busy user's link to their job, a bad name)."""
+    return render_template("plan/index.html", **_page_context(args, **extra)), status
+
+
 @bp.get("/plan")
 @allow(*PLANNERS)
 def index():
     """The planner page: the form, and for a submitted form every table and the map."""
-    db = get_db()
-    context = {"districts": region_districts(_region()), "layers": demand_layers.list_layers(db),
-               "args": request.args, "selected": request.args.getlist("district"),
-               "current_query": request.query_string.decode()}
-    try:
-        context["candidate_set"] = _candidates() if request.args.get("candidates") else None
-    except CoverageError as exc:
-        context["candidate_set"], context["error"] = None, exc
+    context = _page_context(request.args, current_query=request.query_string.decode())
     if request.args.get("run") and "error" not in context:
         try:
             if _long(parse_params(request.args)):
                 key = start_plan_job(current_app.config["YIZHAN_DB"], list(request.args.items(multi=True)),
-                                     _region(), _map_options())
+                                     _region(), _map_options(), username=g.user["username"], at_once=_at_once())
                 return redirect(url_for("plan.job", key=key), 303)
             context.update(_off_the_loop(lambda args, region, folder: plan_results(
-                db, args, region, candidates_folder=folder), request.args.copy(), _region(), _candidates_folder()),
-                           query=request.query_string.decode())
+                get_db(), args, region, candidates_folder=folder), request.args.copy(), _region(),
+                _candidates_folder()), query=request.query_string.decode())
+        except AlreadyQueued as busy:
+            return _refused_page(request.args, 409, busy=busy.key)
         except CoverageError as exc:
             context["error"] = exc
     return render_template("plan/index.html", **context)
@@ -103,13 +118,15 @@ def index():
 @bp.get("/plan/jobs/<key>")
 @allow(*PLANNERS)
 def job(key):
-    """Long work: its stages while it runs, then the page with its results."""
+    """Background work: its place in the queue and its stages, then its outcome."""
     db_path = current_app.config["YIZHAN_DB"]
     status = job_status(db_path, key)
     if status is None:
         return render_template("error.html", code=404, message="没有这项计算（计算结果保留一天），请重新计算。"), 404
-    result = job_result(db_path, key) if status["state"] == "done" else None
-    if result is None:
+    result = job_result(db_path, key) if status["finished"] else None
+    if status["kind"] != "plan" and status["finished"]:
+        return _upload_outcome(status, result, job_request(db_path, key) or {})
+    if result is None or status["state"] != "done":
         return render_template("plan/job.html", status=status, key=key)
     args = MultiDict(result.pop("args"))
     try:
@@ -121,18 +138,44 @@ def job(key):
                            layers=demand_layers.list_layers(get_db()), args=args, selected=args.getlist("district"),
                            current_query=urlencode(list(args.items(multi=True))), candidate_set=candidate_set,
                            query=urlencode(list(args.items(multi=True))), job_key=key, job_seconds=status.get("seconds"),
-                           **{k: v for k, v in result.items() if k != "criticality_all"})
+                           demand_form={}, **{k: v for k, v in result.items() if k not in ("criticality_all", "kind")})
+
+
+def _upload_outcome(status, result, asked):
+    """A finished upload: the layer stored or the report with its bad rows (the name kept
+    for another try); candidates read go back to the page with the settings they came with."""
+    result = result or {"ok": False, "text": status.get("message", ""), "message": status.get("message")}
+    if status["kind"] == "demand":
+        form = {"name": asked.get("name", ""), "datum": asked.get("datum", "wgs84")}
+        return render_template("plan/demand_report.html", ok=result["ok"], text=result["text"],
+                               demand_form=form), 200 if result["ok"] else 400
+    kept = [tuple(pair) for pair in asked.get("query", [])]
+    back = url_for("plan.index") + ("?" + urlencode(kept) if kept else "")
+    if not result["ok"]:
+        return render_template("plan/candidates_report.html", back=back, text=result["text"]), 400
+    flash(f"已读入候选点文件“{result['filename']}”：{result['count']} 个候选点；建议新站点将从中选取。")
+    return redirect(_with_candidates(kept, result["candidates"]))
+
+
+def _with_candidates(kept, key) -> str:
+    kept = [(k, v) for k, v in kept if k not in ("candidates", "run")] + [("candidates", key), ("run", "1")]
+    return url_for("plan.index") + "?" + urlencode(kept)
 
 
 @bp.get("/plan/jobs/<key>.json")
 @allow(*PLANNERS)
 def job_json(key):
-    """A job's state and stage, for the page's progress."""
-    status = job_status(current_app.config["YIZHAN_DB"], key)
+    """A job's state, place in the queue and stage, for the page's progress."""
+    db_path = current_app.config["YIZHAN_DB"]
+    status = job_status(db_path, key)
     if status is None:
         return jsonify(error={"status": 404, "message": "没有这项计算"}), 404
-    return jsonify({k: status.get(k) for k in ("state", "stage", "stage_name", "step", "steps", "stages",
-                                                 "finished", "message", "seconds")})
+    answer = {k: status.get(k) for k in ("state", "kind", "stage", "stage_name", "step", "steps", "stages",
+                                         "finished", "message", "seconds", "ahead", "at_once")}
+    result = job_result(db_path, key) if status["finished"] and status["kind"] != "plan" else None
+    if status["kind"] != "plan" and status["finished"]:
+        answer["ok"] = bool(result and result.get("ok"))
+    return jsonify(answer)
 
 
 @bp.get("/plan/jobs/<key>/map")
@@ -150,7 +193,7 @@ def job_map(key):
 def job_download(key, table, fmt):
     """A finished job's tables, as the page's downloads."""
     result = job_result(current_app.config["YIZHAN_DB"], key)
-    if result is None:
+    if result is None or result["kind"] != "plan":
         return render_template("error.html", code=404, message="计算结果已过期，请重新计算。"), 404
     args = MultiDict(result["args"])
     rows = {"gaps": result["gaps"], "suggestions": result["suggestions"], "criticality": result["criticality_all"]}
@@ -233,41 +276,40 @@ def download(table, fmt):
 @bp.post("/plan/demand")
 @allow(*PLANNERS)
 def demand_upload():
-    """Upload a demand layer (all or nothing)."""
-    upload = request.files.get("file")
+    """Upload a demand layer: saved and read in a background job (all or nothing)."""
+    upload, name = request.files.get("file"), request.form.get("name", "")
     if upload is None or not upload.filename:
         flash("请选择要上传的文件。")
         return redirect(url_for("plan.index"))
+    datum = request.form.get("datum") or "wgs84"
+    form = {"name": name, "datum": datum}
     try:
-        report = demand_layers.import_layer(get_db(), request.form.get("name", ""), upload.read(),
-                                            upload.filename, datum=request.form.get("datum") or "wgs84",
-                                            region=_region(), username=g.user["username"])
+        key = start_demand_upload(get_db(), current_app.config["YIZHAN_DB"], name, upload.save, upload.filename,
+                                  datum=datum, region=_region(), username=g.user["username"], at_once=_at_once())
     except CoverageError as exc:
-        flash(f"未导入：{exc.message}")
-        return redirect(url_for("plan.index"))
-    return render_template("plan/demand_report.html", report=report,
-                           text=demand_layers.format_layer_report(report, request.form.get("name", "")))
+        return _refused_page(MultiDict(), 400, demand_form=form, demand_error=exc.text)
+    except AlreadyQueued as busy:
+        return _refused_page(MultiDict(), 409, demand_form=form, busy=busy.key)
+    return redirect(url_for("plan.job", key=key), 303)
 
 
 @bp.post("/plan/candidates")
 @allow(*PLANNERS)
 def candidates_upload():
-    """Upload candidate sites for the suggestions; back to the page with every setting kept."""
+    """Upload candidate sites for the suggestions: read in a background job, then back to
+    the page with every setting kept."""
     kept = _kept_query(request.form.get("query", ""))
     upload = request.files.get("file")
-    back = url_for("plan.index") + ("?" + urlencode(kept) if kept else "")
     if upload is None or not upload.filename:
         flash("请选择候选点文件。")
-        return redirect(back)
-    report = read_candidates(upload.read(), upload.filename, datum=request.form.get("datum") or "wgs84",
-                             region=_region())
-    if not report.ok:
-        return render_template("plan/candidates_report.html", back=back,
-                               text=demand_layers.format_layer_report(report)), 400
-    key = save_candidates(candidates_dir(current_app.config["YIZHAN_DB"]), report)
-    flash(f"已读入候选点文件“{upload.filename}”：{len(report.lons)} 个候选点；建议新站点将从中选取。")
-    kept = [(k, v) for k, v in kept if k not in ("candidates", "run")] + [("candidates", key), ("run", "1")]
-    return redirect(url_for("plan.index") + "?" + urlencode(kept))
+        return redirect(url_for("plan.index") + ("?" + urlencode(kept) if kept else ""))
+    try:
+        key = start_candidates_upload(current_app.config["YIZHAN_DB"], upload.save, upload.filename,
+                                      datum=request.form.get("datum") or "wgs84", region=_region(), query=kept,
+                                      username=g.user["username"], at_once=_at_once())
+    except AlreadyQueued as busy:
+        return _refused_page(MultiDict(kept), 409, busy=busy.key)
+    return redirect(url_for("plan.job", key=key), 303)
 
 
 def _kept_query(raw: str) -> list:
