@@ -3,8 +3,8 @@ server-side sessions and limits on failed logins.
 
 A login is a row in ``sessions``; the browser's signed cookie carries a random
 token whose SHA-256 is the row's id.  Logging out deletes that row; changing a
-user's password or role deletes all of the user's rows, so a cookie saved
-earlier opens nothing.  Failed logins are counted per account and per client
+user's password or role deletes all of the user's rows and revokes the user's
+API token (``tokens``), so a cookie or a token saved earlier opens nothing.  Failed logins are counted per account and per client
 (``limits``) before any password is hashed.
 """
 
@@ -16,12 +16,15 @@ import re
 import secrets
 import time
 
+from typing import NamedTuple
+
 from . import limits as _limits
+from . import tokens as _tokens
 from .limits import Limit, RateLimited
 from .storage import now_iso, write_transaction
 
-__all__ = ["ROLES", "RateLimited", "UserError", "add_user", "authenticate", "end_session",
-           "end_user_sessions", "get_user", "hash_password", "list_users", "log_in",
+__all__ = ["ROLES", "Ended", "RateLimited", "UserError", "add_user", "authenticate", "end_session",
+           "end_user_logins", "end_user_sessions", "get_user", "hash_password", "list_users", "log_in",
            "same_union", "session_user", "set_password", "set_role", "speaks_for", "start_session",
            "verify_password"]
 
@@ -125,25 +128,42 @@ def _existing(db, username: str) -> dict:
     return user
 
 
-def set_password(db, username: str, password: str) -> int:
-    """Give a user a new password and end every session they have; returns how many."""
+def set_password(db, username: str, password: str) -> Ended:
+    """Give a user a new password; every session ends and the API token is revoked."""
     user = _existing(db, username)
     _check_password(password)
     digest = hash_password(password)
     with write_transaction(db):
         db.execute("UPDATE users SET password_hash = ? WHERE id = ?", [digest, user["id"]])
-        return end_user_sessions(db, user["id"])
+        return end_user_logins(db, user["id"])
 
 
-def set_role(db, username: str, role: str) -> int:
-    """Give a user another role and end every session they have; returns how many."""
+def set_role(db, username: str, role: str) -> Ended:
+    """Give a user another role; every session ends and the API token is revoked."""
     user = _existing(db, username)
     _check_role(role)
     if role == "union" and not user["union_name"]:
         raise UserError(f"user {username!r} has no union: add a union user with --union")
     with write_transaction(db):
         db.execute("UPDATE users SET role = ? WHERE id = ?", [role, user["id"]])
-        return end_user_sessions(db, user["id"])
+        return end_user_logins(db, user["id"])
+
+
+class Ended(NamedTuple):
+    """What ``end_user_logins`` ended: sessions, and API tokens (0 or 1)."""
+
+    sessions: int
+    tokens: int
+
+
+def end_user_logins(db, user_id: int) -> Ended:
+    """End every way a user is signed in: all sessions and the API token, in one transaction.
+
+    What changes a user's password or role calls this: a token a script kept would
+    otherwise go on acting with the old role, or for a password that was changed
+    because it leaked."""
+    with write_transaction(db):
+        return Ended(end_user_sessions(db, user_id), _tokens.revoke_tokens(db, user_id))
 
 
 # --- sessions --------------------------------------------------------------
