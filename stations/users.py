@@ -210,6 +210,9 @@ def end_user_sessions(db, user_id: int) -> int:
 
 # --- failed logins ---------------------------------------------------------
 
+KNOWN_DAYS = 30  # an account that signed in from a client stays known there this long (to 2x)
+
+
 def log_in(db, username: str, password: str, *, client: str, secret: str, per_account: int,
            per_client: int, window_s: int, now: float | None = None) -> dict | None:
     """Check a password under the failed-login limits; the user, or None if wrong.
@@ -224,13 +227,35 @@ def log_in(db, username: str, password: str, *, client: str, secret: str, per_ac
     refused.  The account limit holds whichever client guesses; it is the one
     a slow attack from many addresses meets.  Concurrent wrong guesses can pass
     the limit by at most the number of attempts in flight at that moment.
+
+    One exception to the client limit: an account that signed in from this client
+    within the last ``KNOWN_DAYS`` days (a union office's staff behind its one
+    address) still gets its password checked past the client limit, under its
+    own account limit.  The right password logs in; a wrong one is counted and
+    answered RateLimited (``client``) like every other attempt past the limit.
+    So the office is not locked out by one machine's failures, while guessing
+    from that address stays bounded: the limit's count for every other account
+    name, and each known account's own limit for those.
     """
     name = (username or "").strip()
+    account_key = _limits.name_key(name, secret)
     rules = [Limit(f"login-client:{client}", per_client, window_s, "client"),
-             Limit(f"login-account:{_limits.name_key(name, secret)}", per_account, window_s,
-                   "account")]
-    _limits.peek(db, rules, now=now)
+             Limit(f"login-account:{account_key}", per_account, window_s, "account")]
+    known = Limit(f"login-known:{client}:{account_key}", 1, KNOWN_DAYS * 86400, "known")
+    past_client_limit = None
+    try:
+        _limits.peek(db, rules, now=now)
+    except RateLimited as exc:
+        if exc.scope != "client" or not any(_limits.counts(db, known, now=now)):
+            raise
+        _limits.peek(db, rules[1:], now=now)  # the account's own limit still holds
+        past_client_limit = exc
     user = authenticate(db, name, password)
     if user is None:
         _limits.record(db, rules, now=now)
+        if past_client_limit is not None:
+            raise past_client_limit
+        return None
+    if not _limits.counts(db, known, now=now)[1]:  # one write per account, client and month
+        _limits.record(db, [known], now=now)
     return user
