@@ -22,6 +22,7 @@ from . import limits as _limits
 from . import tokens as _tokens
 from .limits import Limit, RateLimited
 from .storage import now_iso, write_transaction
+from .text import forbidden_character, refusal
 
 __all__ = ["ROLES", "Ended", "RateLimited", "UserError", "add_user", "authenticate", "end_session",
            "end_user_logins", "end_user_sessions", "get_user", "hash_password", "list_users", "log_in",
@@ -63,6 +64,9 @@ def _check_role(role: str) -> None:
 def _check_password(password: str) -> None:
     if len(password or "") < 8:
         raise UserError("password too short: at least 8 characters")
+    found = forbidden_character(password, multiline=False)
+    if found:
+        raise UserError(f"密码{refusal(found)}")
 
 
 def add_user(db, username: str, password: str, role: str, union_name: str | None = None) -> int:
@@ -73,6 +77,9 @@ def add_user(db, username: str, password: str, role: str, union_name: str | None
     _check_role(role)
     _check_password(password)
     union_name = (union_name or "").strip() or None
+    found = forbidden_character(union_name or "", multiline=False)
+    if found:
+        raise UserError(f"工会名称{refusal(found)}")
     if role == "union" and not union_name:
         raise UserError("a union user needs --union: the grassroots union it speaks for")
     if get_user(db, username):
