@@ -2,8 +2,9 @@
 
 A backup copies the database page by page from one read transaction, so it is a
 consistent snapshot even while the app keeps writing (WAL readers do not block
-writers).  A restore first checks the file (integrity, a Yizhan schema no newer
-than this program's), then copies it into the live database through the same
+writers).  A restore first checks the file (integrity, a Yizhan version no newer
+than this program's, and exactly the schema the migrations make at that version:
+nothing a crafted file adds, such as a trigger, runs later), then copies it into the live database through the same
 API, as one write transaction: other connections see the old data or the new,
 never a mixture, and no file is swapped under an open WAL database.
 """
@@ -26,6 +27,7 @@ _REQUIRED = {
     "users": {"id", "username", "password_hash", "role"},
 }
 _PAGES_PER_STEP = 256  # 1 MiB at 4 KiB pages: a progress tick, short locks on the source
+_DIFFERENCES_SHOWN = 8
 
 
 class BackupError(ValueError):
@@ -108,9 +110,19 @@ def check_backup(path: str | Path) -> BackupInfo:
     """Check that ``path`` is a sound Yizhan database this program can restore.
 
     Raises BackupError (Chinese message) if the file is missing, not SQLite, fails
-    ``PRAGMA integrity_check``, lacks the Yizhan tables, or comes from a newer
-    version of the program.
+    ``PRAGMA integrity_check``, lacks the Yizhan tables, comes from a newer version
+    of the program, or holds a schema other than the one the migrations make at its
+    version (an extra trigger or view, a missing table, a changed column …).
     """
+    path = _sqlite_file(path)
+    conn = _open(path)
+    try:
+        return _check(conn, path)
+    finally:
+        conn.close()
+
+
+def _sqlite_file(path) -> Path:
     path = Path(path)
     if not path.is_file():
         raise BackupError(f"找不到备份文件 {path}。")
@@ -118,11 +130,18 @@ def check_backup(path: str | Path) -> BackupInfo:
         head = handle.read(len(_HEADER))
     if head != _HEADER:
         raise BackupError(f"{path} 不是 SQLite 数据库文件，不能用来恢复。")
-    latest = len(storage.MIGRATIONS)
+    return path
+
+
+def _open(path: Path) -> sqlite3.Connection:
     try:
-        conn = _open_read_only(path)
+        return _open_read_only(path)
     except sqlite3.Error as exc:
         raise BackupError(f"无法打开 {path}：{exc}") from None
+
+
+def _check(conn: sqlite3.Connection, path: Path) -> BackupInfo:
+    latest = len(storage.MIGRATIONS)
     try:
         problems = [row[0] for row in conn.execute("PRAGMA integrity_check(20)")]
         if problems != ["ok"]:
@@ -138,12 +157,20 @@ def check_backup(path: str | Path) -> BackupInfo:
         if version > latest:
             raise BackupError(f"{path} 来自更新版本的驿站程序（数据库版本 {version}，本程序最高支持 "
                               f"{latest}），请先升级程序再恢复。")
+        # Exactly what the migrations make at this version, before any query reads a
+        # table (a "table" could be a view): nothing extra runs after the restore.
+        differences = storage.schema_differences(storage.reference_schema(version),
+                                                 storage.describe_schema(conn))
+        if differences:
+            shown = "；".join(differences[:_DIFFERENCES_SHOWN])
+            if len(differences) > _DIFFERENCES_SHOWN:
+                shown += f"……（共 {len(differences)} 处）"
+            raise BackupError(f"备份文件 {path} 的数据库结构与版本 {version} 不符：{shown}。"
+                              "它不是 yizhan backup 做出的原样备份，不能用来恢复。")
         stations = conn.execute("SELECT count(*) FROM stations").fetchone()[0]
         users = conn.execute("SELECT count(*) FROM users").fetchone()[0]
     except sqlite3.DatabaseError as exc:  # "file is not a database", "malformed" …
         raise BackupError(f"{path} 已损坏或不是数据库（{exc}），不能用来恢复。") from None
-    finally:
-        conn.close()
     return BackupInfo(path, version, stations, users, path.stat().st_size)
 
 
@@ -161,10 +188,14 @@ def restore_database(db, source: str | Path, *, progress=None) -> tuple[BackupIn
     (BackupInfo, int)
         What was restored, and the schema version after migrating it.
     """
-    info = check_backup(source)
+    path = _sqlite_file(source)
     before_version = storage.data_version(db) if _has_meta(db) else 0
-    src = _open_read_only(Path(source))
+    src = _open(path)
     try:
+        # One read transaction from the check to the end of the copy: what is copied is
+        # what was checked, even if someone writes to the file meanwhile.
+        src.execute("BEGIN")
+        info = _check(src, path)
         if src.execute("PRAGMA page_size").fetchone()[0] != db.execute("PRAGMA page_size").fetchone()[0]:
             raise BackupError(f"{source} 的页大小与现有数据库不同，不能在线恢复。")
         with storage.write_transaction(db):

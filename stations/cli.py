@@ -280,7 +280,7 @@ def user_list():
 @with_appcontext
 @_clear_when_busy
 def user_passwd(name, password_stdin):
-    """Set a user's password; every session of that user ends."""
+    """Set a user's password; every session of that user ends and the API token is revoked."""
     db = _open_migrated()
     if users.get_user(db, name) is None:
         raise click.ClickException(f"没有用户 {name}。")
@@ -292,7 +292,7 @@ def user_passwd(name, password_stdin):
         ended = users.set_password(db, name, password)
     except users.UserError as exc:
         raise click.ClickException(str(exc)) from None
-    click.echo(f"已为 {name} 设置新密码，结束了 {ended} 个登录会话。")
+    click.echo(f"已为 {name} 设置新密码，结束了 {ended.sessions} 个登录会话，撤销了 {ended.tokens} 个 API 令牌。")
 
 
 @user_group.command("role")
@@ -301,12 +301,13 @@ def user_passwd(name, password_stdin):
 @with_appcontext
 @_clear_when_busy
 def user_role(name, role):
-    """Change a user's role; every session of that user ends."""
+    """Change a user's role; every session of that user ends and the API token is revoked."""
     try:
         ended = users.set_role(_open_migrated(), name, role)
     except users.UserError as exc:
         raise click.ClickException(str(exc)) from None
-    click.echo(f"{name} 现在是{users.ROLES[role]}，结束了 {ended} 个登录会话。")
+    click.echo(f"{name} 现在是{users.ROLES[role]}，结束了 {ended.sessions} 个登录会话，"
+               f"撤销了 {ended.tokens} 个 API 令牌。")
 
 
 @user_group.command("token")

@@ -18,6 +18,7 @@ from datetime import datetime
 from .directory import open_state
 from .limits import Limit, RateLimited, check_rate, client_key, take
 from .storage import TZ, get_station, now_iso, record_station_event, write_transaction
+from .text import forbidden_character, refusal
 
 __all__ = ["FOUND", "FLAGS", "FeedbackError", "RateLimited", "client_key", "submit_feedback",
            "check_rate", "satisfaction", "flag_queue", "resolve_flags", "recent_feedback",
@@ -29,6 +30,7 @@ FOUND = {
 }
 FLAGS = {"closed": "开放时间内关门", "not_found": "找不到", "moved": "已搬走"}
 NOTE_MAX = 300
+_LABELS = {"rating": "评分", "found": "勾选的选项", "note": "留言"}
 
 
 class FeedbackError(ValueError):
@@ -50,6 +52,12 @@ def parse_feedback(form) -> Feedback:
     """Read a feedback form (``get``/``getlist``); FeedbackError with per-field messages."""
     errors = {}
     out = Feedback()
+    for name, label in _LABELS.items():  # no control character is stored, or shown back
+        found = next(filter(None, (forbidden_character(v) for v in form.getlist(name))), None)
+        if found:
+            errors[name] = f"{label}{refusal(found)}"
+    if errors:
+        raise FeedbackError(errors)
     raw = (form.get("rating") or "").strip()
     if raw:
         try:

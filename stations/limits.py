@@ -18,8 +18,8 @@ from dataclasses import dataclass
 
 from .storage import write_transaction
 
-__all__ = ["Limit", "RateLimited", "check_rate", "clock", "client_key", "give_back", "name_key",
-           "peek", "record", "take"]
+__all__ = ["Limit", "RateLimited", "check_rate", "clock", "client_key", "counts", "give_back",
+           "name_key", "peek", "record", "take"]
 
 clock = time.time  # the time every limit reads; tests replace it to move time without sleeping
 
@@ -93,6 +93,12 @@ def _forget_old(db, now: float) -> None:
     # Now and then, forget windows no estimate can reach any more (every bucket).
     if random.random() < 1 / 32:
         db.execute("DELETE FROM rate_limits WHERE expires_at < ?", [now])
+
+
+def counts(db, lim: Limit, *, now: float | None = None) -> tuple[int, int]:
+    """The events counted in ``lim``'s bucket in the previous and in the current window."""
+    now = clock() if now is None else now
+    return _counts(db, lim.bucket, int(now // lim.window_s))
 
 
 def peek(db, limits: list[Limit], *, now: float | None = None) -> None:

@@ -19,6 +19,7 @@ from geodata.datum import DatumError, parse_datum, to_wgs84
 
 from .coords import CoordinateError, parse_coordinate, parse_lonlat_pair
 from .hours import HoursError, parse_hours
+from .text import forbidden_character, refusal
 
 __all__ = [
     "FACILITIES",
@@ -215,15 +216,12 @@ _TEXT_LIMITS = {"name": 100, "address": 200, "district": 30, "subdistrict": 50,
                 "host_union": 100, "manager": 50, "manager_phone": 30, "note": 500}
 
 
-# Characters no field may hold: C0 controls, DEL, C1 controls, lone surrogates and the
-# two non-characters XML refuses.  Tab and line breaks are allowed only in fields where a
-# line break can be meant (an address or opening hours pasted from several lines, a
-# facilities list one per line); names, districts, unions and contacts are one line.
-_CONTROL = re.compile("[\x00-\x1f\x7f-\x9f\ud800-\udfff\ufffe\uffff]")
-_CONTROL_MULTILINE = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f\ud800-\udfff\ufffe\uffff]")
+# Characters no field may hold (``stations.text``).  Tab and line breaks are allowed only
+# in fields where a line break can be meant (an address or opening hours pasted from
+# several lines, a facilities list one per line); names, districts, unions and contacts
+# are one line.
 MULTILINE_FIELDS = frozenset({"address", "hours", "hours_text", "facilities", "note"})
 _READ_FIELDS = frozenset(FIELDS + PRIVATE_FIELDS + ("location",))
-_CONTROL_NAMES = {0: "NUL", 9: "制表符", 10: "换行符", 13: "回车符", 27: "ESC", 127: "DEL"}
 
 
 def control_problem(name: str, value) -> Problem | None:
@@ -244,15 +242,9 @@ def control_problem(name: str, value) -> Problem | None:
         return None
     if not isinstance(value, str):
         return None
-    pattern = _CONTROL_MULTILINE if name in MULTILINE_FIELDS else _CONTROL
-    found = pattern.search(value.strip())  # surrounding white space is trimmed, not stored
-    if not found:
-        return None
-    code = ord(found.group())
-    label = _CONTROL_NAMES.get(code)
-    kind = "无效字符" if code >= 0xD800 else "控制字符"
-    return Problem(name, f"含有{kind} U+{code:04X}" + (f"（{label}）" if label else "")
-                   + "，请删除后再提交")
+    # surrounding white space is trimmed, not stored
+    found = forbidden_character(value.strip(), multiline=name in MULTILINE_FIELDS)
+    return Problem(name, refusal(found)) if found else None
 
 
 def _text(value) -> str:

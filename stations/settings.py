@@ -59,7 +59,8 @@ SETTINGS = [
     Setting("YIZHAN_LOGIN_FAILS_PER_ACCOUNT", 10,
             "Failed logins one account name may take per window before logins to it answer 429."),
     Setting("YIZHAN_LOGIN_FAILS_PER_CLIENT", 30,
-            "Failed logins one client may make per window (all account names) before 429."),
+            "Failed logins one client may make per window (all account names) before 429; accounts "
+            "that signed in from that client in the last 30 days still log in with the right password."),
     Setting("YIZHAN_LOGIN_WINDOW_MINUTES", 15, "Window of the failed-login limits, in minutes."),
     Setting("YIZHAN_PROXY_HOPS", 0,
             "Reverse proxies in front of the app whose X-Forwarded-For is trusted (for client addresses)."),

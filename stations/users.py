@@ -3,8 +3,8 @@ server-side sessions and limits on failed logins.
 
 A login is a row in ``sessions``; the browser's signed cookie carries a random
 token whose SHA-256 is the row's id.  Logging out deletes that row; changing a
-user's password or role deletes all of the user's rows, so a cookie saved
-earlier opens nothing.  Failed logins are counted per account and per client
+user's password or role deletes all of the user's rows and revokes the user's
+API token (``tokens``), so a cookie or a token saved earlier opens nothing.  Failed logins are counted per account and per client
 (``limits``) before any password is hashed.
 """
 
@@ -16,12 +16,16 @@ import re
 import secrets
 import time
 
+from typing import NamedTuple
+
 from . import limits as _limits
+from . import tokens as _tokens
 from .limits import Limit, RateLimited
 from .storage import now_iso, write_transaction
+from .text import forbidden_character, refusal
 
-__all__ = ["ROLES", "RateLimited", "UserError", "add_user", "authenticate", "end_session",
-           "end_user_sessions", "get_user", "hash_password", "list_users", "log_in",
+__all__ = ["ROLES", "Ended", "RateLimited", "UserError", "add_user", "authenticate", "end_session",
+           "end_user_logins", "end_user_sessions", "get_user", "hash_password", "list_users", "log_in",
            "same_union", "session_user", "set_password", "set_role", "speaks_for", "start_session",
            "verify_password"]
 
@@ -60,6 +64,9 @@ def _check_role(role: str) -> None:
 def _check_password(password: str) -> None:
     if len(password or "") < 8:
         raise UserError("password too short: at least 8 characters")
+    found = forbidden_character(password, multiline=False)
+    if found:
+        raise UserError(f"密码{refusal(found)}")
 
 
 def add_user(db, username: str, password: str, role: str, union_name: str | None = None) -> int:
@@ -70,6 +77,9 @@ def add_user(db, username: str, password: str, role: str, union_name: str | None
     _check_role(role)
     _check_password(password)
     union_name = (union_name or "").strip() or None
+    found = forbidden_character(union_name or "", multiline=False)
+    if found:
+        raise UserError(f"工会名称{refusal(found)}")
     if role == "union" and not union_name:
         raise UserError("a union user needs --union: the grassroots union it speaks for")
     if get_user(db, username):
@@ -125,25 +135,42 @@ def _existing(db, username: str) -> dict:
     return user
 
 
-def set_password(db, username: str, password: str) -> int:
-    """Give a user a new password and end every session they have; returns how many."""
+def set_password(db, username: str, password: str) -> Ended:
+    """Give a user a new password; every session ends and the API token is revoked."""
     user = _existing(db, username)
     _check_password(password)
     digest = hash_password(password)
     with write_transaction(db):
         db.execute("UPDATE users SET password_hash = ? WHERE id = ?", [digest, user["id"]])
-        return end_user_sessions(db, user["id"])
+        return end_user_logins(db, user["id"])
 
 
-def set_role(db, username: str, role: str) -> int:
-    """Give a user another role and end every session they have; returns how many."""
+def set_role(db, username: str, role: str) -> Ended:
+    """Give a user another role; every session ends and the API token is revoked."""
     user = _existing(db, username)
     _check_role(role)
     if role == "union" and not user["union_name"]:
         raise UserError(f"user {username!r} has no union: add a union user with --union")
     with write_transaction(db):
         db.execute("UPDATE users SET role = ? WHERE id = ?", [role, user["id"]])
-        return end_user_sessions(db, user["id"])
+        return end_user_logins(db, user["id"])
+
+
+class Ended(NamedTuple):
+    """What ``end_user_logins`` ended: sessions, and API tokens (0 or 1)."""
+
+    sessions: int
+    tokens: int
+
+
+def end_user_logins(db, user_id: int) -> Ended:
+    """End every way a user is signed in: all sessions and the API token, in one transaction.
+
+    What changes a user's password or role calls this: a token a script kept would
+    otherwise go on acting with the old role, or for a password that was changed
+    because it leaked."""
+    with write_transaction(db):
+        return Ended(end_user_sessions(db, user_id), _tokens.revoke_tokens(db, user_id))
 
 
 # --- sessions --------------------------------------------------------------
@@ -190,6 +217,9 @@ def end_user_sessions(db, user_id: int) -> int:
 
 # --- failed logins ---------------------------------------------------------
 
+KNOWN_DAYS = 30  # an account that signed in from a client stays known there this long (to 2x)
+
+
 def log_in(db, username: str, password: str, *, client: str, secret: str, per_account: int,
            per_client: int, window_s: int, now: float | None = None) -> dict | None:
     """Check a password under the failed-login limits; the user, or None if wrong.
@@ -204,13 +234,35 @@ def log_in(db, username: str, password: str, *, client: str, secret: str, per_ac
     refused.  The account limit holds whichever client guesses; it is the one
     a slow attack from many addresses meets.  Concurrent wrong guesses can pass
     the limit by at most the number of attempts in flight at that moment.
+
+    One exception to the client limit: an account that signed in from this client
+    within the last ``KNOWN_DAYS`` days (a union office's staff behind its one
+    address) still gets its password checked past the client limit, under its
+    own account limit.  The right password logs in; a wrong one is counted and
+    answered RateLimited (``client``) like every other attempt past the limit.
+    So the office is not locked out by one machine's failures, while guessing
+    from that address stays bounded: the limit's count for every other account
+    name, and each known account's own limit for those.
     """
     name = (username or "").strip()
+    account_key = _limits.name_key(name, secret)
     rules = [Limit(f"login-client:{client}", per_client, window_s, "client"),
-             Limit(f"login-account:{_limits.name_key(name, secret)}", per_account, window_s,
-                   "account")]
-    _limits.peek(db, rules, now=now)
+             Limit(f"login-account:{account_key}", per_account, window_s, "account")]
+    known = Limit(f"login-known:{client}:{account_key}", 1, KNOWN_DAYS * 86400, "known")
+    past_client_limit = None
+    try:
+        _limits.peek(db, rules, now=now)
+    except RateLimited as exc:
+        if exc.scope != "client" or not any(_limits.counts(db, known, now=now)):
+            raise
+        _limits.peek(db, rules[1:], now=now)  # the account's own limit still holds
+        past_client_limit = exc
     user = authenticate(db, name, password)
     if user is None:
         _limits.record(db, rules, now=now)
+        if past_client_limit is not None:
+            raise past_client_limit
+        return None
+    if not _limits.counts(db, known, now=now)[1]:  # one write per account, client and month
+        _limits.record(db, [known], now=now)
     return user

@@ -246,3 +246,137 @@ def test_restore_waits_for_another_writer_or_says_the_database_is_busy(cli, app,
         result = cli("restore", str(tmp_path / "b.db"), "--yes")
     assert result.exit_code == 0, result.output
     assert len(snapshot(fresh_db)[0]) == 1
+
+
+# --- a crafted file: only the schema the migrations make at its version ----------------
+
+def _crafted(tmp_path, good, *statements):
+    path = tmp_path / "crafted.db"
+    path.write_bytes(good.read_bytes())
+    conn = sqlite3.connect(path)
+    conn.execute("PRAGMA foreign_keys = OFF")
+    for sql in statements:
+        conn.execute(sql)
+    conn.commit()
+    conn.execute("PRAGMA journal_mode = DELETE")
+    conn.close()
+    return path
+
+
+PROMOTE_AT_LOGIN = ("CREATE TRIGGER sessions_touch AFTER INSERT ON sessions BEGIN "
+                    "UPDATE users SET role = 'admin' WHERE id = new.user_id; END")
+
+
+def test_a_backup_with_an_extra_trigger_is_refused_and_nothing_is_restored(cli, app, fresh_db, tmp_path):
+    users.add_user(fresh_db, "dc", "union-pass-1", "union", "东城区总工会")
+    make_station(fresh_db)
+    good = tmp_path / "good.db"
+    assert cli("backup", str(good)).exit_code == 0
+    bad = _crafted(tmp_path, good, PROMOTE_AT_LOGIN)
+    make_station(fresh_db, name="备份之后的驿站", lon=116.45)
+    before = snapshot(fresh_db)
+    result = cli("restore", str(bad), "--yes")
+    assert result.exit_code == 1, result.output
+    assert f"数据库结构与版本 {len(storage.MIGRATIONS)} 不符" in result.output
+    assert "多出触发器 sessions_touch" in result.output
+    assert isinstance(result.exception, SystemExit)
+    assert snapshot(fresh_db) == before
+    assert fresh_db.execute("SELECT count(*) FROM sqlite_master WHERE name = 'sessions_touch'").fetchone()[0] == 0
+    # and a union user who logs in afterwards stays a union user
+    client = app.test_client()
+    from tests.conftest import csrf_token
+    assert client.post("/login", data={"username": "dc", "password": "union-pass-1",
+                                       "csrf_token": csrf_token(client)}).status_code == 302
+    assert users.get_user(fresh_db, "dc")["role"] == "union"
+
+
+def test_a_backup_missing_tables_is_refused(cli, fresh_db, tmp_path):
+    make_station(fresh_db)
+    good = tmp_path / "good.db"
+    assert cli("backup", str(good)).exit_code == 0
+    bad = _crafted(tmp_path, good, "DROP TABLE sessions", "DROP TABLE campaign_events", "DROP TABLE campaigns")
+    before = snapshot(fresh_db)
+    result = cli("restore", str(bad), "--yes")
+    assert result.exit_code == 1, result.output
+    assert "缺少表 campaigns" in result.output and "缺少表 sessions" in result.output
+    assert "缺少索引 sessions_user" in result.output
+    assert snapshot(fresh_db) == before
+    assert storage.schema_version(fresh_db) == len(storage.MIGRATIONS)
+
+
+@pytest.mark.parametrize("statements, says", [
+    (["CREATE VIEW admins AS SELECT * FROM users WHERE role = 'admin'"], "多出视图 admins"),
+    (["CREATE TABLE notes (x TEXT)"], "多出表 notes"),
+    (["CREATE INDEX users_role ON users(role)"], "多出索引 users_role"),
+    (["DROP INDEX stations_status"], "缺少索引 stations_status"),
+    (["DROP TRIGGER stations_version_upd"], "缺少触发器 stations_version_upd"),
+    # a trigger of the same name doing something else
+    (["DROP TRIGGER stations_version_ins",
+      "CREATE TRIGGER stations_version_ins AFTER INSERT ON stations BEGIN "
+      "UPDATE users SET role = 'admin'; END"], "触发器 stations_version_ins 的定义不同"),
+    (["ALTER TABLE users ADD COLUMN is_root INTEGER NOT NULL DEFAULT 1"], "表 users 的定义不同（多出字段 is_root）"),
+    (["ALTER TABLE feedback DROP COLUMN client"], "表 feedback 的定义不同（缺少字段 client）"),
+])
+def test_a_backup_with_another_schema_is_refused_naming_what_differs(cli, fresh_db, tmp_path, statements, says):
+    make_station(fresh_db)
+    good = tmp_path / "good.db"
+    assert cli("backup", str(good)).exit_code == 0
+    before = snapshot(fresh_db)
+    result = cli("restore", str(_crafted(tmp_path, good, *statements)), "--yes")
+    assert result.exit_code == 1, result.output
+    assert says in result.output
+    assert snapshot(fresh_db) == before
+
+
+def test_a_changed_constraint_is_refused(cli, fresh_db, tmp_path):
+    """The role check widened through the schema itself: columns alike, constraint not."""
+    good = tmp_path / "good.db"
+    assert cli("backup", str(good)).exit_code == 0
+    path = tmp_path / "wide.db"
+    path.write_bytes(good.read_bytes())
+    conn = sqlite3.connect(path)
+    conn.execute("PRAGMA writable_schema = ON")
+    conn.execute("UPDATE sqlite_master SET sql = replace(sql, '''planner'', ''union''', "
+                 "'''planner'', ''union'', ''root''') WHERE name = 'users'")
+    conn.commit()
+    conn.close()
+    result = cli("restore", str(path), "--yes")
+    assert result.exit_code == 1, result.output
+    assert "表 users 的定义不同（约束不同）" in result.output
+
+
+def test_the_same_schema_written_otherwise_is_accepted(cli, fresh_db, tmp_path):
+    """White space, identifier quotes and letter case are not a different schema."""
+    make_station(fresh_db)
+    good = tmp_path / "good.db"
+    assert cli("backup", str(good)).exit_code == 0
+    conn = sqlite3.connect(good)
+    conn.execute("PRAGMA writable_schema = ON")
+    conn.execute("UPDATE sqlite_master SET sql = replace(replace(sql, '    ', ' '), "
+                 "'CREATE INDEX stations_district', 'create index \"stations_district\"') "
+                 "WHERE name IN ('stations', 'stations_district')")
+    conn.commit()
+    conn.close()
+    result = cli("restore", str(good), "--yes")
+    assert result.exit_code == 0, result.output
+    assert "已恢复 1 个站点" in result.output
+
+
+@pytest.mark.parametrize("version", range(1, len(storage.MIGRATIONS) + 1))
+def test_a_genuine_backup_of_every_version_restores(cli, fresh_db, tmp_path, version):
+    old = storage.connect(tmp_path / "old.db")
+    storage.migrate(old, target=version)
+    old.execute("INSERT INTO stations (name, lon, lat, created_at, updated_at) "
+                "VALUES ('旧版驿站', 116.4, 39.9, '2025-01-01', '2025-01-01')")
+    old.conn.commit()
+    info = backup.backup_database(old, tmp_path / f"v{version}.db")
+    old.conn.close()
+    assert info.version == version
+    result = cli("restore", str(tmp_path / f"v{version}.db"), "--yes")
+    assert result.exit_code == 0, result.output
+    assert "已恢复 1 个站点" in result.output
+    assert storage.schema_version(fresh_db) == len(storage.MIGRATIONS)
+    assert [s["name"] for s in storage.iter_stations(fresh_db)] == ["旧版驿站"]
+    # and the restored, migrated database is exactly what the migrations make
+    assert storage.schema_differences(storage.reference_schema(len(storage.MIGRATIONS)),
+                                      storage.describe_schema(fresh_db.conn)) == []

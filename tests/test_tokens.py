@@ -62,3 +62,32 @@ def test_m008_keeps_users_and_their_sessions(tmp_path):
     db.execute("DELETE FROM users WHERE username = 'admin'")
     assert users.session_user(db, token) is None
     db.conn.close()
+
+
+def _works(client, token):
+    return client.get("/api/v1/coverage?minutes=5", headers={"Authorization": f"Bearer {token}"}).status_code
+
+
+def test_a_password_change_revokes_the_api_token(client, runner, fresh_db):
+    token = _token(runner, "planner")
+    assert _works(client, token) == 200
+    result = runner.invoke(args=["user", "passwd", "planner", "--password-stdin"], input="a-new-password-2\n")
+    assert result.exit_code == 0, result.output
+    assert "撤销了 1 个 API 令牌" in result.output
+    assert _works(client, token) == 401
+    assert fresh_db.execute("SELECT count(*) FROM api_tokens").fetchone()[0] == 0
+    assert _works(client, _token(runner, "planner")) == 200  # a new one may be issued
+
+
+def test_a_role_change_revokes_the_api_token(client, runner):
+    token = _token(runner, "admin")
+    other = _token(runner, "planner")
+    made = client.post("/api/v1/stations", json={"name": "令牌驿站", "lon": 116.40, "lat": 39.91},
+                       headers={"Authorization": f"Bearer {token}"})
+    assert made.status_code == 201
+    result = runner.invoke(args=["user", "role", "admin", "planner"])
+    assert result.exit_code == 0 and "撤销了 1 个 API 令牌" in result.output, result.output
+    refused = client.post("/api/v1/stations", json={"name": "降级之后", "lon": 116.41, "lat": 39.91},
+                          headers={"Authorization": f"Bearer {token}"})
+    assert refused.status_code == 401
+    assert _works(client, other) == 200  # another user's token is untouched

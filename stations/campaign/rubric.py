@@ -12,6 +12,7 @@ import copy
 import math
 import re
 
+from ..text import forbidden_character, refusal
 from .errors import CampaignError
 
 __all__ = ["DEFAULT_RUBRIC", "APPEARANCE", "SUBSTANCE", "default_rubric", "validate_rubric",
@@ -77,6 +78,9 @@ def default_rubric() -> dict:
 def _text(value, field, label, longest):
     if not isinstance(value, str) or not value.strip():
         raise CampaignError(f"{label}不能为空", field)
+    found = forbidden_character(value)  # tabs and line breaks fold into one space below
+    if found:
+        raise CampaignError(f"{label}{refusal(found)}", field)
     value = " ".join(value.split())
     if len(value) > longest:
         raise CampaignError(f"{label}最多 {longest} 字（现有 {len(value)} 字）", field)

@@ -9,6 +9,7 @@ import unicodedata
 import orjson
 
 from ..storage import now_iso
+from ..text import forbidden_character, refusal
 from .errors import CampaignError, NotFound
 
 __all__ = ["get_campaign", "list_campaigns", "log_event", "campaign_log", "clean_text",
@@ -17,8 +18,6 @@ __all__ = ["get_campaign", "list_campaigns", "log_event", "campaign_log", "clean
 STAGES = ("nomination", "review", "notice", "confirmed")
 STAGE_NAMES = {"nomination": "基层推荐", "review": "综合评议", "notice": "公示", "confirmed": "确认"}
 LEVELS = {"national": "全国", "municipal": "市级", "district": "区级"}
-_CONTROL = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f\ud800-\udfff\ufffe\uffff]")
-_CONTROL_ONE_LINE = re.compile("[\x00-\x1f\x7f-\x9f\ud800-\udfff\ufffe\uffff]")
 
 
 def clean_text(value, field: str, label: str, longest: int, *, shortest: int = 0,
@@ -29,9 +28,9 @@ def clean_text(value, field: str, label: str, longest: int, *, shortest: int = 0
     if not isinstance(value, str):
         raise CampaignError(f"{label}应是文字", field)
     value = unicodedata.normalize("NFC", value).strip()
-    found = (_CONTROL if multiline else _CONTROL_ONE_LINE).search(value)
+    found = forbidden_character(value, multiline=multiline)
     if found:
-        raise CampaignError(f"{label}含有控制字符 U+{ord(found.group()):04X}，请删除后再提交", field)
+        raise CampaignError(f"{label}{refusal(found)}", field)
     if len(value) < shortest:
         raise CampaignError(f"请填写{label}" if shortest <= 1 else f"{label}至少 {shortest} 字", field)
     if len(value) > longest:

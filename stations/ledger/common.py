@@ -7,6 +7,7 @@ import unicodedata
 from datetime import date, datetime, timedelta
 
 from ..storage import TZ, StationNotFound, get_station
+from ..text import forbidden_character, refusal
 from ..users import speaks_for
 from .codes import NOTE_MAX, LedgerError
 
@@ -17,7 +18,6 @@ EARLIEST = date(2015, 1, 1)  # before the first stations: a typo, not a ledger d
 _DATE = re.compile(r"^(\d{4})[-/.年](\d{1,2})[-/.月](\d{1,2})日?$")
 _INTEGER = re.compile(r"[+-]?\d{1,12}(\.0*)?")
 _ISO = re.compile(r"^\d{4}-\d{2}-\d{2}$")
-_CONTROL = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f]")
 
 
 def today() -> date:
@@ -92,8 +92,9 @@ def clean_note(value, field: str = "note", *, limit: int = NOTE_MAX) -> str | No
     if not isinstance(value, str):
         raise LedgerError("备注应是文字", field)
     text = unicodedata.normalize("NFC", value).strip()
-    if _CONTROL.search(text):
-        raise LedgerError("备注里有控制字符，请删去后再保存", field)
+    found = forbidden_character(text)
+    if found:
+        raise LedgerError(f"备注{refusal(found)}", field)
     if len(text) > limit:
         raise LedgerError(f"备注最多 {limit} 字（现有 {len(text)} 字）", field)
     return text or None

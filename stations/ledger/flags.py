@@ -16,6 +16,7 @@ from datetime import date, timedelta
 
 from ..feedback import feedback_days
 from ..storage import now_iso, write_transaction
+from ..text import forbidden_character, refusal
 from .checkins import COUNTED_ONCE, repeat_checkins, riders_counted
 from .codes import VISITOR_COLUMNS, LedgerError
 from .common import today
@@ -127,6 +128,9 @@ def quiet_flag(db, station_id, kind: str, *, username: str, note: str = "",
     """An organiser has checked a flag: it stays quiet for one window; returns until when."""
     if kind not in FLAG_KINDS:
         raise LedgerError("不认识的标记类型", "kind")
+    found = forbidden_character(note or "")
+    if found:
+        raise LedgerError(f"备注{refusal(found)}", "note")
     until = ((as_of or today()) + timedelta(days=thresholds.window_days)).isoformat()
     with write_transaction(db):
         db.execute("INSERT INTO ledger_flag_reviews (station_id, kind, reviewed_at, reviewed_by, note, "

@@ -18,7 +18,7 @@ from .. import storage
 from ..settings import from_environ
 from . import access
 from . import db as web_db
-from . import serving
+from . import serving, text_guard
 
 __all__ = ["create_app", "csrf"]
 
@@ -127,6 +127,7 @@ def create_app(config: dict | None = None) -> Flask:
                 csrf.protect(apply_exemptions=True)
     web_db.init_app(app)
     access.init_app(app)
+    text_guard.init_app(app)  # after access: who may not use a view learns nothing of its fields
     serving.init_app(app)  # security headers, compression, versioned static files
 
     from . import (admin, api, auth, campaigns, campaigns_api, directory, ledger, ledger_api, pages,

@@ -9,8 +9,10 @@ from ..records import FACILITIES, STATION_TYPES, STATUSES
 from ..registry import save_station
 from ..riders import district_choices
 from ..storage import HistoryNotFound, StationNotFound
+from ..text import shown
 from .access import allow
 from .db import get_db
+from .text_guard import checks_own_text
 
 bp = Blueprint("admin", __name__, url_prefix="/admin")
 bp.app_template_filter("beijing")(beijing_time)
@@ -54,6 +56,10 @@ def _districts():
 
 def _render_form(station, values, errors=None, warnings=None, status=200):
     from ..maps import TILES
+
+    # as typed, but a refused control character shows as � (never sent back raw)
+    values = {k: [shown(x) for x in v] if isinstance(v, list) else shown(v) if isinstance(v, str) else v
+              for k, v in values.items()}
 
     return render_template("admin/station_form.html", station=station, values=values,
                            errors=errors or {}, warnings=warnings or [], facilities=FACILITIES,
@@ -102,6 +108,7 @@ def stations():
 
 @bp.route("/stations/new", methods=["GET", "POST"])
 @allow("admin")
+@checks_own_text(*FORM_FIELDS, "facilities")  # records.control_problem, beside each field
 def new_station():
     """Create a station."""
     if request.method == "GET":
@@ -115,6 +122,7 @@ def new_station():
 
 @bp.route("/stations/<int:station_id>/edit", methods=["GET", "POST"])
 @allow("admin")
+@checks_own_text(*FORM_FIELDS, "facilities")  # records.control_problem, beside each field
 def edit_station(station_id):
     """Edit a station."""
     station = get_station_or_404(station_id)

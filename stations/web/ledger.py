@@ -331,8 +331,11 @@ def quiet_flag(station_id):
         get_station(get_db(), station_id)
     except StationNotFound:
         abort(404)
-    until = core.quiet_flag(get_db(), station_id, kind, username=g.user["username"],
-                            note=request.form.get("note", ""), thresholds=thresholds())
+    try:
+        until = core.quiet_flag(get_db(), station_id, kind, username=g.user["username"],
+                                note=request.form.get("note", ""), thresholds=thresholds())
+    except core.LedgerError as exc:
+        return render_template("error.html", code=400, message=exc.message), 400
     flash(f"已记为核实（{core.FLAG_KINDS[kind]}），{until} 前不再提示。")
     return redirect(url_for("admin.flags") + "#ledger-flags")
 
