@@ -9,7 +9,7 @@ the command line, publishes its progress in a small file beside the upload
 finally stores the report — the same report a page or the CLI shows — in the
 ``import_jobs`` row.  The upload is removed when the job ends.
 
-A job is of a ``kind``: ``stations`` (the station list, ``stations.importer``) or
+A job is of a ``kind``: ``stations`` (the station list, ``stations.registry.importer``) or
 ``ledger`` (a month's service ledger, ``stations.ledger.import_ledger``, all or nothing,
 written as the account that uploaded it).
 """
@@ -27,7 +27,7 @@ from datetime import datetime
 from pathlib import Path
 
 from . import storage
-from .importer import ImportReport, import_path
+from .registry.importer import ImportReport, import_path
 
 __all__ = ["STATES", "KINDS", "status", "uploads_dir", "save_upload", "create_job", "get_job", "recent_jobs",
            "can_import_valid_rows", "import_valid_rows", "forget_kept_uploads",
@@ -317,7 +317,7 @@ def run_job(db_path, job_id) -> str:
 def _run_ledger(db, job, upload: Path, progress):
     """A month's ledger, checked and written as the account that uploaded it (its role and
     union as they are now: a union user writes its own union's stations only)."""
-    from . import users
+    from .accounts import users
     from .ledger import import_ledger
 
     user = users.get_user(db, job["created_by"]) if job["created_by"] else None

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from .campaign.openapi import QIYOU_SCHEMA, campaign_paths, campaign_schemas
 from .ledger.openapi import ledger_paths, ledger_schemas
-from .records import FACILITIES, STATION_TYPES, STATUSES
+from .registry.records import FACILITIES, STATION_TYPES, STATUSES
 
 __all__ = ["openapi_document"]
 

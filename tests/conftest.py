@@ -6,7 +6,8 @@ import re
 
 import pytest
 
-from stations import storage, users
+from stations import storage
+from stations.accounts import users
 from stations.web import create_app
 
 PASSWORDS = {"admin": "admin-pass-1", "reviewer": "review-pass-1", "planner": "plan-pass-1"}

@@ -6,7 +6,7 @@ import logging
 
 import pytest
 
-from stations import limits
+from stations.accounts import limits
 from stations.web import create_app
 from tests.conftest import PASSWORDS, csrf_token
 

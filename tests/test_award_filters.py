@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 
 from stations.campaign import default_rubric, inspect_station
-from stations.nearest import NearestIndex, brute_force_nearest
+from stations.riders.nearest import NearestIndex, brute_force_nearest
 from stations.openapi import openapi_document
 from tests.conftest import make_station
 

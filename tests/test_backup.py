@@ -8,7 +8,9 @@ import time
 
 import pytest
 
-from stations import backup, storage, users
+from stations.storage import backup
+from stations import storage
+from stations.accounts import users
 from tests.conftest import make_station
 
 

@@ -22,10 +22,10 @@ import pytest
 
 from geodata.datum import wgs84_to_bd09, wgs84_to_gcj02
 from stations import storage
-from stations.demo import generate_stations, load_demo
-from stations.nearest import brute_force_nearest
-from stations.records import FACILITIES
-from stations.riders import district_origin
+from stations.registry.demo import generate_stations, load_demo
+from stations.riders.nearest import brute_force_nearest
+from stations.registry.records import FACILITIES
+from stations.riders.search import district_origin
 from stations.storage import TZ
 from tests.browser_support import launch, login_form, need_browser, phone_context, serve, shot, small_targets
 from tests.conftest import make_station
@@ -74,7 +74,7 @@ def live(tmp_path_factory):
                                 lon=HOSTILE_SPOT["longitude"],
                                 lat=HOSTILE_SPOT["latitude"] + 0.00003, district="海淀区"),
     }
-    from stations import users
+    from stations.accounts import users
 
     users.add_user(db, "org", ORGANISER_PASSWORD, "admin")
     stations = list(storage.iter_stations(db))
@@ -131,7 +131,7 @@ def expected(live, lat, lon, k=10, **filters) -> list[tuple[dict, float]]:
 def expected_page(live, lat, lon, at) -> list[int]:
     """The rider page's list by brute force: the 10 nearest within 20 km and the 3 nearest
     open ones, open first, then hours unknown, then closed, each nearest first."""
-    from stations.directory import open_state, public_station
+    from stations.riders.directory import open_state, public_station
 
     near = expected(live, lat, lon, radius_m=20_000, at=at)
     near += [hit for hit in expected(live, lat, lon, k=3, radius_m=20_000, open_now=True, at=at)

@@ -14,7 +14,8 @@ from types import SimpleNamespace
 
 import pytest
 
-from stations import ledger, storage, users
+from stations import ledger, storage
+from stations.accounts import users
 from tests.browser_support import (
     collect_errors,
     launch,

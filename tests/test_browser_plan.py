@@ -11,9 +11,10 @@ from types import SimpleNamespace
 
 import pytest
 
-from stations import storage, users
+from stations import storage
+from stations.accounts import users
 from stations.coverage import demand as demand_layers
-from stations.demo import generate_stations, load_demo
+from stations.registry.demo import generate_stations, load_demo
 from tests.browser_support import launch, login_form, need_browser, offline, serve, shot, small_targets
 from tests.conftest import make_station
 

@@ -11,7 +11,8 @@ from urllib.parse import parse_qs, urlsplit
 
 import pytest
 
-from stations import storage, users
+from stations import storage
+from stations.accounts import users
 from tests.browser_support import launch, login_form, need_browser, serve
 from tests.conftest import make_station
 

@@ -11,7 +11,8 @@ from types import SimpleNamespace
 
 import pytest
 
-from stations import storage, users
+from stations import storage
+from stations.accounts import users
 from tests.browser_support import launch, login_form, need_browser, offline, phone_context, serve, shot, small_targets
 from tests.conftest import make_station
 

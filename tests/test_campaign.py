@@ -7,7 +7,8 @@ import io
 import pytest
 
 from stations import campaign as cp
-from stations import storage, users
+from stations import storage
+from stations.accounts import users
 from stations.campaign.ranking import FACE_GAP
 from tests.conftest import make_station
 

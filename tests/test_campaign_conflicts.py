@@ -10,8 +10,9 @@ import sys
 import pytest
 
 from stations import campaign as cp
-from stations import storage, users
-from stations.importer import import_file
+from stations import storage
+from stations.accounts import users
+from stations.registry.importer import import_file
 from tests.conftest import PASSWORDS, csrf_token, make_station
 
 A, B, C = "东城区总工会", "西城区总工会", "海淀区总工会"

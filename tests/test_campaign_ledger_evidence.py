@@ -14,7 +14,8 @@ from datetime import timedelta
 import pytest
 
 from stations import campaign as cp
-from stations import ledger, users
+from stations import ledger
+from stations.accounts import users
 from stations.campaign.ranking import CLAIMED_VISITS, FACE_HIGH_TOTAL, FEW_CHECKINS, RULES
 from tests.conftest import make_station
 from tests.test_campaign_ranking_vectorised import random_campaign, ref_rank_campaign
@@ -200,7 +201,7 @@ def _feedback(db, sid, client, days_ago=0):
     from werkzeug.datastructures import MultiDict
 
     from stations import storage
-    from stations.feedback import submit_feedback
+    from stations.riders.feedback import submit_feedback
 
     at = datetime.combine(ledger.today() - timedelta(days=days_ago), time(12), tzinfo=storage.TZ)
     submit_feedback(db, sid, MultiDict({"rating": "5"}), client=client, limits=LIMITS, at=at)

@@ -9,7 +9,7 @@ import threading
 import pytest
 
 from stations import campaign as cp
-from stations import tokens, users
+from stations.accounts import tokens, users
 from stations.campaign import nominations
 from tests.conftest import make_station
 

@@ -229,7 +229,8 @@ def test_live_ranking_reads_the_database_as_columns(tmp_path):
     """The columns read from SQLite hold what the reviews hold, and rank the same."""
     import json
 
-    from stations import storage, users
+    from stations import storage
+    from stations.accounts import users
     from stations.storage import now_iso
     from tests.conftest import make_station
 

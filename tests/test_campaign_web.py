@@ -7,7 +7,8 @@ import re
 
 import pytest
 
-from stations import storage, tokens, users
+from stations import storage
+from stations.accounts import tokens, users
 from tests.conftest import PASSWORDS, csrf_token, make_station
 
 UNIONS = ["东城区总工会", "西城区总工会", "海淀区总工会"]

@@ -33,14 +33,14 @@ def test_demo_is_synthetic_inside_beijing_and_reproducible(cli, app, db_path):
     assert None not in districts and len(districts) >= 10  # spread over the city
     core = sum(r["district"] in ("东城区", "西城区", "朝阳区", "海淀区") for r in rows)
     assert core > 300 * 0.4  # denser in the urban core (these four are 8% of the area)
-    from stations.demo import generate_stations
+    from stations.registry.demo import generate_stations
     again = generate_stations(300, seed=5)
     assert [(r["lon"], r["lat"], r["name"]) for r in again] == [(r["lon"], r["lat"], r["name"]) for r in rows]
 
 
 def test_demo_china_region(app):
     from geodata import districts as geo
-    from stations.demo import generate_stations
+    from stations.registry.demo import generate_stations
     rows = generate_stations(400, seed=3, region="china")
     assert geo.in_china_many([r["lon"] for r in rows], [r["lat"] for r in rows]).all()
     assert len({r["district"] for r in rows}) > 20
@@ -112,7 +112,7 @@ def test_user_add_from_stdin_and_errors(cli, db_path):
     result = cli("user", "add", "zhang", "--role", "reviewer", "--union", "朝阳区总工会",
                  "--password-stdin", input="long-enough-pw\n")
     assert result.exit_code == 0, result.output
-    from stations.users import authenticate
+    from stations.accounts.users import authenticate
     user = authenticate(storage.connect(db_path), "zhang", "long-enough-pw")
     assert user["role"] == "reviewer" and user["union_name"] == "朝阳区总工会"
     dup = cli("user", "add", "zhang", "--role", "reviewer", "--password-stdin", input="long-enough-pw\n")
@@ -133,8 +133,8 @@ def test_console_script_has_help_for_every_command(tmp_path):
 
 def test_demo_passes_the_importers_duplicate_checks():
     # A demo exported and imported again must not be refused as duplicates.
-    from stations.demo import generate_stations
-    from stations.validation import check_locations
+    from stations.registry.demo import generate_stations
+    from stations.registry.validation import check_locations
     rows = generate_stations(5000, seed=2021)
     problems = [e for e, _ in check_locations([dict(r) for r in rows], "beijing") if e]
     assert problems == []

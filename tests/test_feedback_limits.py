@@ -7,8 +7,8 @@ import pytest
 from werkzeug.datastructures import MultiDict
 
 from stations import storage
-from stations.feedback import recent_feedback, satisfaction, submit_feedback
-from stations.limits import Limit, RateLimited, take
+from stations.riders.feedback import recent_feedback, satisfaction, submit_feedback
+from stations.accounts.limits import Limit, RateLimited, take
 from stations.storage import TZ
 from tests.conftest import csrf_token, make_station
 

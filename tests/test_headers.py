@@ -257,7 +257,8 @@ def test_csrf_error_and_server_side_pages_still_carry_headers(client, station_id
 
 @pytest.fixture(scope="module")
 def live_browser(tmp_path_factory):
-    from stations import storage, users
+    from stations import storage
+    from stations.accounts import users
     from tests.browser_support import launch, need_browser, serve
 
     need_browser()

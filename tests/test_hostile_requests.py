@@ -9,7 +9,7 @@ import re
 import pytest
 from gunicorn.http.errors import ChunkMissingTerminator, InvalidChunkSize
 
-from stations import tokens, users
+from stations.accounts import tokens, users
 
 
 class _BrokenBody(io.RawIOBase):

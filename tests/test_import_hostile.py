@@ -10,7 +10,7 @@ import zipfile
 import pytest
 
 from stations import storage
-from stations.importer import format_report, import_file
+from stations.registry.importer import format_report, import_file
 from tests.conftest import make_station
 
 # --- a hand-written XLSX -------------------------------------------------------------
@@ -103,7 +103,7 @@ def test_peak_rss_of_a_process_reading_the_bomb_stays_small(tmp_path, fresh_db):
     path = tmp_path / "bomb.xlsx"
     path.write_bytes(xlsx('<row r="1048576">' + text_cell("A1048576", "x") + "</row>"))
     # VmHWM, not ru_maxrss: Linux carries a big parent's high-water mark over fork + exec.
-    code = ("import sys; from stations import storage; from stations.importer import import_path;"
+    code = ("import sys; from stations import storage; from stations.registry.importer import import_path;"
             "db = storage.connect(sys.argv[1]); r = import_path(db, sys.argv[2]);"
             "print(r.file_errors[0]);"
             "print(next(l.split()[1] for l in open('/proc/self/status') if l.startswith('VmHWM')))")

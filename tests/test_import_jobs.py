@@ -10,8 +10,8 @@ from werkzeug.datastructures import FileStorage
 from werkzeug.test import encode_multipart
 
 from stations import jobs, storage
-from stations.demo import generate_stations
-from stations.exporter import export_stations
+from stations.registry.demo import generate_stations
+from stations.registry.exporter import export_stations
 from tests.conftest import csrf_token, finish_import
 
 GOOD = ("名称,地址,经度,纬度,开放时间\n"

@@ -7,7 +7,7 @@ import pytest
 from openpyxl import Workbook
 
 from stations import storage
-from stations.importer import format_report, import_file
+from stations.registry.importer import format_report, import_file
 from tests.conftest import make_station
 
 HEADER = "名称,地址,经度,纬度,区,开放时间,设施,负责人,负责人电话\n"
@@ -144,7 +144,7 @@ def test_duplicates_in_the_file_and_in_the_registry(fresh_db):
 
 
 def test_reimporting_an_export_updates_by_id_instead_of_duplicating(fresh_db, tmp_path):
-    from stations.exporter import export_stations
+    from stations.registry.exporter import export_stations
 
     run(fresh_db, csv_bytes(GOOD))
     out = io.BytesIO()

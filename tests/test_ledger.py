@@ -8,9 +8,10 @@ from datetime import date, timedelta
 
 import pytest
 
-from stations import ledger, users
+from stations import ledger
+from stations.accounts import users
 from stations.ledger import LedgerError
-from stations.limits import RateLimited
+from stations.accounts.limits import RateLimited
 from tests.conftest import make_station
 
 HAIDIAN = "海淀区总工会"

@@ -7,7 +7,8 @@ from datetime import date, timedelta
 
 import pytest
 
-from stations import ledger, storage, users
+from stations import ledger, storage
+from stations.accounts import users
 from tests.conftest import make_station
 
 

@@ -15,7 +15,8 @@ from datetime import timedelta
 
 import pytest
 
-from stations import ledger, users
+from stations import ledger
+from stations.accounts import users
 from tests.conftest import csrf_token, make_station
 
 HAIDIAN, CHAOYANG, WANGJING = "海淀区总工会", "朝阳区总工会", "望京街道总工会"

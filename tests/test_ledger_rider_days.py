@@ -13,8 +13,9 @@ from datetime import datetime, time, timedelta
 import pytest
 from werkzeug.datastructures import MultiDict
 
-from stations import ledger, storage, users
-from stations.feedback import submit_feedback
+from stations import ledger, storage
+from stations.accounts import users
+from stations.riders.feedback import submit_feedback
 from tests.conftest import csrf_token, make_station
 
 FEEDBACK_LIMITS = {"per_client": 100, "global": 1000}

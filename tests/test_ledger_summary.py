@@ -8,7 +8,8 @@ from datetime import date, timedelta
 
 import pytest
 
-from stations import ledger, storage, users
+from stations import ledger, storage
+from stations.accounts import users
 from stations.ledger.codes import SERVICE_COLUMNS, VISITOR_COLUMNS
 from stations.ledger.reports import UNKNOWN_DISTRICT
 from tests.conftest import make_station

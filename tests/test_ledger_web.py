@@ -12,7 +12,8 @@ from datetime import timedelta
 
 import pytest
 
-from stations import jobs, ledger, storage, users
+from stations import jobs, ledger, storage
+from stations.accounts import users
 from stations.web import create_app
 from tests.conftest import csrf_token, finish_import, make_station
 

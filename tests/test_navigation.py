@@ -6,7 +6,7 @@ from urllib.parse import parse_qs, urlsplit
 import pytest
 
 from geodata.datum import wgs84_to_bd09, wgs84_to_gcj02
-from stations.riders import navigation_links
+from stations.riders.search import navigation_links
 from tests.conftest import make_station
 
 STATION = {"lon": 116.4, "lat": 39.9, "address": "东长安街1号"}

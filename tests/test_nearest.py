@@ -5,8 +5,8 @@ from datetime import datetime
 import numpy as np
 import pytest
 
-from stations.demo import generate_stations
-from stations.nearest import NearestIndex, brute_force_nearest, haversine_m
+from stations.registry.demo import generate_stations
+from stations.riders.nearest import NearestIndex, brute_force_nearest, haversine_m
 from stations.storage import TZ
 
 

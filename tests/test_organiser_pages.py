@@ -102,7 +102,7 @@ def test_irreversible_actions_ask_first_and_resolutions_are_recorded(admin, clie
 
 
 def test_new_station_form_has_a_map_picker_and_a_district_list(admin, app):
-    from stations.riders import district_choices
+    from stations.riders.search import district_choices
 
     form = html(admin, "/admin/stations/new")
     options = re.findall(r'<option value="([^"]+)"',
@@ -116,7 +116,7 @@ def test_new_station_form_has_a_map_picker_and_a_district_list(admin, app):
 
 
 def test_directory_districts_in_official_order_and_open_ones_by_default(client, fresh_db, app):
-    from stations.riders import district_choices
+    from stations.riders.search import district_choices
 
     make_station(fresh_db, name="开着的站")
     make_station(fresh_db, name="关了的站", status="closed", lon=116.41)

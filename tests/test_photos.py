@@ -17,7 +17,7 @@ from pathlib import Path
 import pytest
 
 from stations import campaign as cp
-from stations import limits, tokens, users
+from stations.accounts import limits, tokens, users
 from stations.campaign import nominations
 from tests.conftest import csrf_token, make_station
 

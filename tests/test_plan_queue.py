@@ -14,7 +14,8 @@ import time
 import pytest
 
 from stations import jobs as import_jobs
-from stations import plan_queue, users
+from stations import plan_queue
+from stations.accounts import users
 from stations.coverage import demand as demand_layers
 from stations.coverage.jobs import jobs_dir
 from tests.conftest import csrf_token, finish_plan_job, make_station

@@ -2,7 +2,7 @@
 
 import pytest
 
-from stations.qr import UntrustedHost, public_url
+from stations.riders.qr import UntrustedHost, public_url
 from stations.web import create_app
 from tests.conftest import make_station
 

@@ -2,8 +2,8 @@
 
 import pytest
 
-from stations.coords import CoordinateError, parse_coordinate, parse_lonlat_pair
-from stations.records import clean_station, parse_facilities, parse_status
+from stations.registry.coords import CoordinateError, parse_coordinate, parse_lonlat_pair
+from stations.registry.records import clean_station, parse_facilities, parse_status
 
 
 @pytest.mark.parametrize("text,expected", [

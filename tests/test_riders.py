@@ -173,7 +173,7 @@ def test_closed_report_outside_hours_is_not_a_flag(fresh_db, stations):
 
     from werkzeug.datastructures import MultiDict
 
-    from stations.feedback import submit_feedback
+    from stations.riders.feedback import submit_feedback
     from stations.storage import TZ
     night = datetime(2026, 11, 24, 23, 0, tzinfo=TZ)  # 中站 opens 09:00-17:00 on weekdays
     row = submit_feedback(fresh_db, stations["mid"], MultiDict({"found": "closed"}), client="c",
@@ -215,7 +215,7 @@ def test_qr_sheet_points_at_the_public_page(client, stations):
 def test_qr_encodes_the_url():
     import qrcode
 
-    from stations.qr import qr_svg
+    from stations.riders.qr import qr_svg
     url = "https://yizhan.example/stations/42"
     svg = qr_svg(url)
     code = qrcode.QRCode(error_correction=qrcode.constants.ERROR_CORRECT_M, border=4)
@@ -246,7 +246,7 @@ def test_station_page_has_one_tap_navigation_in_each_apps_datum(client, stations
 
 
 def test_rate_limit_does_not_reset_at_a_window_boundary(fresh_db):
-    from stations.feedback import RateLimited, check_rate
+    from stations.riders.feedback import RateLimited, check_rate
     start = 6000.0 * 100 - 1  # one second before a 10-minute window ends
     for i in range(5):
         check_rate(fresh_db, "client:x", 5, 600, now=start + i * 0.1)
@@ -264,7 +264,7 @@ def test_qr_svg_download(client, stations):
 
 
 def test_every_facility_can_be_a_filter_on_the_rider_page(client, stations):
-    from stations.records import FACILITIES
+    from stations.registry.records import FACILITIES
     page = client.get("/nearby").get_data(as_text=True)
     for code in FACILITIES:
         assert f'name="facility" value="{code}"' in page

@@ -11,8 +11,8 @@ import pytest
 from openpyxl import Workbook, load_workbook
 
 from stations import storage
-from stations.coords import parse_coordinate
-from stations.importer import import_file
+from stations.registry.coords import parse_coordinate
+from stations.registry.importer import import_file
 from tests.conftest import csrf_token, finish_import, make_station
 from tests.test_web_admin import GOOD_FORM
 
@@ -123,7 +123,7 @@ def test_a_union_sheet_with_title_totals_signature_and_notes_imports(fresh_db):
     assert [n for n, _ in report.skipped_lines] == [8, 9, 10, 11]
     assert report.skipped_lines[0][1] == "合计 3个"
     assert "填表人：张三 联系电话：010-65001234" in report.skipped_lines[1][1]
-    from stations.importer import format_report
+    from stations.registry.importer import format_report
     text = format_report(report)
     assert "已跳过 4 行不是站点的内容" in text and "第 10 行“注：1. 坐标用 GPS 测得。”" in text
     stations = {s["name"]: s for s in storage.iter_stations(fresh_db, private=True)}
@@ -161,7 +161,7 @@ def test_typographic_primes_read_like_ascii(text, expected):
 # --- 23: a duplicate names the columns that clash --------------------------------------
 
 def test_a_duplicate_row_names_the_columns_that_clash(fresh_db, admin):
-    from stations.importer import format_report
+    from stations.registry.importer import format_report
 
     data = ("名称,经度,纬度\n甲驿站,116.42,39.92\n乙驿站,116.42,39.92\n"
             "甲驿站,116.4201,39.9201\n").encode()

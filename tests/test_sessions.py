@@ -3,7 +3,7 @@
 import base64
 from urllib.parse import urlsplit
 
-from stations import users
+from stations.accounts import users
 from tests.conftest import PASSWORDS, csrf_token, make_station
 
 PHONE = "13912345678"

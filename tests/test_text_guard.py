@@ -10,7 +10,9 @@ from datetime import timedelta
 import pytest
 from werkzeug.datastructures import MultiDict
 
-from stations import feedback, ledger, storage, users
+from stations.riders import feedback
+from stations import ledger, storage
+from stations.accounts import users
 from stations.text import forbidden_character
 from tests.conftest import PASSWORDS, csrf_token, make_station
 

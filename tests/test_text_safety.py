@@ -9,8 +9,8 @@ import pytest
 from openpyxl import load_workbook
 
 from stations import storage
-from stations.exporter import export_stations
-from stations.importer import format_report, import_file
+from stations.registry.exporter import export_stations
+from stations.registry.importer import format_report, import_file
 from tests.conftest import PASSWORDS, csrf_token, make_station
 
 HEADER = "名称,地址,经度,纬度,开放时间,负责人电话\n"

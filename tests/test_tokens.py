@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from stations import storage, users
+from stations import storage
+from stations.accounts import users
 from tests.conftest import PASSWORDS
 
 

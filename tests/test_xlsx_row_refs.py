@@ -13,7 +13,8 @@ from datetime import timedelta
 import pytest
 from openpyxl import Workbook
 
-from stations import jobs, ledger, storage, users
+from stations import jobs, ledger, storage
+from stations.accounts import users
 from tests.conftest import csrf_token, finish_import, make_station
 
 BAD_ROWS = ["inf", "-inf", "nan", "-1", "0", "1e308", "abc", "99999999999999999999999", "1048577", "1.5", "٣"]
@@ -59,7 +60,7 @@ POINTS = [["名称", "经度", "纬度", "权重"], ["甲点", 116.40, 39.91, 3]
 
 
 def test_every_bad_reference_is_a_file_problem_of_the_reader():
-    from stations import readers
+    from stations.registry import readers
 
     for edit in [p.values[0] for p in EDITS]:
         with pytest.raises(readers.FileProblem, match=SAYS):
@@ -160,7 +161,7 @@ def test_demand_cli_reads_a_sheet_without_references(app, fresh_db, tmp_path):
 def test_empty_cells_keep_the_place_of_the_cells_after_them():
     """Empty cells (a style only) are skipped without being parsed, yet a cell without a
     reference after them still lands in the next column."""
-    from stations import readers
+    from stations.registry import readers
     from tests.test_import_hostile import text_cell, xlsx
 
     sheet = ('<row r="1">' + text_cell("A1", "名称") + '<c r="B1" s="1"/><c s="1"/>'

@@ -3,7 +3,7 @@
 
 Run:  .venv/bin/python scripts/bench/campaign.py [--nominees 5000] [--reviewers 200] [--per-station 5]
 
-Builds a temporary database (synthetic Beijing stations from stations.demo, 40 host
+Builds a temporary database (synthetic Beijing stations from stations.registry.demo, 40 host
 unions, reviewers spread over 20 of them so the conflict-of-interest rule bites),
 nominates every station, moves to 综合评议 and times:
 
@@ -35,8 +35,9 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 
 from stations import campaign as cp  # noqa: E402
-from stations import storage, users  # noqa: E402
-from stations.demo import generate_stations, load_demo  # noqa: E402
+from stations import storage
+from stations.accounts import users  # noqa: E402
+from stations.registry.demo import generate_stations, load_demo  # noqa: E402
 from stations.campaign.reviews import _RANKINGS  # noqa: E402
 from stations.storage import now_iso  # noqa: E402
 

@@ -3,7 +3,7 @@
 
 Run:  .venv/bin/python scripts/bench/coverage.py [--stations 30000] [--demand 100000] [--repeat 3]
 
-Synthetic data (fixed seeds): stations from ``stations.demo.generate_stations`` (denser
+Synthetic data (fixed seeds): stations from ``stations.registry.demo.generate_stations`` (denser
 where the city is denser), a demand layer of points scattered around them with random
 weights, and 5,000 random candidate sites inside Beijing.  Each measured step runs in a
 fresh subprocess, so its peak memory (RSS high-water mark minus the RSS after set-up,
@@ -35,7 +35,7 @@ def make_data(directory: Path, n_stations: int, n_demand: int):
     import numpy as np
 
     from geodata.districts import load_districts, random_points_in
-    from stations.demo import generate_stations
+    from stations.registry.demo import generate_stations
 
     records = generate_stations(n_stations, seed=2021, region="beijing")
     st = np.array([[r["lon"], r["lat"]] for r in records])

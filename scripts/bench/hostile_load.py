@@ -57,7 +57,8 @@ def prepare(db: Path, stations: int, planners: int) -> dict:
     subprocess.run([yizhan, "demo", "--stations", str(stations), "--seed", "2021", "--ledger-days", "0"],
                    env=env, check=True, stdout=subprocess.DEVNULL)
     from stations import campaign as cp
-    from stations import storage, tokens, users
+    from stations import storage
+    from stations.accounts import tokens, users
 
     db_ = storage.connect(db)
     admin = users.get_user(db_, "admin")

@@ -3,7 +3,7 @@
 
 Run:  .venv/bin/python scripts/bench/import_big.py [--rows 500000] [--region china]
 
-1. generates the synthetic demo (``stations.demo.generate_stations``) and writes it
+1. generates the synthetic demo (``stations.registry.demo.generate_stations``) and writes it
    as ``yizhan export --format csv`` would (streamed, no personal fields);
 2. anchors: the time for Python just to ``csv.reader`` the file, and for the
    importer's readers alone (encoding check + rows, no checks);
@@ -31,9 +31,9 @@ ROOT = Path(__file__).resolve().parents[2]
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
-from stations import readers  # noqa: E402
-from stations.demo import generate_stations  # noqa: E402
-from stations.exporter import export_stations  # noqa: E402
+from stations.registry import readers  # noqa: E402
+from stations.registry.demo import generate_stations  # noqa: E402
+from stations.registry.exporter import export_stations  # noqa: E402
 
 YIZHAN = ROOT / ".venv" / "bin" / "yizhan"
 

@@ -42,9 +42,9 @@ if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
 from stations import storage  # noqa: E402
-from stations.demo import generate_stations, load_demo  # noqa: E402
-from stations.exporter import export_stations  # noqa: E402
-from stations.importer import import_file  # noqa: E402
+from stations.registry.demo import generate_stations, load_demo  # noqa: E402
+from stations.registry.exporter import export_stations  # noqa: E402
+from stations.registry.importer import import_file  # noqa: E402
 
 YIZHAN = ROOT / ".venv" / "bin" / "yizhan"
 DATASETS = [("china-200k", "china", 200_000, 2021), ("beijing-30k", "beijing", 30_000, 2021)]
@@ -284,7 +284,7 @@ def main():
         args.no_beijing = args.no_cli = True
 
     log(f"Yizhan import/export benchmark; SQLite {sqlite3.sqlite_version}; {os.cpu_count()} CPUs;"
-        f" all data synthetic (stations.demo)")
+        f" all data synthetic (stations.registry.demo)")
     log("")
     workdir = Path(tempfile.mkdtemp(prefix="yizhan-import-bench-"))
     results, exports = [], None

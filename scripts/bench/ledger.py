@@ -4,7 +4,7 @@
 Run:  .venv/bin/python scripts/bench/ledger.py [--stations 3000] [--days 365] [--keep]
       (the issue's scale: --stations 30000, about 11 million rows)
 
-Builds a temporary database of synthetic Beijing stations (stations.demo), writes one
+Builds a temporary database of synthetic Beijing stations (stations.registry.demo), writes one
 CSV per month (站点编号, 日期, the six visitor kinds, the eight services) and imports
 each through ``ledger.import_ledger`` — the path of ``yizhan ledger import``: every row
 checked, then written in one transaction per file with the summaries (per station and
@@ -41,8 +41,9 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 
 import numpy as np  # noqa: E402
 
-from stations import ledger, storage, users  # noqa: E402
-from stations.demo import generate_stations, load_demo  # noqa: E402
+from stations import ledger, storage
+from stations.accounts import users  # noqa: E402
+from stations.registry.demo import generate_stations, load_demo  # noqa: E402
 from stations.ledger.codes import SERVICES, VISITORS  # noqa: E402
 
 

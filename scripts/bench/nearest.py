@@ -3,7 +3,7 @@
 
 Run:  .venv/bin/python scripts/bench/nearest.py [--quick]
 
-Two synthetic datasets (stations.demo.generate_stations, fixed seeds) are stored in
+Two synthetic datasets (stations.registry.demo.generate_stations, fixed seeds) are stored in
 temporary SQLite files exactly as ``yizhan demo`` stores them (ids assigned by
 storage.insert_stations).  For each one this prints
 
@@ -59,12 +59,13 @@ if str(ROOT) not in sys.path:
 import numpy as np  # noqa: E402
 import scipy  # noqa: E402
 
-import stations.nearest as nearest_mod  # noqa: E402
+import stations.riders.nearest as nearest_mod  # noqa: E402
 from geodata.districts import region_bounds  # noqa: E402
 from stations import storage  # noqa: E402
-from stations.demo import generate_stations, load_demo  # noqa: E402
+from stations.registry.demo import generate_stations, load_demo  # noqa: E402
 from stations.hours import HoursError, parse_hours  # noqa: E402
-from stations.nearest import EARTH_RADIUS_M, NearestIndex, brute_force_nearest, haversine_m, index_for  # noqa: E402
+from stations.riders.nearest import (
+    EARTH_RADIUS_M, NearestIndex, brute_force_nearest, haversine_m, index_for  # noqa: E402)
 from stations.storage import TZ  # noqa: E402
 
 DATASETS = [  # (label, region, stations, seed)
@@ -271,7 +272,7 @@ def in_process(label, db_path, region, n_points, n_pure):
     # the same query points: what any nearest search costs before filtering and ranking.
     from scipy.spatial import cKDTree
 
-    from stations.validation import lonlat_to_xyz
+    from stations.registry.validation import lonlat_to_xyz
     bare_tree = cKDTree(lonlat_to_xyz(np.array([s["lon"] for s in stations]),
                                       np.array([s["lat"] for s in stations])))
     query_xyz = lonlat_to_xyz(points[:, 0], points[:, 1])
@@ -697,7 +698,7 @@ def main():
     log("Yizhan nearest-station benchmark" + (" (--quick)" if args.quick else ""))
     log(f"  {platform.platform()}; {os.cpu_count()} CPUs; Python {platform.python_version()};"
         f" NumPy {np.__version__}; SciPy {scipy.__version__}; SQLite {sqlite3.sqlite_version}")
-    log(f"  all stations synthetic (stations.demo.generate_stations); query points uniform in the"
+    log(f"  all stations synthetic (stations.registry.demo.generate_stations); query points uniform in the"
         f" region bbox (geodata.districts.region_bounds), seed {POINT_SEED}")
 
     use_wrk = False

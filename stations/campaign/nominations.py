@@ -14,13 +14,13 @@ import secrets
 import sqlite3
 from pathlib import Path
 
-from .. import limits as _limits
-from ..feedback import open_flag_count
+from ..accounts import limits as _limits
+from ..riders.feedback import open_flag_count
 from ..photos import DecodeLimits, PhotoRefused, check_structure, run_child
 from ..photos.child import LONGEST_SIDE, MAX_PIXELS
-from ..records import STATUSES
+from ..registry.records import STATUSES
 from ..storage import StationNotFound, get_station, now_iso, write_transaction
-from ..users import same_union, speaks_for
+from ..accounts.users import same_union, speaks_for
 from .errors import CampaignError, NotFound
 from .store import STAGE_NAMES, clean_text, get_campaign, log_event
 

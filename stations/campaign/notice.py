@@ -8,8 +8,8 @@ import io
 import json
 import sqlite3
 
-from ..exporter import _cell as defuse_cell
-from ..limits import Limit, take
+from ..registry.exporter import _cell as defuse_cell
+from ..accounts.limits import Limit, take
 from ..storage import get_station, now_iso, update_station, write_transaction
 from .checklist import checklists_from_campaign
 from .errors import CampaignError, NotFound

@@ -12,7 +12,7 @@ from functools import lru_cache
 import numpy as np
 import orjson
 
-from ..feedback import satisfaction
+from ..riders.feedback import satisfaction
 from ..hours import HoursError, parse_hours
 from ..ledger.common import today
 from ..ledger.evidence import ledger_evidence

@@ -19,9 +19,9 @@ import numpy as np
 from geodata import districts as geo
 from geodata.datum import DatumError, parse_datum, to_wgs84_array
 
-from .. import importer, readers
-from ..coords import CoordinateError, parse_coordinate, parse_lonlat_pair
-from ..records import Problem, control_problem
+from ..registry import importer, readers
+from ..registry.coords import CoordinateError, parse_coordinate, parse_lonlat_pair
+from ..registry.records import Problem, control_problem
 from ..storage import now_iso
 from .figures import DemandPoints
 from .grid import CoverageError

@@ -17,7 +17,7 @@ from datetime import datetime
 
 import numpy as np
 
-from ..exporter import defuse_cell
+from ..registry.exporter import defuse_cell
 from ..hours import HoursError, parse_hours
 from ..storage import TZ, data_version, station_points
 from .figures import FIGURE_KEYS, StationSet, evaluate

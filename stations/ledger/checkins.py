@@ -19,7 +19,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from ..limits import Limit, take
+from ..accounts.limits import Limit, take
 from ..storage import TZ, StationNotFound, get_station, write_transaction
 from .codes import LedgerError
 

@@ -8,7 +8,7 @@ from datetime import date, datetime, timedelta
 
 from ..storage import TZ, StationNotFound, get_station
 from ..text import forbidden_character, refusal
-from ..users import speaks_for
+from ..accounts.users import speaks_for
 from .codes import NOTE_MAX, LedgerError
 
 __all__ = ["today", "parse_date", "parse_count", "clean_note", "station_for", "visible_union",

@@ -12,7 +12,7 @@ from __future__ import annotations
 import json
 from datetime import date, timedelta
 
-from ..feedback import feedback_days
+from ..riders.feedback import feedback_days
 from .checkins import repeat_checkins
 from .codes import SERVICE_COLUMNS, VISITOR_COLUMNS
 from .common import today

@@ -5,7 +5,7 @@ from __future__ import annotations
 import csv
 import io
 
-from ..exporter import _cell as defuse  # the exporter's rule: = + - @ leave with a leading '
+from ..registry.exporter import _cell as defuse  # the exporter's rule: = + - @ leave with a leading '
 from .reports import FIGURE_LABELS, FIGURES
 
 __all__ = ["TABLES", "report_tables", "report_csv", "report_xlsx"]

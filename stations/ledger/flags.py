@@ -14,7 +14,7 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass
 from datetime import date, timedelta
 
-from ..feedback import feedback_days
+from ..riders.feedback import feedback_days
 from ..storage import now_iso, write_transaction
 from ..text import forbidden_character, refusal
 from .checkins import COUNTED_ONCE, repeat_checkins, riders_counted

@@ -7,7 +7,7 @@ an unknown station or another union's, a date in the future or that does not exi
 negative, fractional or absurd count, the same station and day twice.  A file with any
 error writes nothing.
 
-The file is read twice as a stream (``stations.readers``): the first pass checks every
+The file is read twice as a stream (``stations.registry.readers``): the first pass checks every
 row without holding the write lock; only a clean file is read again and written in
 batches inside one write transaction (all or nothing).  A day that already has an entry
 is replaced and the old version kept in ``ledger_history``, as on the form.
@@ -21,10 +21,10 @@ import unicodedata
 from dataclasses import asdict, dataclass, field
 from datetime import date
 
-from .. import readers
-from ..readers import FileProblem
+from ..registry import readers
+from ..registry.readers import FileProblem
 from ..storage import now_iso, write_transaction
-from ..users import speaks_for
+from ..accounts.users import speaks_for
 from .codes import COUNT_COLUMNS, MAX_DAILY_COUNT, SERVICES, VISITORS, LedgerError
 from .common import clean_note, parse_count, parse_date, today
 

@@ -16,7 +16,7 @@ from __future__ import annotations
 import calendar
 from datetime import date, timedelta
 
-from ..feedback import satisfaction
+from ..riders.feedback import satisfaction
 from .codes import COUNT_COLUMNS, SERVICE_COLUMNS, SERVICES, VISITOR_COLUMNS, VISITORS
 from .common import EARLIEST, today
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import importlib
 import json
 
-from ..records import FIELDS, PRIVATE_FIELDS
+from ..registry.records import FIELDS, PRIVATE_FIELDS
 from .connection import HistoryNotFound, StationNotFound, now_iso, write_transaction
 
 __all__ = [

@@ -11,8 +11,8 @@ import math
 
 from flask import abort, current_app, g, jsonify, redirect, request, session, url_for
 
-from .. import tokens, users
-from ..limits import RateLimited, client_key
+from ..accounts import tokens, users
+from ..accounts.limits import RateLimited, client_key
 from .db import get_db
 
 __all__ = ["PUBLIC", "allow", "client_id", "init_app", "log_in", "login_user", "logout_user",

@@ -3,11 +3,12 @@
 from flask import (Blueprint, Response, abort, current_app, flash, g, jsonify, make_response,
                    redirect, render_template, request, stream_with_context, url_for)
 
-from .. import feedback, jobs, storage
-from ..history import beijing_time, describe_history, hours_as_typed
-from ..records import FACILITIES, STATION_TYPES, STATUSES
-from ..registry import save_station
-from ..riders import district_choices
+from ..riders import feedback
+from .. import jobs, storage
+from ..registry.history import beijing_time, describe_history, hours_as_typed
+from ..registry.records import FACILITIES, STATION_TYPES, STATUSES
+from ..registry.edit import save_station
+from ..riders.search import district_choices
 from ..storage import HistoryNotFound, StationNotFound
 from ..text import shown
 from .access import allow
@@ -265,7 +266,7 @@ def export_page():
 @allow("admin")
 def export_download():
     """The whole registry (or one status) as a file, streamed as it is written."""
-    from ..exporter import iter_export
+    from ..registry.exporter import iter_export
 
     form = request.args
     fmt, datum, status = form.get("format", ""), form.get("datum", "wgs84"), form.get("status", "")

@@ -6,12 +6,12 @@ import re
 import orjson
 from flask import Blueprint, current_app, g, jsonify, request
 
-from .. import directory as core
+from ..riders import directory as core
 from ..campaign import latest_checklist, latest_checklists, qiyou_property
-from ..exporter import feature_collection, station_feature
+from ..registry.exporter import feature_collection, station_feature
 from ..openapi import openapi_document
-from ..registry import save_station
-from ..riders import nearest_json, parse_nearest_query
+from ..registry.edit import save_station
+from ..riders.search import nearest_json, parse_nearest_query
 from ..storage import StationNotFound
 from . import csrf
 from .access import PUBLIC, allow

@@ -4,7 +4,7 @@ from urllib.parse import urlsplit
 
 from flask import Blueprint, flash, redirect, render_template, request, url_for
 
-from ..limits import RateLimited
+from ..accounts.limits import RateLimited
 from .access import PUBLIC, allow, log_in, login_user, logout_user, too_many_logins
 
 bp = Blueprint("auth", __name__)

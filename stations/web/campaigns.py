@@ -7,9 +7,9 @@ from flask import (Blueprint, Response, abort, current_app, flash, g, redirect, 
                    send_file, url_for)
 
 from .. import campaign as core
-from ..directory import public_station
-from ..limits import RateLimited
-from ..records import FACILITIES
+from ..riders.directory import public_station
+from ..accounts.limits import RateLimited
+from ..registry.records import FACILITIES
 from ..storage import StationNotFound, get_station
 from .access import PUBLIC, allow, client_id
 from .db import get_db

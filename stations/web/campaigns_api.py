@@ -3,7 +3,7 @@
 from flask import Blueprint, current_app, g, jsonify, request
 
 from .. import campaign as core
-from ..limits import RateLimited
+from ..accounts.limits import RateLimited
 from . import csrf
 from .access import PUBLIC, allow, client_id
 from .api import refuse_empty_typed_parameters

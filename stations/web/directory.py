@@ -2,10 +2,10 @@
 
 from flask import Blueprint, abort, current_app, render_template, request, url_for
 
-from .. import directory as core
+from ..riders import directory as core
 from ..maps import station_map_html
-from ..records import FACILITIES, STATUSES
-from ..riders import district_choices, station_page
+from ..registry.records import FACILITIES, STATUSES
+from ..riders.search import district_choices, station_page
 from ..storage import StationNotFound, district_names
 from .access import PUBLIC, allow
 from .db import get_db

@@ -12,9 +12,9 @@ from werkzeug.datastructures import MultiDict
 
 from .. import jobs
 from .. import ledger as core
-from ..limits import RateLimited
-from ..riders import district_choices, station_page
-from ..directory import get_public_station
+from ..accounts.limits import RateLimited
+from ..riders.search import district_choices, station_page
+from ..riders.directory import get_public_station
 from ..storage import StationNotFound, get_station
 from .access import PUBLIC, allow, client_id
 from .db import get_db

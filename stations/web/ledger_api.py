@@ -8,7 +8,7 @@ from datetime import date
 from flask import Blueprint, current_app, g, jsonify, request
 
 from .. import ledger as core
-from ..limits import RateLimited
+from ..accounts.limits import RateLimited
 from .access import PUBLIC, allow, client_id
 from .api import refuse_empty_typed_parameters
 from .api_common import error_answer, json_object, too_many
@@ -36,7 +36,7 @@ def _day_param(name):
 
 
 def _districts():
-    from ..riders import district_choices
+    from ..riders.search import district_choices
 
     return district_choices(current_app.config["YIZHAN_REGION"])
 

@@ -2,12 +2,12 @@
 
 from flask import Blueprint, abort, current_app, flash, redirect, render_template, request, url_for
 
-from .. import riders as core
-from ..directory import QueryError, get_public_station
-from ..feedback import FeedbackError, RateLimited, client_key, submit_feedback
+from ..riders import search as core
+from ..riders.directory import QueryError, get_public_station
+from ..riders.feedback import FeedbackError, RateLimited, client_key, submit_feedback
 from ..maps import TILES
-from ..qr import UntrustedHost, public_url, qr_svg
-from ..records import FACILITIES
+from ..riders.qr import UntrustedHost, public_url, qr_svg
+from ..registry.records import FACILITIES
 from ..storage import StationNotFound
 from .access import PUBLIC, allow
 from .db import get_db

@@ -16,9 +16,9 @@ from dataclasses import dataclass, field
 from datetime import datetime
 
 from .directory import open_state
-from .limits import Limit, RateLimited, check_rate, client_key, take
-from .storage import TZ, get_station, now_iso, record_station_event, write_transaction
-from .text import forbidden_character, refusal
+from ..accounts.limits import Limit, RateLimited, check_rate, client_key, take
+from ..storage import TZ, get_station, now_iso, record_station_event, write_transaction
+from ..text import forbidden_character, refusal
 
 __all__ = ["FOUND", "FLAGS", "FeedbackError", "RateLimited", "client_key", "submit_feedback",
            "check_rate", "satisfaction", "flag_queue", "resolve_flags", "recent_feedback",

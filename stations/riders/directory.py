@@ -9,9 +9,9 @@ from datetime import datetime
 import numpy as np
 from geodata.datum import DatumError, parse_datum, to_wgs84
 
-from .hours import HoursError, parse_hours
-from .records import FACILITIES, PRIVATE_FIELDS, STATION_TYPES, STATUSES
-from .storage import TZ, StationNotFound, get_station, search_stations
+from ..hours import HoursError, parse_hours
+from ..registry.records import FACILITIES, PRIVATE_FIELDS, STATION_TYPES, STATUSES
+from ..storage import TZ, StationNotFound, get_station, search_stations
 
 __all__ = ["PUBLIC_STATUSES", "ApiQuery", "award_filter_subset", "parse_award_filters", "fields_from_json", "DirectoryQuery", "QueryError", "get_public_station",
            "open_state", "parse_api_query", "parse_bbox", "parse_datum_param", "parse_directory_query",
@@ -91,7 +91,7 @@ def parse_award_filters(args) -> tuple:
 
 
 def award_filter_subset(db, index, *, awarded=False, min_qiyou=None):
-    """The rows of a nearest index (``stations.nearest``) that pass the award and 七有
+    """The rows of a nearest index (``stations.riders.nearest``) that pass the award and 七有
     filters, as the index's subset (its own small tree), or None when neither is asked.
 
     Cached on the index, which is replaced whenever a station (and so an award) changes;
@@ -99,7 +99,7 @@ def award_filter_subset(db, index, *, awarded=False, min_qiyou=None):
     """
     if not awarded and min_qiyou is None:
         return None
-    from .campaign.checklist import awarded_station_ids, checklists_version, stations_with_min_total
+    from ..campaign.checklist import awarded_station_ids, checklists_version, stations_with_min_total
 
     key = ("awarded", bool(awarded), min_qiyou, checklists_version(db) if min_qiyou is not None else None)
     cache = index.subsets

@@ -20,10 +20,10 @@ from datetime import datetime
 import numpy as np
 from scipy.spatial import cKDTree
 
-from .hours import HoursError, OpeningHours, parse_hours
-from .records import FACILITIES
-from .storage import TZ, data_version, station_index_rows
-from .validation import EARTH_RADIUS_M, lonlat_to_xyz
+from ..hours import HoursError, OpeningHours, parse_hours
+from ..registry.records import FACILITIES
+from ..storage import TZ, data_version, station_index_rows
+from ..registry.validation import EARTH_RADIUS_M, lonlat_to_xyz
 
 __all__ = ["NearestIndex", "Hit", "haversine_m", "brute_force_nearest", "index_for",
            "WALK_SPEED_KMH", "RIDE_SPEED_KMH", "DETOUR", "travel_minutes"]

@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from .records import Problem, clean_station
-from .storage import create_station, get_station, station_points, update_station
+from ..storage import create_station, get_station, station_points, update_station
 from .validation import check_locations
 
 __all__ = ["SaveResult", "save_station"]

@@ -14,7 +14,7 @@ import re
 
 from geodata.datum import from_wgs84
 
-from .hours import parse_hours
+from ..hours import parse_hours
 from .records import FACILITIES, FIELDS, PRIVATE_FIELDS, STATION_TYPES, STATUSES
 
 __all__ = ["EXPORT_FORMATS", "station_feature", "feature_collection", "export_stations", "iter_export",

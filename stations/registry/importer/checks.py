@@ -23,7 +23,7 @@ from .. import readers
 from ..coords import CoordinateError, parse_coordinate, parse_lonlat_pair
 from ..readers import MAX_ROWS, FileProblem
 from ..records import Problem, clean_station
-from ..storage import station_names, station_point_arrays
+from ...storage import station_names, station_point_arrays
 from ..validation import check_places, find_duplicates
 from .report import ImportReport, RowReport
 

@@ -11,14 +11,14 @@ import orjson
 
 from geodata.datum import from_wgs84, to_wgs84
 
-from .coords import CoordinateError, parse_coordinate
-from .directory import (QueryError, award_filter_subset, open_state, parse_award_filters, parse_datum_param,
-                        public_station)
-from .exporter import station_feature
+from ..registry.coords import CoordinateError, parse_coordinate
+from .directory import (
+    QueryError, award_filter_subset, open_state, parse_award_filters, parse_datum_param, public_station)
+from ..registry.exporter import station_feature
 from .feedback import FOUND, satisfaction
 from .nearest import RIDE_SPEED_KMH, WALK_SPEED_KMH, haversine_m, index_for, travel_minutes
-from .records import FACILITIES
-from .storage import TZ, search_stations, stations_by_ids
+from ..registry.records import FACILITIES
+from ..storage import TZ, search_stations, stations_by_ids
 
 __all__ = ["NearestQuery", "parse_nearest_query", "nearest_answer", "nearest_json", "nearest_for_page",
            "district_origin", "district_choices", "parse_nearby_query", "station_page",

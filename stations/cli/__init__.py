@@ -11,9 +11,10 @@ import click
 from flask import current_app
 from flask.cli import FlaskGroup, with_appcontext
 
-from . import storage, users
-from .exporter import EXPORT_FORMATS, export_stations
-from .importer import format_report, import_path
+from .. import storage
+from ..accounts import users
+from ..registry.exporter import EXPORT_FORMATS, export_stations
+from ..registry.importer import format_report, import_path
 
 __all__ = ["main", "register_commands"]
 
@@ -78,7 +79,7 @@ def init_command():
 @_clear_when_busy
 def demo_command(count, seed, region, replace, with_users, ledger_days):
     """Fill the database with a synthetic (clearly labelled) demo dataset."""
-    from .demo import DEMO_USERS, generate_stations, load_demo
+    from ..registry.demo import DEMO_USERS, generate_stations, load_demo
 
     db = _open_migrated()
     started = time.perf_counter()
@@ -88,7 +89,7 @@ def demo_command(count, seed, region, replace, with_users, ledger_days):
     click.echo(f"已生成 {written} 个合成站点（{region}，种子 {seed}），"
                f"用时 {time.perf_counter() - started:.1f} 秒。所有记录均标记为合成数据。")
     if ledger_days:
-        from .ledger.demo import generate_year
+        from ..ledger.demo import generate_year
 
         started = time.perf_counter()
         made = generate_year(db, seed=seed, days=ledger_days)
@@ -167,7 +168,7 @@ def import_command(file, datum, dry_run, skip_invalid, username):
 @_clear_when_busy
 def backup_command(file, force):
     """Copy the live database to FILE (a consistent snapshot; the app may keep serving)."""
-    from .backup import BackupError, backup_database
+    from ..storage.backup import BackupError, backup_database
 
     if file.exists() and not force:
         raise click.ClickException(f"{file} 已存在；要覆盖请加 --force。")
@@ -192,7 +193,7 @@ def backup_command(file, force):
 @_clear_when_busy
 def restore_command(file, yes):
     """Replace the live database with the backup FILE (checked first; asks to confirm)."""
-    from .backup import BackupError, check_backup, restore_database
+    from ..storage.backup import BackupError, check_backup, restore_database
 
     try:
         info = check_backup(file)
@@ -317,7 +318,7 @@ def user_role(name, role):
 @_clear_when_busy
 def user_token(name, revoke):
     """Issue a new API token for a user (printed last; replaces the old one), or revoke it."""
-    from . import tokens
+    from ..accounts import tokens
 
     db = _open_migrated()
     user = users.get_user(db, name)
@@ -336,8 +337,8 @@ def register_commands(app):
     for command in (init_command, demo_command, import_command, export_command, user_group,
                     backup_command, restore_command):
         app.cli.add_command(command)
-    from .coverage_cli import COMMANDS as planner_commands
-    from .ledger_cli import COMMANDS as ledger_commands
+    from .coverage import COMMANDS as planner_commands
+    from .ledger import COMMANDS as ledger_commands
 
     for command in ledger_commands:
         app.cli.add_command(command)
@@ -347,7 +348,7 @@ def register_commands(app):
 
 
 def _create_app():
-    from .web import create_app
+    from ..web import create_app
 
     return create_app()
 

@@ -5,10 +5,10 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from .feedback import RESOLUTIONS
-from .hours import HoursError, parse_hours
+from ..riders.feedback import RESOLUTIONS
+from ..hours import HoursError, parse_hours
 from .records import FACILITIES, STATION_TYPES, STATUSES
-from .storage import TZ
+from ..storage import TZ
 
 __all__ = ["FIELD_LABELS", "beijing_time", "describe_history", "hours_as_typed", "hours_for_people"]
 

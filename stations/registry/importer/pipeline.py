@@ -8,7 +8,7 @@ import io
 from pathlib import Path
 
 from ..readers import FileProblem
-from ..storage import insert_stations, write_transaction
+from ...storage import insert_stations, write_transaction
 from .checks import _check, open_rows
 from .report import ImportReport
 

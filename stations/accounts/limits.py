@@ -16,7 +16,7 @@ import random
 import time
 from dataclasses import dataclass
 
-from .storage import write_transaction
+from ..storage import write_transaction
 
 __all__ = ["Limit", "RateLimited", "check_rate", "clock", "client_key", "counts", "give_back",
            "name_key", "peek", "record", "take"]

@@ -21,8 +21,8 @@ from typing import NamedTuple
 from . import limits as _limits
 from . import tokens as _tokens
 from .limits import Limit, RateLimited
-from .storage import now_iso, write_transaction
-from .text import forbidden_character, refusal
+from ..storage import now_iso, write_transaction
+from ..text import forbidden_character, refusal
 
 __all__ = ["ROLES", "Ended", "RateLimited", "UserError", "add_user", "authenticate", "end_session",
            "end_user_logins", "end_user_sessions", "get_user", "hash_password", "list_users", "log_in",

@@ -7,7 +7,7 @@ reason.  A file with any error writes nothing unless ``skip_invalid`` is given,
 and then exactly the valid rows; a dry run writes nothing at all.
 
 Memory stays bounded for big files (500,000 rows): rows are read one at a time
-(``stations.readers``), checked in batches, and parked in a temporary file; the
+(``stations.registry.readers``), checked in batches, and parked in a temporary file; the
 checks that need the whole file (duplicates) keep only compact arrays.  Writing
 then streams the parked rows in batches inside one write transaction, so the
 import is still all or nothing.
@@ -28,9 +28,10 @@ from .checks import HEADER_ALIASES, map_headers
 from .pipeline import import_file, import_path, import_stream
 from .report import ImportError_, ImportReport, RowReport, format_report, skipped_summary
 
-# Names kept importable from ``stations.importer`` as before the split; the private
+# Names kept importable from ``stations.registry.importer`` as before the split; the private
 # table readers are used by stations.coverage.demand.
-from .checks import (BATCH, DETAIL_LIMIT, SKIPPED_LIMIT, _decode_text, _norm_header,  # noqa: F401
+from .checks import (
+    BATCH, DETAIL_LIMIT, SKIPPED_LIMIT, _decode_text, _norm_header, # noqa: F401
                      _read_csv, _read_xlsx, _shown, _sniff_format, open_rows)
 from .pipeline import WRITTEN_LIMIT  # noqa: F401
 

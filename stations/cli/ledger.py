@@ -11,7 +11,8 @@ import click
 from flask import current_app
 from flask.cli import with_appcontext
 
-from . import ledger, storage, users
+from .. import ledger, storage
+from ..accounts import users
 
 __all__ = ["COMMANDS"]
 
@@ -24,7 +25,7 @@ def _db():
 
 
 def _busy(command):
-    from .cli import _clear_when_busy
+    from . import _clear_when_busy
 
     return _clear_when_busy(command)
 
@@ -56,7 +57,7 @@ def ledger_import(file, username, dry_run):
     """Import a month's ledger (XLSX or CSV), all or nothing."""
     db = _db()
     user = _acting_user(db, username)
-    from .cli import _ImportProgress
+    from . import _ImportProgress
 
     progress = _ImportProgress()
     try:
@@ -92,7 +93,7 @@ def report_command(year, district, as_json):
     year = year or ledger.today().year
     if year > ledger.today().year:
         raise click.ClickException(f"{year} 年还没到")
-    from .riders import district_choices
+    from ..riders.search import district_choices
 
     districts = district_choices(current_app.config["YIZHAN_REGION"])
     if district and district not in districts:

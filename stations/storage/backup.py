@@ -15,7 +15,7 @@ import sqlite3
 from dataclasses import dataclass
 from pathlib import Path
 
-from . import storage
+from .. import storage
 
 __all__ = ["BackupError", "BackupInfo", "backup_database", "check_backup", "restore_database"]
 

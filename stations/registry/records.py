@@ -5,7 +5,7 @@ A record here is a plain dict with the English field names of DESIGN.md §3.
 into a record, collecting one message per bad field rather than stopping at the
 first, so a form can show them all and an import report can list them all.
 Spatial checks (in China, in the region, which district) need the boundary data
-and live in ``stations.validation``.
+and live in ``stations.registry.validation``.
 """
 
 from __future__ import annotations
@@ -18,8 +18,8 @@ from datetime import datetime
 from geodata.datum import DatumError, parse_datum, to_wgs84
 
 from .coords import CoordinateError, parse_coordinate, parse_lonlat_pair
-from .hours import HoursError, parse_hours
-from .text import forbidden_character, refusal
+from ..hours import HoursError, parse_hours
+from ..text import forbidden_character, refusal
 
 __all__ = [
     "FACILITIES",

@@ -14,7 +14,7 @@ import numpy as np
 from geodata import districts as geo
 
 from .records import FACILITIES
-from .storage import insert_stations, write_transaction
+from ..storage import insert_stations, write_transaction
 
 __all__ = ["DEMO_USERS", "generate_stations", "load_demo"]
 

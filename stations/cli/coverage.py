@@ -15,12 +15,12 @@ import click
 from flask import current_app
 from flask.cli import with_appcontext
 
-from . import storage
-from .coverage import demand as demand_layers
-from .coverage.gaps import GAP_COLUMNS, gap_hexagons, gaps_geojson
-from .coverage.grid import CoverageError
-from .coverage.planner import figures_answer, parse_params, rows_csv, run
-from .coverage.suggest import SUGGESTION_COLUMNS, suggest_sites, suggestions_geojson
+from .. import storage
+from ..coverage import demand as demand_layers
+from ..coverage.gaps import GAP_COLUMNS, gap_hexagons, gaps_geojson
+from ..coverage.grid import CoverageError
+from ..coverage.planner import figures_answer, parse_params, rows_csv, run
+from ..coverage.suggest import SUGGESTION_COLUMNS, suggest_sites, suggestions_geojson
 
 __all__ = ["COMMANDS"]
 
@@ -96,7 +96,7 @@ def coverage_command(as_json, as_csv, **kwargs):
     if as_json:
         click.echo(json.dumps(answer, ensure_ascii=False, indent=1))
     elif as_csv:
-        from .coverage.planner import figures_csv
+        from ..coverage.planner import figures_csv
 
         click.echo(figures_csv(answer), nl=False)
     else:

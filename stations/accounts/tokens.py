@@ -11,7 +11,7 @@ import hashlib
 import secrets
 
 from . import limits as _limits
-from .storage import now_iso, write_transaction
+from ..storage import now_iso, write_transaction
 
 __all__ = ["PREFIX", "issue_token", "revoke_tokens", "token_user", "token_user_limited"]
 
