@@ -8,6 +8,7 @@ import pytest
 
 from stations import storage
 from stations.accounts import users
+from stations.cli import register_commands
 from stations.web import create_app
 
 PASSWORDS = {"admin": "admin-pass-1", "reviewer": "review-pass-1", "planner": "plan-pass-1"}
@@ -32,8 +33,8 @@ def app(db_path, fresh_db):
     for role, password in PASSWORDS.items():
         users.add_user(fresh_db, role, password, role,
                        "海淀区总工会" if role == "reviewer" else None)
-    app = create_app({"YIZHAN_DB": str(db_path), "TESTING": True,
-                      "YIZHAN_SECRET_KEY": "test-secret"})
+    app = register_commands(create_app({"YIZHAN_DB": str(db_path), "TESTING": True,
+                                        "YIZHAN_SECRET_KEY": "test-secret"}))
     yield app
 
 

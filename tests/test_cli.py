@@ -85,8 +85,9 @@ def test_export_every_format_and_round_trip(cli, tmp_path, db_path):
 
     # A new registry filled from the export holds the same stations.
     fresh = tmp_path / "fresh.db"
+    from stations.cli import register_commands
     from stations.web import create_app
-    other = create_app({"YIZHAN_DB": str(fresh), "YIZHAN_SECRET_KEY": "x"}).test_cli_runner()
+    other = register_commands(create_app({"YIZHAN_DB": str(fresh), "YIZHAN_SECRET_KEY": "x"})).test_cli_runner()
     result = other.invoke(args=["import", str(tmp_path / "all.csv")])
     assert result.exit_code == 0, result.output
     copy = storage.get_station(storage.connect(fresh), 1)

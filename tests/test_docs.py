@@ -4,6 +4,7 @@ import re
 from pathlib import Path
 
 from stations.settings import SETTINGS
+from stations.cli import register_commands
 from stations.web import create_app
 
 README = (Path(__file__).resolve().parents[1] / "README.md").read_text(encoding="utf-8")
@@ -15,11 +16,12 @@ def test_every_setting_is_documented():
 
 
 def test_every_command_is_documented(tmp_path):
-    app = create_app({"YIZHAN_DB": str(tmp_path / "d.db"), "YIZHAN_SECRET_KEY": "x"})
+    app = register_commands(create_app({"YIZHAN_DB": str(tmp_path / "d.db"), "YIZHAN_SECRET_KEY": "x"}))
     names = []
     for name, command in app.cli.commands.items():
         sub = getattr(command, "commands", None)
         names += [f"yizhan {name} {s}" for s in sub] if sub else [f"yizhan {name}"]
+    assert {"yizhan import", "yizhan user add", "yizhan ledger import", "yizhan coverage"} <= set(names)
     missing = [n for n in names if f"`{n}" not in README]
     assert not missing, f"commands missing from README.md: {missing}"
 

@@ -13,6 +13,7 @@ from flask.cli import with_appcontext
 
 from .. import ledger, storage
 from ..accounts import users
+from .common import ImportProgress, clear_when_busy
 
 __all__ = ["COMMANDS"]
 
@@ -24,10 +25,6 @@ def _db():
     return db
 
 
-def _busy(command):
-    from . import _clear_when_busy
-
-    return _clear_when_busy(command)
 
 
 def _acting_user(db, name):
@@ -52,14 +49,12 @@ def ledger_group():
               help="Write as this account (a union user: its own union's stations only); default: as admin.")
 @click.option("--dry-run", is_flag=True, help="Check and report only; write nothing.")
 @with_appcontext
-@_busy
+@clear_when_busy
 def ledger_import(file, username, dry_run):
     """Import a month's ledger (XLSX or CSV), all or nothing."""
     db = _db()
     user = _acting_user(db, username)
-    from . import _ImportProgress
-
-    progress = _ImportProgress()
+    progress = ImportProgress()
     try:
         report = ledger.import_ledger(db, file, user, filename=file.name, dry_run=dry_run, progress=progress)
     finally:
@@ -86,7 +81,7 @@ def ledger_import(file, username, dry_run):
 @click.option("--district", default=None, help="One district, e.g. 海淀区.")
 @click.option("--json", "as_json", is_flag=True, help="Print the figures as JSON (as GET /api/v1/reports/ledger).")
 @with_appcontext
-@_busy
+@clear_when_busy
 def report_command(year, district, as_json):
     """Ledger, check-in and 双沟通 figures for a year: total, per district, per month."""
     db = _db()

@@ -140,9 +140,6 @@ def create_app(config: dict | None = None) -> Flask:
     csrf.exempt(campaigns_api.bp)  # cookie sessions are checked in the views; bearer/basic need none
     csrf.exempt(ledger_api.bp)  # likewise
 
-    from ..cli import register_commands
-
-    register_commands(app)
     _register_errors(app)
     return app
 
