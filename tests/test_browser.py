@@ -131,7 +131,8 @@ def expected(live, lat, lon, k=10, **filters) -> list[tuple[dict, float]]:
 def expected_page(live, lat, lon, at) -> list[int]:
     """The rider page's list by brute force: the 10 nearest within 20 km and the 3 nearest
     open ones, open first, then hours unknown, then closed, each nearest first."""
-    from stations.riders.directory import open_state, public_station
+    from stations.hours.now import open_state
+    from stations.riders.directory import public_station
 
     near = expected(live, lat, lon, radius_m=20_000, at=at)
     near += [hit for hit in expected(live, lat, lon, k=3, radius_m=20_000, open_now=True, at=at)

@@ -5,7 +5,7 @@ from datetime import datetime
 
 import pytest
 
-from stations.riders.directory import open_state
+from stations.hours.now import open_state
 from stations.hours import HoursError, OpeningHours, calendar_years, parse_hours
 from stations.storage import TZ
 

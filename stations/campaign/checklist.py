@@ -6,7 +6,8 @@ from __future__ import annotations
 import json
 from collections import defaultdict
 
-from ..storage import StationNotFound, get_station, now_iso, write_transaction
+from ..storage import (StationNotFound, awarded_station_ids, checklists_version, get_station, now_iso,
+                       stations_with_min_total, write_transaction)
 from .errors import CampaignError
 from .rubric import default_rubric, weighted_total
 
@@ -109,21 +110,3 @@ def qiyou_property(checklist: dict | None) -> dict | None:
         return None
     return {"date": checklist["date"], "source": checklist["source"], "total": checklist["total"],
             "criteria": checklist["criteria"]}
-
-
-def stations_with_min_total(db, minimum: float) -> set:
-    """Ids of stations whose latest checklist's total is at least ``minimum``."""
-    return {r[0] for r in db.execute(
-        "SELECT station_id FROM checklists WHERE id IN (SELECT max(id) FROM checklists GROUP BY station_id) "
-        "AND total >= ?", [float(minimum)])}
-
-
-def checklists_version(db) -> int:
-    """A number that grows with every new checklist (they are only ever added; a station's
-    go with it, and that changes the stations' own version)."""
-    return db.execute("SELECT coalesce(max(id), 0) FROM checklists").fetchone()[0]
-
-
-def awarded_station_ids(db) -> set:
-    """Ids of stations with at least one award on their record (the directory's 获奖)."""
-    return {r[0] for r in db.execute("SELECT id FROM stations WHERE awards NOT IN ('', '[]')")}

@@ -14,8 +14,7 @@ from ..storage import get_station, now_iso, update_station, write_transaction
 from .checklist import checklists_from_campaign
 from .errors import CampaignError, NotFound
 from .reviews import live_ranking
-from .stages import today
-from .store import LEVELS, clean_text, get_campaign, log_event
+from .store import LEVELS, clean_text, get_campaign, log_event, today
 
 __all__ = ["ALREADY_RECEIVED", "freeze_ranking", "notice_list", "lodge_objection", "resolve_objection",
            "list_objections", "confirm_campaign", "award_rows", "awards_xlsx", "awards_csv", "award_title"]

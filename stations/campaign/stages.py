@@ -3,18 +3,14 @@
 from __future__ import annotations
 
 import json
-from datetime import date, datetime, timedelta
+from datetime import timedelta
 
-from ..storage import TZ, now_iso, write_transaction
+from ..storage import now_iso, write_transaction
 from .errors import CampaignError
 from .rubric import default_rubric, validate_rubric
-from .store import LEVELS, STAGE_NAMES, STAGES, clean_text, get_campaign, log_event, parse_int
+from .store import LEVELS, STAGE_NAMES, STAGES, clean_text, get_campaign, log_event, parse_int, today
 
 __all__ = ["create_campaign", "set_rubric", "advance_stage", "today"]
-
-
-def today() -> date:
-    return datetime.now(TZ).date()
 
 
 def _require_admin(user):

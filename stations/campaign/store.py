@@ -3,21 +3,27 @@
 from __future__ import annotations
 
 import json
+from datetime import date, datetime
 import re
 import unicodedata
 
 import orjson
 
-from ..storage import now_iso
+from ..storage import TZ, now_iso
 from ..text import forbidden_character, refusal
 from .errors import CampaignError, NotFound
 
-__all__ = ["get_campaign", "list_campaigns", "log_event", "campaign_log", "clean_text",
+__all__ = ["today", "get_campaign", "list_campaigns", "log_event", "campaign_log", "clean_text",
            "parse_int", "active_nominations", "reviewers", "user_by_name_or_id"]
 
 STAGES = ("nomination", "review", "notice", "confirmed")
 STAGE_NAMES = {"nomination": "基层推荐", "review": "综合评议", "notice": "公示", "confirmed": "确认"}
 LEVELS = {"national": "全国", "municipal": "市级", "district": "区级"}
+
+
+def today() -> date:
+    """Today in Beijing: the campaign's dates (公示 start and end) are Beijing dates."""
+    return datetime.now(TZ).date()
 
 
 def clean_text(value, field: str, label: str, longest: int, *, shortest: int = 0,

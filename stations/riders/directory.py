@@ -4,17 +4,18 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
-from datetime import datetime
 
 import numpy as np
 from geodata.datum import DatumError, parse_datum, to_wgs84
 
 from ..hours import HoursError, parse_hours
+from ..hours.now import open_state
 from ..registry.records import FACILITIES, PRIVATE_FIELDS, STATION_TYPES, STATUSES
-from ..storage import TZ, StationNotFound, get_station, search_stations
+from ..storage import (StationNotFound, awarded_station_ids, checklists_version, get_station, search_stations,
+                       stations_with_min_total)
 
 __all__ = ["PUBLIC_STATUSES", "ApiQuery", "award_filter_subset", "parse_award_filters", "fields_from_json", "DirectoryQuery", "QueryError", "get_public_station",
-           "open_state", "parse_api_query", "parse_bbox", "parse_datum_param", "parse_directory_query",
+           "parse_api_query", "parse_bbox", "parse_datum_param", "parse_directory_query",
            "public_station", "search_api", "search_public"]
 
 PUBLIC_STATUSES = ("active", "temporarily_closed", "closed")  # pending ones are not public yet
@@ -99,8 +100,6 @@ def award_filter_subset(db, index, *, awarded=False, min_qiyou=None):
     """
     if not awarded and min_qiyou is None:
         return None
-    from ..campaign.checklist import awarded_station_ids, checklists_version, stations_with_min_total
-
     key = ("awarded", bool(awarded), min_qiyou, checklists_version(db) if min_qiyou is not None else None)
     cache = index.subsets
     if key not in cache:
@@ -160,42 +159,6 @@ def search_public(db, query: DirectoryQuery, page_size: int):
     for station in stations:
         station["open_state"] = open_state(station)
     return stations, total, pages
-
-
-def open_state(station: dict, at: datetime | None = None) -> dict:
-    """Whether a station is open at ``at`` (default now, Asia/Shanghai) and until when.
-
-    Returns a dict: ``open`` (True/False/None when hours are unknown), ``label``
-    (Chinese text for a person) and ``until`` (the next change, or None).
-    """
-    at = at or datetime.now(TZ)
-    if station.get("status") != "active":
-        return {"open": False, "label": STATUSES.get(station.get("status"), ""), "until": None}
-    if not station.get("hours"):
-        return {"open": None, "label": "开放时间未知", "until": None}
-    try:
-        hours = parse_hours(station["hours"])
-    except HoursError:
-        return {"open": None, "label": "开放时间未知", "until": None}
-    is_open = hours.is_open(at)
-    if is_open is None:  # hours that follow China's calendar, in a year it does not know
-        return {"open": None, "label": f"开放时间未知（{at.year} 年节假日安排尚未收录）", "until": None}
-    change = hours.next_change(at)
-    if hours.is_24h:
-        label = "24小时开放"
-    elif is_open:
-        label = f"营业中，{_when(change, at)}关门" if change else "营业中"
-    else:
-        label = f"已打烊，{_when(change, at)}开门" if change else "已打烊"
-    return {"open": is_open, "label": label, "until": change}
-
-
-def _when(moment: datetime, at: datetime) -> str:
-    moment = moment.astimezone(TZ) if moment.tzinfo else moment
-    local_at = at.astimezone(TZ) if at.tzinfo else at
-    days = (moment.date() - local_at.date()).days
-    prefix = {0: "", 1: "明天 "}.get(days, f"{moment.month}月{moment.day}日 ")
-    return f"{prefix}{moment:%H:%M} "
 
 
 def public_station(station: dict) -> dict:

@@ -15,7 +15,7 @@ import unicodedata
 from dataclasses import dataclass, field
 from datetime import datetime
 
-from .directory import open_state
+from ..hours.now import open_state
 from ..accounts.limits import Limit, RateLimited, check_rate, client_key, take
 from ..storage import TZ, get_station, now_iso, record_station_event, write_transaction
 from ..text import forbidden_character, refusal

@@ -11,10 +11,10 @@ import orjson
 
 from geodata.datum import from_wgs84, to_wgs84
 
+from ..hours.now import open_state
 from ..registry.coords import CoordinateError, parse_coordinate
-from .directory import (
-    QueryError, award_filter_subset, open_state, parse_award_filters, parse_datum_param, public_station)
 from ..registry.exporter import station_feature
+from .directory import QueryError, award_filter_subset, parse_award_filters, parse_datum_param, public_station
 from .feedback import FOUND, satisfaction
 from .nearest import RIDE_SPEED_KMH, WALK_SPEED_KMH, haversine_m, index_for, travel_minutes
 from ..registry.records import FACILITIES
