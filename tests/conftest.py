@@ -85,19 +85,26 @@ def make_station(db, **fields) -> int:
     return storage.insert_stations(db, [record], username="test")[0]
 
 
-def finish_import(client, response, timeout=90.0):
-    """Follow an import upload (303 to its job) until the job ends; the job page then."""
+def _follow_job(client, response, timeout, what, page_pattern=None):
+    """Follow an upload's 303 to its job page until the job ends; the job page then."""
     import time
 
     assert response.status_code == 303, response.get_data(as_text=True)[:500]
     page = response.headers["Location"]
+    if page_pattern:
+        assert re.fullmatch(page_pattern, page), page
     deadline = time.monotonic() + timeout
     while True:
         status = client.get(page + ".json").get_json()
         if status["finished"]:
             return client.get(page)
-        assert time.monotonic() < deadline, f"import job still {status['state']} after {timeout} s"
+        assert time.monotonic() < deadline, f"{what} still {status['state']} after {timeout} s"
         time.sleep(0.1)
+
+
+def finish_import(client, response, timeout=90.0):
+    """Follow an import upload (303 to its job) until the job ends; the job page then."""
+    return _follow_job(client, response, timeout, "import job")
 
 
 @pytest.fixture
@@ -120,15 +127,4 @@ def inline_plan_jobs(monkeypatch):
 def finish_plan_job(client, response, timeout=90.0):
     """Follow a /plan upload or long computation (303 to its job's page) until the job
     ends; the job's page then (not followed further)."""
-    import time
-
-    assert response.status_code == 303, response.get_data(as_text=True)[:500]
-    page = response.headers["Location"]
-    assert re.fullmatch(r"/plan/jobs/[0-9a-f]{16}", page), page
-    deadline = time.monotonic() + timeout
-    while True:
-        status = client.get(page + ".json").get_json()
-        if status["finished"]:
-            return client.get(page)
-        assert time.monotonic() < deadline, f"/plan job still {status['state']} after {timeout} s"
-        time.sleep(0.1)
+    return _follow_job(client, response, timeout, "/plan job", r"/plan/jobs/[0-9a-f]{16}")
