@@ -5,6 +5,7 @@ from __future__ import annotations
 from .campaign.openapi import QIYOU_SCHEMA, campaign_paths, campaign_schemas
 from .ledger.openapi import ledger_paths, ledger_schemas
 from .registry.records import FACILITIES, STATION_TYPES, STATUSES
+from .text import SCHEMA_PATTERN
 
 __all__ = ["openapi_document"]
 
@@ -129,6 +130,10 @@ def station_input(properties: dict) -> dict:
 
 
 def openapi_document() -> dict:
+    return _plain_text_requests(_document())
+
+
+def _document() -> dict:
     properties = {
         "name": {"type": "string"}, "address": {"type": "string"},
         "district": {"type": ["string", "null"]}, "subdistrict": {"type": ["string", "null"]},
@@ -266,3 +271,49 @@ def openapi_document() -> dict:
             },
         },
     }
+
+
+def _plain_text_requests(doc: dict) -> dict:
+    """Every free-text string a request may carry (parameters and bodies, with the schemas
+    they refer to) promises the text rule the server applies to each one
+    (``stations.text``): no control characters but tab and line breaks.  Strings already
+    bound by an enum, a const, a pattern or a format keep their own rule."""
+    components = doc.get("components", {}).get("schemas", {})
+    seen = set()
+
+    def visit(schema):
+        if isinstance(schema, list):
+            for item in schema:
+                visit(item)
+            return
+        if not isinstance(schema, dict):
+            return
+        ref = schema.get("$ref")
+        if isinstance(ref, str) and ref.startswith("#/components/schemas/"):
+            name = ref.rsplit("/", 1)[1]
+            if name not in seen and name in components:
+                seen.add(name)
+                visit(components[name])
+            return
+        kind = schema.get("type")
+        if (kind == "string" or (isinstance(kind, list) and "string" in kind)) and not (
+                {"enum", "const", "pattern", "format"} & set(schema)):
+            schema["pattern"] = SCHEMA_PATTERN
+        for key, value in schema.items():
+            if key in ("properties", "patternProperties", "$defs"):
+                for sub in value.values():
+                    visit(sub)
+            elif key in ("items", "additionalProperties", "not", "contains", "oneOf", "anyOf", "allOf",
+                         "prefixItems"):
+                visit(value)
+
+    for operations in doc.get("paths", {}).values():
+        for operation in operations.values():
+            if not isinstance(operation, dict):
+                continue
+            for parameter in operation.get("parameters", []):
+                visit(parameter.get("schema"))
+            for media in operation.get("requestBody", {}).get("content", {}).values():
+                visit(media.get("schema"))
+    return doc
+

@@ -14,10 +14,15 @@ from __future__ import annotations
 
 import re
 
-__all__ = ["forbidden_character", "describe_character", "refusal", "shown"]
+__all__ = ["forbidden_character", "describe_character", "refusal", "shown", "SCHEMA_PATTERN"]
 
 _MULTILINE = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f\ud800-\udfff\ufffe\uffff]")
 _ONE_LINE = re.compile("[\x00-\x1f\x7f-\x9f\ud800-\udfff\ufffe\uffff]")
+# The same rule for an OpenAPI/JSON Schema string, in the regex syntax ECMA-262 and Python share:
+# what the API document promises about any text a request may carry.  Lone surrogates are left
+# out: no UTF-8 text (a query string, a JSON body) can hold one.  Hex escapes (backslash x),
+# because schemathesis mistranslates backslash-u ones; the two non-characters stand as themselves.
+SCHEMA_PATTERN = "^[^\\x00-\\x08\\x0b\\x0c\\x0e-\\x1f\\x7f-\\x9f\ufffe\uffff]*$"
 _NAMES = {0: "NUL", 9: "制表符", 10: "换行符", 13: "回车符", 27: "ESC", 127: "DEL"}
 
 

@@ -265,3 +265,20 @@ def test_rubric_names_refuse_control_characters(fresh_db):
     with pytest.raises(CampaignError) as refused:
         validate_rubric(rubric)
     assert "控制字符 U+0000" in refused.value.message
+
+
+def test_the_api_document_states_the_same_text_rule():
+    """What the OpenAPI file promises of free text is what the guard enforces (lone
+    surrogates aside: no UTF-8 request can carry one)."""
+    import re as _re
+
+    from stations.openapi import openapi_document
+    from stations.text import SCHEMA_PATTERN, forbidden_character
+
+    rule = _re.compile(SCHEMA_PATTERN)
+    for code in [*range(0xD800), *range(0xE000, 0x10000)]:
+        char = chr(code)
+        assert (rule.match(char) is None) == (forbidden_character(char) is not None), hex(code)
+    query = {p["name"]: p["schema"] for p in openapi_document()["paths"]["/api/v1/stations"]["get"]["parameters"]}
+    assert query["q"]["pattern"] == SCHEMA_PATTERN
+    assert "pattern" not in query["status"]  # an enum keeps its own rule
