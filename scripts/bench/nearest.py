@@ -64,8 +64,8 @@ from geodata.districts import region_bounds  # noqa: E402
 from stations import storage  # noqa: E402
 from stations.registry.demo import generate_stations, load_demo  # noqa: E402
 from stations.hours import HoursError, parse_hours  # noqa: E402
-from stations.riders.nearest import (
-    EARTH_RADIUS_M, NearestIndex, brute_force_nearest, haversine_m, index_for  # noqa: E402)
+from stations.riders.nearest import (  # noqa: E402
+    EARTH_RADIUS_M, NearestIndex, brute_force_nearest, haversine_m, index_for)
 from stations.storage import TZ  # noqa: E402
 
 DATASETS = [  # (label, region, stations, seed)
