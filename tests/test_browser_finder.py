@@ -1,8 +1,8 @@
 """The rider's /nearby page in a real browser: Debian's headless chromium through Playwright.
 
-One live server (werkzeug, in a thread) over a temporary database of 2,000 synthetic
-Beijing stations plus a few hand-made ones, and one chromium for the whole module.
-Every request that leaves the test server is aborted, so the tests run offline.
+The rider site (tests/rider_browser_support.py): one live server over a temporary database
+of 2,000 synthetic Beijing stations plus a few hand-made ones, and one chromium for the
+whole module.  Every request that leaves the test server is aborted, so the tests run offline.
 
 Run them with ``./scripts/test`` (it installs Debian's chromium when missing).
 """
@@ -15,108 +15,27 @@ import re
 import urllib.request
 from datetime import datetime
 from html.parser import HTMLParser
-from types import SimpleNamespace
-from urllib.parse import parse_qs, unquote, urljoin, urlparse
+from urllib.parse import parse_qs, urljoin, urlparse
 
 import pytest
 
 from geodata.datum import wgs84_to_bd09, wgs84_to_gcj02
-from stations import storage
-from stations.registry.demo import generate_stations, load_demo
-from stations.riders.nearest import brute_force_nearest
 from stations.registry.records import FACILITIES
-from stations.riders.search import district_origin
+from stations.riders.nearest import brute_force_nearest
 from stations.storage import TZ
-from tests.browser_support import launch, login_form, need_browser, phone_context, serve, shot, small_targets
-from tests.conftest import make_station
+from tests import rider_browser_support
+from tests.browser_support import shot
+from tests.rider_browser_support import HERE, HOSTILE_NAME, HOSTILE_SPOT, _context, locate
 
 pytestmark = pytest.mark.browser
 
-# Where the rider stands (WGS-84): near Tiananmen, and a second spot in 海淀区.
-HERE = {"latitude": 39.9087, "longitude": 116.3975}
-HOSTILE_SPOT = {"latitude": 39.9600, "longitude": 116.3300}
-HOSTILE_NAME = "<img src=x onerror=alert(1)>${alert(1)}"
+# The rider site's fixtures (module-scoped: this file starts its own server and chromium).
+live, browser, phone = rider_browser_support.live, rider_browser_support.browser, rider_browser_support.phone
+
 PAGE_BUDGET_BYTES = 60 * 1000  # "at most 60 KB compressed" (read conservatively as 60,000)
 
 
-# --- fixtures -----------------------------------------------------------------------
-
-ORGANISER_PASSWORD = "browser-org-password"
-
-
-@pytest.fixture(scope="module")
-def live(tmp_path_factory):
-    """The app over a filled temporary database, served by werkzeug in a thread."""
-    need_browser()
-    from stations.web import create_app
-
-    db_path = tmp_path_factory.mktemp("browser") / "yizhan.db"
-    db = storage.connect(db_path)
-    storage.migrate(db)
-    load_demo(db, generate_stations(2000, seed=7, region="beijing"))
-    lat, lon = HERE["latitude"], HERE["longitude"]
-    hand = {
-        # Right where the rider stands, but not usable: the default filter must skip them.
-        "closed_here": make_station(db, name="已关闭的驿站", lon=lon, lat=lat, status="closed"),
-        "paused_here": make_station(db, name="暂停开放的驿站", lon=lon + 0.00005, lat=lat,
-                                    status="temporarily_closed"),
-        "pending_here": make_station(db, name="待审核的驿站", lon=lon, lat=lat + 0.00005,
-                                     status="pending"),
-        # An open-all-day station with a microwave 400 m east, for the filter test.
-        "always": make_station(db, name="全天驿站", lon=lon + 0.0047, lat=lat, hours="24/7",
-                               facilities=["water", "microwave", "charging"]),
-        # Hours as an organiser typed them, and a private note (issue 10, point 15 and 22).
-        "typed": make_station(db, name="手写时间驿站", lon=lon - 0.02, lat=lat + 0.02,
-                              hours="Mo-Fr 08:00-20:00", hours_text="周一至周五 8:00-20:00，周末休息",
-                              note="钥匙在门卫王师傅 13911112222"),
-        # The hostile name, 3 m from the second spot, so it is the nearest there.
-        "hostile": make_station(db, name=HOSTILE_NAME, address="<b>海淀区</b>某路1号",
-                                lon=HOSTILE_SPOT["longitude"],
-                                lat=HOSTILE_SPOT["latitude"] + 0.00003, district="海淀区"),
-    }
-    from stations.accounts import users
-
-    users.add_user(db, "org", ORGANISER_PASSWORD, "admin")
-    stations = list(storage.iter_stations(db))
-    db.conn.close()
-
-    app = create_app({"YIZHAN_DB": str(db_path), "TESTING": True,
-                      "YIZHAN_SECRET_KEY": "browser-test-secret", "YIZHAN_REGION": "beijing"})
-    with serve(app) as url:
-        yield SimpleNamespace(url=url, db_path=db_path, stations=stations,
-                              by_id={s["id"]: s for s in stations}, ids=hand)
-
-
-@pytest.fixture(scope="module")
-def browser(live):
-    with launch() as chromium:
-        yield chromium
-
-
-def _context(browser, live, *, geolocation=HERE, **options):
-    return phone_context(browser, live.url, geolocation=geolocation, **options)
-
-
-@pytest.fixture
-def phone(browser, live):
-    """A phone at HERE that has allowed geolocation; yields (context, page, requests, dialogs)."""
-    context = _context(browser, live)
-    page = context.new_page()
-    requests, dialogs = [], []
-    page.on("request", lambda r: requests.append(r.url))
-    page.on("dialog", lambda d: (dialogs.append(d.message), d.dismiss()))
-    yield SimpleNamespace(context=context, page=page, requests=requests, dialogs=dialogs)
-    context.close()
-
-
 # --- helpers ------------------------------------------------------------------------
-
-def locate(page):
-    """Press the big button and wait for the server-rendered list."""
-    page.get_by_role("button", name="找最近的驿站").click()
-    page.wait_for_url(re.compile(r"/nearby\?.*lat="))
-    page.wait_for_selector("#results")
-
 
 def result_ids(page) -> list[int]:
     return [int(v) for v in page.locator("#results li.result").evaluate_all(
@@ -426,23 +345,6 @@ def test_outside_beijing_says_nothing_is_near_and_what_is_covered(browser, live)
         context.close()
 
 
-def test_feedback_thanks_where_the_rider_is_looking(phone, live):
-    page = phone.page
-    station = live.ids["always"]
-    page.goto(f"/stations/{station}")
-    page.locator("#feedback").scroll_into_view_if_needed()
-    page.locator("label.check", has_text="4 星").click()
-    page.get_by_role("button", name="提交").click()
-    page.wait_for_url(re.compile(rf"/stations/{station}#feedback"))
-    thanks = page.locator(".thanks")
-    thanks.wait_for()
-    box = thanks.bounding_box()
-    assert 0 <= box["y"] and box["y"] + box["height"] <= 844, box  # inside the viewport
-    assert "谢谢您的反馈" in thanks.inner_text()
-    assert page.locator("#feedback form").is_hidden()  # folded: no second submission by mistake
-    shot(page, "07-feedback-thanks")
-
-
 def test_rider_errors_are_chinese(phone, live):
     page = phone.page
     page.goto(f"/nearby?lat={HERE['latitude']}&lon={HERE['longitude']}&facility=bogus")
@@ -450,93 +352,6 @@ def test_rider_errors_are_chinese(phone, live):
     assert "不认识的设施“bogus”" in error.inner_text()
     assert not re.search(r"unknown|expected|facility", error.inner_text())
     shot(page, "08-chinese-error")
-
-
-def test_every_tap_target_is_at_least_44_px(phone, live):
-    page = phone.page
-    page.goto("/nearby")
-    page.locator("details summary").click()  # open 更多设施 too
-    assert small_targets(page) == []
-    shot(page, "09-finder", full_page=True)
-    locate(page)
-    assert small_targets(page) == []
-    page.goto("/stations")
-    assert small_targets(page) == []
-    shot(page, "09-directory", full_page=True)
-    page.goto(f"/stations/{live.ids['always']}")
-    assert small_targets(page) == []
-    shot(page, "09-station", full_page=True)
-    page.goto("/nearby?district=东城区#results")  # its 查看东城区全部驿站 link too
-    assert small_targets(page) == []
-    page.goto("/login")
-    assert small_targets(page) == []
-
-
-def test_organiser_pages_have_44_px_targets_and_no_sideways_scroll(phone, live):
-    page = phone.page
-    login_form(page, "org", ORGANISER_PASSWORD)
-    sid = live.ids["always"]
-    for path in ("/admin", "/admin/stations", "/admin/stations?status=pending", "/admin/stations/new",
-                 f"/admin/stations/{sid}", f"/admin/stations/{sid}/edit", "/admin/import",
-                 "/admin/export", "/admin/flags"):
-        page.goto(path)
-        assert small_targets(page) == [], path
-        assert page.evaluate("document.documentElement.scrollWidth") <= 390, path
-    page.goto("/plan")  # its candidate-file fieldset once widened the page to 402 px
-    assert page.evaluate("document.documentElement.scrollWidth") <= 390
-    page.goto("/admin/stations")
-    lines = page.evaluate("""() => { const r = document.createRange();
-        r.selectNodeContents(document.querySelector('.station-table tbody td.nowrap + td'));
-        return new Set([...r.getClientRects()].map(b => Math.round(b.top))).size; }""")
-    assert lines == 1  # 正常开放 on one line, not two characters a line
-    shot(page, "16-admin-station-list")
-    page.goto("/admin/stations/new")
-    zoom = page.locator("#coordpicker .leaflet-control-zoom a").first
-    zoom.wait_for()
-    box = zoom.bounding_box()
-    assert box["width"] >= 44 and box["height"] >= 44
-    assert zoom.evaluate("e => getComputedStyle(e).lineHeight") == "44px"  # the + in the middle
-    assert page.title() == "新建站点 · 驿站 Yizhan"
-    shot(page, "16-new-station-picker")
-
-
-def test_station_map_is_metric_closed_until_tapped_and_says_when_tiles_fail(phone, live):
-    page = phone.page
-    page.goto(f"/stations/{live.ids['always']}")
-    frame_element = page.locator("iframe.smallmap")
-    frame_element.scroll_into_view_if_needed()
-    frame = page.frame_locator("iframe.smallmap")
-    frame.locator(".leaflet-control-scale-line").first.wait_for()
-    scales = frame.locator(".leaflet-control-scale-line").all_text_contents()
-    assert len(scales) == 1 and re.fullmatch(r"\d+ (m|km)", scales[0].strip()), scales
-    assert frame.locator(".leaflet-tooltip").count() == 0  # closed until the marker is tapped
-    zoom = frame.locator(".leaflet-control-zoom a").first.bounding_box()
-    assert zoom["width"] >= 44 and zoom["height"] >= 44  # a finger's size here too
-    # Every tile request is aborted here (offline): the rider is told, not shown a grey box.
-    frame.locator(".tiles-failed").wait_for()
-    assert "地图底图加载不出来" in frame.locator(".tiles-failed").inner_text()
-    prefix = frame.locator(".leaflet-control-attribution").inner_text()
-    assert prefix.startswith("Leaflet") and frame.locator(".leaflet-control-attribution svg").count() == 0
-    shot(page, "10-station-map-offline")
-    box = frame.locator(".leaflet-container").bounding_box()  # the marker is in the middle
-    frame.locator(".leaflet-container").click(position={"x": box["width"] / 2, "y": box["height"] / 2})
-    frame.locator(".leaflet-tooltip").wait_for()
-    shot(page, "11-station-map-tapped")
-
-
-def test_station_map_says_so_when_tiles_hang(phone, live):
-    """A blocked tile host often never answers: after a few seconds without a tile the rider
-    is told, as when tiles fail outright."""
-    held = []
-    phone.context.route(re.compile(r"autonavi|openstreetmap"), lambda route: held.append(route))
-    page = phone.page
-    # held tiles may keep the page's load event from ever firing (the map's images never
-    # finish): the page is there once its document is
-    page.goto(f"/stations/{live.ids['always']}", wait_until="domcontentloaded")
-    page.locator("iframe.smallmap").scroll_into_view_if_needed()
-    frame = page.frame_locator("iframe.smallmap")
-    frame.locator(".tiles-failed").wait_for(timeout=12_000)
-    assert held and "地图底图加载不出来" in frame.locator(".tiles-failed").inner_text()
 
 
 def test_pick_map_says_when_tiles_fail(phone, live):
@@ -547,48 +362,3 @@ def test_pick_map_says_when_tiles_fail(phone, live):
     note.wait_for()
     assert "地图底图加载不出来" in note.inner_text()
     shot(page, "10-pick-map-offline")
-
-
-def test_no_engineer_words_and_a_closed_station_page(phone, live):
-    page = phone.page
-    page.goto(f"/stations/{live.ids['always']}")
-    assert "WGS" not in page.locator("body").inner_text()
-    page.goto(f"/stations/{live.ids['closed_here']}")
-    body = page.locator("main").inner_text().replace("已关闭的驿站", "")  # its name says it too
-    assert body.count("已关闭") == 1 and "导航" not in body and "这里好用吗" not in body
-    assert page.get_by_role("link", name="找附近开门的驿站").is_visible()
-    shot(page, "13-closed-station")
-
-
-def test_no_404_favicon_last_page_clamped_and_footer_contrast(phone, live):
-    page = phone.page
-    missing = []
-    page.on("response", lambda r: missing.append(r.url) if r.status == 404 else None)
-    page.goto("/stations?page=99999")
-    page.wait_for_load_state("load")
-    page.wait_for_timeout(300)
-    assert missing == []
-    count = page.locator("p.count").inner_text()
-    match = re.search(r"第 (\d+) / (\d+) 页", count)
-    assert match and match.group(1) == match.group(2), count
-    ratio = page.evaluate("""() => {
-        const lum = c => { const [r, g, b] = c.match(/\\d+/g).slice(0, 3).map(v => {
-            v = v / 255; return v <= 0.04045 ? v / 12.92 : Math.pow((v + 0.055) / 1.055, 2.4); });
-            return 0.2126 * r + 0.7152 * g + 0.0722 * b; };
-        const fg = lum(getComputedStyle(document.querySelector('footer.foot')).color);
-        const bg = lum(getComputedStyle(document.body).backgroundColor);
-        return (Math.max(fg, bg) + 0.05) / (Math.min(fg, bg) + 0.05); }""")
-    assert ratio >= 4.5, ratio
-
-
-def test_station_page_shows_the_hours_as_typed_and_never_the_note(phone, live):
-    page = phone.page
-    page.goto(f"/stations/{live.ids['typed']}")
-    hours = page.locator("dt:text-is('开放时间') + dd")
-    assert hours.inner_text() == "周一至周五 8:00-20:00，周末休息" and hours.is_visible()
-    box = hours.bounding_box()
-    assert box["x"] >= 0 and box["x"] + box["width"] <= 390
-    assert page.evaluate("document.documentElement.scrollWidth") <= 390
-    body = page.content()
-    assert "王师傅" not in body and "13911112222" not in body and "Mo-Fr" not in body
-    shot(page, "15-typed-hours")
