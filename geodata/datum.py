@@ -55,7 +55,7 @@ def parse_datum(name: str | None, default: str = "wgs84") -> str:
                "gaode": "gcj02", "tencent": "gcj02", "bd09": "bd09", "baidu": "bd09",
                "bd09ll": "bd09"}
     if key not in aliases:
-        raise DatumError(f"unknown datum {name!r}: expected one of wgs84, gcj02, bd09")
+        raise DatumError(f"不认识的坐标系“{name}”，应为 wgs84（GPS）、gcj02（高德、腾讯）或 bd09（百度）")
     return aliases[key]
 
 

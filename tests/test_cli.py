@@ -117,9 +117,9 @@ def test_user_add_from_stdin_and_errors(cli, db_path):
     user = authenticate(storage.connect(db_path), "zhang", "long-enough-pw")
     assert user["role"] == "reviewer" and user["union_name"] == "朝阳区总工会"
     dup = cli("user", "add", "zhang", "--role", "reviewer", "--password-stdin", input="long-enough-pw\n")
-    assert dup.exit_code != 0 and "already exists" in dup.output
+    assert dup.exit_code != 0 and "已存在" in dup.output
     short = cli("user", "add", "li", "--role", "admin", "--password-stdin", input="short\n")
-    assert short.exit_code != 0 and "too short" in short.output
+    assert short.exit_code != 0 and "密码太短" in short.output
     role = cli("user", "add", "wu", "--role", "boss", "--password-stdin", input="long-enough-pw\n")
     assert role.exit_code != 0
 

@@ -71,7 +71,7 @@ def test_datum_names(name, expected):
 
 
 def test_unknown_datum_is_a_clear_error():
-    with pytest.raises(DatumError, match="expected one of wgs84, gcj02, bd09"):
+    with pytest.raises(DatumError, match="应为 wgs84（GPS）、gcj02（高德、腾讯）或 bd09（百度）"):
         parse_datum("mercator")
 
 

@@ -93,7 +93,7 @@ def test_user_commands_refuse_bad_input(runner):
     result = runner.invoke(args=["user", "passwd", "nobody", "--password-stdin"], input="long-enough-1\n")
     assert result.exit_code != 0 and "没有用户 nobody" in result.output
     result = runner.invoke(args=["user", "passwd", "admin", "--password-stdin"], input="short\n")
-    assert result.exit_code != 0 and "too short" in result.output
+    assert result.exit_code != 0 and "密码太短" in result.output
     result = runner.invoke(args=["user", "role", "admin", "king"])
     assert result.exit_code != 0 and "king" in result.output
 

@@ -58,12 +58,12 @@ def verify_password(stored: str, password: str) -> bool:
 
 def _check_role(role: str) -> None:
     if role not in ROLES:
-        raise UserError(f"unknown role {role!r}: expected one of {', '.join(ROLES)}")
+        raise UserError(f"角色“{role}”不存在，应为 {'、'.join(f'{k}（{v}）' for k, v in ROLES.items())}")
 
 
 def _check_password(password: str) -> None:
     if len(password or "") < 8:
-        raise UserError("password too short: at least 8 characters")
+        raise UserError("密码太短：至少 8 个字符")
     found = forbidden_character(password, multiline=False)
     if found:
         raise UserError(f"密码{refusal(found)}")
@@ -73,7 +73,7 @@ def add_user(db, username: str, password: str, role: str, union_name: str | None
     """Create an account; raises UserError on a bad name, role, short password or duplicate."""
     username = (username or "").strip()
     if not _USERNAME.match(username):
-        raise UserError(f"bad username {username!r}: 2–40 letters, digits, . - _ @")
+        raise UserError(f"用户名“{username}”不可用：应为 2–40 个字母、数字或 . - _ @")
     _check_role(role)
     _check_password(password)
     union_name = (union_name or "").strip() or None
@@ -81,9 +81,9 @@ def add_user(db, username: str, password: str, role: str, union_name: str | None
     if found:
         raise UserError(f"工会名称{refusal(found)}")
     if role == "union" and not union_name:
-        raise UserError("a union user needs --union: the grassroots union it speaks for")
+        raise UserError("基层工会账号须指明它代表的工会（--union 某某工会）")
     if get_user(db, username):
-        raise UserError(f"user {username!r} already exists")
+        raise UserError(f"用户 {username} 已存在")
     with write_transaction(db):
         db["users"].insert({"username": username, "password_hash": hash_password(password),
                             "role": role, "union_name": union_name or None,
@@ -131,7 +131,7 @@ def authenticate(db, username: str, password: str) -> dict | None:
 def _existing(db, username: str) -> dict:
     user = get_user(db, (username or "").strip())
     if user is None:
-        raise UserError(f"no user {username!r}")
+        raise UserError(f"没有用户 {username}")
     return user
 
 
@@ -150,7 +150,7 @@ def set_role(db, username: str, role: str) -> Ended:
     user = _existing(db, username)
     _check_role(role)
     if role == "union" and not user["union_name"]:
-        raise UserError(f"user {username!r} has no union: add a union user with --union")
+        raise UserError(f"用户 {username} 没有登记工会，不能改为基层工会账号；请用 --union 另建一个基层工会账号")
     with write_transaction(db):
         db.execute("UPDATE users SET role = ? WHERE id = ?", [role, user["id"]])
         return end_user_logins(db, user["id"])

@@ -95,7 +95,7 @@ def station(station_id):
     try:
         found = core.get_public_station(get_db(), station_id)
     except StationNotFound:
-        return jsonify(error={"status": 404, "message": f"no station with id {station_id}"}), 404
+        return jsonify(error={"status": 404, "message": f"没有编号为 {station_id} 的站点"}), 404
     feature = station_feature(found, datum)
     feature["properties"]["qiyou"] = qiyou_property(latest_checklist(get_db(), station_id))
     return jsonify(feature)
@@ -134,7 +134,7 @@ def _write(station_id=None, partial=False):
         result = save_station(get_db(), raw, station_id=station_id, datum=datum, partial=partial,
                               region=current_app.config["YIZHAN_REGION"], username=g.user["username"])
     except StationNotFound:
-        return jsonify(error={"status": 404, "message": f"no station with id {station_id}"}), 404
+        return jsonify(error={"status": 404, "message": f"没有编号为 {station_id} 的站点"}), 404
     if not result.ok:
         return jsonify(error={"status": 400, "message": "invalid station",
                               "fields": result.errors_by_field()}), 400
