@@ -329,3 +329,21 @@ def test_the_map_choice_starts_at_the_configured_tiles_and_keeps_the_planners(fi
     assert re.search(r'<option value="amap" selected>', page) and not re.search(r'<option value="osm" selected>', page)
     page = client.get("/plan", query_string={**QUERY, "tiles": "osm"}).get_data(as_text=True)
     assert re.search(r'<option value="osm" selected>', page) and not re.search(r'<option value="amap" selected>', page)
+
+
+def test_a_what_if_over_a_district_without_demand_points_shows_a_dash(filled, client, auth, fresh_db):
+    """A demand layer whose points all lie in 东城区; the what-if covers 西城区 too, which has
+    no demand share (was a 500: the page multiplied None by 100)."""
+    from stations.coverage.demand import import_layer
+
+    import_layer(fresh_db, "东城订单", "经度,纬度,订单量\n116.41,39.915,5\n".encode(), "o.csv")
+    auth.login("planner")
+    answer = client.get("/plan", query_string={**QUERY, "district": "东城区,西城区", "demand": "东城订单",
+                                               "run": "1", "p": "1", "close": "1"})
+    assert answer.status_code == 200, answer.get_data(as_text=True)[:300]
+    page = answer.get_data(as_text=True)
+    whatif = page[page.index('id="whatif"'):]
+    row = whatif[whatif.index("<td>西城区</td>"):]
+    row = row[:row.index("</tr>")]
+    assert row.count("<td>-</td>") == 2  # demand share before and after: none in 西城区
+    assert "100.0%" in whatif[whatif.index("<td>东城区</td>"):]
