@@ -364,3 +364,13 @@ def test_saving_an_untouched_form_keeps_the_district_derived_from_the_point(admi
     stored = storage.get_station(fresh_db, sid)
     assert stored["district"] == "朝阳区" and not stored["district_declared"]
     assert "登记的区" not in html(admin, f"/admin/stations/{sid}")
+
+
+@pytest.mark.parametrize("role, sees", [("planner", True), ("admin", True), ("reviewer", False)])
+def test_planners_find_plan_from_their_desk_and_the_header(client, auth, role, sees):
+    auth.login(role)
+    desk = client.get("/admin/").get_data(as_text=True)
+    assert ('href="/plan"' in desk) is sees
+    assert ('href="/plan">覆盖规划</a>' in client.get("/nearby").get_data(as_text=True)) is sees
+    if sees:
+        assert client.get("/plan").status_code == 200
