@@ -347,3 +347,19 @@ def test_a_what_if_over_a_district_without_demand_points_shows_a_dash(filled, cl
     row = row[:row.index("</tr>")]
     assert row.count("<td>-</td>") == 2  # demand share before and after: none in 西城区
     assert "100.0%" in whatif[whatif.index("<td>东城区</td>"):]
+
+
+@pytest.mark.usefixtures("inline_plan_jobs")
+@pytest.mark.parametrize("header", ["候选点名称", "点位名称", "地点名称"])
+def test_candidate_names_under_planners_headers_are_kept_and_other_columns_named(filled, client, auth, header):
+    from urllib.parse import urlsplit
+
+    auth.login("planner")
+    text = (f"{header},经度,纬度,容量\n候选甲,116.4000,39.9150,3\n候选乙,116.4200,39.9300,5\n"
+            "候选丙,116.3950,39.9050,2\n")
+    answer = upload_candidates(client, text, "minutes=12&mode=walk&district=东城区&cell_m=200&p=2")
+    assert answer.status_code == 302
+    target = urlsplit(answer.headers["Location"])
+    page = client.get(target.path + "?" + target.query).get_data(as_text=True)
+    assert len(re.findall(r"<td>(候选[甲乙丙])</td>", page)) == 2, "the names were lost"
+    assert "候选点文件中未识别、已忽略的列：容量" in page

@@ -54,7 +54,8 @@ def save_candidates(folder: Path, report: PointsReport) -> str:
             pass  # another worker removed it first
     key = secrets.token_hex(8)
     document = {"filename": report.filename, "datum": report.datum, "lons": report.lons.tolist(),
-                "lats": report.lats.tolist(), "names": report.names}
+                "lats": report.lats.tolist(), "names": report.names,
+                "ignored_columns": list(report.ignored_columns or [])}
     path = folder / f"{key}.json"
     temporary = path.with_suffix(".tmp")
     temporary.write_text(json.dumps(document, ensure_ascii=False), encoding="utf-8")
@@ -63,7 +64,7 @@ def save_candidates(folder: Path, report: PointsReport) -> str:
 
 
 def load_candidates(folder: Path, key: str) -> dict:
-    """{"lons", "lats" (WGS-84 arrays), "names", "filename", "count"} of a kept set, or
+    """{"lons", "lats" (WGS-84 arrays), "names", "filename", "count", "ignored_columns"} of a kept set, or
     CoverageError('candidates', …) when the key is malformed or the set is gone."""
     key = (key or "").strip()
     path = folder / f"{key}.json"
@@ -73,4 +74,4 @@ def load_candidates(folder: Path, key: str) -> dict:
     document = json.loads(path.read_text(encoding="utf-8"))
     lons, lats = np.array(document["lons"], dtype=float), np.array(document["lats"], dtype=float)
     return {"lons": lons, "lats": lats, "names": document["names"], "filename": document["filename"],
-            "count": len(lons), "key": key}
+            "count": len(lons), "key": key, "ignored_columns": document.get("ignored_columns", [])}

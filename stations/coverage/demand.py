@@ -32,12 +32,15 @@ __all__ = ["WEIGHT_HEADERS", "MAX_POINTS", "read_points", "check_new_name", "imp
 WEIGHT_HEADERS = ["权重", "需求", "需求量", "数量", "单量", "订单量", "订单数", "人数", "次数", "频次",
                   "weight", "count", "demand", "value", "w"]
 DATUM_HEADERS = ["坐标系", "坐标类型", "坐标系统", "datum", "crs"]
+# A point's name as planners' candidate lists write it, beside the station importer's 名称/name.
+POINT_NAME_HEADERS = ["候选点名称", "候选点", "点位名称", "点位", "地点名称", "地点", "位置名称", "选址名称"]
 _DATUM_WORDS = {"高德": "gcj02", "火星": "gcj02", "腾讯": "gcj02", "百度": "bd09", "gps": "wgs84"}
 MAX_POINTS = 500_000
 NAME_LIMIT = 60
 FAR_OUTSIDE_M = 50_000.0
 _WEIGHT_KEYS = {importer._norm_header(h) for h in WEIGHT_HEADERS}
 _DATUM_KEYS = {importer._norm_header(h) for h in DATUM_HEADERS}
+_POINT_NAME_KEYS = {importer._norm_header(h) for h in POINT_NAME_HEADERS}
 
 
 class PointsReport(importer.ImportReport):
@@ -161,6 +164,11 @@ def read_points(data: bytes, filename: str = "", *, datum="wgs84", region="beiji
     mapping, _ = importer.map_headers(header)
     if report.format == "geojson":
         mapping.update({"lon": 0, "lat": 1})
+    if "name" not in mapping:
+        named = next((i for i, h in enumerate(header) if importer._norm_header(h) in _POINT_NAME_KEYS
+                      and i not in mapping.values()), None)
+        if named is not None:
+            mapping["name"] = named
     weight_at = next((i for i, h in enumerate(header) if importer._norm_header(h) in _WEIGHT_KEYS), None)
     report.columns = {name: str(header[i]) for name, i in mapping.items()}
     datum_at = next((i for i, h in enumerate(header) if importer._norm_header(h) in _DATUM_KEYS
