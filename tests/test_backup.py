@@ -167,17 +167,22 @@ def _truncated(tmp_path, good):
     return path
 
 
+def _rewrite_schema(path, update):
+    """Edit the file's stored schema text directly (``update`` is an UPDATE of sqlite_master)."""
+    conn = sqlite3.connect(path)
+    conn.execute("PRAGMA writable_schema = ON")
+    conn.execute(update)
+    conn.commit()
+    conn.close()
+    return path
+
+
 def _index_out_of_step(tmp_path, good):
     """Readable, but an index disagrees with its table: only integrity_check sees it."""
     path = tmp_path / "bad-index.db"
     path.write_bytes(good.read_bytes())
-    conn = sqlite3.connect(path)
-    conn.execute("PRAGMA writable_schema = ON")
-    conn.execute("UPDATE sqlite_master SET sql = replace(sql, 'stations(district)', 'stations(name)') "
-                 "WHERE name = 'stations_district'")
-    conn.commit()
-    conn.close()
-    return path
+    return _rewrite_schema(path, "UPDATE sqlite_master SET sql = replace(sql, 'stations(district)', "
+                                 "'stations(name)') WHERE name = 'stations_district'")
 
 
 def _foreign(tmp_path, good):
@@ -336,12 +341,8 @@ def test_a_changed_constraint_is_refused(cli, fresh_db, tmp_path):
     assert cli("backup", str(good)).exit_code == 0
     path = tmp_path / "wide.db"
     path.write_bytes(good.read_bytes())
-    conn = sqlite3.connect(path)
-    conn.execute("PRAGMA writable_schema = ON")
-    conn.execute("UPDATE sqlite_master SET sql = replace(sql, '''planner'', ''union''', "
-                 "'''planner'', ''union'', ''root''') WHERE name = 'users'")
-    conn.commit()
-    conn.close()
+    _rewrite_schema(path, "UPDATE sqlite_master SET sql = replace(sql, '''planner'', ''union''', "
+                          "'''planner'', ''union'', ''root''') WHERE name = 'users'")
     result = cli("restore", str(path), "--yes")
     assert result.exit_code == 1, result.output
     assert "表 users 的定义不同（约束不同）" in result.output
@@ -352,13 +353,9 @@ def test_the_same_schema_written_otherwise_is_accepted(cli, fresh_db, tmp_path):
     make_station(fresh_db)
     good = tmp_path / "good.db"
     assert cli("backup", str(good)).exit_code == 0
-    conn = sqlite3.connect(good)
-    conn.execute("PRAGMA writable_schema = ON")
-    conn.execute("UPDATE sqlite_master SET sql = replace(replace(sql, '    ', ' '), "
-                 "'CREATE INDEX stations_district', 'create index \"stations_district\"') "
-                 "WHERE name IN ('stations', 'stations_district')")
-    conn.commit()
-    conn.close()
+    _rewrite_schema(good, "UPDATE sqlite_master SET sql = replace(replace(sql, '    ', ' '), "
+                          "'CREATE INDEX stations_district', 'create index \"stations_district\"') "
+                          "WHERE name IN ('stations', 'stations_district')")
     result = cli("restore", str(good), "--yes")
     assert result.exit_code == 0, result.output
     assert "已恢复 1 个站点" in result.output
