@@ -136,6 +136,10 @@ def test_a_whole_campaign_as_its_users_walk_it(browser, live):
             assert "使用证据" in reviewer.inner_text("main")
             if station_index == 0 and n == 0:
                 assert reviewer.locator(".photos img").count() == 1
+                # loading="lazy": below the fold on a phone the photo may not have loaded yet
+                reviewer.locator(".photos img").scroll_into_view_if_needed()
+                reviewer.wait_for_function("document.querySelector('.photos img').complete "
+                                           "&& document.querySelector('.photos img').naturalWidth > 0")
                 assert reviewer.evaluate("document.querySelector('.photos img').naturalWidth") == 320
             score = str(9 - station_index)
             for field in reviewer.locator("input[name^=score_]").all():
