@@ -137,7 +137,8 @@ def _document() -> dict:
     properties = {
         "name": {"type": "string"}, "address": {"type": "string"},
         "district": {"type": ["string", "null"]}, "subdistrict": {"type": ["string", "null"]},
-        "host_union": {"type": ["string", "null"]},
+        "host_union": {"type": ["string", "null"], "description": "The host union's name (所属工会)"},
+        "host_union_id": {"type": ["integer", "null"], "description": "The host union's id (GET /api/v1/unions)"},
         "station_type": {"type": "string", "enum": list(STATION_TYPES)},
         "hours": {"type": ["string", "null"],
                   "description": "Opening hours, OSM-style text, e.g. 'Mo-Fr 08:00-20:00; Sa,Su 09:00-17:00'"},

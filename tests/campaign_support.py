@@ -17,7 +17,7 @@ UNIONS = ["东城区总工会", "西城区总工会", "海淀区总工会"]
 
 
 def _user(db, name, role, union=None):
-    users.add_user(db, name, "password-123", role, union)
+    users.add_user(db, name, "password-123", role, union, create_union=True)
     return users.get_user(db, name)
 
 

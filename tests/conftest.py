@@ -32,7 +32,7 @@ def fresh_db(db_path):
 def app(db_path, fresh_db):
     for role, password in PASSWORDS.items():
         users.add_user(fresh_db, role, password, role,
-                       "海淀区总工会" if role == "reviewer" else None)
+                       "海淀区总工会" if role == "reviewer" else None, create_union=True)
     app = register_commands(create_app({"YIZHAN_DB": str(db_path), "TESTING": True,
                                         "YIZHAN_SECRET_KEY": "test-secret"}))
     yield app

@@ -275,7 +275,7 @@ PROMOTE_AT_LOGIN = ("CREATE TRIGGER sessions_touch AFTER INSERT ON sessions BEGI
 
 
 def test_a_backup_with_an_extra_trigger_is_refused_and_nothing_is_restored(cli, app, fresh_db, tmp_path):
-    users.add_user(fresh_db, "dc", "union-pass-1", "union", "东城区总工会")
+    users.add_user(fresh_db, "dc", "union-pass-1", "union", "东城区总工会", create_union=True)
     make_station(fresh_db)
     good = tmp_path / "good.db"
     assert cli("backup", str(good)).exit_code == 0

@@ -41,9 +41,9 @@ def live(tmp_path_factory):
     db = storage.connect(db_path)
     storage.migrate(db)
     users.add_user(db, "org", PASSWORD, "admin")
-    users.add_user(db, "dc", PASSWORD, "union", UNIONS[0])
-    users.add_user(db, "rv1", PASSWORD, "reviewer", UNIONS[1])
-    users.add_user(db, "rv2", PASSWORD, "reviewer", "朝阳区总工会")
+    users.add_user(db, "dc", PASSWORD, "union", UNIONS[0], create_union=True)
+    users.add_user(db, "rv1", PASSWORD, "reviewer", UNIONS[1], create_union=True)
+    users.add_user(db, "rv2", PASSWORD, "reviewer", "朝阳区总工会", create_union=True)
     ids = [make_station(db, name=f"东城暖心驿站{i}", host_union=UNIONS[0], lon=116.40 + i * 0.002,
                         hours="24/7" if i == 0 else "Mo-Su 08:00-20:00") for i in range(3)]
     db.conn.close()

@@ -40,7 +40,7 @@ def live(tmp_path_factory):
     db_path = tmp_path_factory.mktemp("ledger") / "yizhan.db"
     db = storage.connect(db_path)
     storage.migrate(db)
-    users.add_user(db, "hd", PASSWORD, "union", UNION)
+    users.add_user(db, "hd", PASSWORD, "union", UNION, create_union=True)
     users.add_user(db, "plan", PASSWORD, "planner")
     mine = make_station(db, name="中关村骑手暖心驿站", district="海淀区", host_union=UNION, lon=116.316, lat=39.984)
     # a station name as long as real ones are: the meeting form's station list must still fit a phone

@@ -25,9 +25,9 @@ def world(app, fresh_db):
     """Reviewers: ``reviewer`` (海淀, from conftest), ra (东城), rb1 and rb2 (西城).
     Four nominees, two reviewers each: 驿站0 (东城), 驿站1 (西城), 驿站2 (海淀), 驿站3 (东城)."""
     db = fresh_db
-    users.add_user(db, "ra", "review-pass-1", "reviewer", A)
-    users.add_user(db, "rb1", "review-pass-1", "reviewer", B)
-    users.add_user(db, "rb2", "review-pass-1", "reviewer", B)
+    users.add_user(db, "ra", "review-pass-1", "reviewer", A, create_union=True)
+    users.add_user(db, "rb1", "review-pass-1", "reviewer", B, create_union=True)
+    users.add_user(db, "rb2", "review-pass-1", "reviewer", B, create_union=True)
     stations = [make_station(db, name=f"驿站{i}", host_union=union, lon=116.30 + i * 0.02)
                 for i, union in enumerate([A, B, C, A])]
     admin = users.get_user(db, "admin")
@@ -207,7 +207,7 @@ def test_with_no_one_free_to_take_over_the_assignment_is_held_until_the_organise
     ranked = {r["station_id"]: r for r in cp.live_ranking(db, cp.get_campaign(db, cid))["ranking"]}
     assert ranked[sid]["reviews"] == 0
     # the organiser hands it to a new reviewer of another union
-    users.add_user(db, "rc", "review-pass-1", "reviewer", C)
+    users.add_user(db, "rc", "review-pass-1", "reviewer", C, create_union=True)
     cp.reassign(db, cid, {"station_id": sid, "from_reviewer": "rb2", "to_reviewer": "rc"}, admin)
     assert _on(db, cid, sid, held=True) == [] and _on(db, cid, sid) == ["ra", "rc", "reviewer"]
     _submit(db, cid, sid, "rc", 7)

@@ -27,7 +27,7 @@ def _jpeg() -> bytes:
 @pytest.fixture
 def world(app, fresh_db):
     db = fresh_db
-    users.add_user(db, "dc", "union-pass-1", "union", UNIONS[0])
+    users.add_user(db, "dc", "union-pass-1", "union", UNIONS[0], create_union=True)
     stations = [make_station(db, name=f"驿站{i}", host_union=UNIONS[i % 2], lon=116.39 + i * 0.001)
                 for i in range(4)]
     keys = {name: tokens.issue_token(db, users.get_user(db, name)["id"]) for name in ("admin", "dc")}

@@ -110,6 +110,7 @@ def test_export_with_personal_data_and_gcj02(cli, tmp_path, db_path):
 
 
 def test_user_add_from_stdin_and_errors(cli, db_path):
+    assert cli("union", "add", "朝阳区总工会", "--kind", "district").exit_code == 0
     result = cli("user", "add", "zhang", "--role", "reviewer", "--union", "朝阳区总工会",
                  "--password-stdin", input="long-enough-pw\n")
     assert result.exit_code == 0, result.output

@@ -170,8 +170,8 @@ def test_a_union_sees_only_its_own_unions_nomination_photos(app, client, fresh_d
     from tests.conftest import make_station
 
     db = fresh_db
-    users.add_user(db, "dc", "union-pass-1", "union", "东城区总工会")
-    users.add_user(db, "hd", "union-pass-2", "union", "海淀区总工会")
+    users.add_user(db, "dc", "union-pass-1", "union", "东城区总工会", create_union=True)
+    users.add_user(db, "hd", "union-pass-2", "union", "海淀区总工会", create_union=True)
     own = make_station(db, name="东城驿站", host_union="东城区总工会")
     admin = {"Authorization": f"Bearer {_token(app, db)}"}
     campaign = client.post("/api/v1/campaigns", headers=admin, json={

@@ -21,8 +21,8 @@ CHAOYANG = "朝阳区总工会"
 @pytest.fixture
 def people(fresh_db):
     users.add_user(fresh_db, "boss", "boss-pass-1", "admin")
-    users.add_user(fresh_db, "hd", "hd-pass-12", "union", HAIDIAN)
-    users.add_user(fresh_db, "cy", "cy-pass-12", "union", CHAOYANG)
+    users.add_user(fresh_db, "hd", "hd-pass-12", "union", HAIDIAN, create_union=True)
+    users.add_user(fresh_db, "cy", "cy-pass-12", "union", CHAOYANG, create_union=True)
     return {name: users.get_user(fresh_db, name) for name in ("boss", "hd", "cy")}
 
 

@@ -52,7 +52,7 @@ def test_ledger_import_and_report_json(cli, fresh_db, tmp_path):
 
 
 def test_ledger_import_refuses_bad_rows_and_another_unions_stations(cli, fresh_db, tmp_path):
-    users.add_user(fresh_db, "cy", "cy-pass-12", "union", "朝阳区总工会")
+    users.add_user(fresh_db, "cy", "cy-pass-12", "union", "朝阳区总工会", create_union=True)
     a = make_station(fresh_db, name="甲站", district="海淀区", host_union="海淀区总工会", lon=116.30, lat=39.96)
     path = tmp_path / "bad.csv"
     future = (date.today() + timedelta(days=10)).isoformat()

@@ -26,9 +26,9 @@ HAIDIAN, CHAOYANG, WANGJING = "海淀区总工会", "朝阳区总工会", "望�
 def unions(app, fresh_db):
     """hd (海淀) has recorded 18 new members in 海淀区; ua (朝阳区总工会) and wj (望京街道,
     a union whose name names no district) keep stations in 朝阳区."""
-    users.add_user(fresh_db, "hd", "hd-pass-12", "union", HAIDIAN)
-    users.add_user(fresh_db, "ua", "ua-pass-12", "union", CHAOYANG)
-    users.add_user(fresh_db, "wj", "wj-pass-12", "union", WANGJING)
+    users.add_user(fresh_db, "hd", "hd-pass-12", "union", HAIDIAN, create_union=True)
+    users.add_user(fresh_db, "ua", "ua-pass-12", "union", CHAOYANG, create_union=True)
+    users.add_user(fresh_db, "wj", "wj-pass-12", "union", WANGJING, create_union=True)
     make_station(fresh_db, name="海淀驿站", district="海淀区", host_union=HAIDIAN, lon=116.30, lat=39.96)
     cy = make_station(fresh_db, name="朝阳驿站", district="朝阳区", host_union=CHAOYANG, lon=116.48, lat=39.92)
     make_station(fresh_db, name="望京驿站", district="朝阳区", host_union=WANGJING, lon=116.47, lat=40.00)

@@ -22,8 +22,8 @@ HAIDIAN, CHAOYANG = "海淀区总工会", "朝阳区总工会"
 
 @pytest.fixture
 def places(fresh_db):
-    users.add_user(fresh_db, "hd", "hd-pass-12", "union", HAIDIAN)
-    users.add_user(fresh_db, "cy", "cy-pass-12", "union", CHAOYANG)
+    users.add_user(fresh_db, "hd", "hd-pass-12", "union", HAIDIAN, create_union=True)
+    users.add_user(fresh_db, "cy", "cy-pass-12", "union", CHAOYANG, create_union=True)
     a = make_station(fresh_db, name="海淀驿站", district="海淀区", host_union=HAIDIAN, lon=116.30, lat=39.96)
     b = make_station(fresh_db, name="朝阳驿站", district="朝阳区", host_union=CHAOYANG, lon=116.48, lat=39.92)
     return a, b

@@ -52,7 +52,7 @@ def decoders(monkeypatch):
 @pytest.fixture
 def world(app, fresh_db):
     db = fresh_db
-    users.add_user(db, "dc", "union-pass-1", "union", "东城区总工会")
+    users.add_user(db, "dc", "union-pass-1", "union", "东城区总工会", create_union=True)
     own = [make_station(db, name=f"东城驿站{i}", host_union="东城区总工会", lon=116.39 + i * 0.001) for i in range(3)]
     admin = users.get_user(db, "admin")
     cid = cp.create_campaign(db, {"name": "2021年北京市最美站点", "year": 2021, "level": "municipal", "quota": 2,

@@ -155,7 +155,7 @@ DOORS = {
 
 @pytest.mark.parametrize("door", sorted(DOORS))
 def test_every_door_refuses_a_nul_and_stores_nothing(app, fresh_db, door):
-    users.add_user(fresh_db, "dc", "union-pass-1", "union", "东城区总工会")
+    users.add_user(fresh_db, "dc", "union-pass-1", "union", "东城区总工会", create_union=True)
     ids = {"station": make_station(fresh_db, host_union="东城区总工会")}
     send = DOORS[door]
     for char in ("\x00", "\x1b"):
@@ -243,7 +243,7 @@ def test_passwords_and_union_names_refuse_control_characters(fresh_db):
         users.add_user(fresh_db, "dc", "union\x1bpass-1", "union", "东城区总工会")
     with pytest.raises(users.UserError, match=r"控制字符 U\+0000"):
         users.add_user(fresh_db, "dc", "union-pass-1", "union", "东城区\x00总工会")
-    users.add_user(fresh_db, "dc", "union-pass-1", "union", "东城区总工会")
+    users.add_user(fresh_db, "dc", "union-pass-1", "union", "东城区总工会", create_union=True)
     with pytest.raises(users.UserError, match=r"控制字符 U\+000D"):
         users.set_password(fresh_db, "dc", "new-password\r")
     assert stored_control_characters(fresh_db) == []

@@ -44,6 +44,10 @@ def test_union_users_need_their_union(runner):
     missing = runner.invoke(args=["user", "add", "jd", "--role", "union", "--password-stdin"],
                             input="union-pass-1\n")
     assert missing.exit_code != 0 and "--union" in missing.output
+    unknown = runner.invoke(args=["user", "add", "jd", "--role", "union", "--union", "东城区总工会",
+                                  "--password-stdin"], input="union-pass-1\n")
+    assert unknown.exit_code == 1 and "不存在" in unknown.output
+    assert runner.invoke(args=["union", "add", "东城区总工会", "--kind", "district"]).exit_code == 0
     made = runner.invoke(args=["user", "add", "jd", "--role", "union", "--union", "东城区总工会",
                                "--password-stdin"], input="union-pass-1\n")
     assert made.exit_code == 0 and "基层工会" in made.output
@@ -57,7 +61,7 @@ def test_m008_keeps_users_and_their_sessions(tmp_path):
     storage.migrate(db)
     assert users.session_user(db, token)["username"] == "admin"
     assert db.execute("PRAGMA foreign_key_check").fetchall() == []
-    users.add_user(db, "dc", "union-pass-1", "union", "东城区总工会")
+    users.add_user(db, "dc", "union-pass-1", "union", "东城区总工会", create_union=True)
     assert users.get_user(db, "dc")["role"] == "union"
     # deleting a user still ends its sessions (the foreign key survived the rebuild)
     db.execute("DELETE FROM users WHERE username = 'admin'")

@@ -71,7 +71,7 @@ def prepare(db: Path, stations: int, planners: int) -> dict:
     attackers = []
     for i, union in enumerate(unions):
         name = f"union{i + 1}"
-        users.add_user(db_, name, PASSWORD, "union", union)
+        users.add_user(db_, name, PASSWORD, "union", union, create_union=True)
         user = users.get_user(db_, name)
         station = cp.union_stations(db_, union, limit=1)[0]
         cp.nominate(db_, campaign_id, {"station_id": station["id"], "reason": "服务设施齐全，骑手常来。"}, user)

@@ -23,6 +23,8 @@ from . import tokens as _tokens
 from .limits import Limit, RateLimited
 from ..storage import now_iso, write_transaction
 from ..text import forbidden_character, refusal
+from ..unions import store as unions
+from ..unions.names import UnionError, name_key
 
 __all__ = ["ROLES", "Ended", "RateLimited", "UserError", "add_user", "authenticate", "end_session",
            "end_user_logins", "end_user_sessions", "get_user", "hash_password", "list_users", "log_in",
@@ -69,14 +71,18 @@ def _check_password(password: str) -> None:
         raise UserError(f"密码{refusal(found)}")
 
 
-def add_user(db, username: str, password: str, role: str, union_name: str | None = None) -> int:
-    """Create an account; raises UserError on a bad name, role, short password or duplicate."""
+def add_user(db, username: str, password: str, role: str, union_name: str | None = None, *,
+             create_union: bool = False) -> int:
+    """Create an account; raises UserError on a bad name, role, short password or duplicate.
+
+    The union must name a union record, exactly or by an alias (else UserError naming
+    the possible matches); ``create_union`` adds an unknown one as unplaced instead."""
     username = (username or "").strip()
     if not _USERNAME.match(username):
         raise UserError(f"用户名“{username}”不可用：应为 2–40 个字母、数字或 . - _ @")
     _check_role(role)
     _check_password(password)
-    union_name = (union_name or "").strip() or None
+    union_name = " ".join((union_name or "").split()) or None
     found = forbidden_character(union_name or "", multiline=False)
     if found:
         raise UserError(f"工会名称{refusal(found)}")
@@ -85,15 +91,39 @@ def add_user(db, username: str, password: str, role: str, union_name: str | None
     if get_user(db, username):
         raise UserError(f"用户 {username} 已存在")
     with write_transaction(db):
-        db["users"].insert({"username": username, "password_hash": hash_password(password),
-                            "role": role, "union_name": union_name or None,
-                            "created_at": now_iso()})
+        union_id = None
+        if union_name and _has_unions(db):
+            union_id, union_name = _resolve_union(db, union_name, create_union, username)
+        row = {"username": username, "password_hash": hash_password(password), "role": role,
+               "union_name": union_name or None, "created_at": now_iso()}
+        if union_id is not None:
+            row["union_id"] = union_id
+        db["users"].insert(row)
     return get_user(db, username)["id"]
 
 
+def _has_unions(db) -> bool:
+    return db.execute("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'unions'").fetchone() is not None
+
+
+def _resolve_union(db, union_name, create, username):
+    if create:
+        try:
+            found = unions.resolve_or_create(db, union_name, username=username)
+        except UnionError as exc:
+            raise UserError(str(exc)) from None
+        return found[0], found[1]
+    try:
+        union = unions.require_union(db, union_name)
+    except UnionError as exc:
+        raise UserError(str(exc)) from None
+    return union["id"], union["name"]
+
+
 def same_union(a, b) -> bool:
-    """Whether two union names name the same union (spacing aside; an empty name is none)."""
-    a, b = " ".join(str(a or "").split()), " ".join(str(b or "").split())
+    """Whether two union names name the same union (brackets' width and spacing aside,
+    as union records match names; an empty name is none)."""
+    a, b = name_key(a), name_key(b)
     return bool(a) and a == b
 
 
@@ -104,7 +134,11 @@ def speaks_for(user, station) -> bool:
         return False
     if user["role"] == "admin":
         return True
-    return user["role"] == "union" and same_union(user["union_name"], station.get("host_union"))
+    if user["role"] != "union":
+        return False
+    if user.get("union_id") is not None and station.get("host_union_id") is not None:
+        return user["union_id"] == station["host_union_id"]
+    return same_union(user["union_name"], station.get("host_union"))
 
 
 def get_user(db, username=None, *, user_id=None) -> dict | None:

@@ -54,7 +54,7 @@ def demo_command(count, seed, region, replace, with_users, ledger_days):
     db = open_migrated()
     started = time.perf_counter()
     records = generate_stations(count, seed=seed, region=region)
-    written = load_demo(db, records, replace=replace)
+    written = load_demo(db, records, replace=replace, region=region)
     storage.checkpoint(db)
     click.echo(f"已生成 {written} 个合成站点（{region}，种子 {seed}），"
                f"用时 {time.perf_counter() - started:.1f} 秒。所有记录均标记为合成数据。")
@@ -70,7 +70,7 @@ def demo_command(count, seed, region, replace, with_users, ledger_days):
     if with_users:
         for name, (password, role, union) in DEMO_USERS.items():
             if users.get_user(db, name) is None:
-                users.add_user(db, name, password, role, union)
+                users.add_user(db, name, password, role, union, create_union=True)
                 click.echo(f"演示账号：{name} / {password}（{users.ROLES[role]}）")
 
 

@@ -14,6 +14,7 @@ import numpy as np
 from geodata import districts as geo
 
 from .records import FACILITIES
+from ..unions.demo import build_demo_tree, grassroots_name
 from ..storage import insert_stations, write_transaction
 
 __all__ = ["DEMO_USERS", "generate_stations", "load_demo"]
@@ -145,7 +146,7 @@ def generate_stations(n: int = 3000, *, seed: int = 2021, region: str = "beijing
             "district": district,
             "lon": round(lons[i], 6),
             "lat": round(lats[i], 6),
-            "host_union": f"{district}总工会" if rng.random() < 0.5 else f"{brand}工会",
+            "host_union": f"{district}总工会" if rng.random() < 0.5 else grassroots_name(brand, district),
             "manager": _SURNAMES[rng.integers(len(_SURNAMES))]
                        + "".join(_GIVEN[j] for j in rng.integers(len(_GIVEN), size=rng.integers(1, 3))),
             "manager_phone": "1" + str(rng.choice([3, 5, 8])) + "".join(
@@ -184,9 +185,12 @@ def _separate(records):
             return
 
 
-def load_demo(db, records, *, replace: bool = False, username: str = "demo") -> int:
-    """Store generated records (one transaction); with ``replace``, synthetic ones go first."""
-    if replace:
-        with write_transaction(db):
+def load_demo(db, records, *, replace: bool = False, username: str = "demo",
+              region: str = "beijing") -> int:
+    """Store generated records (one transaction) and the union tree they need; with
+    ``replace``, synthetic ones go first."""
+    with write_transaction(db):
+        if replace:
             db.execute("DELETE FROM stations WHERE synthetic = 1")
-    return len(insert_stations(db, records, username=username, action="demo"))
+        build_demo_tree(db, records, region=region, username=username)
+        return len(insert_stations(db, records, username=username, action="demo"))

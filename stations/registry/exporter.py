@@ -25,7 +25,7 @@ _PROPERTY_FIELDS = tuple(f for f in FIELDS if f not in ("id", "lon", "lat"))
 # Column headers for spreadsheets: the Chinese name, then the English field name, so a
 # person reads them and the importer maps them back.
 _ZH = {"id": "id", "name": "名称", "address": "地址", "district": "区", "subdistrict": "街道",
-       "lon": "经度", "lat": "纬度", "host_union": "所属工会", "station_type": "类型",
+       "lon": "经度", "lat": "纬度", "host_union": "所属工会", "host_union_id": "所属工会编号", "station_type": "类型",
        "hours": "开放时间", "hours_text": "开放时间原文", "facilities": "设施", "status": "状态", "awards": "荣誉",
        "synthetic": "合成数据", "created_at": "创建时间", "updated_at": "更新时间",
        "last_verified_at": "核验时间", "manager": "负责人", "manager_phone": "负责人电话", "note": "备注"}

@@ -113,7 +113,7 @@ _TYPE_ALIASES = {
 
 # Public fields in the order exports and the API use; private ones follow.
 FIELDS = (
-    "id", "name", "address", "district", "subdistrict", "lon", "lat", "host_union",
+    "id", "name", "address", "district", "subdistrict", "lon", "lat", "host_union", "host_union_id",
     "station_type", "hours", "hours_text", "facilities", "status", "awards", "synthetic",
     "created_at", "updated_at", "last_verified_at",
 )

@@ -33,7 +33,7 @@ __all__ = [
 ]
 _JSON_FIELDS = ("facilities", "awards")
 _ALL_FIELDS = FIELDS + ("district_declared", "district_mismatch") + PRIVATE_FIELDS
-_LATER_COLUMNS = ("note", "hours_text")  # added by m010
+_LATER_COLUMNS = ("note", "hours_text", "host_union_id")  # added by m010, m014
 _DEFAULTS = {"address": "", "station_type": "warm_station", "facilities": "[]", "status": "active",
              "awards": "[]", "synthetic": 0, "district_mismatch": 0}
 
@@ -232,6 +232,26 @@ def _tell_watchers(db, before: dict, after: dict, username) -> None:
             getattr(importlib.import_module(module), function)(db, before, after, username=username)
 
 
+def _unions(db):
+    """The union records' module when the database has them (m014), else None: every
+    write of a station's union gives it both the union's id and its one spelling."""
+    if db.execute("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'unions'").fetchone():
+        return importlib.import_module("stations.unions.store")
+    return None
+
+
+def _with_union(unions, db, record: dict, username, index=None) -> dict:
+    if unions is None or ("host_union" not in record and "host_union_id" not in record):
+        return record
+    record = dict(record)
+    if record.get("host_union_id") is None and index is not None:
+        found = unions.resolve_or_create(db, record.get("host_union"), username=username, index=index)
+        record["host_union_id"], record["host_union"] = (found[0], found[1]) if found else (None, None)
+    else:
+        unions.fill_host_union(db, record, username=username)
+    return record
+
+
 def _encode(record: dict) -> dict:
     row = {k: v for k, v in record.items() if k in _ALL_FIELDS}  # a whitelist: names go into SQL
     for name in _JSON_FIELDS:
@@ -278,6 +298,8 @@ def insert_stations(db, records, *, username=None, action="import") -> list[int]
         next_id = (db.execute("SELECT max(id) FROM stations").fetchone()[0] or 0) + 1
         next_id = max([next_id] + [i + 1 for i in wanted])
         new_rows, history = [], []
+        unions = _unions(db)
+        index = unions.UnionIndex(db) if unions is not None else None
         for record in records:
             if record.get("id") is not None and int(record["id"]) in existing:
                 changes = {k: v for k, v in record.items() if k != "id"}
@@ -285,7 +307,7 @@ def insert_stations(db, records, *, username=None, action="import") -> list[int]
                 ids.append(int(record["id"]))
                 continue
             row = {name: None for name in _ALL_FIELDS}
-            row.update(_encode(record))
+            row.update(_encode(_with_union(unions, db, record, username, index)))
             row.update({k: v for k, v in _DEFAULTS.items() if row[k] is None})
             if row["id"] is None:
                 row["id"], next_id = next_id, next_id + 1
@@ -326,6 +348,7 @@ def update_station(db, station_id, changes: dict, *, username=None, action="edit
         changes = dict(changes, hours_text=None)  # typed words of other hours would mislead
     with write_transaction(db):
         before = get_station(db, station_id, private=True)
+        changes = _with_union(_unions(db), db, changes, username)
         row = _encode({k: v for k, v in changes.items() if k not in ("id", "created_at")})
         row["updated_at"] = now_iso()
         sets = ", ".join(f"{name} = ?" for name in row)

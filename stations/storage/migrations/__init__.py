@@ -8,7 +8,7 @@ exactly the first N.  A new migration goes at the end.
 from __future__ import annotations
 
 from ..connection import write_transaction
-from . import campaign, ledger, registry
+from . import campaign, ledger, registry, unions
 
 __all__ = [
     "migrate",
@@ -31,6 +31,7 @@ MIGRATIONS = [
     ledger.m011_ledger_district_days_and_job_kinds,
     ledger.m012_checkin_client_days_and_large_meetings,
     campaign.m013_conflict_holds_and_objection_fingerprints,
+    unions.m014_unions,
 ]
 
 

@@ -1,0 +1,88 @@
+"""What part of the union tree a signed-in user sees and changes.
+
+- ``admin`` without a union, or of a union at the top of the tree (no parent): everything;
+- ``admin`` of any other union: that union's subtree; an admin of a national, provincial
+  or municipal union also sees the unions not yet placed in the tree (no parent);
+- ``union``: exactly its own union;
+- ``reviewer`` and ``planner``: everything their role may see (their pages decide).
+
+A scope turns into one SQL condition on a union-id column (:func:`scope_sql`), so every
+list, report and export filters in the database, not in Python.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from .store import TOP_KINDS, _row, ancestor_ids
+
+__all__ = ["Scope", "EVERYTHING", "scope_of", "scope_sql", "in_scope", "user_union_id"]
+
+
+@dataclass(frozen=True)
+class Scope:
+    union_id: int | None = None   # None: everything
+    exact: bool = False           # only this union, not those below it
+    orphans: bool = False         # also unions with no parent, and stations of no union
+    name: str | None = None       # the union's name, for pages
+
+    @property
+    def everything(self) -> bool:
+        return self.union_id is None
+
+
+EVERYTHING = Scope()
+_NOTHING = Scope(union_id=-1, exact=True, name="—")
+
+
+def user_union_id(user) -> int | None:
+    return (user or {}).get("union_id")
+
+
+def scope_of(db, user) -> Scope:
+    """The scope of ``user`` (a users row)."""
+    if not user:
+        return _NOTHING
+    role, union_id = user.get("role"), user.get("union_id")
+    if role == "union":
+        if union_id is None:
+            return _NOTHING
+        union = _row(db, union_id)
+        return Scope(union_id, exact=True, name=union["name"] if union else None)
+    if role != "admin" or union_id is None:
+        return EVERYTHING
+    union = _row(db, union_id)
+    if union is None or union["parent_id"] is None:
+        return EVERYTHING
+    return Scope(union_id, orphans=union["kind"] in TOP_KINDS, name=union["name"])
+
+
+_SUBTREE = ("(WITH RECURSIVE sub(id) AS (SELECT ? UNION SELECT u.id FROM unions u "
+            "JOIN sub ON u.parent_id = sub.id) SELECT id FROM sub)")
+
+
+def scope_sql(scope: Scope, column: str) -> tuple[str, list]:
+    """(' AND <condition>', params) limiting ``column`` (a union id) to the scope;
+    ('', []) for everything."""
+    if scope.everything:
+        return "", []
+    if scope.exact:
+        return f" AND {column} = ?", [scope.union_id]
+    if scope.orphans:
+        return (f" AND ({column} IN {_SUBTREE} OR {column} IS NULL OR {column} IN "
+                "(SELECT id FROM unions WHERE parent_id IS NULL))", [scope.union_id])
+    return f" AND {column} IN {_SUBTREE}", [scope.union_id]
+
+
+def in_scope(db, scope: Scope, union_id) -> bool:
+    """Whether a record of ``union_id`` (None: of no union) lies in the scope."""
+    if scope.everything:
+        return True
+    if scope.exact:
+        return union_id is not None and union_id == scope.union_id
+    if union_id is None:
+        return scope.orphans
+    line = ancestor_ids(db, union_id)
+    if scope.union_id in line:
+        return True
+    return scope.orphans and len(line) == 1  # a union with no parent
