@@ -2,7 +2,7 @@
 
 Commands live beside their part of the product: ``registry`` (init, demo, import,
 export, backup, restore), ``users``, ``ledger`` (ledger import, report) and
-``coverage`` (coverage, gaps, suggest, demand); ``common`` holds what they share.
+``coverage`` (coverage, gaps, suggest, demand), ``network`` (street networks); ``common`` holds what they share.
 The web app does not know its commands: the outer layer — ``app.py``, the ``yizhan``
 entry point below, the tests' fixtures — calls ``register_commands(app)``.
 """
@@ -16,9 +16,9 @@ __all__ = ["main", "register_commands"]
 
 def register_commands(app):
     """Add every ``yizhan`` command to ``app.cli``; returns the app."""
-    from . import coverage, ledger, registry, users
+    from . import coverage, ledger, network, registry, users
 
-    for module in (registry, users, ledger, coverage):
+    for module in (registry, users, ledger, coverage, network):
         for command in module.COMMANDS:
             app.cli.add_command(command)
     return app
