@@ -221,3 +221,45 @@ def test_coverage_by_network_in_the_api_and_the_cli(city, fresh_db, runner, clie
     bad = client.get("/api/v1/coverage", query_string={**query, "network": "火星"})
     assert bad.status_code == 400 and bad.get_json()["error"]["parameter"] == "network"
     assert "没有名为“火星”的道路网络" in bad.get_json()["error"]["message"]
+
+
+# --- riders: nearest along the streets ----------------------------------------------------------
+
+@pytest.fixture
+def river(app, runner, fresh_db, tmp_path):
+    result = runner.invoke(args=["network", "import", str(river_pbf(tmp_path / "river.osm.pbf")),
+                                 "--name", "河"])
+    assert result.exit_code == 0, result.output
+    across = make_station(fresh_db, name="对岸驿站", lon=metres(*ORIGIN, 1300, 100)[0],
+                          lat=metres(*ORIGIN, 1300, 100)[1], district="海淀区")
+    same = make_station(fresh_db, name="同岸驿站", lon=metres(*ORIGIN, 300, 400)[0],
+                        lat=metres(*ORIGIN, 300, 400)[1], district="海淀区")
+    return {"across": across, "same": same, "place": metres(*ORIGIN, 900, 100)}
+
+
+def test_nearest_by_network_ranks_the_same_bank_first(river, client):
+    lon, lat = river["place"]
+    straight = client.get("/api/v1/nearest", query_string={"lon": lon, "lat": lat, "k": 2}).get_json()
+    assert [r["station"]["id"] for r in straight["results"]] == [river["across"], river["same"]]
+    assert "network_minutes" not in straight["results"][0]
+    by = client.get("/api/v1/nearest", query_string={"lon": lon, "lat": lat, "k": 2, "by": "network"}).get_json()
+    assert [r["station"]["id"] for r in by["results"]] == [river["same"], river["across"]]
+    first, second = by["results"]
+    assert first["network_m"] == pytest.approx(900, rel=0.01) and first["network_minutes"] == 11
+    assert second["network_m"] == pytest.approx(6200, rel=0.01) and second["network_minutes"] == 75
+    assert second["distance_m"] == pytest.approx(400, rel=0.01)  # the straight line stays beside it
+    assert by["query"]["by"] == "network" and by["query"]["network"] == "河"
+    # where no network covers the point, the straight line answers and says so
+    far = client.get("/api/v1/nearest", query_string={"lon": 116.6, "lat": 40.3, "by": "network"}).get_json()
+    assert far["query"]["by"] == "straight" and far["query"]["network"] is None
+    bad = client.get("/api/v1/nearest", query_string={"lon": lon, "lat": lat, "by": "car"})
+    assert bad.status_code == 400 and bad.get_json()["error"]["parameter"] == "by"
+
+
+def test_rider_page_walks_along_the_streets(river, client):
+    lon, lat = river["place"]
+    page = client.get("/nearby", query_string={"lon": lon, "lat": lat, "mode": "walk"}).get_data(as_text=True)
+    assert "步行约 11 分钟（按道路）" in page and "步行约 75 分钟（按道路）" in page
+    assert page.index("同岸驿站") < page.index("对岸驿站")
+    elsewhere = client.get("/nearby", query_string={"lon": 116.40, "lat": 39.91}).get_data(as_text=True)
+    assert "按道路" not in elsewhere
