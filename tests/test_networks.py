@@ -4,6 +4,8 @@ checked against a plain Dijkstra over the same segments on a real extract."""
 from __future__ import annotations
 
 import heapq
+import io
+import re
 import json
 
 import numpy as np
@@ -263,3 +265,59 @@ def test_rider_page_walks_along_the_streets(river, client):
     assert page.index("同岸驿站") < page.index("对岸驿站")
     elsewhere = client.get("/nearby", query_string={"lon": 116.40, "lat": 39.91}).get_data(as_text=True)
     assert "按道路" not in elsewhere
+
+
+# --- /plan: upload as a background job, service areas, what the circles overstate ---------------
+
+def test_plan_upload_builds_a_network_in_a_job_and_the_page_measures_along_it(
+        app, client, auth, fresh_db, city_pbf, inline_plan_jobs):
+    from tests.conftest import csrf_token, finish_plan_job
+
+    for k in range(4):
+        make_station(fresh_db, name=f"驿站{k}", lon=116.390 + 0.004 * k, lat=39.925)
+    auth.login("planner")
+    token = csrf_token(client, "/plan")
+    bad = finish_plan_job(client, client.post("/plan/networks", content_type="multipart/form-data", data={
+        "name": "坏文件", "csrf_token": token, "file": (io.BytesIO(b"not a pbf"), "x.osm.pbf")}))
+    assert bad.status_code == 400 and "不是 OpenStreetMap 的 .osm.pbf" in bad.get_data(as_text=True)
+    done = finish_plan_job(client, client.post("/plan/networks", content_type="multipart/form-data", data={
+        "name": "景山", "csrf_token": token, "file": (io.BytesIO(city_pbf.read_bytes()), "city.osm.pbf")}))
+    assert done.status_code == 302, done.get_data(as_text=True)[-1500:]
+    page = client.get(done.headers["Location"]).get_data(as_text=True)
+    assert "已导入道路网络“景山”" in page and "坏文件" not in page
+    taken = client.post("/plan/networks", content_type="multipart/form-data", data={
+        "name": "景山", "csrf_token": token, "file": (io.BytesIO(b"x"), "y.osm.pbf")})
+    assert taken.status_code == 400 and "已有名为“景山”的道路网络" in taken.get_data(as_text=True)
+
+    query = {"run": "1", "district": "西城区", "network": "景山"}
+    page = client.get("/plan", query_string=query).get_data(as_text=True)
+    assert "按道路网络“景山”计算" in page and "最多 300 米" in page
+    assert re.search(r"西城区：服务圈高估 \d+\.\d 个百分点（服务圈 [\d.]+%，按道路 [\d.]+%）", page)
+    for datum_tiles in ("amap", "osm"):
+        map_html = client.get("/plan/map", query_string={**query, "tiles": datum_tiles}).get_data(as_text=True)
+        label = "沿道路 15 分钟可达范围（景山）"
+        assert (label in map_html or json.dumps(label)[1:-1] in map_html) and '"station_id"' in map_html
+    assert client.post("/plan/networks/delete", data={"name": "景山", "csrf_token": token}).status_code == 302
+    gone = client.get("/api/v1/coverage", query_string={"network": "景山"})
+    assert gone.status_code == 400 and gone.get_json()["error"]["parameter"] == "network"
+
+
+def test_service_areas_are_drawn_where_the_tiles_put_the_streets(city):
+    """On Amap the areas move with GCJ-02 like the stations do; on OSM they stay WGS-84."""
+    from geodata.datum import from_wgs84_array
+    from stations.coverage.maps import overlays
+
+    graph = load_graph(networks_dir(city.config["YIZHAN_DB"]), "景山", "walk")
+    stations = StationSet.from_points([(116.395, 39.925)])
+    cov = evaluate_network(area_for("beijing", ["西城区", "东城区"], 100), stations, Circle(minutes=5), graph)
+    osm = overlays(cov, tiles="osm")["service_areas"]
+    amap = overlays(cov, tiles="amap")["service_areas"]
+    assert len(osm) == len(amap) == 1
+    ring = np.array(osm[0]["geometry"]["coordinates"][0])
+    moved = np.array(amap[0]["geometry"]["coordinates"][0])
+    glon, glat = from_wgs84_array(ring[:, 0], ring[:, 1], "gcj02")
+    assert np.abs(moved[:, 0] - glon).max() < 2e-5 and np.abs(moved[:, 1] - glat).max() < 2e-5
+    # the area lies around the station and within 5 minutes' walk (417 m) plus the drawing's margin
+    lon, lat = ring[:, 0], ring[:, 1]
+    assert lon.min() < 116.395 < lon.max() and lat.min() < 39.925 < lat.max()
+    assert (np.abs(lon - 116.395) * 85_000).max() < 417 + 60 and (np.abs(lat - 39.925) * 111_000).max() < 417 + 60

@@ -19,7 +19,7 @@ from ..networks.graph import StreetGraph
 from .figures import Coverage, DemandPoints, Sites, StationSet
 from .grid import Area, Circle
 
-__all__ = ["evaluate_network", "reach_m"]
+__all__ = ["evaluate_network", "overstatement", "reach_m"]
 
 _SNAPS: dict = {}
 _LOCK = threading.Lock()
@@ -84,4 +84,28 @@ def evaluate_network(area: Area, stations: StationSet, circle: Circle, graph: St
         snaps_d = graph.snap(*graph.to_xy(demand.lons[ok], demand.lats[ok]))
         sites = Sites(x[ok], y[ok], demand.weights[ok], district[ok], *_measured(graph, solved, snaps_d, reach))
     return Coverage(area, circle, stations, sx, sy, st_district, cells, sites, demand is None,
-                    demand.name if demand is not None else "", graph=graph, outside_share=outside)
+                    demand.name if demand is not None else "", graph=graph, outside_share=outside,
+                    along={"solved": solved, "reach_m": reach, "kept": keep})
+
+
+def overstatement(circles: Coverage, streets: Coverage) -> list[dict]:
+    """Per district, then 全部: how much the circles overstate coverage where the network
+    measures — the circles' covered share of the cells the network measures minus the
+    network's (both over the same cells, uniform by area)."""
+    keep = streets.along["kept"]
+    k = len(streets.area.names)
+    district = streets.area.district[keep].astype(np.int64)
+    every = np.bincount(district, minlength=k).astype(float)
+    by_circle = np.bincount(district, weights=circles.cells.count[keep] >= 1, minlength=k)
+    by_street = np.bincount(district, weights=streets.cells.count >= 1, minlength=k)
+    rows = []
+    names = streets.area.names + ["全部"]
+    every, by_circle, by_street = (np.append(a, a.sum()) for a in (every, by_circle, by_street))
+    for g, name in enumerate(names):
+        if every[g] == 0:
+            rows.append({"district": name, "circle_share": None, "network_share": None, "overstate": None})
+            continue
+        c, n = by_circle[g] / every[g], by_street[g] / every[g]
+        rows.append({"district": name, "circle_share": round(float(c), 4), "network_share": round(float(n), 4),
+                     "overstate": round(float(c - n), 4)})
+    return rows

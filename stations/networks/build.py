@@ -16,6 +16,7 @@ usable streets, outside China.
 from __future__ import annotations
 
 import math
+import tempfile
 import warnings
 from dataclasses import dataclass
 from pathlib import Path
@@ -141,18 +142,26 @@ def build_networks(path, progress=None) -> tuple[dict, dict]:
     street nodes, WGS-84 ring) and segment counts.  ``progress(step, total)`` is
     called as the work advances (4 steps).  Raises NetworkError with the reason.
     """
-    import shapely
-
-    from geodata import districts as geo
-
     progress = progress or (lambda step, total: None)
     check_pbf(path)
     import pyrosm
 
-    try:
-        osm = pyrosm.OSM(str(path))
-    except Exception:
-        raise NetworkError("文件损坏或不是完整的 .osm.pbf，无法读取；请重新下载后再试") from None
+    with tempfile.TemporaryDirectory() as folder:
+        if not str(path).endswith(".pbf"):  # pyrosm reads only files named *.pbf
+            named = Path(folder) / "extract.osm.pbf"
+            named.symlink_to(Path(path).resolve())
+            path = named
+        try:
+            osm = pyrosm.OSM(str(path))
+        except Exception:
+            raise NetworkError("文件损坏或不是完整的 .osm.pbf，无法读取；请重新下载后再试") from None
+        return _build(osm, progress)
+
+
+def _build(osm, progress):
+    from geodata import districts as geo
+    import shapely
+
     progress(1, 4)
     frames = {}
     for k, mode in enumerate(MODES):
