@@ -62,14 +62,22 @@ class Solved:
 
 def _csr(rows, cols, weights, n):
     """CSR of the edges, keeping the lightest of parallel edges (a sum would be wrong)."""
-    order = np.lexsort((weights, cols, rows))
-    rows, cols, weights = rows[order], cols[order], weights[order]
-    keep = np.ones(len(rows), bool)
-    keep[1:] = (rows[1:] != rows[:-1]) | (cols[1:] != cols[:-1])
-    rows, cols, weights = rows[keep], cols[keep], np.maximum(weights[keep], _EPS)
+    key = rows.astype(np.int64) * n + cols
+    order = np.argsort(key, kind="stable")
+    key, rows, cols, weights = key[order], rows[order], cols[order], weights[order]
+    first = np.ones(len(key), bool)
+    first[1:] = key[1:] != key[:-1]
+    if not first.all():  # parallel segments: the shortest counts
+        starts = np.flatnonzero(first)
+        weights = np.minimum.reduceat(weights, starts)
+        rows, cols = rows[starts], cols[starts]
+    weights = np.maximum(weights, _EPS)
     indptr = np.zeros(n + 1, np.int64)
     np.cumsum(np.bincount(rows, minlength=n), out=indptr[1:])
     return sp.csr_matrix((weights, cols.astype(np.int32), indptr), shape=(n, n))
+
+
+_PIECE_M = 30.0  # segments are cut into pieces this long at most for the nearest-street search
 
 
 class StreetGraph:
@@ -102,28 +110,67 @@ class StreetGraph:
         """Whether WGS-84 points lie within the network's extent (its streets' convex hull)."""
         return shapely.contains_xy(self.extent, np.asarray(lons, float), np.asarray(lats, float))
 
-    def snap(self, x, y) -> Snap:
-        """Join points (metres) to the nearest point of the nearest segment within MAX_SNAP_M."""
-        net = self.net
-        x, y = np.asarray(x, float), np.asarray(y, float)
+    def _pieces(self):
+        """Pieces of segments (≤ _PIECE_M), their midpoints in a KD-tree: the nearest segment
+        is among the pieces whose midpoint is within its distance plus half a piece."""
         if self._tree is None:
-            coords = np.stack([np.column_stack([net.x[net.u], net.y[net.u]]),
-                               np.column_stack([net.x[net.v], net.y[net.v]])], axis=1)
-            self._tree = shapely.STRtree(shapely.linestrings(coords))
-        edge = np.full(len(x), -1, np.int64)
-        t = np.zeros(len(x))
-        dist = np.full(len(x), np.inf)
-        if not len(x):
-            return Snap(edge, t, dist)
-        (which, seg), _ = self._tree.query_nearest(shapely.points(x, y), max_distance=MAX_SNAP_M,
-                                                   return_distance=True, all_matches=False)
+            net = self.net
+            m = np.maximum(1, np.ceil(net.length / _PIECE_M)).astype(np.int64)
+            parent = np.repeat(np.arange(len(m)), m)
+            first = np.repeat(np.cumsum(m) - m, m)
+            k = np.arange(len(parent)) - first
+            mid = (k + 0.5) / m[parent]
+            dx, dy = net.x[net.v] - net.x[net.u], net.y[net.v] - net.y[net.u]
+            cx = net.x[net.u][parent] + mid * dx[parent]
+            cy = net.y[net.u][parent] + mid * dy[parent]
+            half = float((net.length / m).max()) / 2 if len(m) else 0.0
+            self._tree = (cKDTree(np.column_stack([cx, cy])), parent.astype(np.int32), half)
+        return self._tree
+
+    def _exact(self, x, y, seg):
+        """(t, distance) from points to segments ``seg`` (arrays of the same shape)."""
+        net = self.net
         ax, ay = net.x[net.u[seg]], net.y[net.u[seg]]
         dx, dy = net.x[net.v[seg]] - ax, net.y[net.v[seg]] - ay
         dd = dx * dx + dy * dy
-        tt = np.clip(((x[which] - ax) * dx + (y[which] - ay) * dy) / np.where(dd > 0, dd, 1), 0, 1)
-        d = np.hypot(ax + tt * dx - x[which], ay + tt * dy - y[which])
-        ok = d <= MAX_SNAP_M
-        edge[which[ok]], t[which[ok]], dist[which[ok]] = seg[ok], tt[ok], d[ok]
+        t = np.clip(((x - ax) * dx + (y - ay) * dy) / np.where(dd > 0, dd, 1), 0, 1)
+        return t, np.hypot(ax + t * dx - x, ay + t * dy - y)
+
+    def snap(self, x, y) -> Snap:
+        """Join points (metres) to the nearest point of the nearest segment within MAX_SNAP_M."""
+        x, y = np.asarray(x, float), np.asarray(y, float)
+        edge = np.full(len(x), -1, np.int64)
+        t = np.zeros(len(x))
+        dist = np.full(len(x), np.inf)
+        if not len(x) or not len(self.net.u):
+            return Snap(edge, t, dist)
+        tree, parent, half = self._pieces()
+        k = min(16, tree.n)
+        bound = MAX_SNAP_M + half
+        mid_d, idx = tree.query(np.column_stack([x, y]), k=k, distance_upper_bound=bound,
+                                workers=-1 if len(x) > 5000 else 1)  # threads cost more than a few points
+        mid_d, idx = mid_d.reshape(len(x), k), idx.reshape(len(x), k)
+        found = idx < tree.n
+        seg = np.where(found, parent[np.minimum(idx, tree.n - 1)], 0)
+        tt, dd = self._exact(x[:, None], y[:, None], seg)
+        dd = np.where(found, dd, np.inf)
+        best = np.argmin(dd, axis=1)
+        rows = np.arange(len(x))
+        d_best = dd[rows, best]
+        edge_best, t_best = seg[rows, best], tt[rows, best]
+        # a piece not among the k may still hold a nearer point when the k-th midpoint is
+        # close: look at every piece within reach for those (few) points
+        unsure = np.flatnonzero(found[:, -1] & (d_best > mid_d[:, -1] - half) & (mid_d[:, -1] - half <= MAX_SNAP_M))
+        for i in unsure:
+            near = np.asarray(tree.query_ball_point([x[i], y[i]], min(d_best[i], MAX_SNAP_M) + half), dtype=np.int64)
+            if len(near):
+                segs = parent[near]
+                ti, di = self._exact(x[i], y[i], segs)
+                j = int(np.argmin(di))
+                if di[j] < d_best[i]:
+                    d_best[i], edge_best[i], t_best[i] = di[j], segs[j], ti[j]
+        ok = d_best <= MAX_SNAP_M
+        edge[ok], t[ok], dist[ok] = edge_best[ok], t_best[ok], d_best[ok]
         return Snap(edge, t, dist)
 
     # --- from all stations at once ----------------------------------------------------

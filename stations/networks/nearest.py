@@ -11,7 +11,10 @@ can beat it; otherwise the candidates are widened.
 
 from __future__ import annotations
 
+import threading
+
 import numpy as np
+import scipy.sparse as sp
 from scipy.sparse.csgraph import dijkstra
 
 from .build import MAX_SNAP_M
@@ -37,6 +40,31 @@ def covering_graph(folder, lon: float, lat: float, mode: str = "walk", name: str
     return None
 
 
+_LOCK = threading.Lock()
+
+
+def _scratch(graph) -> np.ndarray:
+    if getattr(graph, "_local", None) is None:
+        graph._local = np.full(graph.n, -1, np.int64)
+    return graph._local
+
+
+def _subgraph(csr, ball, local):
+    """The rows and columns of ``ball`` (numbered by ``local``) of a CSR graph, quickly:
+    the rows' entries gathered directly, columns outside the ball dropped."""
+    starts, ends = csr.indptr[ball], csr.indptr[ball + 1]
+    counts = ends - starts
+    total = int(counts.sum())
+    offsets = np.repeat(starts - (np.cumsum(counts) - counts), counts)
+    flat = offsets + np.arange(total)
+    cols = local[csr.indices[flat]]
+    keep = cols >= 0
+    rows = np.repeat(np.arange(len(ball)), counts)[keep]
+    indptr = np.zeros(len(ball) + 1, np.int64)
+    np.cumsum(np.bincount(rows, minlength=len(ball)), out=indptr[1:])
+    return sp.csr_matrix((csr.data[flat][keep], cols[keep].astype(np.int32), indptr), shape=(len(ball), len(ball)))
+
+
 def network_metres(graph: StreetGraph, lon: float, lat: float, st_lons, st_lats, limit: float) -> np.ndarray:
     """Metres along the streets from (lon, lat) to each station (joining lengths included);
     ``inf`` where the rider or the station is farther than 300 m from every street or the
@@ -51,22 +79,28 @@ def network_metres(graph: StreetGraph, lon: float, lat: float, st_lons, st_lats,
     re, rt, rd = int(rider.edge[0]), float(rider.t[0]), float(rider.dist[0])
     st = graph.snap(*graph.to_xy(st_lons, st_lats))
     ball = np.asarray(graph.node_tree().query_ball_point([rx[0], ry[0]], limit), dtype=np.int64)
-    local = np.full(graph.n, -1, np.int64)
-    local[ball] = np.arange(len(ball))
-    sub = graph.travel_graph()[ball][:, ball]
-    ru, rv, rlen = int(net.u[re]), int(net.v[re]), float(net.length[re])
+    with _LOCK:  # one scratch array per graph maps nodes to the ball's numbering
+        local = _scratch(graph)
+        local[ball] = np.arange(len(ball))
+        try:
+            sub = _subgraph(graph.travel_graph(), ball, local)
+            e0 = np.where(st.edge >= 0, st.edge, 0)
+            a_all, b_all, ra, rb = (local[net.u[e0]], local[net.v[e0]], local[net.u[re]], local[net.v[re]])
+        finally:
+            local[ball] = -1
+    ru, rv, rlen = int(ra), int(rb), float(net.length[re])
     starts, offsets = [], []
-    if net.bwd[re] and local[ru] >= 0:  # the rider walks back along the segment to u
-        starts.append(local[ru]), offsets.append(rd + rt * rlen)
-    if net.fwd[re] and local[rv] >= 0:
-        starts.append(local[rv]), offsets.append(rd + (1 - rt) * rlen)
+    if net.bwd[re] and ru >= 0:  # the rider walks back along the segment to u
+        starts.append(ru), offsets.append(rd + rt * rlen)
+    if net.fwd[re] and rv >= 0:
+        starts.append(rv), offsets.append(rd + (1 - rt) * rlen)
     node_m = np.full(len(ball), np.inf)
     if starts:
         d = dijkstra(sub, directed=True, indices=starts, limit=limit)
         node_m = np.min(np.asarray(d).reshape(len(starts), -1) + np.asarray(offsets)[:, None], axis=0)
     ok = st.edge >= 0
     e = np.where(ok, st.edge, 0)
-    a, b = local[net.u[e]], local[net.v[e]]
+    a, b = a_all, b_all
     length = net.length[e]
     via_a = np.where(net.fwd[e] & (a >= 0), node_m[np.maximum(a, 0)] + st.t * length, np.inf)
     via_b = np.where(net.bwd[e] & (b >= 0), node_m[np.maximum(b, 0)] + (1 - st.t) * length, np.inf)
@@ -95,7 +129,8 @@ def ranked_by_network(graph: StreetGraph, straight_query, coords, lon: float, la
             return []
         exhausted = len(hits) < want
         far = hits[-1].distance_m
-        limit = _MAX_REACH_M if exhausted else min(max(2 * far + 2 * MAX_SNAP_M, 2000.0), _MAX_REACH_M)
+        # a station farther than ``far`` along the streets cannot be certified this round anyway
+        limit = _MAX_REACH_M if exhausted else min(max(1.25 * far, 1000.0), _MAX_REACH_M)
         lons, lats = coords(hits)
         metres = network_metres(graph, lon, lat, lons, lats, limit)
         ranked = sorted((m, h.station_id, h) for h, m in zip(hits, metres) if np.isfinite(m))
