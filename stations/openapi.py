@@ -52,6 +52,11 @@ def _coverage_path() -> dict:
             _param("at", "Count only stations open at this local time, e.g. 2026-11-24T20:00",
                    {"type": "string", "pattern": ISO_TIME}),
             _param("only_24h", "Count only 24-hour stations (1/true)", {"type": "string"}),
+            _param("network", "Measure along this stored street network's streets (`yizhan network "
+                              "import`): places join the nearest street within 300 m, travel is street "
+                              "length at the mode's speed (no detour); places outside the network's "
+                              "extent are left out of the shares (`outside_network_share`)",
+                   {"type": "string"}),
         ],
         "security": [{"bearerAuth": []}, {"basicAuth": []}, {"session": []}],
         "responses": {"200": {"description": "Figures", "content": {"application/json": {"schema": {
@@ -71,7 +76,9 @@ def _coverage_schemas() -> dict:
         "covered_share": share, "double_covered_share": share,
         "demand_covered_share": share, "demand_double_covered_share": share,
         "mean_distance_m": metres, "p90_distance_m": metres,
-        "demand_total": {"type": ["number", "null"], "description": "km² for uniform demand, else weight"}}}
+        "demand_total": {"type": ["number", "null"], "description": "km² for uniform demand, else weight"},
+        "outside_network_share": {**share, "description": "with `network`: share of the area outside "
+                                                          "the network's extent (left out of the shares)"}}}
     return {
         "CoverageFigures": figures,
         "CoverageAnswer": {"type": "object", "required": ["params", "overall", "districts"], "properties": {
@@ -81,7 +88,9 @@ def _coverage_schemas() -> dict:
                 "districts": {"type": "array", "items": {"type": "string"}},
                 "demand": {"type": ["string", "null"]}, "cell_m": {"type": "number"},
                 "at": {"type": ["string", "null"]}, "only_24h": {"type": "boolean"},
-                "region": {"type": "string"}, "demand_unit": {"type": "string"}}},
+                "region": {"type": "string"}, "demand_unit": {"type": "string"},
+                "network": {"type": "string"}, "reach_m": {"type": "number",
+                                                            "description": "metres along the streets"}}},
             "overall": {"$ref": "#/components/schemas/CoverageFigures"},
             "districts": {"type": "array", "items": {"allOf": [
                 {"$ref": "#/components/schemas/CoverageFigures"},
@@ -222,6 +231,13 @@ def _document() -> dict:
                     _param("status", "Station status, or `any`", {"type": "string", "enum": [
                         "active", "temporarily_closed", "closed", "any"], "default": "active"}),
                     AWARDED, MIN_QIYOU,
+                    _param("by", "Rank by straight line (default) or along the streets of a stored "
+                                 "street network covering the point (`network`): results then carry "
+                                 "`network_m` and `network_minutes` (walking, 5 km/h); where no network "
+                                 "covers the point the straight line answers and `query.by` says so",
+                           {"type": "string", "enum": ["straight", "network"], "default": "straight"}),
+                    _param("network", "With by=network: the street network's name (the first covering "
+                                      "the point if none)", {"type": "string"}),
                 ], "responses": {"200": {"description": "Results nearest first; distances are "
                                                         "haversine on the WGS-84 mean sphere",
                                          "content": {"application/json": {"schema": {
@@ -254,6 +270,7 @@ def _document() -> dict:
                     "results": {"type": "array", "items": {"type": "object", "properties": {
                         "station": {"$ref": "#/components/schemas/Feature"},
                         "distance_m": {"type": "number"}, "walk_minutes": {"type": "integer"},
+                        "network_m": {"type": "number"}, "network_minutes": {"type": "integer"},
                         "open_now": {"type": ["boolean", "null"]}}}},
                     "query": {"type": "object"}}},
                 **_coverage_schemas(),

@@ -1,7 +1,7 @@
 """The /plan page's background jobs take turns here: a bounded number run at once.
 
 Every background job of /plan — a long coverage computation, reading an uploaded demand
-layer or candidates file — runs in a process of its own, and one can hold a gigabyte.
+layer, candidates file or street network (an .osm.pbf extract) — runs in a process of its own, and one can hold a gigabyte.
 So at most ``at_once`` of them run together (the setting YIZHAN_PLAN_JOBS_AT_ONCE), the
 others wait in the order they came, and one user has at most one job queued or running
 (a second is refused with the first one's key, ``AlreadyQueued``).
@@ -39,12 +39,13 @@ __all__ = ["RUNNERS", "GRACE_S", "AlreadyQueued", "jobs_dir", "status_path", "re
 
 RUNNERS = {"plan": "stations.coverage.jobs:run_plan_job",
            "demand": "stations.coverage.uploads:run_upload_job",
-           "candidates": "stations.coverage.uploads:run_upload_job"}
+           "candidates": "stations.coverage.uploads:run_upload_job",
+           "network": "stations.coverage.uploads:run_upload_job"}
 GRACE_S = 120          # a queued job whose process never showed up is dropped after this
 POLL_S = 0.5           # how often a waiting job looks whether its turn has come
 GIVE_UP_S = 24 * 3600  # a job that waited a day is failed (its files are removed then anyway)
 NICE = 10              # a job's CPU priority below the web workers'
-_WHAT = {"plan": "计算", "demand": "读取文件的", "candidates": "读取文件的"}
+_WHAT = {"plan": "计算", "demand": "读取文件的", "candidates": "读取文件的", "network": "建立道路网络的"}
 
 
 def failure(kind: str, why: str) -> str:

@@ -45,6 +45,8 @@ def circle_options(fn):
         click.option("--cell-m", type=float, default=100.0, show_default=True, help="Grid cell size in metres."),
         click.option("--at", default="", help="Count only stations open at this time (2026-11-24T20:00)."),
         click.option("--only-24h", is_flag=True, help="Count only 24-hour stations."),
+        click.option("--network", default="", help="Measure along this street network's streets "
+                     "(yizhan network import); circles if none."),
     ]
     for option in reversed(options):
         fn = option(fn)
@@ -52,7 +54,7 @@ def circle_options(fn):
 
 
 def _params(kwargs):
-    args = {k: kwargs.pop(k) for k in ("minutes", "mode", "speed_kmh", "detour", "demand", "cell_m", "at")}
+    args = {k: kwargs.pop(k) for k in ("minutes", "mode", "speed_kmh", "detour", "demand", "cell_m", "at", "network")}
     args = {k: ("" if v is None else str(v)) for k, v in args.items()}
     args["district"] = list(kwargs.pop("districts"))
     args["only_24h"] = "1" if kwargs.pop("only_24h") else ""
@@ -101,8 +103,13 @@ def coverage_command(as_json, as_csv, **kwargs):
         click.echo(figures_csv(answer), nl=False)
     else:
         p = answer["params"]
-        click.echo(f"服务圈：{p['minutes']:g} 分钟，{p['mode']} {p['speed_kmh']:g} 公里/小时，"
-                   f"绕行系数 {p['detour']:g}，半径 {p['radius_m']:.0f} 米；格子 {p['cell_m']:g} 米")
+        if p.get("network"):
+            click.echo(f"按道路网络“{p['network']}”：{p['minutes']:g} 分钟，{p['mode']} {p['speed_kmh']:g} 公里/小时，"
+                       f"沿道路 {p['reach_m']:.0f} 米（含到最近道路的直线距离，最多 300 米）；格子 {p['cell_m']:g} 米；"
+                       f"网络范围外的部分不计入（全部范围外 {_fmt(answer['overall'].get('outside_network_share'))}）")
+        else:
+            click.echo(f"服务圈：{p['minutes']:g} 分钟，{p['mode']} {p['speed_kmh']:g} 公里/小时，"
+                       f"绕行系数 {p['detour']:g}，半径 {p['radius_m']:.0f} 米；格子 {p['cell_m']:g} 米")
         click.echo("区\t站点\t面积km²\t覆盖\t双覆盖\t需求覆盖\t需求双覆盖\t平均距离m\tP90距离m")
         for row in answer["districts"] + [{"district": "全部", **answer["overall"]}]:
             click.echo("\t".join(str(row["district"]) if k == "district" else _fmt(row[k])

@@ -113,10 +113,18 @@ class Coverage:
     sites: Sites
     uniform: bool
     demand_name: str = ""
+    graph: object = None          # a networks.StreetGraph when measured along streets
+    outside_share: np.ndarray = None  # per district, then overall: area outside the network's extent
+    along: dict = None  # networks: {"solved", "reach_m", "kept" (area cells measured)} for maps, comparisons
 
     @property
     def radius_m(self) -> float:
         return self.circle.radius_m
+
+    @property
+    def network(self) -> str:
+        """The street network's name ("" for circles)."""
+        return self.graph.name if self.graph is not None else ""
 
     def figures(self) -> dict:
         """``{"overall": FIGURES, "districts": [{"district": name, **FIGURES}, …]}``."""
@@ -384,5 +392,7 @@ def _figures(cov: Coverage) -> dict:
             "p90_distance_m": _clean(p90[g], 1),
             "demand_total": _clean(demand_total[g], 4),
         })
+        if cov.outside_share is not None:  # the share of the area the network does not reach
+            rows[-1]["outside_network_share"] = _clean(cov.outside_share[g], 4)
     return {"overall": rows[-1],
             "districts": [{"district": name, **row} for name, row in zip(area.names, rows[:-1])]}

@@ -38,7 +38,9 @@ STAGES = [("grid", "划分网格，统计每个格子在几个站点的服务圈
           ("whatif", "假设分析"), ("map", "绘制覆盖地图")]
 KIND_STAGES = {"plan": STAGES,
                "demand": [("read", "读取并逐行检查文件"), ("store", "保存需求图层")],
-               "candidates": [("read", "读取并逐行检查文件"), ("store", "保存候选点")]}
+               "candidates": [("read", "读取并逐行检查文件"), ("store", "保存候选点")],
+               "network": [("read", "读取道路数据（.osm.pbf）"), ("build", "建立步行和电动自行车道路网络"),
+                           ("store", "保存道路网络")]}
 KEEP_HOURS = 24
 _START_GRACE_S = 120  # a queued job whose process never started is failed after this
 _KEY = re.compile(r"^[0-9a-f]{16}$")
@@ -124,6 +126,12 @@ def plan_results(db, args, region: str, *, candidates_folder: Path, progress=Non
     suggestions = suggestions_for(args, coverage, candidates_folder)
     progress("criticality")
     out = {"answer": answer, "gaps": gaps, "suggestions": suggestions, "criticality": coverage.criticality(50)}
+    if coverage.along:  # along the streets: how much the circles would overstate, district by district
+        from dataclasses import replace
+
+        from .network import overstatement
+
+        out["overstate"] = overstatement(run(db, replace(params, network=""), region, distances=False), coverage)
     if map_options is not None:
         out["criticality_all"] = coverage.criticality(10_000)  # the download's rows
     progress("whatif")

@@ -86,7 +86,20 @@ def overlays(coverage, *, tiles: str = "osm", gaps=(), suggestions=(), simplify_
     blon, blat = _convert(np.array([minlon, maxlon]), np.array([minlat, maxlat]), datum)
     return {"datum": datum, "stations": {"ids": st.ids, "lons": slon, "lats": slat},
             "radius_m": coverage.radius_m, "districts": districts, "hexagons": hexagons,
-            "sites": sites, "bounds": [[float(blat[0]), float(blon[0])], [float(blat[1]), float(blon[1])]]}
+            "sites": sites, "service_areas": _service_areas(coverage, datum),
+            "bounds": [[float(blat[0]), float(blon[0])], [float(blat[1]), float(blon[1])]]}
+
+
+def _service_areas(coverage, datum) -> list[dict]:
+    """Stations' service areas along the streets (networks only), as GeoJSON features."""
+    if not coverage.along:
+        return []
+    from ..networks.isochrones import service_areas
+
+    areas = service_areas(coverage.graph, coverage.along["solved"], coverage.along["reach_m"], coverage.stations.ids)
+    return [{"type": "Feature", "properties": {"station_id": a["station_id"]},
+             "geometry": shapely.geometry.mapping(shapely.set_precision(_convert_geometry(a["geometry"], datum), 1e-5))}
+            for a in areas]
 
 
 class _Stations(MacroElement):
@@ -254,6 +267,14 @@ def plan_map_html(coverage, *, tiles: str = "osm", gaps=(), suggestions=(), dema
                                       aliases=["区", "覆盖率", "双覆盖率", "站点数"]))
     choropleth.add_to(fmap)
     layers.append(("各区覆盖率", choropleth.get_name()))
+    if data["service_areas"]:
+        minutes = f"{coverage.circle.minutes:g}"
+        areas = folium.GeoJson({"type": "FeatureCollection", "features": data["service_areas"]},
+                               name=safe_label(f"沿道路 {minutes} 分钟可达范围"), control=False,
+                               style_function=lambda feature: {"fillColor": "#1a9850", "color": "#1a9850",
+                                                               "weight": 1, "fillOpacity": 0.25})
+        areas.add_to(fmap)
+        layers.append((f"沿道路 {minutes} 分钟可达范围（{coverage.network}）", areas.get_name()))
     if data["hexagons"]:
         label = safe_label(f"需求缺口（H3，{demand_label or '均匀需求'}）")
 

@@ -23,7 +23,7 @@ from ..storage import TZ, data_version, station_points
 from .figures import FIGURE_KEYS, StationSet, evaluate
 from .grid import MODES, Circle, CoverageError, area_for
 
-__all__ = ["PlanParams", "parse_params", "region_districts", "station_set", "run", "figures_answer", "figures_csv",
+__all__ = ["PlanParams", "parse_params", "region_districts", "station_set", "street_graph", "run", "figures_answer", "figures_csv",
            "rows_csv"]
 
 
@@ -35,11 +35,15 @@ class PlanParams:
     cell_m: float = 100.0
     at: datetime | None = None     # count only stations open at this time
     only_24h: bool = False
+    network: str = ""              # measure along this street network's streets (issue 19)
 
     def as_dict(self) -> dict:
-        return {**self.circle.as_dict(), "districts": list(self.districts), "demand": self.demand or None,
-                "cell_m": self.cell_m, "at": self.at.isoformat(timespec="minutes") if self.at else None,
-                "only_24h": self.only_24h}
+        out = {**self.circle.as_dict(), "districts": list(self.districts), "demand": self.demand or None,
+               "cell_m": self.cell_m, "at": self.at.isoformat(timespec="minutes") if self.at else None,
+               "only_24h": self.only_24h}
+        if self.network:
+            out.update(network=self.network, reach_m=round(self.circle.minutes / 60 * self.circle.speed * 1000, 1))
+        return out
 
 
 def _number(args, name, default, label):
@@ -69,7 +73,7 @@ def _districts(args):
 
 def parse_params(args) -> PlanParams:
     """Read minutes, mode, detour, speed_kmh, district (repeatable or comma-separated),
-    demand, cell_m, at (ISO time) and only_24h from a mapping of strings."""
+    demand, cell_m, at (ISO time), only_24h and network from a mapping of strings."""
     mode = str(args.get("mode") or "walk").strip().lower()
     if mode not in MODES:
         raise CoverageError("mode", f"出行方式“{mode}”无效：应为 walk（步行）或 ebike（电动自行车）")
@@ -89,7 +93,8 @@ def parse_params(args) -> PlanParams:
         at = at if at.tzinfo else at.replace(tzinfo=TZ)
     only_24h = str(args.get("only_24h") or "").strip().lower() in ("1", "true", "yes", "on", "是")
     demand = str(args.get("demand") or "").strip()
-    return PlanParams(circle, _districts(args), demand, cell_m, at, only_24h)
+    network = str(args.get("network") or "").strip()
+    return PlanParams(circle, _districts(args), demand, cell_m, at, only_24h, network)
 
 
 def region_districts(region: str = "beijing") -> list[str]:
@@ -156,14 +161,36 @@ def _demand_points(db, name):
     return load_layer_points(db, name)
 
 
+def street_graph(db, params: PlanParams):
+    """The street network's graph for the parameters' mode, or None for circles;
+    CoverageError('network') naming the known networks when the name is unknown."""
+    if not params.network:
+        return None
+    from ..networks import NetworkError, load_graph, networks_dir
+
+    try:
+        return load_graph(networks_dir(db), params.network, params.circle.mode)
+    except NetworkError as exc:
+        raise CoverageError("network", exc.message) from None
+
+
+def _evaluate(area, stations, params, demand, graph, distances=True):
+    if graph is None:
+        return evaluate(area, stations, params.circle, demand, distances=distances)
+    from .network import evaluate_network
+
+    return evaluate_network(area, stations, params.circle, graph, demand, distances=distances)
+
+
 def run(db, params: PlanParams, region: str = "beijing", *, stations: StationSet | None = None,
         distances: bool = True):
-    """Evaluate coverage for the parameters; returns a :class:`Coverage`."""
+    """Evaluate coverage for the parameters (along a network's streets when
+    ``params.network`` names one); returns a :class:`Coverage`."""
     area = area_for(region, params.districts, params.cell_m)
+    graph = street_graph(db, params)
     if stations is None:
         stations = station_set(db, at=params.at, only_24h=params.only_24h)
-    return evaluate(area, stations, params.circle, _demand_points(db, params.demand),
-                    distances=distances)
+    return _evaluate(area, stations, params, _demand_points(db, params.demand), graph, distances)
 
 
 def figures_answer(db, params: PlanParams, region: str = "beijing", coverage=None) -> dict:
@@ -224,7 +251,7 @@ def whatif(db, params: PlanParams, region: str, close, add, coverage=None) -> di
     stations = before.stations.without(close)
     if add:
         stations = stations.plus([a[0] for a in add], [a[1] for a in add])
-    after = evaluate(before.area, stations, params.circle, _demand_points(db, params.demand))
+    after = _evaluate(before.area, stations, params, _demand_points(db, params.demand), before.graph)
     known = set(before.stations.ids.tolist())
     return {"before": before.figures(), "after": after.figures(),
             "closed": [i for i in close if i in known], "unknown": [i for i in close if i not in known],

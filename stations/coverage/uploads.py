@@ -21,7 +21,7 @@ from .demand import check_new_name, format_layer_report, import_layer
 from .grid import CoverageError
 from .jobs import begin_job, job_file, submit_job
 
-__all__ = ["start_demand_upload", "start_candidates_upload", "run_upload_job"]
+__all__ = ["start_demand_upload", "start_candidates_upload", "start_network_upload", "run_upload_job"]
 
 _BUSY_TIMEOUT_MS = 120_000  # the job may wait its turn for the write lock (an import may hold it)
 
@@ -57,6 +57,42 @@ def start_candidates_upload(db_path, save, filename: str, *, datum: str, region:
                       username=username, at_once=at_once, launch=launch, files=_saved(save))
 
 
+def start_network_upload(db_path, name, save, filename: str, *, username=None, at_once: int = 2,
+                         launch=None) -> str:
+    """Queue building a street network from an uploaded .osm.pbf; returns the job's key.
+
+    The name is checked first (CoverageError('network') for a blank or taken one: nothing
+    is saved); the extract is read in the job, never in a web worker."""
+    from ..networks import NetworkError, networks_dir
+    from ..networks.store import check_name
+
+    try:
+        name = check_name(networks_dir(db_path), name)
+    except NetworkError as exc:
+        raise CoverageError("network", exc.message) from None
+    return submit_job(db_path, "network", {"name": name, "filename": str(filename)[:200]},
+                      username=username, at_once=at_once, launch=launch, files=_saved(save))
+
+
+def _network(db_path, request, upload, progress) -> dict:
+    from ..networks import NetworkError, import_network, networks_dir
+
+    stage = {1: "build", 3: "store"}
+
+    def step(done, total):
+        if done in stage:
+            progress(stage[done])
+
+    name = request["name"]
+    try:
+        meta = import_network(networks_dir(db_path), upload, name, filename=request["filename"], progress=step)
+    except NetworkError as exc:
+        return {"ok": False, "name": name, "message": exc.message, "text": exc.message}
+    text = "，".join(f"{'步行' if m == 'walk' else '电动自行车'} {meta['segments'][m]:,} 段" for m in meta["modes"])
+    return {"ok": True, "name": name, "message": None,
+            "text": f"已导入道路网络“{name}”：{text}；范围约 {meta['extent_km2']:g} 平方公里。"}
+
+
 def run_upload_job(db_path, key: str) -> str:
     """Read one queued upload to its end; returns the job's final state ("done": the layer
     is stored or the candidates kept; "failed": the file was refused, the report says why)."""
@@ -69,9 +105,14 @@ def run_upload_job(db_path, key: str) -> str:
     upload = job_file(db_path, key, "upload")
     progress("read")
     try:
-        data = upload.read_bytes()
-        read = _demand if request["kind"] == "demand" else _candidates
-        result = read(db_path, request, data, progress)
+        if request["kind"] == "network":  # read from the file: an extract can be large
+            if not upload.is_file():
+                raise FileNotFoundError(upload)
+            result = _network(db_path, request, upload, progress)
+        else:
+            data = upload.read_bytes()
+            read = _demand if request["kind"] == "demand" else _candidates
+            result = read(db_path, request, data, progress)
         _write(job_file(db_path, key, "result.json"), result)
         state, message = ("done", None) if result["ok"] else ("failed", result["message"])
     except FileNotFoundError:

@@ -16,6 +16,7 @@ from ..registry.coords import CoordinateError, parse_coordinate
 from ..registry.exporter import station_feature
 from .directory import QueryError, award_filter_subset, parse_award_filters, parse_datum_param, public_station
 from .feedback import FOUND, satisfaction
+from .by_network import network_hits, network_metres_of, network_minutes
 from .nearest import RIDE_SPEED_KMH, WALK_SPEED_KMH, haversine_m, index_for, travel_minutes
 from ..registry.records import FACILITIES
 from ..storage import TZ, search_stations, stations_by_ids
@@ -52,6 +53,8 @@ class NearestQuery:
     travel: str = "ride"  # the minutes the rider page leads with: ride or walk
     awarded: bool = False  # only stations with an award (获奖)
     min_qiyou: float | None = None  # only those whose latest 七有 total is at least this
+    by: str = "straight"  # rank by straight line, or along a street network's streets
+    network: str = ""  # the network named (by=network); the one covering the point if blank
 
 
 def _flag(args, name) -> bool:
@@ -124,11 +127,16 @@ def parse_nearest_query(args) -> NearestQuery:
                              f"时间“{args['at']}”无法识别，应为类似 2026-11-24T21:30 的写法") from None
         at = at.astimezone(TZ) if at.tzinfo else at.replace(tzinfo=TZ)
     awarded, min_qiyou = parse_award_filters(args)
+    by = (args.get("by") or "straight").strip()
+    if by not in ("straight", "network"):
+        raise QueryError("by", f"unknown ranking {by!r}: expected straight or network",
+                         f"不认识的排序方式“{by}”，应为 straight（直线）或 network（按道路）")
     wlon, wlat = to_wgs84(lon, lat, datum)
     return NearestQuery(lon=wlon, lat=wlat, datum=datum, k=k, radius_m=radius,
                         open_now=_flag(args, "open_now"), only_24h=_flag(args, "open_24h"),
                         at=at, facilities=tuple(dict.fromkeys(facilities)), status=status,
-                        given={"lon": lon, "lat": lat}, awarded=awarded, min_qiyou=min_qiyou)
+                        given={"lon": lon, "lat": lat}, awarded=awarded, min_qiyou=min_qiyou,
+                        by=by, network=(args.get("network") or "").strip())
 
 
 TRAVEL_MODES = {"ride": "骑车", "walk": "步行"}
@@ -165,13 +173,17 @@ def parse_nearby_query(args: dict, facilities: list, region: str) -> NearestQuer
 
 
 def _search(db, query: NearestQuery, index_key: str):
+    """(index, hits, at, network name or None, {station id: metres along the streets})."""
     at = query.at or datetime.now(TZ)
     index = index_for(db, index_key)
-    hits = index.query(
-        query.lon, query.lat, query.k, radius_m=query.radius_m, status=query.status,
-        facilities=query.facilities, open_now=query.open_now, only_24h=query.only_24h, at=at,
-        subset=award_filter_subset(db, index, awarded=query.awarded, min_qiyou=query.min_qiyou))
-    return index, hits, at
+    search = dict(radius_m=query.radius_m, status=query.status, facilities=query.facilities,
+                  open_now=query.open_now, only_24h=query.only_24h, at=at,
+                  subset=award_filter_subset(db, index, awarded=query.awarded, min_qiyou=query.min_qiyou))
+    if query.by == "network":
+        name, ranked = network_hits(db, index, query.lon, query.lat, query.k, query.network, **search)
+        if ranked is not None:
+            return index, [h for h, _ in ranked], at, name, {h.station_id: m for h, m in ranked}
+    return index, index.query(query.lon, query.lat, query.k, **search), at, None, {}
 
 
 _FEATURE_CACHE_SIZE = 50_000
@@ -193,23 +205,37 @@ def _features(db, index, ids, datum) -> dict:
 
 
 _DISTANCE_NOTE = "haversine on a sphere of radius 6371008.8 m (WGS-84 mean radius)"
+_NETWORK_RULE = ("rider and station join the nearest walkable street (straight line, at most 300 m); "
+                 "network_m is that plus the street length; network_minutes at 5 km/h, rounded up")
 
 
 def nearest_json(db, query: NearestQuery, index_key: str = "default") -> bytes:
     """The JSON answer of ``/api/v1/nearest``, as bytes: results nearest first, and the
     query echoed back."""
-    index, hits, at = _search(db, query, index_key)
+    index, hits, at, network, along = _search(db, query, index_key)
     features = _features(db, index, [h.station_id for h in hits], query.datum)
+    extra = {}
+    if network is not None:
+        extra = {"by": "network", "network": network, "network_speed_kmh": 5.0,
+                 "network_rule": _NETWORK_RULE}
+    elif query.by == "network":
+        extra = {"by": "straight", "network": None, "network_note": "no stored street network covers this point"}
+
+    def result(h):
+        out = {"station": features[h.station_id], "distance_m": round(h.distance_m, 1),
+               "walk_minutes": h.walk_minutes, "open_now": h.open_now}
+        if network is not None:
+            out.update(network_m=round(along[h.station_id], 1), network_minutes=network_minutes(along[h.station_id]))
+        return out
+
     return orjson.dumps({
-        "results": [{"station": features[h.station_id],
-                     "distance_m": round(h.distance_m, 1), "walk_minutes": h.walk_minutes,
-                     "open_now": h.open_now} for h in hits if h.station_id in features],
+        "results": [result(h) for h in hits if h.station_id in features],
         "query": {"lon": query.given["lon"], "lat": query.given["lat"], "datum": query.datum,
                   "k": query.k, "radius_m": query.radius_m, "open_now": query.open_now,
                   "open_24h": query.only_24h, "facilities": list(query.facilities),
                   "status": query.status or "any", "at": at.isoformat(timespec="minutes"),
                   "awarded": query.awarded, "min_qiyou": query.min_qiyou,
-                  "distance": _DISTANCE_NOTE, "walk_speed_kmh": 5.0, "detour_factor": 1.3},
+                  "distance": _DISTANCE_NOTE, "walk_speed_kmh": 5.0, "detour_factor": 1.3, **extra},
     })
 
 
@@ -249,8 +275,10 @@ def nearest_for_page(db, query: NearestQuery, index_key: str = "default", *,
     return answer
 
 
-def _row(station, distance_m, at, links):
-    return {"station": station, "distance_m": distance_m,
+def _row(station, distance_m, at, links, network_m=None):
+    along = network_m is not None and math.isfinite(network_m)
+    return {"station": station, "distance_m": distance_m, "network_m": network_m if along else None,
+            "network_minutes": network_minutes(network_m) if along else None,
             "walk_minutes": None if distance_m is None else travel_minutes(distance_m, WALK_SPEED_KMH),
             "ride_minutes": None if distance_m is None else travel_minutes(distance_m, RIDE_SPEED_KMH),
             "open_state": open_state(station, at), "links": links}
@@ -261,7 +289,12 @@ def _located_rows(db, query, index_key, at, answer, tencent_referer):
     index = index_for(db, index_key)
     search = dict(radius_m=query.radius_m, status=query.status, facilities=query.facilities,
                   only_24h=query.only_24h, at=at)
-    hits = index.query(query.lon, query.lat, query.k, open_now=query.open_now, **search)
+    name, ranked = network_hits(db, index, query.lon, query.lat, query.k, open_now=query.open_now, **search)
+    if ranked is not None:  # a street network covers the rider: nearest along its streets
+        hits, along = [h for h, _ in ranked], {h.station_id: m for h, m in ranked}
+        answer["network"] = name
+    else:
+        hits, along = index.query(query.lon, query.lat, query.k, open_now=query.open_now, **search), {}
     if not query.open_now:
         seen = {h.station_id for h in hits}
         hits += [h for h in index.query(query.lon, query.lat, OPEN_SHOWN, open_now=True, **search)
@@ -272,10 +305,14 @@ def _located_rows(db, query, index_key, at, answer, tencent_referer):
         return []
     origin = (query.lon, query.lat)
     stations = stations_by_ids(db, [h.station_id for h in hits])
+    if ranked is not None:
+        along.update(network_metres_of(db, index, name, query.lon, query.lat,
+                                       [h for h in hits if h.station_id not in along]))
     rows = [_row(public_station(stations[h.station_id]), h.distance_m, at,
-                 navigation_links(stations[h.station_id], origin, tencent_referer=tencent_referer))
+                 navigation_links(stations[h.station_id], origin, tencent_referer=tencent_referer),
+                 along.get(h.station_id))
             for h in hits if h.station_id in stations]  # deleted since the index was built
-    rows.sort(key=lambda r: (r["distance_m"], r["station"]["id"]))
+    rows.sort(key=lambda r: (r["network_m"] if r["network_m"] is not None else r["distance_m"], r["station"]["id"]))
     return rows
 
 

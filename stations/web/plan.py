@@ -16,7 +16,8 @@ from ..coverage.gaps import GAP_COLUMNS, gaps_geojson
 from ..coverage.grid import CoverageError
 from ..coverage.jobs import (AlreadyQueued, estimated_cells, gaps_and_suggestions, gaps_for, job_map_path,
                              job_request, job_result, job_status, plan_results, start_plan_job, suggestions_for)
-from ..coverage.uploads import start_candidates_upload, start_demand_upload
+from ..coverage.uploads import start_candidates_upload, start_demand_upload, start_network_upload
+from ..networks import delete_network, list_networks, networks_dir
 from ..coverage.planner import figures_answer, figures_csv, parse_params, region_districts, rows_csv, run
 from ..coverage.suggest import SUGGESTION_COLUMNS, suggestions_geojson
 from .access import allow
@@ -78,7 +79,7 @@ def _at_once() -> int:
 def _page_context(args, **extra) -> dict:
     """What the planner page needs around its results, for these settings."""
     context = {"districts": region_districts(_region()), "layers": demand_layers.list_layers(get_db()),
-               "args": args, "selected": args.getlist("district"),
+               "networks": _networks(), "network_form": {}, "args": args, "selected": args.getlist("district"),
                "current_query": urlencode(list(args.items(multi=True))), "demand_form": {}}
     try:
         context["candidate_set"] = load_candidates(_candidates_folder(), args.get("candidates")) \
@@ -87,6 +88,10 @@ def _page_context(args, **extra) -> dict:
         context["candidate_set"], context["error"] = None, exc
     context.update(extra)
     return context
+
+
+def _networks() -> list:
+    return list_networks(networks_dir(current_app.config["YIZHAN_DB"]))
 
 
 def _refused_page(args, status: int, **extra):
@@ -135,7 +140,8 @@ def job(key):
     except CoverageError:
         candidate_set = None  # expired since: the results still name their candidates
     return render_template("plan/index.html", districts=region_districts(_region()),
-                           layers=demand_layers.list_layers(get_db()), args=args, selected=args.getlist("district"),
+                           layers=demand_layers.list_layers(get_db()), networks=_networks(), network_form={},
+                           args=args, selected=args.getlist("district"),
                            current_query=urlencode(list(args.items(multi=True))), candidate_set=candidate_set,
                            query=urlencode(list(args.items(multi=True))), job_key=key, job_seconds=status.get("seconds"),
                            demand_form={}, **{k: v for k, v in result.items() if k not in ("criticality_all", "kind")})
@@ -145,6 +151,12 @@ def _upload_outcome(status, result, asked):
     """A finished upload: the layer stored or the report with its bad rows (the name kept
     for another try); candidates read go back to the page with the settings they came with."""
     result = result or {"ok": False, "text": status.get("message", ""), "message": status.get("message")}
+    if status["kind"] == "network":
+        if result["ok"]:
+            flash(result["text"])
+            return redirect(url_for("plan.index", network=result["name"]) + "#networks")
+        return render_template("plan/network_report.html", text=result["text"],
+                               network_form={"name": asked.get("name", "")}), 400
     if status["kind"] == "demand":
         form = {"name": asked.get("name", ""), "datum": asked.get("datum", "wgs84")}
         return render_template("plan/demand_report.html", ok=result["ok"], text=result["text"],
@@ -291,6 +303,37 @@ def demand_upload():
     except AlreadyQueued as busy:
         return _refused_page(MultiDict(), 409, demand_form=form, busy=busy.key)
     return redirect(url_for("plan.job", key=key), 303)
+
+
+@bp.post("/plan/networks")
+@allow(*PLANNERS)
+def network_upload():
+    """Upload an OpenStreetMap extract: saved, then built into a street network in a background job."""
+    upload, name = request.files.get("file"), request.form.get("name", "")
+    if upload is None or not upload.filename:
+        flash("请选择要上传的 .osm.pbf 文件。")
+        return redirect(url_for("plan.index") + "#networks")
+    form = {"name": name}
+    try:
+        key = start_network_upload(current_app.config["YIZHAN_DB"], name, upload.save, upload.filename,
+                                   username=g.user["username"], at_once=_at_once())
+    except CoverageError as exc:
+        return _refused_page(MultiDict(), 400, network_form=form, network_error=exc.message)
+    except AlreadyQueued as busy:
+        return _refused_page(MultiDict(), 409, network_form=form, busy=busy.key)
+    return redirect(url_for("plan.job", key=key), 303)
+
+
+@bp.post("/plan/networks/delete")
+@allow(*PLANNERS)
+def network_delete():
+    """Delete a street network."""
+    name = request.form.get("name", "")
+    if delete_network(networks_dir(current_app.config["YIZHAN_DB"]), name):
+        flash(f"已删除道路网络“{name}”。")
+    else:
+        flash(f"没有名为“{name}”的道路网络。")
+    return redirect(url_for("plan.index") + "#networks")
 
 
 @bp.post("/plan/candidates")
