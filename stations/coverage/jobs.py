@@ -30,7 +30,7 @@ from .candidates import candidates_dir, load_candidates
 from .grid import PARAMETER_LABELS, CoverageError
 
 __all__ = ["STAGES", "KIND_STAGES", "KEEP_HOURS", "AlreadyQueued", "jobs_dir", "estimated_cells", "plan_results",
-           "gaps_and_suggestions", "gaps_for", "suggestions_for", "submit_job", "start_plan_job",
+           "gaps_and_suggestions", "gaps_for", "suggestions_for", "suggestion_answer", "submit_job", "start_plan_job",
            "job_status", "job_result", "job_request", "job_map_path", "job_file", "begin_job", "run_plan_job"]
 
 STAGES = [("grid", "划分网格，统计每个格子在几个站点的服务圈内"), ("figures", "计算各区覆盖指标"),
@@ -90,6 +90,12 @@ def gaps_for(args, coverage) -> list:
 
 
 def suggestions_for(args, coverage, candidates_folder: Path) -> list:
+    """The suggested sites (rows) for a request's arguments."""
+    return suggestion_answer(args, coverage, candidates_folder)["sites"]
+
+
+def suggestion_answer(args, coverage, candidates_folder: Path) -> dict:
+    """``suggest_sites``' whole answer for a request's arguments (no sites when p is 0)."""
     from .suggest import suggest_sites
 
     p = _int_arg(args, "p", 10, 0, 500)
@@ -101,8 +107,10 @@ def suggestions_for(args, coverage, candidates_folder: Path) -> list:
     if args.get("candidates"):  # an uploaded set (else a grid of spacing_m)
         chosen = load_candidates(candidates_folder, args.get("candidates"))
         points, names = (chosen["lons"], chosen["lats"]), chosen["names"]
+    if not p:
+        return {"sites": [], "asked": 0}
     return suggest_sites(coverage, p, double=args.get("double") == "1", spacing_m=spacing,
-                         candidates=points, names=names)["sites"] if p else []
+                         candidates=points, names=names)
 
 
 def plan_results(db, args, region: str, *, candidates_folder: Path, progress=None, map_options=None) -> dict:
@@ -110,6 +118,7 @@ def plan_results(db, args, region: str, *, candidates_folder: Path, progress=Non
     ``getlist``), stage by stage; ``map_options`` (tiles, static_url, api_url) adds the
     map's HTML as ``map_html``.  CoverageError names a bad parameter."""
     from .planner import figures_answer, parse_params, parse_whatif, run, whatif
+    from .suggest import shortfall_note
 
     progress = progress or (lambda stage: None)
     params = parse_params(args)
@@ -121,9 +130,11 @@ def plan_results(db, args, region: str, *, candidates_folder: Path, progress=Non
     progress("gaps")
     gaps = gaps_for(args, coverage)
     progress("suggest")
-    suggestions = suggestions_for(args, coverage, candidates_folder)
+    suggested = suggestion_answer(args, coverage, candidates_folder)
+    suggestions = suggested["sites"]
     progress("criticality")
-    out = {"answer": answer, "gaps": gaps, "suggestions": suggestions, "criticality": coverage.criticality(50)}
+    out = {"answer": answer, "gaps": gaps, "suggestions": suggestions, "criticality": coverage.criticality(50),
+           "suggest_note": shortfall_note(suggested, "（km²）" if coverage.uniform else "（权重）")}
     if map_options is not None:
         out["criticality_all"] = coverage.criticality(10_000)  # the download's rows
     progress("whatif")

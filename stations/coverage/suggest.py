@@ -16,7 +16,7 @@ from scipy.spatial import cKDTree
 
 from .grid import CoverageError
 
-__all__ = ["greedy_mclp", "grid_candidates", "suggest_sites", "suggestions_geojson", "MAX_P",
+__all__ = ["greedy_mclp", "grid_candidates", "suggest_sites", "suggestions_geojson", "shortfall_note", "MAX_P",
            "MAX_CANDIDATES", "SUGGESTION_COLUMNS"]
 
 MAX_P = 500
@@ -169,7 +169,30 @@ def suggest_sites(coverage, p: int = 10, *, candidates=None, names=None, double:
                      "cumulative_share": round(cumulative / total, 4)})
     return {"sites": rows, "objective_total": round(float((w * (need[want] > 0)).sum()), 4),
             "served_before": round(served, 4), "demand_total": round(total, 4),
-            "candidates": int(len(cx)), "double": bool(double)}
+            "candidates": int(len(cx)), "double": bool(double), "asked": int(p),
+            "reaching": int(len(np.unique(cand_of_pair))), "uploaded": candidates is not None}
+
+
+def shortfall_note(answer: dict, unit: str = "") -> str | None:
+    """Why fewer sites than asked were suggested (None when as many as asked, or none:
+    the page says why there are none).  Greedy stops when no candidate left adds any
+    demand: either every open demand is served, or the rest is out of every candidate's reach."""
+    n, asked = len(answer["sites"]), answer.get("asked", 0)
+    if n == 0 or n >= asked:
+        return None
+    what = "仅单覆盖" if answer["double"] else "未覆盖"
+    head = f"要求建议 {asked} 个新站点，只建议了 {n} 个："
+    added = sum(row["added_demand"] for row in answer["sites"])
+    left = answer["objective_total"] - added
+    if left <= 1e-6 * max(answer["objective_total"], 1e-9):
+        return head + f"这 {n} 个站点已覆盖全部{what}的需求，不需要更多。"
+    source = "上传的候选点" if answer.get("uploaded") else "按网格选出的候选点"
+    if answer.get("reaching", n) <= n:
+        why = f"只有 {answer.get('reaching', n)} 个{source}能覆盖到{what}的需求"
+    else:
+        why = f"其余{source}能覆盖到的需求，已被这 {n} 个站点覆盖"
+    hint = "请上传更多候选点" if answer.get("uploaded") else "可把候选点间距调小再试"
+    return head + f"{why}；剩下 {left:.3f}{unit} {what}的需求不在任何候选点的服务圈内（{hint}）。"
 
 
 def suggestions_geojson(rows: list[dict], params: dict | None = None) -> dict:
