@@ -74,7 +74,7 @@ def test_plan_page_shows_figures_chart_tables_and_hostile_names_literally(filled
     text = page.get_data(as_text=True)
     assert "<svg id=\"coverage-chart\"" in text and "东城区 覆盖率" in text
     assert "关键站点" in text and "假设分析" in text
-    assert "<td>{{7*7}}</td>" in text and "<td>49</td>" not in text  # shown as typed, not run
+    assert ">{{7*7}}</a></td>" in text and "<td>49</td>" not in text  # shown as typed, not run (a link since item 6)
     assert "&lt;/script&gt;&lt;script&gt;alert(1)&lt;/script&gt;" in text
     assert "</script><script>alert(1)" not in text
     for table in ("figures.csv", "gaps.csv", "gaps.geojson", "suggestions.csv", "criticality.csv"):

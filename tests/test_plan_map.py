@@ -42,3 +42,23 @@ def test_without_a_layer_districts_are_coloured_by_area_covered():
     share = overlays(cov)["districts"][0]["properties"]["covered_share"]
     assert f'"covered": "{share * 100:.1f}%"' in html
     assert np.isclose(overlays(cov)["districts"][0]["properties"]["share"], share)
+
+
+def test_criticality_names_outside_districts_rounds_and_links(fresh_db, client, auth):
+    """A station in 西城区 whose circle alone covers part of 东城区: the table names its
+    district (not None), the CSV has no float noise, names link to the station's page."""
+    from tests.conftest import make_station
+
+    inside = make_station(fresh_db, name="东城站", lon=116.41, lat=39.915)
+    across = make_station(fresh_db, name="西城站", lon=116.385, lat=39.915, district="西城区")
+    auth.login("planner")
+    query = {"minutes": "15", "mode": "walk", "district": "东城区", "cell_m": "100"}
+    page = client.get("/plan", query_string={**query, "run": "1", "p": "0"}).get_data(as_text=True)
+    table = page[page.index('id="criticality"'):page.index('id="demand-layers"')]
+    assert "None" not in table
+    assert f'<td>{across}</td><td><a href="/stations/{across}">西城站</a></td><td>西城区（所选区以外）</td>' in table
+    assert f'<td>{inside}</td><td><a href="/stations/{inside}">东城站</a></td><td>东城区</td>' in table
+    rows = client.get("/plan/criticality.csv", query_string=query).get_data(as_text=True)
+    assert "西城区（所选区以外）" in rows
+    noisy = re.findall(r"\d+\.\d{7,}", rows)
+    assert noisy == [], noisy

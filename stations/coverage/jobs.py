@@ -117,7 +117,7 @@ def plan_results(db, args, region: str, *, candidates_folder: Path, progress=Non
     """Everything the page shows for a request's arguments (a mapping with ``get`` and
     ``getlist``), stage by stage; ``map_options`` (tiles, static_url, api_url) adds the
     map's HTML as ``map_html``.  CoverageError names a bad parameter."""
-    from .planner import figures_answer, parse_params, parse_whatif, run, whatif
+    from .planner import criticality_rows, figures_answer, parse_params, parse_whatif, run, whatif
     from .suggest import shortfall_note
 
     progress = progress or (lambda stage: None)
@@ -133,10 +133,10 @@ def plan_results(db, args, region: str, *, candidates_folder: Path, progress=Non
     suggested = suggestion_answer(args, coverage, candidates_folder)
     suggestions = suggested["sites"]
     progress("criticality")
-    out = {"answer": answer, "gaps": gaps, "suggestions": suggestions, "criticality": coverage.criticality(50),
+    out = {"answer": answer, "gaps": gaps, "suggestions": suggestions, "criticality": criticality_rows(coverage, region, 50),
            "suggest_note": shortfall_note(suggested, "（km²）" if coverage.uniform else "（权重）")}
     if map_options is not None:
-        out["criticality_all"] = coverage.criticality(10_000)  # the download's rows
+        out["criticality_all"] = criticality_rows(coverage, region, 10_000)  # the download's rows
     progress("whatif")
     out["whatif"] = whatif(db, params, region, close, add, coverage) if close or add else None
     if map_options is not None:

@@ -24,7 +24,9 @@ from .figures import FIGURE_KEYS, StationSet, evaluate
 from .grid import MODES, Circle, CoverageError, area_for
 
 __all__ = ["PlanParams", "parse_params", "region_districts", "station_set", "run", "figures_answer", "figures_csv",
-           "rows_csv"]
+           "rows_csv", "criticality_rows", "OUTSIDE"]
+
+OUTSIDE = "（所选区以外）"
 
 
 @dataclass
@@ -173,6 +175,26 @@ def figures_answer(db, params: PlanParams, region: str = "beijing", coverage=Non
     return {"params": {**params.as_dict(), "region": region,
                        "demand_unit": "km²" if coverage.uniform else "weight"},
             "overall": figures["overall"], "districts": figures["districts"]}
+
+
+def criticality_rows(coverage, region: str, limit: int = 50) -> list[dict]:
+    """``Coverage.criticality`` as the page and its download show it: a station outside the
+    chosen districts (its circle reaches into them) is named with its own district and
+    ``OUTSIDE``; demand and share rounded (4 and 6 digits), so a file holds 2.93, not
+    2.9299999999999815."""
+    rows = coverage.criticality(limit)
+    outside = [r for r in rows if r["district"] is None]
+    if outside:
+        from geodata.districts import locator
+
+        index = {int(i): k for k, i in enumerate(coverage.stations.ids)}
+        picks = [index[r["station_id"]] for r in outside]
+        names = locator(region).locate_many(coverage.stations.lons[picks], coverage.stations.lats[picks])
+        for row, name in zip(outside, names):
+            row["district"] = (name or "") + OUTSIDE
+    for row in rows:
+        row["demand_only"], row["share"] = round(row["demand_only"], 4), round(row["share"], 6)
+    return rows
 
 
 def rows_csv(rows: list[dict], columns: list[str]) -> str:

@@ -17,7 +17,7 @@ from ..coverage.grid import CoverageError
 from ..coverage.jobs import (AlreadyQueued, estimated_cells, gaps_and_suggestions, gaps_for, job_map_path,
                              job_request, job_result, job_status, plan_results, start_plan_job, suggestions_for)
 from ..coverage.uploads import start_candidates_upload, start_demand_upload
-from ..coverage.planner import figures_answer, figures_csv, parse_params, region_districts, rows_csv, run
+from ..coverage.planner import criticality_rows, figures_answer, figures_csv, parse_params, region_districts, rows_csv, run
 from ..coverage.suggest import SUGGESTION_COLUMNS, suggestions_geojson
 from .access import allow
 from .db import get_db
@@ -263,7 +263,7 @@ def download(table, fmt):
         elif table == "suggestions":
             rows["suggestions"] = suggestions_for(args, coverage, folder)
         elif table == "criticality":
-            rows["criticality"] = coverage.criticality(10_000)
+            rows["criticality"] = criticality_rows(coverage, region, 10_000)
         return _table(table, fmt, rows, lambda: figures_answer(db, params, region, coverage), params.as_dict)
 
     try:
