@@ -53,3 +53,49 @@ def test_as_many_sites_as_asked_need_no_note(two_gaps, client, auth):
     auth.login("planner")
     text = client.get("/plan", query_string={**QUERY, "demand": "订单", "p": "1"}).get_data(as_text=True)
     assert 'id="suggest-note"' not in text
+
+
+def test_ties_go_to_the_candidate_of_highest_priority():
+    from stations.coverage.suggest import greedy_mclp
+
+    # candidates 0 and 1 each cover one site of weight 1: a tie, which candidate 1 wins by priority
+    site_of, cand_of = [0, 1], [0, 1]
+    assert greedy_mclp([1.0, 1.0], [1, 1], site_of, cand_of, 2, 1)[0] == [0]
+    chosen, gains = greedy_mclp([1.0, 1.0], [1, 1], site_of, cand_of, 2, 1, priority=[-5.0, -1.0])
+    assert chosen == [1] and gains == [1.0]
+    # a larger gain still beats priority
+    assert greedy_mclp([2.0, 1.0], [1, 1], site_of, cand_of, 2, 1, priority=[-5.0, -1.0])[0] == [0]
+
+
+def test_uniform_demand_is_explained_and_ties_go_toward_a_layers_demand(fresh_db, client, auth):
+    """No station in 东城区: every full disc ties under uniform demand.  With a layer in the
+    database, the site goes next to its demand, and the page says why uniform demand misleads."""
+    import math
+
+    auth.login("planner")
+    query = {**QUERY, "p": "1", "spacing_m": "500"}
+    page = client.get("/plan", query_string=query).get_data(as_text=True)
+    note = re.search(r'<p class="note" id="uniform-note">(.*?)</p>', page, re.S)
+    assert note, "uniform demand is not explained"
+    assert "每个未覆盖的地方同等重要" in note.group(1) and "请在“需求”中选择或上传需求图层" in note.group(1)
+    assert "已优先选离现有站点更近的" in note.group(1)
+    import_layer(fresh_db, "人口", "经度,纬度,人数\n116.42,39.88,100\n".encode(), "p.csv")
+    page = client.get("/plan", query_string=query).get_data(as_text=True)
+    assert "已优先选离需求图层“人口”的需求点更近的" in page
+    assert re.search(r'<option value="人口" selected>需求图层“人口”</option>', page)
+    site = re.search(r"<td>(116\.\d+),(39\.\d+)</td>", page[page.index('id="suggestions"'):])
+    lon, lat = float(site.group(1)), float(site.group(2))
+    metres = math.hypot((lon - 116.42) * 85_000, (lat - 39.88) * 111_000)
+    assert metres < 600, f"the tie went {metres:.0f} m from the layer's demand"
+    # the download names the same site
+    rows = client.get("/plan/suggestions.csv", query_string={k: v for k, v in query.items() if k != "run"})
+    assert f"{lon},{lat}" in rows.get_data(as_text=True)
+    # asked to prefer the stations instead (there are none: the first of the ties)
+    other = client.get("/plan", query_string={**query, "near": "stations"}).get_data(as_text=True)
+    assert "已优先选离现有站点更近的" in other
+
+
+def test_with_a_layer_chosen_there_is_no_uniform_note(two_gaps, client, auth):
+    auth.login("planner")
+    page = client.get("/plan", query_string={**QUERY, "demand": "订单", "p": "1"}).get_data(as_text=True)
+    assert 'id="uniform-note"' not in page

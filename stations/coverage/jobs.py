@@ -30,7 +30,7 @@ from .candidates import candidates_dir, load_candidates
 from .grid import PARAMETER_LABELS, CoverageError
 
 __all__ = ["STAGES", "KIND_STAGES", "KEEP_HOURS", "AlreadyQueued", "jobs_dir", "estimated_cells", "plan_results",
-           "gaps_and_suggestions", "gaps_for", "suggestions_for", "suggestion_answer", "submit_job", "start_plan_job",
+           "gaps_and_suggestions", "gaps_for", "suggestions_for", "suggestion_answer", "tie_layer", "submit_job", "start_plan_job",
            "job_status", "job_result", "job_request", "job_map_path", "job_file", "begin_job", "run_plan_job"]
 
 STAGES = [("grid", "划分网格，统计每个格子在几个站点的服务圈内"), ("figures", "计算各区覆盖指标"),
@@ -76,9 +76,9 @@ def _int_arg(args, name, default, low, high):
     return value
 
 
-def gaps_and_suggestions(args, coverage, candidates_folder: Path):
+def gaps_and_suggestions(args, coverage, candidates_folder: Path, db=None):
     """Gaps and suggested sites for a request's arguments (the page, its map and downloads)."""
-    return gaps_for(args, coverage), suggestions_for(args, coverage, candidates_folder)
+    return gaps_for(args, coverage), suggestions_for(args, coverage, candidates_folder, db)
 
 
 def gaps_for(args, coverage) -> list:
@@ -89,13 +89,29 @@ def gaps_for(args, coverage) -> list:
                         limit=_int_arg(args, "gap_limit", 100, 1, 2000))
 
 
-def suggestions_for(args, coverage, candidates_folder: Path) -> list:
+def suggestions_for(args, coverage, candidates_folder: Path, db=None) -> list:
     """The suggested sites (rows) for a request's arguments."""
-    return suggestion_answer(args, coverage, candidates_folder)["sites"]
+    return suggestion_answer(args, coverage, candidates_folder, db)["sites"]
 
 
-def suggestion_answer(args, coverage, candidates_folder: Path) -> dict:
-    """``suggest_sites``' whole answer for a request's arguments (no sites when p is 0)."""
+def tie_layer(db, args, coverage) -> str:
+    """Under uniform demand, the demand layer whose points break ties between equally good
+    candidates: ``near`` when given ("" or ``stations``: the stations), else the newest
+    layer; "" when there is none (or a layer is chosen: its own points decide)."""
+    if not coverage.uniform or db is None:
+        return ""
+    from .demand import list_layers
+
+    asked = args.get("near")
+    if asked is not None:
+        return "" if asked in ("", "stations") else str(asked)
+    layers = list_layers(db)
+    return layers[0]["name"] if layers else ""
+
+
+def suggestion_answer(args, coverage, candidates_folder: Path, db=None) -> dict:
+    """``suggest_sites``' whole answer for a request's arguments (no sites when p is 0);
+    ``near`` says where ties went (a layer's name, or "" for the stations)."""
     from .suggest import suggest_sites
 
     p = _int_arg(args, "p", 10, 0, 500)
@@ -107,10 +123,17 @@ def suggestion_answer(args, coverage, candidates_folder: Path) -> dict:
     if args.get("candidates"):  # an uploaded set (else a grid of spacing_m)
         chosen = load_candidates(candidates_folder, args.get("candidates"))
         points, names = (chosen["lons"], chosen["lats"]), chosen["names"]
+    layer = tie_layer(db, args, coverage)
+    near = None
+    if layer:
+        from .demand import load_layer_points
+
+        chosen_layer = load_layer_points(db, layer)
+        near = (chosen_layer.lons, chosen_layer.lats)
     if not p:
-        return {"sites": [], "asked": 0}
-    return suggest_sites(coverage, p, double=args.get("double") == "1", spacing_m=spacing,
-                         candidates=points, names=names)
+        return {"sites": [], "asked": 0, "near": layer}
+    return {**suggest_sites(coverage, p, double=args.get("double") == "1", spacing_m=spacing,
+                            candidates=points, names=names, near=near), "near": layer}
 
 
 def plan_results(db, args, region: str, *, candidates_folder: Path, progress=None, map_options=None) -> dict:
@@ -130,11 +153,12 @@ def plan_results(db, args, region: str, *, candidates_folder: Path, progress=Non
     progress("gaps")
     gaps = gaps_for(args, coverage)
     progress("suggest")
-    suggested = suggestion_answer(args, coverage, candidates_folder)
+    suggested = suggestion_answer(args, coverage, candidates_folder, db)
     suggestions = suggested["sites"]
     progress("criticality")
     out = {"answer": answer, "gaps": gaps, "suggestions": suggestions, "criticality": criticality_rows(coverage, region, 50),
-           "suggest_note": shortfall_note(suggested, "（km²）" if coverage.uniform else "（权重）")}
+           "suggest_note": shortfall_note(suggested, "（km²）" if coverage.uniform else "（权重）"),
+           "suggest_near": suggested.get("near", "")}
     if map_options is not None:
         out["criticality_all"] = criticality_rows(coverage, region, 10_000)  # the download's rows
     progress("whatif")

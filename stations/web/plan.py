@@ -236,7 +236,7 @@ def plan_map():
     def work(args, folder):
         params = parse_params(args)
         coverage = run(db, params, region, distances=False)
-        gaps, suggestions = gaps_and_suggestions(args, coverage, folder)
+        gaps, suggestions = gaps_and_suggestions(args, coverage, folder, db)
         return plan_map_html(coverage, tiles=options["tiles"], gaps=gaps, suggestions=suggestions,
                              demand_label=params.demand, static_url=options["static_url"],
                              api_url=options["api_url"], viewport=region == "china")
@@ -261,7 +261,7 @@ def download(table, fmt):
         if table == "gaps":
             rows["gaps"] = gaps_for(args, coverage)
         elif table == "suggestions":
-            rows["suggestions"] = suggestions_for(args, coverage, folder)
+            rows["suggestions"] = suggestions_for(args, coverage, folder, db)
         elif table == "criticality":
             rows["criticality"] = criticality_rows(coverage, region, 10_000)
         return _table(table, fmt, rows, lambda: figures_answer(db, params, region, coverage), params.as_dict)
