@@ -81,12 +81,15 @@ def gaps_and_suggestions(args, coverage, candidates_folder: Path, db=None):
     return gaps_for(args, coverage), suggestions_for(args, coverage, candidates_folder, db)
 
 
-def gaps_for(args, coverage) -> list:
-    from .gaps import gap_hexagons
+def gaps_for(args, coverage, every: bool = False) -> list:
+    """The gap hexagons the page shows (``gap_limit``, 100 by default), or ``every`` one
+    (the downloads)."""
+    from .gaps import MAX_HEXAGONS, gap_hexagons
 
     resolution = _int_arg(args, "resolution", 8, 5, 10)
+    limit = _int_arg(args, "gap_limit", 100, 1, 2000)
     return gap_hexagons(coverage, resolution, kind=args.get("kind") or "uncovered",
-                        limit=_int_arg(args, "gap_limit", 100, 1, 2000))
+                        limit=MAX_HEXAGONS if every else limit)
 
 
 def suggestions_for(args, coverage, candidates_folder: Path, db=None) -> list:
@@ -151,7 +154,8 @@ def plan_results(db, args, region: str, *, candidates_folder: Path, progress=Non
     progress("figures")
     answer = figures_answer(db, params, region, coverage)
     progress("gaps")
-    gaps = gaps_for(args, coverage)
+    gaps_all = gaps_for(args, coverage, every=map_options is not None)  # a job keeps every gap for downloads
+    gaps = gaps_all[:_int_arg(args, "gap_limit", 100, 1, 2000)]
     progress("suggest")
     suggested = suggestion_answer(args, coverage, candidates_folder, db)
     suggestions = suggested["sites"]
@@ -161,6 +165,7 @@ def plan_results(db, args, region: str, *, candidates_folder: Path, progress=Non
            "suggest_near": suggested.get("near", "")}
     if map_options is not None:
         out["criticality_all"] = criticality_rows(coverage, region, 10_000)  # the download's rows
+        out["gaps_all"] = gaps_all
     progress("whatif")
     out["whatif"] = whatif(db, params, region, close, add, coverage) if close or add else None
     if map_options is not None:

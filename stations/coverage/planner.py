@@ -217,7 +217,16 @@ def figures_csv(answer: dict) -> str:
 # --- what-if and the planner page ---------------------------------------------------------
 
 def parse_whatif(args) -> tuple[list[int], list[tuple[float, float]]]:
-    """``close`` = station ids (comma-separated), ``add`` = ``lon,lat;lon,lat`` (WGS-84)."""
+    """``close`` = station ids (comma-separated), ``add`` = ``lon,lat;lon,lat`` in the datum
+    ``add_datum`` (wgs84, or gcj02 for points taken from Amap), returned in WGS-84."""
+    from geodata.datum import parse_datum, to_wgs84
+
+    raw_datum = str(args.get("add_datum") or "wgs84")
+    try:
+        add_datum = parse_datum(raw_datum)
+    except ValueError:
+        raise CoverageError("add_datum", f"新增站点的坐标系“{raw_datum}”无效：应为 wgs84（GPS）或 gcj02（高德、腾讯）") \
+            from None
     close, add = [], []
     for part in str(args.get("close") or "").replace("，", ",").split(","):
         if part.strip():
@@ -234,7 +243,7 @@ def parse_whatif(args) -> tuple[list[int], list[tuple[float, float]]]:
                 raise CoverageError("add", f"新增站点“{part.strip()}”应写作 经度,纬度") from None
             if not (-180 <= lon <= 180 and -90 <= lat <= 90):
                 raise CoverageError("add", f"新增站点“{part.strip()}”坐标超出范围")
-            add.append((lon, lat))
+            add.append(to_wgs84(lon, lat, add_datum) if add_datum != "wgs84" else (lon, lat))
     if len(close) > 1000 or len(add) > 1000:
         raise CoverageError("close", "一次最多假设关闭或新增 1000 个站点")
     return close, add

@@ -3,8 +3,7 @@ its downloads, demand layers, and ``GET /api/v1/coverage``."""
 
 from __future__ import annotations
 
-import json
-from urllib.parse import parse_qsl, urlencode
+from urllib.parse import parse_qsl, quote, urlencode
 
 from flask import (Blueprint, Response, current_app, flash, g, jsonify, redirect, render_template,
                    request, url_for)
@@ -12,19 +11,19 @@ from werkzeug.datastructures import MultiDict
 
 from ..coverage import demand as demand_layers
 from ..coverage.candidates import candidates_dir, load_candidates
-from ..coverage.gaps import GAP_COLUMNS, gaps_geojson
+from ..coverage.downloads import FORMATS, download_datum, file_name, table_file
 from ..coverage.grid import CoverageError
 from ..coverage.jobs import (AlreadyQueued, estimated_cells, gaps_and_suggestions, gaps_for, job_map_path,
                              job_request, job_result, job_status, plan_results, start_plan_job, suggestions_for)
 from ..coverage.uploads import start_candidates_upload, start_demand_upload
-from ..coverage.planner import criticality_rows, figures_answer, figures_csv, parse_params, region_districts, rows_csv, run
-from ..coverage.suggest import SUGGESTION_COLUMNS, suggestions_geojson
+from ..coverage.planner import criticality_rows, figures_answer, parse_params, region_districts, run
 from .access import allow
 from .db import get_db
 
 bp = Blueprint("plan", __name__)
 PLANNERS = ("planner", "admin")
-CRITICALITY_COLUMNS = ["station_id", "name", "district", "demand_only", "share"]
+MIMETYPES = {"csv": "text/csv", "geojson": "application/geo+json",
+             "xlsx": "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"}
 
 
 def _region():
@@ -89,6 +88,13 @@ def _page_context(args, **extra) -> dict:
     return context
 
 
+def _plan_error(args, exc):
+    """A download or the map refused: the error page says why and leads back to the form
+    with every setting as it was."""
+    back = url_for("plan.index") + "?" + urlencode([(k, v) for k, v in args.items(multi=True) if k != "run"])
+    return render_template("plan/error.html", message=exc.text, back=back), 400
+
+
 def _refused_page(args, status: int, **extra):
     """The planner page again, saying why (a busy user's link to their job, a bad name)."""
     return render_template("plan/index.html", **_page_context(args, **extra)), status
@@ -138,7 +144,7 @@ def job(key):
                            layers=demand_layers.list_layers(get_db()), args=args, selected=args.getlist("district"),
                            current_query=urlencode(list(args.items(multi=True))), candidate_set=candidate_set,
                            query=urlencode(list(args.items(multi=True))), job_key=key, job_seconds=status.get("seconds"),
-                           demand_form={}, **{k: v for k, v in result.items() if k not in ("criticality_all", "kind")})
+                           demand_form={}, **{k: v for k, v in result.items() if k not in ("criticality_all", "gaps_all", "kind")})
 
 
 def _upload_outcome(status, result, asked):
@@ -196,33 +202,30 @@ def job_download(key, table, fmt):
     if result is None or result["kind"] != "plan":
         return render_template("error.html", code=404, message="计算结果已过期，请重新计算。"), 404
     args = MultiDict(result["args"])
-    rows = {"gaps": result["gaps"], "suggestions": result["suggestions"], "criticality": result["criticality_all"]}
-    body = _table(table, fmt, rows, lambda: result["answer"], lambda: parse_params(args).as_dict())
-    return _download(table, fmt, body)
+    args.setlist("datum", request.args.getlist("datum") or args.getlist("datum"))
+    rows = {"gaps": result.get("gaps_all", result["gaps"]), "suggestions": result["suggestions"],
+            "criticality": result["criticality_all"], "figures": _figure_rows(result["answer"])}
+    unit = "（km²）" if result["answer"]["params"]["demand_unit"] == "km²" else "（权重）"
+    try:
+        return _download(table, fmt, rows, unit, args)
+    except CoverageError as exc:
+        return _plan_error(args, exc)
 
 
-def _table(table, fmt, rows, answer, params):
-    """A table of the page as CSV or GeoJSON text (None when there is no such table)."""
-    if table == "figures" and fmt == "csv":
-        return figures_csv(answer())
-    if table == "gaps" and fmt in ("csv", "geojson"):
-        return rows_csv(rows["gaps"], GAP_COLUMNS) if fmt == "csv" else json.dumps(
-            gaps_geojson(rows["gaps"]), ensure_ascii=False)
-    if table == "suggestions" and fmt in ("csv", "geojson"):
-        return rows_csv(rows["suggestions"], SUGGESTION_COLUMNS) if fmt == "csv" else json.dumps(
-            suggestions_geojson(rows["suggestions"], params()), ensure_ascii=False)
-    if table == "criticality" and fmt == "csv":
-        return rows_csv(rows["criticality"], CRITICALITY_COLUMNS)
-    return None
+def _figure_rows(answer) -> list:
+    return answer["districts"] + [{"district": "全部", **answer["overall"]}]
 
 
-def _download(table, fmt, body):
-    if body is None:
+def _download(table, fmt, rows, unit, args):
+    """The table as a file named by its scenario (RFC 5987 ``filename*`` for the Chinese
+    name, an ASCII ``filename`` for old clients); 404 for no such table."""
+    if fmt not in FORMATS.get(table, ()):
         return render_template("error.html", code=404, message="找不到该页面。"), 404
-    mimetype = "text/csv" if fmt == "csv" else "application/geo+json"
-    data = ("\ufeff" + body) if fmt == "csv" else body  # the BOM lets Excel read UTF-8 Chinese
-    return Response(data, mimetype=mimetype,
-                    headers={"Content-Disposition": f"attachment; filename=coverage-{table}.{fmt}"})
+    params = {**parse_params(args).as_dict(), "datum": download_datum(args)}
+    body = table_file(table, fmt, rows[table], unit=unit, datum=params["datum"], params=parse_params(args).as_dict())
+    name = file_name(table, fmt, params)
+    disposition = f"attachment; filename=coverage-{table}.{fmt}; filename*=UTF-8''{quote(name, safe='')}"
+    return Response(body, mimetype=MIMETYPES[fmt], headers={"Content-Disposition": disposition})
 
 
 @bp.get("/plan/map")
@@ -244,33 +247,38 @@ def plan_map():
     try:
         html = _off_the_loop(work, request.args.copy(), _candidates_folder())
     except CoverageError as exc:
-        return render_template("error.html", code=400, message=exc.text), 400
+        return _plan_error(request.args, exc)
     return Response(html, mimetype="text/html")
 
 
 @bp.get("/plan/<table>.<fmt>")
 @allow(*PLANNERS)
 def download(table, fmt):
-    """Every table of the page as CSV (gaps and suggestions also as GeoJSON)."""
+    """Every table of the page as CSV or XLSX (gaps and suggestions also as GeoJSON)."""
     db, region = get_db(), _region()
+    if fmt not in FORMATS.get(table, ()):
+        return render_template("error.html", code=404, message="找不到该页面。"), 404
 
     def work(args, folder):
         params = parse_params(args)
         coverage = run(db, params, region, distances=table == "figures")
         rows = {}
         if table == "gaps":
-            rows["gaps"] = gaps_for(args, coverage)
+            rows["gaps"] = gaps_for(args, coverage, every=True)
         elif table == "suggestions":
             rows["suggestions"] = suggestions_for(args, coverage, folder, db)
         elif table == "criticality":
             rows["criticality"] = criticality_rows(coverage, region, 10_000)
-        return _table(table, fmt, rows, lambda: figures_answer(db, params, region, coverage), params.as_dict)
+        else:
+            rows["figures"] = _figure_rows(figures_answer(db, params, region, coverage))
+        return rows, "（km²）" if coverage.uniform else "（权重）"
 
     try:
-        body = _off_the_loop(work, request.args.copy(), _candidates_folder())
+        download_datum(request.args)
+        rows, unit = _off_the_loop(work, request.args.copy(), _candidates_folder())
+        return _download(table, fmt, rows, unit, request.args)
     except CoverageError as exc:
-        return render_template("error.html", code=400, message=exc.text), 400
-    return _download(table, fmt, body)
+        return _plan_error(request.args, exc)
 
 
 @bp.post("/plan/demand")
