@@ -133,7 +133,7 @@ def job(key):
     if status["kind"] != "plan" and status["finished"]:
         return _upload_outcome(status, result, job_request(db_path, key) or {})
     if result is None or status["state"] != "done":
-        return render_template("plan/job.html", status=status, key=key)
+        return render_template("plan/job.html", status=status, key=key, back=_back(job_request(db_path, key)))
     args = MultiDict(result.pop("args"))
     try:
         candidate_set = load_candidates(_candidates_folder(), args.get("candidates")) if args.get("candidates") \
@@ -147,14 +147,24 @@ def job(key):
                            demand_form={}, **{k: v for k, v in result.items() if k not in ("criticality_all", "gaps_all", "kind")})
 
 
+def _back(asked) -> str:
+    """The planner page with the settings a job was asked with (a computation's own
+    arguments, an upload's page settings)."""
+    asked = asked or {}
+    pairs = [tuple(p) for p in (asked.get("args") if asked.get("kind", "plan") == "plan" else asked.get("query")) or []]
+    pairs = [(k, v) for k, v in pairs if k != "run"]
+    return url_for("plan.index") + ("?" + urlencode(pairs) if pairs else "")
+
+
 def _upload_outcome(status, result, asked):
     """A finished upload: the layer stored or the report with its bad rows (the name kept
     for another try); candidates read go back to the page with the settings they came with."""
     result = result or {"ok": False, "text": status.get("message", ""), "message": status.get("message")}
     if status["kind"] == "demand":
         form = {"name": asked.get("name", ""), "datum": asked.get("datum", "wgs84")}
-        return render_template("plan/demand_report.html", ok=result["ok"], text=result["text"],
-                               demand_form=form), 200 if result["ok"] else 400
+        kept = [tuple(pair) for pair in asked.get("query", [])]
+        return render_template("plan/demand_report.html", ok=result["ok"], text=result["text"], demand_form=form,
+                               back=_back(asked), current_query=urlencode(kept)), 200 if result["ok"] else 400
     kept = [tuple(pair) for pair in asked.get("query", [])]
     back = url_for("plan.index") + ("?" + urlencode(kept) if kept else "")
     if not result["ok"]:
@@ -286,18 +296,20 @@ def download(table, fmt):
 def demand_upload():
     """Upload a demand layer: saved and read in a background job (all or nothing)."""
     upload, name = request.files.get("file"), request.form.get("name", "")
+    kept = _kept_query(request.form.get("query", ""))
     if upload is None or not upload.filename:
         flash("请选择要上传的文件。")
-        return redirect(url_for("plan.index"))
+        return redirect(url_for("plan.index") + ("?" + urlencode(kept) if kept else ""))
     datum = request.form.get("datum") or "wgs84"
     form = {"name": name, "datum": datum}
     try:
         key = start_demand_upload(get_db(), current_app.config["YIZHAN_DB"], name, upload.save, upload.filename,
-                                  datum=datum, region=_region(), username=g.user["username"], at_once=_at_once())
+                                  datum=datum, region=_region(), username=g.user["username"], at_once=_at_once(),
+                                  query=kept)
     except CoverageError as exc:
-        return _refused_page(MultiDict(), 400, demand_form=form, demand_error=exc.text)
+        return _refused_page(MultiDict(kept), 400, demand_form=form, demand_error=exc.text)
     except AlreadyQueued as busy:
-        return _refused_page(MultiDict(), 409, demand_form=form, busy=busy.key)
+        return _refused_page(MultiDict(kept), 409, demand_form=form, busy=busy.key)
     return redirect(url_for("plan.job", key=key), 303)
 
 
