@@ -1,5 +1,9 @@
 // /plan: long work shows progress while the server computes the figures and the map.
 (function () {
+  var printButton = document.getElementById("plan-print-button");
+  if (printButton) {
+    printButton.addEventListener("click", function () { window.print(); });
+  }
   var form = document.getElementById("plan-form");
   if (form) {
     form.addEventListener("submit", function () {

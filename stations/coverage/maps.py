@@ -243,6 +243,17 @@ def _legend_html(title: str, no_share: bool = False) -> str:
             f'box-shadow:0 1px 4px rgba(0,0,0,.3)"><strong>{safe_label(title)}</strong>{rows}</div>')
 
 
+# A north arrow for a printed map (tiles are north-up), and a printed map without buttons.
+_NORTH_ARROW = (
+    '<div id="plan-north" title="北" style="position:absolute;top:84px;left:10px;z-index:1000;width:30px;'
+    'background:#fff;border-radius:4px;box-shadow:0 1px 4px rgba(0,0,0,.3);text-align:center;'
+    'font:bold 13px sans-serif;line-height:1.1;padding:3px 0">'
+    '<svg width="14" height="18" viewBox="0 0 14 18" aria-hidden="true"><path d="M7 0 L14 18 L7 13 L0 18 Z" '
+    'fill="#222"/></svg><br>北</div>'
+    '<style>@media print { .leaflet-control-zoom, .leaflet-control-layers { display: none !important; }'
+    ' #plan-north { top: 10px !important; } }</style>')
+
+
 def plan_map_html(coverage, *, tiles: str = "osm", gaps=(), suggestions=(), demand_label: str = "",
                   static_url: str = "/static/vendor/", api_url: str = "/api/v1/stations/",
                   viewport: bool = False) -> str:
@@ -310,4 +321,5 @@ def plan_map_html(coverage, *, tiles: str = "osm", gaps=(), suggestions=(), dema
     legend = f"需求覆盖率（按区，{demand_label}）" if by_demand and demand_label else \
         "需求覆盖率（按区）" if by_demand else "覆盖率（按区）"
     fmap.get_root().html.add_child(Element(_legend_html(legend, no_share)))
+    fmap.get_root().html.add_child(Element(_NORTH_ARROW))
     return fmap.get_root().render()

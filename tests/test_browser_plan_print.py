@@ -1,0 +1,42 @@
+"""The print layout of /plan in a real browser on a desktop (issue 18, item 10): what prints
+(title, scenario, map with legend, scale and north arrow, figures, date, 合成数据) and what
+does not (the site's header, buttons, map controls); Chromium's own PDF of it."""
+
+from __future__ import annotations
+
+from urllib.parse import quote
+
+import pytest
+
+from tests.browser_support import shot
+from tests.test_browser_plan import LAYER, browser, live, planner  # noqa: F401  (fixtures)
+
+pytestmark = pytest.mark.browser
+
+
+def test_the_print_layout_prints_the_map_with_its_marks_and_saves_as_pdf(planner, tmp_path):
+    page = planner.page
+    page.goto("/plan/print?district=东城区&district=西城区&cell_m=200&p=2&close=1&title=" + quote("东西城服务圈")
+              + "&demand=" + quote(LAYER, safe=""))
+    assert page.locator("#print-title").inner_text() == "东西城服务圈"
+    assert page.locator("#print-scenario").inner_text().startswith("东城区、西城区 · 步行 15 分钟")
+    assert "合成数据" in page.locator("#print-synthetic").inner_text()  # the demo stations are synthetic
+    frame = page.frame_locator("#print-map")
+    frame.locator("#plan-legend").wait_for()
+    frame.locator(".leaflet-control-scale").wait_for()
+    page.emulate_media(media="print")
+    assert not page.locator("header.top").is_visible() and not page.locator("#plan-print-button").is_visible()
+    for mark in ("#plan-legend", ".leaflet-control-scale", "#plan-north"):
+        assert frame.locator(mark).is_visible(), f"{mark} does not print"
+    assert not frame.locator(".leaflet-control-zoom").is_visible()
+    assert not frame.locator(".leaflet-control-layers").is_visible()
+    legend, north = frame.locator("#plan-legend").bounding_box(), frame.locator("#plan-north").bounding_box()
+    assert legend["height"] > 40 and north["height"] > 20
+    sheet = page.locator("#plan-print").bounding_box()
+    assert sheet["width"] > 600
+    shot(page, "plan-print-layout", full_page=True)
+    pdf = page.pdf(format="A4", print_background=True)
+    assert pdf.startswith(b"%PDF") and len(pdf) > 20_000
+    (tmp_path / "plan.pdf").write_bytes(pdf)
+    page.emulate_media(media="screen")
+    assert planner.dialogs == []
