@@ -16,13 +16,18 @@
         status.textContent = "正在计算… 已用 " + Math.round((Date.now() - started) / 1000) + " 秒";
       }, 1000);
     });
-    // Uploading candidates keeps the settings as they are on screen, even unsubmitted ones.
-    var upload = document.getElementById("candidates-form");
-    if (upload) {
-      upload.addEventListener("submit", function () {
-        upload.elements.query.value = new URLSearchParams(new FormData(form)).toString();
-      });
-    }
+    // Uploading candidates or a demand layer, or saving a scenario, keeps the settings as
+    // they are on screen, even unsubmitted ones.
+    ["candidates-form", "demand-form", "scenario-form"].forEach(function (id) {
+      var other = document.getElementById(id);
+      if (other && other.elements.query) {
+        other.addEventListener("submit", function () {
+          var settings = new URLSearchParams(new FormData(form));
+          settings.delete("run");
+          other.elements.query.value = settings.toString();
+        });
+      }
+    });
   }
   // A background job (/plan/jobs/<key>): its place in the queue, then its stages; the outcome when done.
   var job = document.getElementById("plan-job");

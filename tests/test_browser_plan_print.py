@@ -40,3 +40,27 @@ def test_the_print_layout_prints_the_map_with_its_marks_and_saves_as_pdf(planner
     (tmp_path / "plan.pdf").write_bytes(pdf)
     page.emulate_media(media="screen")
     assert planner.dialogs == []
+
+
+def test_two_saved_scenarios_side_by_side(planner):
+    page = planner.page
+    for name, mode in (("步行15分钟", "walk"), ("电动车15分钟", "ebike")):
+        page.goto(f"/plan?district=东城区&district=西城区&cell_m=200&p=1&mode={mode}&run=1")
+        page.fill("input[name=scenario_name]", name)
+        page.click("#scenario-form button[type=submit]")
+        page.wait_for_selector("#figures table")
+        assert f"已保存方案“{name}”" in page.locator(".flash").inner_text()
+    page.select_option("#compare-form select[name=a]", label="步行15分钟")
+    page.select_option("#compare-form select[name=b]", label="电动车15分钟")
+    page.click("#compare-form button[type=submit]")
+    page.wait_for_selector("#compare-table")
+    assert page.locator("#compare-a").inner_text() == "A：步行15分钟"
+    maps = page.locator(".compare-map")
+    assert maps.count() == 2
+    first, second = maps.nth(0).bounding_box(), maps.nth(1).bounding_box()
+    assert abs(first["y"] - second["y"]) < 2 and second["x"] > first["x"] + first["width"] - 1  # side by side
+    for i in range(2):
+        page.frame_locator(".compare-map").nth(i).locator("#plan-legend").wait_for()
+    total = page.locator("#compare-table tr.total").inner_text()
+    assert "个百分点" in total and "+" in total
+    shot(page, "plan-compare", full_page=True)

@@ -9,6 +9,7 @@ those pairs, so opening, printing or comparing it computes afresh on today's sta
 from __future__ import annotations
 
 import json
+import sqlite3
 from datetime import datetime
 
 from ..storage import TZ, write_transaction
@@ -72,15 +73,16 @@ def save_scenario(db, owner: str, name: str, pairs) -> int:
     from .jobs import _Args
 
     describe(_Args(kept))  # a bad setting is refused now, not when the scenario is opened
-    with write_transaction(db):
-        count = db.execute("SELECT count(*) FROM plan_scenarios WHERE owner = ?", [owner]).fetchone()[0]
-        if count >= MAX_SCENARIOS:
-            raise CoverageError("scenario_name", f"每人最多保存 {MAX_SCENARIOS} 个方案：请先删除不用的")
-        if db.execute("SELECT 1 FROM plan_scenarios WHERE owner = ? AND name = ?", [owner, name]).fetchone():
-            raise ScenarioExists(name)
-        cursor = db.execute("INSERT INTO plan_scenarios (owner, name, query, created_at) VALUES (?, ?, ?, ?)",
-                            [owner, name, json.dumps(kept, ensure_ascii=False),
-                             datetime.now(TZ).isoformat(timespec="seconds")])
+    try:
+        with write_transaction(db):
+            count = db.execute("SELECT count(*) FROM plan_scenarios WHERE owner = ?", [owner]).fetchone()[0]
+            if count >= MAX_SCENARIOS:
+                raise CoverageError("scenario_name", f"每人最多保存 {MAX_SCENARIOS} 个方案：请先删除不用的")
+            cursor = db.execute("INSERT INTO plan_scenarios (owner, name, query, created_at) VALUES (?, ?, ?, ?)",
+                                [owner, name, json.dumps(kept, ensure_ascii=False),
+                                 datetime.now(TZ).isoformat(timespec="seconds")])
+    except sqlite3.IntegrityError:  # UNIQUE (owner, name): a second save, or a race, answers 409
+        raise ScenarioExists(name) from None
     return int(cursor.lastrowid)
 
 

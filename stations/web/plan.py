@@ -15,6 +15,7 @@ from ..coverage.downloads import FORMATS, download_datum, file_name, table_file
 from ..coverage.grid import CoverageError
 from ..coverage.jobs import (AlreadyQueued, estimated_cells, gaps_and_suggestions, gaps_for, job_map_path,
                              job_request, job_result, job_status, plan_results, start_plan_job, suggestions_for)
+from ..coverage.scenarios import list_scenarios
 from ..coverage.uploads import start_candidates_upload, start_demand_upload
 from ..coverage.planner import criticality_rows, figures_answer, parse_params, region_districts, run
 from .access import allow
@@ -78,7 +79,8 @@ def _page_context(args, **extra) -> dict:
     """What the planner page needs around its results, for these settings."""
     context = {"districts": region_districts(_region()), "layers": demand_layers.list_layers(get_db()),
                "args": args, "selected": args.getlist("district"),
-               "current_query": urlencode(list(args.items(multi=True))), "demand_form": {}}
+               "current_query": urlencode(list(args.items(multi=True))), "demand_form": {},
+               "scenarios": list_scenarios(get_db(), g.user["username"])}
     try:
         context["candidate_set"] = load_candidates(_candidates_folder(), args.get("candidates")) \
             if args.get("candidates") else None
@@ -144,7 +146,8 @@ def job(key):
                            layers=demand_layers.list_layers(get_db()), args=args, selected=args.getlist("district"),
                            current_query=urlencode(list(args.items(multi=True))), candidate_set=candidate_set,
                            query=urlencode(list(args.items(multi=True))), job_key=key, job_seconds=status.get("seconds"),
-                           demand_form={}, **{k: v for k, v in result.items() if k not in ("criticality_all", "gaps_all", "kind")})
+                           demand_form={}, scenarios=list_scenarios(get_db(), g.user["username"]),
+                           **{k: v for k, v in result.items() if k not in ("criticality_all", "gaps_all", "kind")})
 
 
 def _back(asked) -> str:

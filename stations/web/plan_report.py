@@ -12,12 +12,13 @@ from werkzeug.datastructures import MultiDict
 
 from ..coverage.grid import CoverageError
 from ..coverage.jobs import job_result, plan_results
-from ..coverage.planner import parse_params
-from ..coverage.scenarios import describe
+from ..coverage.planner import figures_answer, parse_params
+from ..coverage.scenarios import (ScenarioExists, compare_rows, delete_scenario, describe, get_scenario,
+                                  save_scenario)
 from ..storage import TZ, registry_summary
 from .access import allow
 from .db import get_db
-from .plan import PLANNERS, _candidates_folder, _long, _off_the_loop, _plan_error, _region
+from .plan import PLANNERS, _candidates_folder, _long, _off_the_loop, _plan_error, _refused_page, _region
 
 bp = Blueprint("plan_report", __name__)
 
@@ -70,3 +71,59 @@ def job_print(key):
 
 def _owner() -> str:
     return g.user["username"]
+
+
+def _kept(raw: str) -> list:
+    from .plan import _kept_query
+
+    return [(k, v) for k, v in _kept_query(raw) if k != "run"]
+
+
+@bp.post("/plan/scenarios")
+@allow(*PLANNERS)
+def scenario_save():
+    """Save the page's settings as a named scenario of this planner."""
+    kept, name = _kept(request.form.get("query", "")), request.form.get("scenario_name", "")
+    try:
+        save_scenario(get_db(), _owner(), name, kept)
+    except ScenarioExists as exc:
+        return _refused_page(MultiDict(kept), 409, scenario_error=f"已有名为“{exc}”的方案：请换个名字，或先删除旧的。",
+                             scenario_name=name)
+    except CoverageError as exc:
+        return _refused_page(MultiDict(kept), 400, scenario_error=exc.text, scenario_name=name)
+    flash(f"已保存方案“{' '.join(name.split())}”。")
+    return redirect(url_for("plan.index") + "?" + urlencode(kept + [("run", "1")]) + "#scenarios")
+
+
+@bp.post("/plan/scenarios/<int:scenario_id>/delete")
+@allow(*PLANNERS)
+def scenario_delete(scenario_id):
+    """Delete one of this planner's scenarios."""
+    scenario = get_scenario(get_db(), scenario_id, _owner())
+    if scenario is None or not delete_scenario(get_db(), scenario_id, _owner()):
+        flash("没有这个方案（可能已删除）。")
+    else:
+        flash(f"已删除方案“{scenario['name']}”。")
+    return redirect(url_for("plan.index") + "#scenarios")
+
+
+@bp.get("/plan/compare")
+@allow(*PLANNERS)
+def compare():
+    """Two saved scenarios side by side: their figures (and the difference) and their maps."""
+    db = get_db()
+    chosen = [get_scenario(db, request.args.get(side), _owner()) for side in ("a", "b")]
+    if None in chosen:
+        return render_template("error.html", code=404, message="请选择两个已保存的方案再对比（方案不存在或不是你的）。"), 404
+    answers = []
+    for scenario in chosen:
+        args = MultiDict(scenario["pairs"])
+        try:
+            params = parse_params(args)
+            if _long(params):
+                raise CoverageError("cell_m", f"方案“{scenario['name']}”的网格太大，不能直接对比：请加大格子边长或少选几个区")
+            answers.append(_off_the_loop(figures_answer, db, params, _region()))
+        except CoverageError as exc:
+            return _plan_error(args, exc)
+        scenario.update(description=describe(args), query=urlencode(scenario["pairs"]))
+    return render_template("plan/compare.html", a=chosen[0], b=chosen[1], rows=compare_rows(*answers))
