@@ -6,6 +6,19 @@
   }
   var form = document.getElementById("plan-form");
   if (form) {
+    // A station picked on the map (its popup's 假设关闭此站) joins the what-if's 关闭站点.
+    window.addEventListener("message", function (event) {
+      var data = event.data || {};
+      if (event.origin !== window.location.origin || data.yizhan !== "close-station") { return; }
+      var id = parseInt(data.id, 10);
+      if (!(id > 0)) { return; }
+      var field = form.elements.close;
+      var ids = field.value.split(/[,，\s]+/).filter(function (v) { return v !== ""; });
+      if (ids.indexOf(String(id)) < 0) { ids.push(String(id)); }
+      field.value = ids.join(",");
+      var status = document.getElementById("plan-status");
+      if (status) { status.textContent = "已把站点 #" + id + " 加入“关闭站点”：点“计算”查看前后对比。"; }
+    });
     form.addEventListener("submit", function () {
       var bar = document.getElementById("plan-progress");
       var status = document.getElementById("plan-status");

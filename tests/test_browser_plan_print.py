@@ -64,3 +64,33 @@ def test_two_saved_scenarios_side_by_side(planner):
     total = page.locator("#compare-table tr.total").inner_text()
     assert "个百分点" in total and "+" in total
     shot(page, "plan-compare", full_page=True)
+
+
+def test_a_station_clicked_on_the_map_joins_the_what_if(planner):
+    """Click-to-close: a station's popup on the /plan map offers 假设关闭此站; it lands in the
+    what-if's 关闭站点 field, and the next 计算 shows the comparison."""
+    page = planner.page
+    page.goto("/plan?district=东城区&district=西城区&cell_m=200&p=0&run=1")
+    frame = page.frame_locator("#plan-map")
+    frame.locator("#plan-legend").wait_for()
+    map_frame = next(f for f in page.frames if "/plan/map" in f.url)
+    map_frame.wait_for_function("Object.keys(window).some(k => k.endsWith('_layers'))")
+    station = map_frame.evaluate("""() => {
+      const layers = window[Object.keys(window).find(k => k.endsWith("_layers"))];
+      const marker = layers.cluster.getLayers().find(m => {
+        const p = m.getLatLng(); return p.lng > 116.3 && p.lng < 116.45 && p.lat > 39.87 && p.lat < 39.95; });
+      marker.fire("click");
+      return marker.getLatLng();
+    }""")
+    assert station
+    button = frame.locator(".plan-close-station")
+    label = button.inner_text()
+    station_id = int(label.split("#")[1].rstrip("）"))
+    button.click()
+    page.wait_for_function("document.querySelector('input[name=close]').value !== ''")
+    assert page.locator("input[name=close]").input_value() == str(station_id)
+    assert f"已把站点 #{station_id} 加入“关闭站点”" in page.locator("#plan-status").inner_text()
+    shot(page, "plan-click-to-close")
+    page.click("#plan-form button[type=submit]")
+    page.wait_for_selector("#whatif table")
+    assert "关闭 1 个站点" in page.locator("#whatif").inner_text()

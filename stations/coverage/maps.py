@@ -128,6 +128,19 @@ class _Stations(MacroElement):
           box.appendChild(document.createElement("br"));
           box.appendChild(document.createTextNode(f.properties.district));
         }
+        if (window.parent !== window) {  // inside /plan: the what-if's 关闭站点 field is one tap away
+          var close = document.createElement("button");
+          close.type = "button";
+          close.className = "plan-close-station";
+          close.textContent = "假设关闭此站（#" + id + "）";
+          close.style.cssText = "display:block;margin-top:6px;min-height:36px";
+          close.addEventListener("click", function () {
+            window.parent.postMessage({yizhan: "close-station", id: id}, window.location.origin);
+            close.textContent = "已加入“关闭站点”，点“计算”查看前后对比";
+            close.disabled = true;
+          });
+          box.appendChild(close);
+        }
         m.bindPopup(box).openPopup();
       }).catch(function () {});
     });
