@@ -94,3 +94,31 @@ def test_a_station_clicked_on_the_map_joins_the_what_if(planner):
     page.click("#plan-form button[type=submit]")
     page.wait_for_selector("#whatif table")
     assert "关闭 1 个站点" in page.locator("#whatif").inner_text()
+
+
+def test_scenarios_and_the_print_page_fit_a_phone(browser, live):
+    from tests.browser_support import login_form, offline, small_targets
+
+    context = browser.new_context(locale="zh-CN", base_url=live.url, viewport={"width": 390, "height": 844})
+    context.set_default_timeout(20_000)
+    offline(context, live.url, [])
+    page = context.new_page()
+    login_form(page, "planner", "plan-pass-1")
+    for name in ("手机方案甲", "手机方案乙"):
+        page.goto("/plan?district=东城区&cell_m=200&p=0")
+        page.fill("input[name=scenario_name]", name)
+        page.click("#scenario-form button[type=submit]")
+        page.wait_for_load_state()
+    page.goto("/plan#scenarios")
+    page.locator("details").evaluate_all("ds => ds.forEach(d => d.open = true)")
+    assert page.evaluate("document.documentElement.scrollWidth") <= 390
+    small = small_targets(page)
+    assert small == [], "\n".join(small)
+    page.locator("#scenarios").scroll_into_view_if_needed()
+    shot(page, "plan-phone-scenarios")
+    page.click("#compare-form button[type=submit]")
+    page.wait_for_selector("#compare-table")
+    assert page.evaluate("document.documentElement.scrollWidth") <= 390
+    page.goto("/plan/print?district=东城区&cell_m=200&p=0")
+    assert page.evaluate("document.documentElement.scrollWidth") <= 390
+    context.close()
