@@ -1,7 +1,24 @@
 // /plan: long work shows progress while the server computes the figures and the map.
 (function () {
+  var printButton = document.getElementById("plan-print-button");
+  if (printButton) {
+    printButton.addEventListener("click", function () { window.print(); });
+  }
   var form = document.getElementById("plan-form");
   if (form) {
+    // A station picked on the map (its popup's 假设关闭此站) joins the what-if's 关闭站点.
+    window.addEventListener("message", function (event) {
+      var data = event.data || {};
+      if (event.origin !== window.location.origin || data.yizhan !== "close-station") { return; }
+      var id = parseInt(data.id, 10);
+      if (!(id > 0)) { return; }
+      var field = form.elements.close;
+      var ids = field.value.split(/[,，\s]+/).filter(function (v) { return v !== ""; });
+      if (ids.indexOf(String(id)) < 0) { ids.push(String(id)); }
+      field.value = ids.join(",");
+      var status = document.getElementById("plan-status");
+      if (status) { status.textContent = "已把站点 #" + id + " 加入“关闭站点”：点“计算”查看前后对比。"; }
+    });
     form.addEventListener("submit", function () {
       var bar = document.getElementById("plan-progress");
       var status = document.getElementById("plan-status");
@@ -12,13 +29,18 @@
         status.textContent = "正在计算… 已用 " + Math.round((Date.now() - started) / 1000) + " 秒";
       }, 1000);
     });
-    // Uploading candidates keeps the settings as they are on screen, even unsubmitted ones.
-    var upload = document.getElementById("candidates-form");
-    if (upload) {
-      upload.addEventListener("submit", function () {
-        upload.elements.query.value = new URLSearchParams(new FormData(form)).toString();
-      });
-    }
+    // Uploading candidates or a demand layer, or saving a scenario, keeps the settings as
+    // they are on screen, even unsubmitted ones.
+    ["candidates-form", "demand-form", "scenario-form"].forEach(function (id) {
+      var other = document.getElementById(id);
+      if (other && other.elements.query) {
+        other.addEventListener("submit", function () {
+          var settings = new URLSearchParams(new FormData(form));
+          settings.delete("run");
+          other.elements.query.value = settings.toString();
+        });
+      }
+    });
   }
   // A background job (/plan/jobs/<key>): its place in the queue, then its stages; the outcome when done.
   var job = document.getElementById("plan-job");

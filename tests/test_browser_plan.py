@@ -97,11 +97,53 @@ def test_plan_page_runs_figures_and_map_with_hostile_names_inert(planner):
     gap_label = next(t for t in labels if "需求缺口" in t)
     assert LAYER in gap_label  # the layer name, literally
     frame.locator(".marker-cluster, path.leaflet-interactive").first.wait_for()
-    assert frame.locator("#plan-legend").inner_text().startswith("覆盖率")
+    assert frame.locator("#plan-legend").inner_text().startswith("需求覆盖率")  # a layer is chosen (item 5)
     legend, scale = frame.locator("#plan-legend").bounding_box(), frame.locator(".leaflet-control-scale").bounding_box()
     assert legend["y"] + legend["height"] <= scale["y"]  # the scale bar does not hide the legend's last step
     assert planner.dialogs == []
     assert all("tile.openstreetmap.org" in u for u in planner.outside), planner.outside  # tiles only
+
+
+DISTRICT_FILLS = """() => {
+  const map = window[Object.keys(window).find(k => k.startsWith("map_"))];
+  const out = {};
+  map.eachLayer(l => { if (l.feature && l.feature.properties && l.feature.properties.stations !== undefined)
+    out[l.feature.properties.name] = l.options.fillColor; });
+  return out;
+}"""
+
+
+def test_with_a_demand_layer_the_map_colours_districts_by_demand_covered(planner):
+    """Every demand point has its station: both districts are drawn as fully covered (the
+    top step) though little of their area is; without the layer, the lowest step."""
+    from urllib.parse import quote
+
+    from stations.coverage.maps import LEGEND_STEPS
+
+    page = planner.page
+    base = "/plan/map?district=东城区&district=西城区&cell_m=200&p=0"
+    page.goto(base + "&demand=" + quote(LAYER, safe=""))
+    page.locator("#plan-legend").wait_for()
+    page.wait_for_function("Object.keys(window).some(k => k.startsWith('map_'))")
+    assert page.evaluate(DISTRICT_FILLS) == {"东城区": LEGEND_STEPS[-1][1], "西城区": LEGEND_STEPS[-1][1]}
+    assert page.locator("#plan-legend").inner_text().startswith("需求覆盖率（按区，")
+    point = page.evaluate("""() => {
+      const map = window[Object.keys(window).find(k => k.startsWith("map_"))];
+      let at = null;
+      map.eachLayer(l => { if (!at && l.feature && l.feature.properties.name === "东城区")
+        at = map.latLngToContainerPoint(L.latLng(39.90, 116.42)); });
+      const box = map.getContainer().getBoundingClientRect();
+      return {x: box.left + at.x, y: box.top + at.y};
+    }""")
+    page.mouse.move(point["x"], point["y"])
+    page.mouse.move(point["x"] + 2, point["y"] + 2)
+    tooltip = page.locator(".leaflet-tooltip").inner_text()
+    assert "需求覆盖率" in tooltip and "100.0%" in tooltip, tooltip
+    shot(page, "plan-map-demand-colours")
+    page.goto(base)
+    page.locator("#plan-legend").wait_for()
+    assert page.evaluate(DISTRICT_FILLS) == {"东城区": LEGEND_STEPS[0][1], "西城区": LEGEND_STEPS[0][1]}
+    shot(page, "plan-map-area-colours")
 
 
 def test_bad_parameters_are_explained_on_the_page(planner):

@@ -74,7 +74,7 @@ def test_plan_page_shows_figures_chart_tables_and_hostile_names_literally(filled
     text = page.get_data(as_text=True)
     assert "<svg id=\"coverage-chart\"" in text and "东城区 覆盖率" in text
     assert "关键站点" in text and "假设分析" in text
-    assert "<td>{{7*7}}</td>" in text and "<td>49</td>" not in text  # shown as typed, not run
+    assert ">{{7*7}}</a></td>" in text and "<td>49</td>" not in text  # shown as typed, not run (a link since item 6)
     assert "&lt;/script&gt;&lt;script&gt;alert(1)&lt;/script&gt;" in text
     assert "</script><script>alert(1)" not in text
     for table in ("figures.csv", "gaps.csv", "gaps.geojson", "suggestions.csv", "criticality.csv"):
@@ -212,12 +212,12 @@ def test_suggestions_download_as_geojson_from_the_page_and_the_cli(filled, clien
     table = list(csv.DictReader(io.StringIO(
         client.get("/plan/suggestions.csv", query_string=query).get_data(as_text=True).lstrip("\ufeff"))))
     assert doc["type"] == "FeatureCollection" and len(doc["features"]) == len(table) == 3
-    for feature, row in zip(doc["features"], table):
+    for feature, row in zip(doc["features"], table):  # the CSV in Chinese headers (issue 18, item 8)
         assert feature["geometry"]["type"] == "Point"
-        assert feature["geometry"]["coordinates"] == [float(row["lon"]), float(row["lat"])]
-        assert feature["properties"]["rank"] == int(row["rank"])
-        assert feature["properties"]["district"] == row["district"] == "东城区"
-        assert feature["properties"]["added_demand"] == pytest.approx(float(row["added_demand"]))
+        assert feature["geometry"]["coordinates"] == [float(row["经度"]), float(row["纬度"])]
+        assert feature["properties"]["rank"] == int(row["序号"])
+        assert feature["properties"]["district"] == row["区"] == "东城区"
+        assert feature["properties"]["added_demand"] == pytest.approx(float(row["新增需求（km²）"]))
     assert doc["params"]["radius_m"] == pytest.approx(961.5, abs=0.1)
     cli = runner.invoke(args=["suggest", "-p", "3", "--spacing-m", "400", "--district", "东城区",
                               "--cell-m", "200", "--geojson"])

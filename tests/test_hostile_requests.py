@@ -136,7 +136,8 @@ def test_plan_downloads_defuse_formula_like_names(client, auth):
     assert response.status_code == 302, response.get_data(as_text=True)[:300]
     key = re.search(r"candidates=([0-9a-f]+)", response.headers["Location"]).group(1)
     body = client.get(f"/plan/suggestions.csv?{PLAN_QUERY}&candidates={key}").get_data(as_text=True)
-    names = [line.split(",", 4)[4].rsplit(",", 3)[0] for line in body.splitlines()[1:]]
+    # columns: 序号,经度,纬度,区,候选点名称,新增需求,累计覆盖需求,累计覆盖率,坐标系 (issue 18, item 8)
+    names = [line.split(",", 4)[4].rsplit(",", 4)[0] for line in body.splitlines()[1:]]
     assert sorted(names) == sorted(["'+SUM(1)", "'@cmd", "\"'=HYPERLINK(\"\"http://evil.example\"\")\""]), body
 
 

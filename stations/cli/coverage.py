@@ -20,6 +20,7 @@ from ..coverage import demand as demand_layers
 from ..coverage.gaps import GAP_COLUMNS, gap_hexagons, gaps_geojson
 from ..coverage.grid import CoverageError
 from ..coverage.planner import figures_answer, parse_params, rows_csv, run
+from ..coverage.jobs import tie_layer
 from ..coverage.suggest import SUGGESTION_COLUMNS, suggest_sites, suggestions_geojson
 
 __all__ = ["COMMANDS"]
@@ -174,9 +175,13 @@ def suggest_command(p, candidates, candidates_datum, spacing_m, double, as_json,
             sys.exit(1)
         points, names = (report.lons, report.lats), report.names
     coverage, _ = _coverage_with_progress(_db(), params)
+    near, layer = None, tie_layer(_db(), {}, coverage)  # ties as on the page: the newest layer
+    if layer:
+        tie_points = demand_layers.load_layer_points(_db(), layer)
+        near = (tie_points.lons, tie_points.lats)
     with click.progressbar(length=1, label="选址", file=sys.stderr) as bar:
         answer = suggest_sites(coverage, p, candidates=points, names=names, double=double,
-                               spacing_m=spacing_m)
+                               spacing_m=spacing_m, near=near)
         bar.update(1)
     if as_json:
         click.echo(json.dumps({"params": params.as_dict(), **answer}, ensure_ascii=False, indent=1))

@@ -50,7 +50,8 @@ PARAMETER_LABELS = {"minutes": "分钟", "mode": "方式", "speed_kmh": "速度"
                     "cell_m": "格子边长", "at": "只算此时开放", "district": "区", "demand": "需求",
                     "resolution": "H3 分辨率", "kind": "缺口", "p": "新站点数 p", "spacing_m": "候选点间距",
                     "close": "关闭站点", "add": "新增站点", "candidates": "候选点文件", "gap_limit": "缺口行数",
-                    "region": "区域", "name": "图层名称", "network": "道路网络"}
+                    "region": "区域", "name": "图层名称", "network": "道路网络", "datum": "下载坐标系",
+                    "add_datum": "新增站点的坐标系"}
 
 
 @dataclass(frozen=True)

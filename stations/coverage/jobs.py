@@ -30,7 +30,7 @@ from .candidates import candidates_dir, load_candidates
 from .grid import PARAMETER_LABELS, CoverageError
 
 __all__ = ["STAGES", "KIND_STAGES", "KEEP_HOURS", "AlreadyQueued", "jobs_dir", "estimated_cells", "plan_results",
-           "gaps_and_suggestions", "gaps_for", "suggestions_for", "submit_job", "start_plan_job",
+           "gaps_and_suggestions", "gaps_for", "suggestions_for", "suggestion_answer", "tie_layer", "submit_job", "start_plan_job",
            "job_status", "job_result", "job_request", "job_map_path", "job_file", "begin_job", "run_plan_job"]
 
 STAGES = [("grid", "划分网格，统计每个格子在几个站点的服务圈内"), ("figures", "计算各区覆盖指标"),
@@ -78,20 +78,45 @@ def _int_arg(args, name, default, low, high):
     return value
 
 
-def gaps_and_suggestions(args, coverage, candidates_folder: Path):
+def gaps_and_suggestions(args, coverage, candidates_folder: Path, db=None):
     """Gaps and suggested sites for a request's arguments (the page, its map and downloads)."""
-    return gaps_for(args, coverage), suggestions_for(args, coverage, candidates_folder)
+    return gaps_for(args, coverage), suggestions_for(args, coverage, candidates_folder, db)
 
 
-def gaps_for(args, coverage) -> list:
-    from .gaps import gap_hexagons
+def gaps_for(args, coverage, every: bool = False) -> list:
+    """The gap hexagons the page shows (``gap_limit``, 100 by default), or ``every`` one
+    (the downloads)."""
+    from .gaps import MAX_HEXAGONS, gap_hexagons
 
     resolution = _int_arg(args, "resolution", 8, 5, 10)
+    limit = _int_arg(args, "gap_limit", 100, 1, 2000)
     return gap_hexagons(coverage, resolution, kind=args.get("kind") or "uncovered",
-                        limit=_int_arg(args, "gap_limit", 100, 1, 2000))
+                        limit=MAX_HEXAGONS if every else limit)
 
 
-def suggestions_for(args, coverage, candidates_folder: Path) -> list:
+def suggestions_for(args, coverage, candidates_folder: Path, db=None) -> list:
+    """The suggested sites (rows) for a request's arguments."""
+    return suggestion_answer(args, coverage, candidates_folder, db)["sites"]
+
+
+def tie_layer(db, args, coverage) -> str:
+    """Under uniform demand, the demand layer whose points break ties between equally good
+    candidates: ``near`` when given ("" or ``stations``: the stations), else the newest
+    layer; "" when there is none (or a layer is chosen: its own points decide)."""
+    if not coverage.uniform or db is None:
+        return ""
+    from .demand import list_layers
+
+    asked = args.get("near")
+    if asked is not None:
+        return "" if asked in ("", "stations") else str(asked)
+    layers = list_layers(db)
+    return layers[0]["name"] if layers else ""
+
+
+def suggestion_answer(args, coverage, candidates_folder: Path, db=None) -> dict:
+    """``suggest_sites``' whole answer for a request's arguments (no sites when p is 0);
+    ``near`` says where ties went (a layer's name, or "" for the stations)."""
     from .suggest import suggest_sites
 
     p = _int_arg(args, "p", 10, 0, 500)
@@ -103,15 +128,25 @@ def suggestions_for(args, coverage, candidates_folder: Path) -> list:
     if args.get("candidates"):  # an uploaded set (else a grid of spacing_m)
         chosen = load_candidates(candidates_folder, args.get("candidates"))
         points, names = (chosen["lons"], chosen["lats"]), chosen["names"]
-    return suggest_sites(coverage, p, double=args.get("double") == "1", spacing_m=spacing,
-                         candidates=points, names=names)["sites"] if p else []
+    layer = tie_layer(db, args, coverage)
+    near = None
+    if layer:
+        from .demand import load_layer_points
+
+        chosen_layer = load_layer_points(db, layer)
+        near = (chosen_layer.lons, chosen_layer.lats)
+    if not p:
+        return {"sites": [], "asked": 0, "near": layer}
+    return {**suggest_sites(coverage, p, double=args.get("double") == "1", spacing_m=spacing,
+                            candidates=points, names=names, near=near), "near": layer}
 
 
 def plan_results(db, args, region: str, *, candidates_folder: Path, progress=None, map_options=None) -> dict:
     """Everything the page shows for a request's arguments (a mapping with ``get`` and
     ``getlist``), stage by stage; ``map_options`` (tiles, static_url, api_url) adds the
     map's HTML as ``map_html``.  CoverageError names a bad parameter."""
-    from .planner import figures_answer, parse_params, parse_whatif, run, whatif
+    from .planner import criticality_rows, figures_answer, parse_params, parse_whatif, run, whatif
+    from .suggest import shortfall_note
 
     progress = progress or (lambda stage: None)
     params = parse_params(args)
@@ -121,11 +156,15 @@ def plan_results(db, args, region: str, *, candidates_folder: Path, progress=Non
     progress("figures")
     answer = figures_answer(db, params, region, coverage)
     progress("gaps")
-    gaps = gaps_for(args, coverage)
+    gaps_all = gaps_for(args, coverage, every=map_options is not None)  # a job keeps every gap for downloads
+    gaps = gaps_all[:_int_arg(args, "gap_limit", 100, 1, 2000)]
     progress("suggest")
-    suggestions = suggestions_for(args, coverage, candidates_folder)
+    suggested = suggestion_answer(args, coverage, candidates_folder, db)
+    suggestions = suggested["sites"]
     progress("criticality")
-    out = {"answer": answer, "gaps": gaps, "suggestions": suggestions, "criticality": coverage.criticality(50)}
+    out = {"answer": answer, "gaps": gaps, "suggestions": suggestions, "criticality": criticality_rows(coverage, region, 50),
+           "suggest_note": shortfall_note(suggested, "（km²）" if coverage.uniform else "（权重）"),
+           "suggest_near": suggested.get("near", "")}
     if coverage.along:  # along the streets: how much the circles would overstate, district by district
         from dataclasses import replace
 
@@ -133,7 +172,8 @@ def plan_results(db, args, region: str, *, candidates_folder: Path, progress=Non
 
         out["overstate"] = overstatement(run(db, replace(params, network=""), region, distances=False), coverage)
     if map_options is not None:
-        out["criticality_all"] = coverage.criticality(10_000)  # the download's rows
+        out["criticality_all"] = criticality_rows(coverage, region, 10_000)  # the download's rows
+        out["gaps_all"] = gaps_all
     progress("whatif")
     out["whatif"] = whatif(db, params, region, close, add, coverage) if close or add else None
     if map_options is not None:

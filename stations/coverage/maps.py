@@ -24,16 +24,19 @@ from geodata.datum import from_wgs84_array
 from ..maps import TILES, safe_label, safe_properties
 from .gaps import hex_boundary
 
-__all__ = ["overlays", "plan_map_html", "share_colour", "LEGEND_STEPS"]
+__all__ = ["overlays", "plan_map_html", "share_colour", "percent", "LEGEND_STEPS", "NO_SHARE"]
 
 LEGEND_STEPS = [(0.0, "#b2182b"), (0.25, "#ef8a62"), (0.5, "#fddbc7"), (0.75, "#91bfdb"), (0.9, "#2166ac")]
+NO_SHARE = "#bdbdbd"  # a district without demand points has no demand share
 _QUANT = 1e4  # station positions to 1e-4 degree (about 10 m): enough to cluster, small to send
 
 
 def share_colour(share) -> str:
+    if share is None:
+        return NO_SHARE
     colour = LEGEND_STEPS[0][1]
     for bound, c in LEGEND_STEPS:
-        if share is not None and share >= bound:
+        if share >= bound:
             colour = c
     return colour
 
@@ -48,12 +51,19 @@ def _convert_geometry(geometry, datum):
     return shapely.transform(geometry, lambda xy: np.column_stack(_convert(xy[:, 0], xy[:, 1], datum)))
 
 
+def percent(share) -> str:
+    """A share as the page shows it: 0.5771 -> '57.7%'; None -> '-'."""
+    return "-" if share is None else f"{share * 100:.1f}%"
+
+
 def overlays(coverage, *, tiles: str = "osm", gaps=(), suggestions=(), simplify_m: float = 100.0) -> dict:
     """Every overlay as plain data, coordinates in the tiles' datum (lon, lat order).
 
     Returns a dict with ``stations`` (ids, lons, lats), ``radius_m``, ``districts``
-    (GeoJSON features with the covered shares), ``hexagons`` (GeoJSON features),
-    ``sites`` (suggested sites) and ``bounds``.
+    (GeoJSON features with the covered shares, as fractions and as percentages, and
+    ``share``: what the district is coloured by, the demand covered when a demand layer
+    is chosen, else the area covered), ``hexagons`` (GeoJSON features), ``sites``
+    (suggested sites) and ``bounds``.
     """
     datum = TILES[tiles]["datum"]
     st = coverage.stations
@@ -68,6 +78,12 @@ def overlays(coverage, *, tiles: str = "osm", gaps=(), suggestions=(), simplify_
         districts.append({"type": "Feature", "geometry": shapely.geometry.mapping(shape),
                           "properties": {"name": name, "covered_share": row["covered_share"],
                                          "double_covered_share": row["double_covered_share"],
+                                         "demand_covered_share": row["demand_covered_share"],
+                                         "share": row["covered_share"] if coverage.uniform
+                                         else row["demand_covered_share"],
+                                         "covered": percent(row["covered_share"]),
+                                         "double_covered": percent(row["double_covered_share"]),
+                                         "demand_covered": percent(row["demand_covered_share"]),
                                          "stations": row["stations"]}})
     hexagons = []
     for row in gaps:
@@ -124,6 +140,19 @@ class _Stations(MacroElement):
         if (f.properties && f.properties.district) {
           box.appendChild(document.createElement("br"));
           box.appendChild(document.createTextNode(f.properties.district));
+        }
+        if (window.parent !== window) {  // inside /plan: the what-if's 关闭站点 field is one tap away
+          var close = document.createElement("button");
+          close.type = "button";
+          close.className = "plan-close-station";
+          close.textContent = "假设关闭此站（#" + id + "）";
+          close.style.cssText = "display:block;margin-top:6px;min-height:36px";
+          close.addEventListener("click", function () {
+            window.parent.postMessage({yizhan: "close-station", id: id}, window.location.origin);
+            close.textContent = "已加入“关闭站点”，点“计算”查看前后对比";
+            close.disabled = true;
+          });
+          box.appendChild(close);
         }
         m.bindPopup(box).openPopup();
       }).catch(function () {});
@@ -230,13 +259,25 @@ def _station_data(layer) -> dict:
             "id": np.diff(ids[order], prepend=0).tolist()}
 
 
-def _legend_html(title: str) -> str:
-    rows = "".join(
-        f'<div><span style="display:inline-block;width:14px;height:10px;background:{c};'
-        f'margin-right:4px"></span>≥ {int(b * 100)}%</div>' for b, c in LEGEND_STEPS)
+def _legend_html(title: str, no_share: bool = False) -> str:
+    swatch = '<div><span style="display:inline-block;width:14px;height:10px;background:{};margin-right:4px"></span>{}</div>'
+    rows = "".join(swatch.format(c, f"≥ {int(b * 100)}%") for b, c in LEGEND_STEPS)
+    if no_share:
+        rows += swatch.format(NO_SHARE, "无需求点")
     return ('<div id="plan-legend" style="position:absolute;bottom:64px;left:10px;z-index:1000;'
             'background:#fff;padding:6px 8px;border-radius:4px;font:12px sans-serif;'
             f'box-shadow:0 1px 4px rgba(0,0,0,.3)"><strong>{safe_label(title)}</strong>{rows}</div>')
+
+
+# A north arrow for a printed map (tiles are north-up), and a printed map without buttons.
+_NORTH_ARROW = (
+    '<div id="plan-north" title="北" style="position:absolute;top:84px;left:10px;z-index:1000;width:30px;'
+    'background:#fff;border-radius:4px;box-shadow:0 1px 4px rgba(0,0,0,.3);text-align:center;'
+    'font:bold 13px sans-serif;line-height:1.1;padding:3px 0">'
+    '<svg width="14" height="18" viewBox="0 0 14 18" aria-hidden="true"><path d="M7 0 L14 18 L7 13 L0 18 Z" '
+    'fill="#222"/></svg><br>北</div>'
+    '<style>@media print { .leaflet-control-zoom, .leaflet-control-layers { display: none !important; }'
+    ' #plan-north { top: 10px !important; } }</style>')
 
 
 def plan_map_html(coverage, *, tiles: str = "osm", gaps=(), suggestions=(), demand_label: str = "",
@@ -257,16 +298,21 @@ def plan_map_html(coverage, *, tiles: str = "osm", gaps=(), suggestions=(), dema
     layers = []
 
     def style(feature):
-        return {"fillColor": share_colour(feature["properties"]["covered_share"]), "color": "#555",
+        return {"fillColor": share_colour(feature["properties"]["share"]), "color": "#555",
                 "weight": 1, "fillOpacity": 0.45}
 
+    by_demand = not coverage.uniform
+    fields, aliases = ["name", "covered", "double_covered", "stations"], ["区", "覆盖率", "双覆盖率", "站点数"]
+    if by_demand:
+        fields.insert(1, "demand_covered")
+        aliases.insert(1, "需求覆盖率")
+    choropleth_label = "各区需求覆盖率" if by_demand else "各区覆盖率"
     choropleth = folium.GeoJson(
         safe_properties({"type": "FeatureCollection", "features": data["districts"]}),
-        name=safe_label("各区覆盖率"), style_function=style, control=False,
-        tooltip=folium.GeoJsonTooltip(["name", "covered_share", "double_covered_share", "stations"],
-                                      aliases=["区", "覆盖率", "双覆盖率", "站点数"]))
+        name=safe_label(choropleth_label), style_function=style, control=False,
+        tooltip=folium.GeoJsonTooltip(fields, aliases=aliases))
     choropleth.add_to(fmap)
-    layers.append(("各区覆盖率", choropleth.get_name()))
+    layers.append((choropleth_label, choropleth.get_name()))
     if data["service_areas"]:
         minutes = f"{coverage.circle.minutes:g}"
         areas = folium.GeoJson({"type": "FeatureCollection", "features": data["service_areas"]},
@@ -305,5 +351,9 @@ def plan_map_html(coverage, *, tiles: str = "osm", gaps=(), suggestions=(), dema
     _Stations(station_data, data["radius_m"], api_url, bbox_api, viewport, holder.get_name()).add_to(fmap)
     # layer names are made inert before they reach a script
     _Control(holder.get_name(), [(safe_label(k), v) for k, v in layers]).add_to(fmap)
-    fmap.get_root().html.add_child(Element(_legend_html("覆盖率（按区）")))
+    no_share = by_demand and any(f["properties"]["share"] is None for f in data["districts"])
+    legend = f"需求覆盖率（按区，{demand_label}）" if by_demand and demand_label else \
+        "需求覆盖率（按区）" if by_demand else "覆盖率（按区）"
+    fmap.get_root().html.add_child(Element(_legend_html(legend, no_share)))
+    fmap.get_root().html.add_child(Element(_NORTH_ARROW))
     return fmap.get_root().render()

@@ -24,7 +24,9 @@ from .figures import FIGURE_KEYS, StationSet, evaluate
 from .grid import MODES, Circle, CoverageError, area_for
 
 __all__ = ["PlanParams", "parse_params", "region_districts", "station_set", "street_graph", "run", "figures_answer", "figures_csv",
-           "rows_csv"]
+           "rows_csv", "criticality_rows", "OUTSIDE"]
+
+OUTSIDE = "（所选区以外）"
 
 
 @dataclass
@@ -202,6 +204,26 @@ def figures_answer(db, params: PlanParams, region: str = "beijing", coverage=Non
             "overall": figures["overall"], "districts": figures["districts"]}
 
 
+def criticality_rows(coverage, region: str, limit: int = 50) -> list[dict]:
+    """``Coverage.criticality`` as the page and its download show it: a station outside the
+    chosen districts (its circle reaches into them) is named with its own district and
+    ``OUTSIDE``; demand and share rounded (4 and 6 digits), so a file holds 2.93, not
+    2.9299999999999815."""
+    rows = coverage.criticality(limit)
+    outside = [r for r in rows if r["district"] is None]
+    if outside:
+        from geodata.districts import locator
+
+        index = {int(i): k for k, i in enumerate(coverage.stations.ids)}
+        picks = [index[r["station_id"]] for r in outside]
+        names = locator(region).locate_many(coverage.stations.lons[picks], coverage.stations.lats[picks])
+        for row, name in zip(outside, names):
+            row["district"] = (name or "") + OUTSIDE
+    for row in rows:
+        row["demand_only"], row["share"] = round(row["demand_only"], 4), round(row["share"], 6)
+    return rows
+
+
 def rows_csv(rows: list[dict], columns: list[str]) -> str:
     """Rows as CSV text (UTF-8 with a BOM when written to a file opens right in Excel)."""
     out = io.StringIO()
@@ -222,7 +244,16 @@ def figures_csv(answer: dict) -> str:
 # --- what-if and the planner page ---------------------------------------------------------
 
 def parse_whatif(args) -> tuple[list[int], list[tuple[float, float]]]:
-    """``close`` = station ids (comma-separated), ``add`` = ``lon,lat;lon,lat`` (WGS-84)."""
+    """``close`` = station ids (comma-separated), ``add`` = ``lon,lat;lon,lat`` in the datum
+    ``add_datum`` (wgs84, or gcj02 for points taken from Amap), returned in WGS-84."""
+    from geodata.datum import parse_datum, to_wgs84
+
+    raw_datum = str(args.get("add_datum") or "wgs84")
+    try:
+        add_datum = parse_datum(raw_datum)
+    except ValueError:
+        raise CoverageError("add_datum", f"新增站点的坐标系“{raw_datum}”无效：应为 wgs84（GPS）或 gcj02（高德、腾讯）") \
+            from None
     close, add = [], []
     for part in str(args.get("close") or "").replace("，", ",").split(","):
         if part.strip():
@@ -239,7 +270,7 @@ def parse_whatif(args) -> tuple[list[int], list[tuple[float, float]]]:
                 raise CoverageError("add", f"新增站点“{part.strip()}”应写作 经度,纬度") from None
             if not (-180 <= lon <= 180 and -90 <= lat <= 90):
                 raise CoverageError("add", f"新增站点“{part.strip()}”坐标超出范围")
-            add.append((lon, lat))
+            add.append(to_wgs84(lon, lat, add_datum) if add_datum != "wgs84" else (lon, lat))
     if len(close) > 1000 or len(add) > 1000:
         raise CoverageError("close", "一次最多假设关闭或新增 1000 个站点")
     return close, add

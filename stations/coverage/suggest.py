@@ -16,7 +16,7 @@ from scipy.spatial import cKDTree
 
 from .grid import CoverageError
 
-__all__ = ["greedy_mclp", "grid_candidates", "suggest_sites", "suggestions_geojson", "MAX_P",
+__all__ = ["greedy_mclp", "grid_candidates", "suggest_sites", "suggestions_geojson", "shortfall_note", "MAX_P",
            "MAX_CANDIDATES", "SUGGESTION_COLUMNS"]
 
 MAX_P = 500
@@ -44,7 +44,7 @@ def _gather(ptr, data, rows):
     return data[pos], owner
 
 
-def greedy_mclp(weights, need, site_of_pair, candidate_of_pair, n_candidates: int, p: int):
+def greedy_mclp(weights, need, site_of_pair, candidate_of_pair, n_candidates: int, p: int, priority=None):
     """Greedy maximal covering with incremental gain updates.
 
     Parameters
@@ -58,6 +58,10 @@ def greedy_mclp(weights, need, site_of_pair, candidate_of_pair, n_candidates: in
     n_candidates : int
     p : int
         Sites to choose.
+    priority : array of float, optional
+        Breaks ties between candidates adding the same demand (within 1e-9 of it): the
+        highest wins (else the first).  Under uniform demand every full disc of
+        uncovered land ties, so without it the picks follow the grid's order.
 
     Returns
     -------
@@ -75,12 +79,16 @@ def greedy_mclp(weights, need, site_of_pair, candidate_of_pair, n_candidates: in
     counts = need[sites] == 1
     gain = np.bincount(cands[counts], weights=weights[sites[counts]], minlength=n_candidates)
     taken = np.zeros(n_candidates, dtype=bool)
+    priority = None if priority is None else np.asarray(priority, dtype=float)
     chosen, gains = [], []
     for _ in range(int(p)):
         open_gain = np.where(taken, -np.inf, gain)
         j = int(np.argmax(open_gain)) if n_candidates else -1
         if j < 0 or open_gain[j] <= 1e-12:
             break
+        if priority is not None:
+            ties = np.flatnonzero(open_gain >= open_gain[j] * (1 - 1e-9))
+            j = int(ties[np.argmax(priority[ties])])
         chosen.append(j)
         gains.append(float(gain[j]))
         taken[j] = True
@@ -108,7 +116,7 @@ def grid_candidates(area, spacing_m: float = 1000.0):
 
 
 def suggest_sites(coverage, p: int = 10, *, candidates=None, names=None, double: bool = False,
-                  spacing_m: float = 1000.0) -> dict:
+                  spacing_m: float = 1000.0, near=None) -> dict:
     """Choose p new sites that serve the most demand not yet served.
 
     Parameters
@@ -123,6 +131,10 @@ def suggest_sites(coverage, p: int = 10, *, candidates=None, names=None, double:
         Names of the uploaded candidates.
     double : bool
         Aim for double coverage: demand counts once it is within reach of two stations.
+    near : (lons, lats) arrays in WGS-84, optional
+        Where ties go: between candidates adding the same demand, the one nearest these
+        points wins (a demand layer's points under uniform demand).  By default the
+        demand layer's own points, or the stations under uniform demand.
 
     Returns
     -------
@@ -153,7 +165,15 @@ def suggest_sites(coverage, p: int = 10, *, candidates=None, names=None, double:
     else:
         cand_of_pair = site_of_pair = np.empty(0, dtype=np.int64)
     w = sites.weight[want]
-    chosen, gains = greedy_mclp(w, need[want], site_of_pair, cand_of_pair, len(cx), p)
+    if near is not None:
+        px, py = area.to_xy(*(np.asarray(v, dtype=float) for v in near))
+    elif not coverage.uniform:
+        px, py = sites.x, sites.y
+    else:
+        px, py = coverage.station_x, coverage.station_y
+    priority = -cKDTree(np.column_stack([px, py])).query(np.column_stack([cx, cy]), workers=-1)[0] \
+        if len(px) and len(cx) else None
+    chosen, gains = greedy_mclp(w, need[want], site_of_pair, cand_of_pair, len(cx), p, priority)
     total = float(sites.weight.sum()) or 1.0
     chosen = np.array(chosen, dtype=np.int64)
     lon, lat = area.to_lonlat(cx[chosen], cy[chosen]) if len(chosen) else (np.empty(0), np.empty(0))
@@ -169,7 +189,30 @@ def suggest_sites(coverage, p: int = 10, *, candidates=None, names=None, double:
                      "cumulative_share": round(cumulative / total, 4)})
     return {"sites": rows, "objective_total": round(float((w * (need[want] > 0)).sum()), 4),
             "served_before": round(served, 4), "demand_total": round(total, 4),
-            "candidates": int(len(cx)), "double": bool(double)}
+            "candidates": int(len(cx)), "double": bool(double), "asked": int(p),
+            "reaching": int(len(np.unique(cand_of_pair))), "uploaded": candidates is not None}
+
+
+def shortfall_note(answer: dict, unit: str = "") -> str | None:
+    """Why fewer sites than asked were suggested (None when as many as asked, or none:
+    the page says why there are none).  Greedy stops when no candidate left adds any
+    demand: either every open demand is served, or the rest is out of every candidate's reach."""
+    n, asked = len(answer["sites"]), answer.get("asked", 0)
+    if n == 0 or n >= asked:
+        return None
+    what = "仅单覆盖" if answer["double"] else "未覆盖"
+    head = f"要求建议 {asked} 个新站点，只建议了 {n} 个："
+    added = sum(row["added_demand"] for row in answer["sites"])
+    left = answer["objective_total"] - added
+    if left <= 1e-6 * max(answer["objective_total"], 1e-9):
+        return head + f"这 {n} 个站点已覆盖全部{what}的需求，不需要更多。"
+    source = "上传的候选点" if answer.get("uploaded") else "按网格选出的候选点"
+    if answer.get("reaching", n) <= n:
+        why = f"只有 {answer.get('reaching', n)} 个{source}能覆盖到{what}的需求"
+    else:
+        why = f"其余{source}能覆盖到的需求，已被这 {n} 个站点覆盖"
+    hint = "请上传更多候选点" if answer.get("uploaded") else "可把候选点间距调小再试"
+    return head + f"{why}；剩下 {left:.3f}{unit} {what}的需求不在任何候选点的服务圈内（{hint}）。"
 
 
 def suggestions_geojson(rows: list[dict], params: dict | None = None) -> dict:

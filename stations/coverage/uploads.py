@@ -35,16 +35,17 @@ def _saved(save):
 
 
 def start_demand_upload(db, db_path, name, save, filename: str, *, datum: str, region: str, username=None,
-                        at_once: int = 2, launch=None) -> str:
+                        at_once: int = 2, launch=None, query: list = ()) -> str:
     """Queue reading an uploaded demand layer; returns the job's key.
 
     The name is checked first (CoverageError('name') for a bad or taken one: nothing is
     saved); then ``save(path)`` writes the upload and the job is queued (AlreadyQueued
-    when ``username`` has a job queued or running).
+    when ``username`` has a job queued or running).  ``query`` (the page's settings) is
+    handed back with the outcome.
     """
     name = check_new_name(db, name)
     return submit_job(db_path, "demand", {"name": name, "filename": str(filename)[:200], "datum": datum,
-                                          "region": region},
+                                          "region": region, "query": [list(pair) for pair in query]},
                       username=username, at_once=at_once, launch=launch, files=_saved(save))
 
 

@@ -131,9 +131,9 @@ def create_app(config: dict | None = None) -> Flask:
     serving.init_app(app)  # security headers, compression, versioned static files
 
     from . import (admin, api, auth, campaigns, campaigns_api, directory, ledger, ledger_api, pages,
-                   plan, riders)
+                   plan, plan_report, riders)
 
-    for module in (pages, auth, directory, riders, admin, api, plan, campaigns, campaigns_api, ledger,
+    for module in (pages, auth, directory, riders, admin, api, plan, plan_report, campaigns, campaigns_api, ledger,
                    ledger_api):
         app.register_blueprint(module.bp)
     csrf.exempt(api.bp)

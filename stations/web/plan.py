@@ -3,8 +3,7 @@ its downloads, demand layers, and ``GET /api/v1/coverage``."""
 
 from __future__ import annotations
 
-import json
-from urllib.parse import parse_qsl, urlencode
+from urllib.parse import parse_qsl, quote, urlencode
 
 from flask import (Blueprint, Response, current_app, flash, g, jsonify, redirect, render_template,
                    request, url_for)
@@ -12,20 +11,21 @@ from werkzeug.datastructures import MultiDict
 
 from ..coverage import demand as demand_layers
 from ..coverage.candidates import candidates_dir, load_candidates
-from ..coverage.gaps import GAP_COLUMNS, gaps_geojson
+from ..coverage.downloads import FORMATS, download_datum, file_name, table_file
 from ..coverage.grid import CoverageError
 from ..coverage.jobs import (AlreadyQueued, estimated_cells, gaps_and_suggestions, gaps_for, job_map_path,
                              job_request, job_result, job_status, plan_results, start_plan_job, suggestions_for)
+from ..coverage.scenarios import list_scenarios
 from ..coverage.uploads import start_candidates_upload, start_demand_upload, start_network_upload
 from ..networks import delete_network, list_networks, networks_dir
-from ..coverage.planner import figures_answer, figures_csv, parse_params, region_districts, rows_csv, run
-from ..coverage.suggest import SUGGESTION_COLUMNS, suggestions_geojson
+from ..coverage.planner import criticality_rows, figures_answer, parse_params, region_districts, run
 from .access import allow
 from .db import get_db
 
 bp = Blueprint("plan", __name__)
 PLANNERS = ("planner", "admin")
-CRITICALITY_COLUMNS = ["station_id", "name", "district", "demand_only", "share"]
+MIMETYPES = {"csv": "text/csv", "geojson": "application/geo+json",
+             "xlsx": "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"}
 
 
 def _region():
@@ -80,7 +80,8 @@ def _page_context(args, **extra) -> dict:
     """What the planner page needs around its results, for these settings."""
     context = {"districts": region_districts(_region()), "layers": demand_layers.list_layers(get_db()),
                "networks": _networks(), "network_form": {}, "args": args, "selected": args.getlist("district"),
-               "current_query": urlencode(list(args.items(multi=True))), "demand_form": {}}
+               "current_query": urlencode(list(args.items(multi=True))), "demand_form": {},
+               "scenarios": list_scenarios(get_db(), g.user["username"])}
     try:
         context["candidate_set"] = load_candidates(_candidates_folder(), args.get("candidates")) \
             if args.get("candidates") else None
@@ -92,6 +93,13 @@ def _page_context(args, **extra) -> dict:
 
 def _networks() -> list:
     return list_networks(networks_dir(current_app.config["YIZHAN_DB"]))
+
+
+def _plan_error(args, exc):
+    """A download or the map refused: the error page says why and leads back to the form
+    with every setting as it was."""
+    back = url_for("plan.index") + "?" + urlencode([(k, v) for k, v in args.items(multi=True) if k != "run"])
+    return render_template("plan/error.html", message=exc.text, back=back), 400
 
 
 def _refused_page(args, status: int, **extra):
@@ -132,7 +140,7 @@ def job(key):
     if status["kind"] != "plan" and status["finished"]:
         return _upload_outcome(status, result, job_request(db_path, key) or {})
     if result is None or status["state"] != "done":
-        return render_template("plan/job.html", status=status, key=key)
+        return render_template("plan/job.html", status=status, key=key, back=_back(job_request(db_path, key)))
     args = MultiDict(result.pop("args"))
     try:
         candidate_set = load_candidates(_candidates_folder(), args.get("candidates")) if args.get("candidates") \
@@ -144,7 +152,17 @@ def job(key):
                            args=args, selected=args.getlist("district"),
                            current_query=urlencode(list(args.items(multi=True))), candidate_set=candidate_set,
                            query=urlencode(list(args.items(multi=True))), job_key=key, job_seconds=status.get("seconds"),
-                           demand_form={}, **{k: v for k, v in result.items() if k not in ("criticality_all", "kind")})
+                           demand_form={}, scenarios=list_scenarios(get_db(), g.user["username"]),
+                           **{k: v for k, v in result.items() if k not in ("criticality_all", "gaps_all", "kind")})
+
+
+def _back(asked) -> str:
+    """The planner page with the settings a job was asked with (a computation's own
+    arguments, an upload's page settings)."""
+    asked = asked or {}
+    pairs = [tuple(p) for p in (asked.get("args") if asked.get("kind", "plan") == "plan" else asked.get("query")) or []]
+    pairs = [(k, v) for k, v in pairs if k != "run"]
+    return url_for("plan.index") + ("?" + urlencode(pairs) if pairs else "")
 
 
 def _upload_outcome(status, result, asked):
@@ -159,8 +177,9 @@ def _upload_outcome(status, result, asked):
                                network_form={"name": asked.get("name", "")}), 400
     if status["kind"] == "demand":
         form = {"name": asked.get("name", ""), "datum": asked.get("datum", "wgs84")}
-        return render_template("plan/demand_report.html", ok=result["ok"], text=result["text"],
-                               demand_form=form), 200 if result["ok"] else 400
+        kept = [tuple(pair) for pair in asked.get("query", [])]
+        return render_template("plan/demand_report.html", ok=result["ok"], text=result["text"], demand_form=form,
+                               back=_back(asked), current_query=urlencode(kept)), 200 if result["ok"] else 400
     kept = [tuple(pair) for pair in asked.get("query", [])]
     back = url_for("plan.index") + ("?" + urlencode(kept) if kept else "")
     if not result["ok"]:
@@ -208,33 +227,30 @@ def job_download(key, table, fmt):
     if result is None or result["kind"] != "plan":
         return render_template("error.html", code=404, message="计算结果已过期，请重新计算。"), 404
     args = MultiDict(result["args"])
-    rows = {"gaps": result["gaps"], "suggestions": result["suggestions"], "criticality": result["criticality_all"]}
-    body = _table(table, fmt, rows, lambda: result["answer"], lambda: parse_params(args).as_dict())
-    return _download(table, fmt, body)
+    args.setlist("datum", request.args.getlist("datum") or args.getlist("datum"))
+    rows = {"gaps": result.get("gaps_all", result["gaps"]), "suggestions": result["suggestions"],
+            "criticality": result["criticality_all"], "figures": _figure_rows(result["answer"])}
+    unit = "（km²）" if result["answer"]["params"]["demand_unit"] == "km²" else "（权重）"
+    try:
+        return _download(table, fmt, rows, unit, args)
+    except CoverageError as exc:
+        return _plan_error(args, exc)
 
 
-def _table(table, fmt, rows, answer, params):
-    """A table of the page as CSV or GeoJSON text (None when there is no such table)."""
-    if table == "figures" and fmt == "csv":
-        return figures_csv(answer())
-    if table == "gaps" and fmt in ("csv", "geojson"):
-        return rows_csv(rows["gaps"], GAP_COLUMNS) if fmt == "csv" else json.dumps(
-            gaps_geojson(rows["gaps"]), ensure_ascii=False)
-    if table == "suggestions" and fmt in ("csv", "geojson"):
-        return rows_csv(rows["suggestions"], SUGGESTION_COLUMNS) if fmt == "csv" else json.dumps(
-            suggestions_geojson(rows["suggestions"], params()), ensure_ascii=False)
-    if table == "criticality" and fmt == "csv":
-        return rows_csv(rows["criticality"], CRITICALITY_COLUMNS)
-    return None
+def _figure_rows(answer) -> list:
+    return answer["districts"] + [{"district": "全部", **answer["overall"]}]
 
 
-def _download(table, fmt, body):
-    if body is None:
+def _download(table, fmt, rows, unit, args):
+    """The table as a file named by its scenario (RFC 5987 ``filename*`` for the Chinese
+    name, an ASCII ``filename`` for old clients); 404 for no such table."""
+    if fmt not in FORMATS.get(table, ()):
         return render_template("error.html", code=404, message="找不到该页面。"), 404
-    mimetype = "text/csv" if fmt == "csv" else "application/geo+json"
-    data = ("\ufeff" + body) if fmt == "csv" else body  # the BOM lets Excel read UTF-8 Chinese
-    return Response(data, mimetype=mimetype,
-                    headers={"Content-Disposition": f"attachment; filename=coverage-{table}.{fmt}"})
+    params = {**parse_params(args).as_dict(), "datum": download_datum(args)}
+    body = table_file(table, fmt, rows[table], unit=unit, datum=params["datum"], params=parse_params(args).as_dict())
+    name = file_name(table, fmt, params)
+    disposition = f"attachment; filename=coverage-{table}.{fmt}; filename*=UTF-8''{quote(name, safe='')}"
+    return Response(body, mimetype=MIMETYPES[fmt], headers={"Content-Disposition": disposition})
 
 
 @bp.get("/plan/map")
@@ -248,7 +264,7 @@ def plan_map():
     def work(args, folder):
         params = parse_params(args)
         coverage = run(db, params, region, distances=False)
-        gaps, suggestions = gaps_and_suggestions(args, coverage, folder)
+        gaps, suggestions = gaps_and_suggestions(args, coverage, folder, db)
         return plan_map_html(coverage, tiles=options["tiles"], gaps=gaps, suggestions=suggestions,
                              demand_label=params.demand, static_url=options["static_url"],
                              api_url=options["api_url"], viewport=region == "china")
@@ -256,33 +272,38 @@ def plan_map():
     try:
         html = _off_the_loop(work, request.args.copy(), _candidates_folder())
     except CoverageError as exc:
-        return render_template("error.html", code=400, message=exc.text), 400
+        return _plan_error(request.args, exc)
     return Response(html, mimetype="text/html")
 
 
 @bp.get("/plan/<table>.<fmt>")
 @allow(*PLANNERS)
 def download(table, fmt):
-    """Every table of the page as CSV (gaps and suggestions also as GeoJSON)."""
+    """Every table of the page as CSV or XLSX (gaps and suggestions also as GeoJSON)."""
     db, region = get_db(), _region()
+    if fmt not in FORMATS.get(table, ()):
+        return render_template("error.html", code=404, message="找不到该页面。"), 404
 
     def work(args, folder):
         params = parse_params(args)
         coverage = run(db, params, region, distances=table == "figures")
         rows = {}
         if table == "gaps":
-            rows["gaps"] = gaps_for(args, coverage)
+            rows["gaps"] = gaps_for(args, coverage, every=True)
         elif table == "suggestions":
-            rows["suggestions"] = suggestions_for(args, coverage, folder)
+            rows["suggestions"] = suggestions_for(args, coverage, folder, db)
         elif table == "criticality":
-            rows["criticality"] = coverage.criticality(10_000)
-        return _table(table, fmt, rows, lambda: figures_answer(db, params, region, coverage), params.as_dict)
+            rows["criticality"] = criticality_rows(coverage, region, 10_000)
+        else:
+            rows["figures"] = _figure_rows(figures_answer(db, params, region, coverage))
+        return rows, "（km²）" if coverage.uniform else "（权重）"
 
     try:
-        body = _off_the_loop(work, request.args.copy(), _candidates_folder())
+        download_datum(request.args)
+        rows, unit = _off_the_loop(work, request.args.copy(), _candidates_folder())
+        return _download(table, fmt, rows, unit, request.args)
     except CoverageError as exc:
-        return render_template("error.html", code=400, message=exc.text), 400
-    return _download(table, fmt, body)
+        return _plan_error(request.args, exc)
 
 
 @bp.post("/plan/demand")
@@ -290,18 +311,20 @@ def download(table, fmt):
 def demand_upload():
     """Upload a demand layer: saved and read in a background job (all or nothing)."""
     upload, name = request.files.get("file"), request.form.get("name", "")
+    kept = _kept_query(request.form.get("query", ""))
     if upload is None or not upload.filename:
         flash("请选择要上传的文件。")
-        return redirect(url_for("plan.index"))
+        return redirect(url_for("plan.index") + ("?" + urlencode(kept) if kept else ""))
     datum = request.form.get("datum") or "wgs84"
     form = {"name": name, "datum": datum}
     try:
         key = start_demand_upload(get_db(), current_app.config["YIZHAN_DB"], name, upload.save, upload.filename,
-                                  datum=datum, region=_region(), username=g.user["username"], at_once=_at_once())
+                                  datum=datum, region=_region(), username=g.user["username"], at_once=_at_once(),
+                                  query=kept)
     except CoverageError as exc:
-        return _refused_page(MultiDict(), 400, demand_form=form, demand_error=exc.text)
+        return _refused_page(MultiDict(kept), 400, demand_form=form, demand_error=exc.text)
     except AlreadyQueued as busy:
-        return _refused_page(MultiDict(), 409, demand_form=form, busy=busy.key)
+        return _refused_page(MultiDict(kept), 409, demand_form=form, busy=busy.key)
     return redirect(url_for("plan.job", key=key), 303)
 
 

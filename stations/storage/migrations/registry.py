@@ -180,3 +180,17 @@ def m010_station_note_and_typed_hours(db):
     # them (shown back in the form and to riders; ``hours`` keeps the parsed form).
     db.execute("ALTER TABLE stations ADD COLUMN note TEXT")
     db.execute("ALTER TABLE stations ADD COLUMN hours_text TEXT")
+
+
+def m015_plan_scenarios(db):
+    # A planner's named /plan scenarios (stations/coverage/scenarios.py): the page's
+    # settings as JSON (name, value) pairs, computed afresh when opened or compared.
+    db.execute("""
+    CREATE TABLE plan_scenarios (
+        id INTEGER PRIMARY KEY,
+        owner TEXT NOT NULL,
+        name TEXT NOT NULL,
+        query TEXT NOT NULL,
+        created_at TEXT NOT NULL,
+        UNIQUE (owner, name)
+    )""")
