@@ -45,13 +45,18 @@ def parse_campaign(data) -> dict:
 
 
 def create_campaign(db, data, user) -> int:
-    """A new campaign in stage 基层推荐 with its own copy of the 七有 rubric; returns its id."""
+    """A new campaign in stage 基层推荐 with its own copy of the 七有 rubric; returns its id.
+
+    The campaign belongs to its creator's union (a city admin's to 北京市总工会; an admin
+    of no union makes one of no union): only admins whose scope holds that union manage
+    it, and its nominations come from that union's subtree."""
     _require_admin(user)
     fields = parse_campaign(data)
     rubric = validate_rubric(data["rubric"]) if data.get("rubric") is not None else default_rubric()
     with write_transaction(db):
         campaign_id = db["campaigns"].insert({
             **fields, "normalise": int(fields["normalise"]), "stage": "nomination",
+            "union_id": user.get("union_id"),  # the organiser's union runs it (None: no union, as before)
             "rubric": json.dumps(rubric, ensure_ascii=False), "created_by": user["username"],
             "created_at": now_iso()}).last_pk
         log_event(db, campaign_id, "create", username=user["username"], to_stage="nomination",

@@ -113,20 +113,20 @@ def campaign_log(db, campaign_id) -> list[dict]:
 def active_nominations(db, campaign_id) -> list[dict]:
     """Nominees still in the running, with the station's name, district and host union."""
     return list(db.query(
-        "SELECT n.id, n.station_id, n.union_name, n.nominated_by, n.reason, n.created_at, "
-        "s.name, s.district, s.host_union FROM nominations n JOIN stations s ON s.id = n.station_id "
+        "SELECT n.id, n.station_id, n.union_id, n.union_name, n.nominated_by, n.reason, n.created_at, "
+        "n.forwarded_at, n.forwarded_by, s.name, s.district, s.host_union, s.host_union_id FROM nominations n JOIN stations s ON s.id = n.station_id "
         "WHERE n.campaign_id = ? AND n.removed_at IS NULL ORDER BY n.id", [int(campaign_id)]))
 
 
 def reviewers(db) -> list[dict]:
     """Every account with the reviewer role."""
-    return list(db.query("SELECT id, username, union_name FROM users WHERE role = 'reviewer' ORDER BY id"))
+    return list(db.query("SELECT id, username, union_id, union_name FROM users WHERE role = 'reviewer' ORDER BY id"))
 
 
 def user_by_name_or_id(db, value) -> dict | None:
     if isinstance(value, int) and not isinstance(value, bool):
-        rows = list(db.query("SELECT id, username, role, union_name FROM users WHERE id = ?", [value]))
+        rows = list(db.query("SELECT id, username, role, union_id, union_name FROM users WHERE id = ?", [value]))
     else:
-        rows = list(db.query("SELECT id, username, role, union_name FROM users WHERE username = ?",
+        rows = list(db.query("SELECT id, username, role, union_id, union_name FROM users WHERE username = ?",
                              [str(value or "").strip()]))
     return rows[0] if rows else None

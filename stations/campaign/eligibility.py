@@ -1,0 +1,162 @@
+"""Who may review whom: conflict of interest by the union tree (DESIGN.md §2b).
+
+A reviewer may not review a station when the reviewer's union and the station's host
+union lie on one line of the tree below the campaign's organising union: the same union,
+an ancestor or a descendant.  Reviewers of the organising union itself (or of a union
+above it) and reviewers of no union (outside experts) review any station.  A campaign of
+no union (older ones) cuts the top of the tree instead: national, provincial and
+municipal unions.  Names never decide: a union is its record, so an alias or a bracket's
+width changes nothing.
+
+:class:`ConflictRule` reads the tree once (every union's parent, one query) and answers
+each pair of unions from memory; :func:`eligibility` turns it into one boolean row per
+station, computed once per distinct pair of unions, for the assignment to balance.
+Rows without union ids (plain dicts in tests, a database without unions) fall back to
+the union's name, compared after normalising (an equal name is the same union).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from ..unions.names import name_key
+
+__all__ = ["ConflictRule", "NAMES_ONLY", "station_key", "reviewer_key", "eligibility", "conflict_rule"]
+
+_TOP_KINDS = ("national", "provincial", "municipal")
+
+
+def station_key(station: dict):
+    """The station's host union as the rule knows it: its id, else ('name', key), else None."""
+    return _key(station.get("host_union_id"), station.get("host_union"))
+
+
+def reviewer_key(reviewer: dict):
+    return _key(reviewer.get("union_id"), reviewer.get("union_name"))
+
+
+def _key(union_id, name):
+    if union_id is not None:
+        return int(union_id)
+    key = name_key(name)
+    return ("name", key) if key else None
+
+
+class ConflictRule:
+    """Conflict of interest for one campaign, from the tree read once.
+
+    Parameters
+    ----------
+    parents : dict
+        {union id: parent id or None} for every union.
+    names : dict
+        {union id: name}, for the reasons given to people.
+    cut : set
+        Union ids whose reviewers review anything and whose stations anyone reviews:
+        the organiser and the unions above it.
+    """
+
+    def __init__(self, parents=None, names=None, cut=()):
+        self.parents = parents or {}
+        self.names = names or {}
+        self.cut = set(cut)
+        self._lines = {}
+
+    def line(self, key) -> tuple:
+        """The union and those above it, below the cut (the union first)."""
+        if key is None:
+            return ()
+        if not isinstance(key, int):
+            return (key,)
+        if key not in self._lines:
+            out, seen, current = [], set(), key
+            while current is not None and current not in seen and current not in self.cut:
+                seen.add(current)
+                out.append(current)
+                current = self.parents.get(current)
+            self._lines[key] = tuple(out)
+        return self._lines[key]
+
+    def conflict(self, reviewer, station) -> bool:
+        """Whether a reviewer of union ``reviewer`` may not review a station of ``station``
+        (keys as :func:`reviewer_key` and :func:`station_key` give them)."""
+        if reviewer is None or station is None:
+            return False
+        return reviewer in self.line(station) or station in self.line(reviewer)
+
+    def name(self, key) -> str:
+        if isinstance(key, int):
+            return self.names.get(key, f"工会 {key}")
+        return key[1] if key else "未登记工会"
+
+    def top(self, reviewer, station):
+        """Of two conflicting unions, the one above (or the one, when the same)."""
+        return reviewer if reviewer in self.line(station) else station
+
+    def reason(self, reviewer, station) -> str:
+        """Why a reviewer of ``reviewer`` may not review a station of ``station`` (Chinese)."""
+        if reviewer == station:
+            return f"与站点同属“{self.name(station)}”"
+        return f"与“{self.name(self.top(reviewer, station))}”的站点同属一条工会线"
+
+    def reasons(self, reviewer, stations) -> str:
+        """Why a reviewer is held back from some of ``stations`` (keys): the unions at the
+        top of each line, named once."""
+        tops = []
+        for station in stations:
+            if self.conflict(reviewer, station):
+                top = self.top(reviewer, station)
+                if top not in tops:
+                    tops.append(top)
+        if not tops:
+            return ""
+        named = "、".join(f"“{self.name(t)}”" for t in tops[:3]) + (" 等" if len(tops) > 3 else "")
+        if tops == [reviewer] and all(s == reviewer for s in stations if self.conflict(reviewer, s)):
+            return f"与{named}的站点同属一个工会"
+        return f"与{named}的站点同属一条工会线"
+
+
+NAMES_ONLY = ConflictRule()
+
+
+def conflict_rule(db, organiser_id=None) -> ConflictRule:
+    """The rule for a campaign organised by ``organiser_id`` (None: a campaign of no
+    union, which cuts the top of the tree).  One query for the whole tree."""
+    if not db.execute("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'unions'").fetchone():
+        return NAMES_ONLY
+    parents, names, top = {}, {}, set()
+    for union_id, parent_id, name, kind in db.execute("SELECT id, parent_id, name, kind FROM unions"):
+        parents[union_id], names[union_id] = parent_id, name
+        if kind in _TOP_KINDS:
+            top.add(union_id)
+    if organiser_id is None:
+        cut = top
+    else:
+        cut, current = set(), organiser_id
+        while current is not None and current not in cut:
+            cut.add(current)
+            current = parents.get(current)
+    return ConflictRule(parents, names, cut)
+
+
+def eligibility(stations: list[dict], reviewers: list[dict], rule: ConflictRule | None = None) -> list:
+    """One boolean row per station: which reviewers may review it.
+
+    The conflict matrix is built once per distinct (station union, reviewer union) pair;
+    stations of one union share one row (read-only)."""
+    rule = rule or NAMES_ONLY
+    r_keys = [reviewer_key(r) for r in reviewers]
+    distinct_r = list(dict.fromkeys(r_keys))
+    position = {k: i for i, k in enumerate(distinct_r)}
+    columns = np.array([position[k] for k in r_keys], dtype=np.int64)
+    rows = {}
+    out = []
+    for station in stations:
+        key = station_key(station)
+        if key not in rows:
+            ok = np.array([not rule.conflict(r, key) for r in distinct_r], dtype=bool)
+            row = ok[columns] if len(columns) else np.ones(0, dtype=bool)
+            row.setflags(write=False)
+            rows[key] = row
+        out.append(rows[key])
+    return out
