@@ -22,15 +22,15 @@ from .assignment import Infeasible, able_reviewers, plan_assignment
 from .eligibility import conflict_rule, reviewer_key, station_key
 from .errors import CampaignError
 from .ranking import LEDGER_DAYS, ReviewColumns, rank_campaign
+from .tree import require_manager
 from .store import active_nominations, get_campaign, log_event, reviewers, user_by_name_or_id
 
 __all__ = ["assign_reviewers", "reassign", "list_assignments", "reviewer_queue", "get_review",
            "save_review", "missing_reviews", "evidence_of_use", "live_ranking", "submitted_reviews"]
 
 
-def _admin(user):
-    if user["role"] != "admin":
-        raise CampaignError("只有组织者（管理员）可以分配评审", None, 403)
+def _admin(db, campaign, user):
+    require_manager(db, campaign, user, "分配评审")
 
 
 def _refuse(db, campaign_id, user, message, detail, field=None):
@@ -47,8 +47,8 @@ def assign_reviewers(db, campaign_id, user) -> list[dict]:
     assignment obeys the rule, CampaignError 409 names the stations (``detail["stations"]``)
     and nothing is written.
     """
-    _admin(user)
     campaign = get_campaign(db, campaign_id)
+    _admin(db, campaign, user)
     if campaign["stage"] != "review":
         raise CampaignError(f"只能在综合评议阶段分配评审（现为“{campaign['stage_name']}”）", "stage", 409)
     nominees = active_nominations(db, campaign["id"])
@@ -113,8 +113,8 @@ def reassign(db, campaign_id, data, user) -> None:
     that station back, so loads stay within one.  Same rule as automatic assignment:
     a conflict of interest or a user who is not a reviewer is a forged request (403, logged).
     """
-    _admin(user)
     campaign = get_campaign(db, campaign_id)
+    _admin(db, campaign, user)
     if campaign["stage"] != "review":
         raise CampaignError("只能在综合评议阶段调整评审", "stage", 409)
     try:
