@@ -56,11 +56,18 @@ class ConflictRule:
         the organiser and the unions above it.
     """
 
-    def __init__(self, parents=None, names=None, cut=()):
+    def __init__(self, parents=None, names=None, cut=(), by_name=None):
         self.parents = parents or {}
         self.names = names or {}
         self.cut = set(cut)
+        self.by_name = by_name or {}  # normalised name or alias -> union id
         self._lines = {}
+
+    def _resolve(self, key):
+        """A name key of a known union is that union (a row written without its id)."""
+        if isinstance(key, tuple):
+            return self.by_name.get(key[1], key)
+        return key
 
     def line(self, key) -> tuple:
         """The union and those above it, below the cut (the union first)."""
@@ -82,6 +89,7 @@ class ConflictRule:
         (keys as :func:`reviewer_key` and :func:`station_key` give them)."""
         if reviewer is None or station is None:
             return False
+        reviewer, station = self._resolve(reviewer), self._resolve(station)
         return reviewer in self.line(station) or station in self.line(reviewer)
 
     def name(self, key) -> str:
@@ -91,12 +99,13 @@ class ConflictRule:
 
     def top(self, reviewer, station):
         """Of two conflicting unions, the one above (or the one, when the same)."""
+        reviewer, station = self._resolve(reviewer), self._resolve(station)
         return reviewer if reviewer in self.line(station) else station
 
     def reason(self, reviewer, station) -> str:
         """Why a reviewer of ``reviewer`` may not review a station of ``station`` (Chinese)."""
-        if reviewer == station:
-            return f"与站点同属“{self.name(station)}”"
+        if self._resolve(reviewer) == self._resolve(station):
+            return f"与站点同属“{self.name(self._resolve(station))}”"
         return f"与“{self.name(self.top(reviewer, station))}”的站点同属一条工会线"
 
     def reasons(self, reviewer, stations) -> str:
@@ -111,7 +120,8 @@ class ConflictRule:
         if not tops:
             return ""
         named = "、".join(f"“{self.name(t)}”" for t in tops[:3]) + (" 等" if len(tops) > 3 else "")
-        if tops == [reviewer] and all(s == reviewer for s in stations if self.conflict(reviewer, s)):
+        mine = self._resolve(reviewer)
+        if tops == [mine] and all(self._resolve(s) == mine for s in stations if self.conflict(reviewer, s)):
             return f"与{named}的站点同属一个工会"
         return f"与{named}的站点同属一条工会线"
 
@@ -136,7 +146,8 @@ def conflict_rule(db, organiser_id=None) -> ConflictRule:
         while current is not None and current not in cut:
             cut.add(current)
             current = parents.get(current)
-    return ConflictRule(parents, names, cut)
+    by_name = dict(db.execute("SELECT key, union_id FROM union_names").fetchall())
+    return ConflictRule(parents, names, cut, by_name)
 
 
 def eligibility(stations: list[dict], reviewers: list[dict], rule: ConflictRule | None = None) -> list:
