@@ -17,6 +17,7 @@ from stations.accounts import users
 from stations.unions import store
 from tests.browser_support import collect_errors, launch, need_browser, no_sideways_scroll, phone_context, \
     small_targets
+from tests.browser_support import SHOTS
 from tests.browser_support import shot as save_shot
 from tests.conftest import make_station
 
@@ -46,7 +47,6 @@ def live(tmp_path_factory):
     organiser, staff = users.get_user(db, "city"), users.get_user(db, "sf")
     cid = campaign.create_campaign(db, {"name": "2026年北京市最美站点推树", "year": 2026, "level": "municipal",
                                         "quota": 2, "subsidy_yuan": 0, "reviewers_per_station": 1}, organiser)
-    campaign.tree.set_quotas(db, cid, {chaoyang: 2}, organiser)
     for sid in ids:
         campaign.nominate(db, cid, {"station_id": sid, "reason": "全天开放，外卖骑手常来歇脚，设施齐全。"}, staff)
     db.conn.close()
@@ -56,15 +56,31 @@ def live(tmp_path_factory):
         yield SimpleNamespace(url=url, cid=cid, ids=ids)
 
 
-def test_a_district_admin_forwards_within_the_quota_on_a_phone(live):
+def _login(page, name):
+    page.goto("/login")
+    page.fill("input[name=username]", name)
+    page.fill("input[name=password]", PASSWORD)
+    page.locator("main form button[type=submit]").last.click()
+    page.wait_for_load_state()
+
+
+def test_the_organiser_sets_quotas_and_a_district_admin_forwards_within_its_own_on_a_phone(live):
     with launch() as browser:
         context = phone_context(browser, live.url)
         page = collect_errors(context.new_page())
-        page.goto("/login")
-        page.fill("input[name=username]", "cy")
-        page.fill("input[name=password]", PASSWORD)
-        page.locator("main form button[type=submit]").last.click()
+        page.on("dialog", lambda d: d.accept())
+        _login(page, "city")
+        page.goto(f"/campaigns/{live.cid}/manage")
+        page.get_by_label("朝阳区总工会的推荐名额").fill("2")
+        page.locator("#quotas button[type=submit]").click()
         page.wait_for_load_state()
+        assert "推荐名额已保存" in page.locator("main").inner_text()
+        assert page.get_by_label("朝阳区总工会的推荐名额").input_value() == "2"
+        assert no_sideways_scroll(page)
+        page.locator("#quotas").screenshot(path=str(SHOTS / "campaign-district-quotas.png"))
+        context.clear_cookies()  # sign out
+
+        _login(page, "cy")
         page.goto("/campaigns")
         link = page.get_by_role("link", name=re.compile("推荐上报"))
         assert "已推荐 0 / 名额 2" in link.inner_text()
