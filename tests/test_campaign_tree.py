@@ -10,7 +10,7 @@ import pytest
 from stations import campaign as cp
 from stations import storage
 from stations.accounts import users
-from stations.campaign.eligibility import conflict_rule
+from stations.campaign.eligibility import conflict_rule, eligibility, reviewer_key, station_key
 from stations.unions import store
 from tests.conftest import make_station
 
@@ -152,3 +152,19 @@ def test_placing_a_reviewers_union_under_a_nominees_district_takes_the_reviewer_
     assert _pairs(db, cid) == {(s["cy"], "rcity"), (s["cy"], "rx")}
     event = next(e for e in cp.campaign_log(db, cid) if e["kind"] == "conflict")
     assert "调整上级" in event["reason"] and "与“朝阳区总工会”的站点同属一条工会线" in event["reason"]
+
+
+def test_the_eligibility_rows_agree_with_the_rule_for_every_pair(tree):
+    """The rows are built from the tree's lines, not pair by pair: they must say what the
+    rule says for every reviewer and station, names given without ids included."""
+    db = tree["db"]
+    rule = conflict_rule(db, tree["unions"]["city"])
+    unions = [r[0] for r in db.execute("SELECT id FROM unions")] + [None]
+    stations = [{"id": i, "host_union_id": u} for i, u in enumerate(unions)] + [
+        {"id": 99, "host_union": "顺丰速运工会 "}, {"id": 100, "host_union": "不在树上的工会"}]
+    reviewers = [{"id": i, "union_id": u} for i, u in enumerate(unions)] + [
+        {"id": 98, "union_name": "望京街道工会"}, {"id": 99, "union_name": "不在树上的工会"}]
+    rows = eligibility(stations, reviewers, rule)
+    for station, row in zip(stations, rows):
+        assert row.tolist() == [not rule.conflict(reviewer_key(r), station_key(station)) for r in reviewers]
+    assert not rows[-2][-2] and not rows[-1][-1]  # 顺丰 under 望京 (by names); the same unknown name

@@ -153,20 +153,28 @@ def conflict_rule(db, organiser_id=None) -> ConflictRule:
 def eligibility(stations: list[dict], reviewers: list[dict], rule: ConflictRule | None = None) -> list:
     """One boolean row per station: which reviewers may review it.
 
-    The conflict matrix is built once per distinct (station union, reviewer union) pair;
-    stations of one union share one row (read-only)."""
+    Built once per distinct station union, from the lines of the tree: a reviewer
+    conflicts with a station when the reviewer's union is on the station's line, or the
+    station's union on the reviewer's (so each row costs the depth of the tree, not a
+    test per reviewer).  Stations of one union share one row (read-only)."""
     rule = rule or NAMES_ONLY
-    r_keys = [reviewer_key(r) for r in reviewers]
-    distinct_r = list(dict.fromkeys(r_keys))
-    position = {k: i for i, k in enumerate(distinct_r)}
-    columns = np.array([position[k] for k in r_keys], dtype=np.int64)
-    rows = {}
-    out = []
+    r_keys = [rule._resolve(reviewer_key(r)) for r in reviewers]
+    holders, below = {}, {}  # union -> reviewer columns of that union; of it or a union under it
+    for column, key in enumerate(r_keys):
+        if key is None:
+            continue
+        holders.setdefault(key, []).append(column)
+        for union in rule.line(key):
+            below.setdefault(union, []).append(column)
+    rows, out = {}, []
     for station in stations:
-        key = station_key(station)
+        key = rule._resolve(station_key(station))
         if key not in rows:
-            ok = np.array([not rule.conflict(r, key) for r in distinct_r], dtype=bool)
-            row = ok[columns] if len(columns) else np.ones(0, dtype=bool)
+            row = np.ones(len(reviewers), dtype=bool)
+            if key is not None:
+                for union in rule.line(key):
+                    row[holders.get(union, [])] = False
+                row[below.get(key, [])] = False
             row.setflags(write=False)
             rows[key] = row
         out.append(rows[key])
