@@ -195,3 +195,16 @@ def test_the_organiser_recommends_winners_to_the_level_above_as_its_own_list(cli
     client.post("/logout", data={"csrf_token": csrf_token(client, "/stations")})
     _login(client, "cyadmin")
     assert client.get(f"/campaigns/{cid}/recommended.csv").status_code == 403
+
+
+def test_a_quota_follows_its_union_into_a_merge(client, world):
+    db = world["db"]
+    cid = _create(client, world)["id"]
+    twin = store.add_union(db, "朝阳区工会", parent_id=world["unions"]["city"], kind="district")
+    city = users.get_user(db, "cityadmin")
+    cp.tree.set_quotas(db, cid, {twin: 3, world["unions"]["chaoyang"]: 2}, city)
+    store.merge_unions(db, twin, world["unions"]["chaoyang"], username="cityadmin")
+    assert [(q["name"], q["quota"]) for q in cp.tree.quotas(db, cid)] == [("朝阳区总工会", 5)]
+    refused = client.post(f"/api/v1/campaigns/{cid}/nominations/{world['stations']['sfA']}/forward",
+                          headers=bearer(world, "cyadmin"))
+    assert refused.status_code == 404  # not nominated: nothing to forward

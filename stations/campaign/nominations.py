@@ -254,7 +254,8 @@ def add_photos(db, campaign_id, station_id, photos, user, *, photo_dir: Path,
     if not rows:
         raise NotFound(f"no nomination of station {station_id}")
     station = get_station(db, int(station_id))
-    if not speaks_for(user, station):
+    if not speaks_for(user, station) or (user["role"] == "admin" and not in_scope(
+            db, scope_of(db, user), station.get("host_union_id"))):
         with write_transaction(db):
             log_event(db, campaign["id"], "refused", username=user["username"],
                       reason="为其他工会的推荐上传照片", detail={"action": "add_photos", "station_id": station["id"]})
