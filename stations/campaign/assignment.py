@@ -41,7 +41,7 @@ class Infeasible(Exception):
 class Plan:
     pairs: list = field(default_factory=list)  # (station_id, reviewer_id)
     loads: dict = field(default_factory=dict)  # reviewer_id -> stations
-    left_out: list = field(default_factory=list)  # reviewers of every nominee's union: no part
+    left_out: list = field(default_factory=list)  # reviewers on the line of every nominee: no part
 
 
 def able_reviewers(stations: list[dict], reviewers: list[dict], rule: ConflictRule | None = None) -> list[dict]:
