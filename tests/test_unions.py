@@ -9,6 +9,7 @@ import pytest
 from stations import storage
 from stations.accounts import users
 from stations.storage.migrations import MIGRATIONS
+from stations.storage.migrations.unions import m014_unions
 from stations.unions import store
 from stations.unions.names import UnionError, name_key
 from stations.unions.scope import Scope, in_scope, scope_of, scope_sql
@@ -151,7 +152,7 @@ def test_cli_union_commands_and_user_add_resolution(cli, db_path):
 
 def test_migration_turns_free_text_unions_into_records_and_loses_nothing(tmp_path):
     db = storage.connect(tmp_path / "old.db")
-    storage.migrate(db, target=MIGRATIONS.index(MIGRATIONS[-1]))  # the version before unions
+    storage.migrate(db, target=MIGRATIONS.index(m014_unions))  # the version before unions
     assert "unions" not in db.table_names()
     stamp = "2026-01-01T00:00:00+08:00"
     for i, union in enumerate(["顺丰速运工会（北京分公司）", "顺丰速运工会(北京分公司)", " 朝阳区总工会", None, "朝阳区总工会"]):

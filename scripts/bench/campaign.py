@@ -4,7 +4,8 @@
 Run:  .venv/bin/python scripts/bench/campaign.py [--nominees 5000] [--reviewers 200] [--per-station 5]
 
 Builds a temporary database (synthetic Beijing stations from stations.registry.demo, 40 host
-unions, reviewers spread over 20 of them so the conflict-of-interest rule bites),
+unions placed in the demo's tree; reviewers spread over 20 of them, every fifth of a
+district union, so the conflict-of-interest rule bites by the tree),
 nominates every station, moves to 综合评议 and times:
 
 * ``assign_reviewers`` — the automatic assignment, checked against the rule
@@ -40,6 +41,7 @@ from stations.accounts import users  # noqa: E402
 from stations.registry.demo import generate_stations, load_demo  # noqa: E402
 from stations.campaign.reviews import _RANKINGS  # noqa: E402
 from stations.storage import now_iso  # noqa: E402
+from stations.campaign.eligibility import conflict_rule  # noqa: E402
 
 
 def timed(fn, runs=3):
@@ -104,6 +106,14 @@ def main():
         db.conn.executemany("INSERT INTO users (username, password_hash, role, union_name, created_at) "
                             "VALUES (?, ?, 'reviewer', ?, ?)",
                             [(f"rv{i}", hashed, unions[i % 20], stamp) for i in range(args.reviewers)])
+        # load_demo placed the 40 grassroots unions in the demo's tree (北京市总工会 → 区总工会
+        # → 街道工会 → 基层工会); every fifth reviewer belongs to a district union instead.
+        district_unions = [r[0] for r in db.execute("SELECT name FROM unions WHERE kind = 'district' ORDER BY id")]
+        db.conn.executemany("UPDATE users SET union_name = ? WHERE username = ?",
+                            [(district_unions[i % len(district_unions)], f"rv{i}")
+                             for i in range(0, args.reviewers, 5)])
+        db.execute("UPDATE users SET union_id = (SELECT union_id FROM union_names WHERE name = users.union_name) "
+                   "WHERE role = 'reviewer'")
         db.conn.commit()
         admin = users.get_user(db, "org")
         cid = cp.create_campaign(db, {"name": "全国最美站点（基准）", "year": 2021, "level": "national",
@@ -128,10 +138,11 @@ def main():
             return cp.assign_reviewers(db, cid, admin)
 
         seconds, pairs = timed(assign)
-        reviewers = [{"id": u["id"], "union_name": u["union_name"]} for u in cp.reviewers(db)]
-        hosts = [{"id": s, "host_union": h} for s, h in db.execute("SELECT id, host_union FROM stations")]
+        reviewers = cp.reviewers(db)
+        hosts = [{"id": s, "host_union": h, "host_union_id": u}
+                 for s, h, u in db.execute("SELECT id, host_union, host_union_id FROM stations")]
         problems = cp.check_assignment([(a["station_id"], a["reviewer_id"]) for a in pairs], hosts, reviewers,
-                                       args.per_station)
+                                       args.per_station, conflict_rule(db, None))
         loads = {}
         for a in pairs:
             loads[a["reviewer"]] = loads.get(a["reviewer"], 0) + 1

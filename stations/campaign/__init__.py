@@ -4,6 +4,9 @@
 - :mod:`.stages` — campaigns and their four stages (基层推荐 → 综合评议 → 公示 → 确认);
 - :mod:`.nominations` — unions nominate their own active stations, with photos;
 - :mod:`.assignment` — reviewers per station, no conflict of interest, balanced loads;
+- :mod:`.eligibility` — conflict of interest by the union tree, one boolean row per station;
+- :mod:`.tree` — campaigns run by a union: who manages one, 推荐名额 and forwarding,
+  recommending winners to the level above, honour titles named after the awarding union;
 - :mod:`.conflicts` — a nominee's host union changes: its reviewers of that union leave it
   (storage calls it, through ``storage.FIELD_WATCHERS``, whichever path changed the station);
 - :mod:`.reviews` — the reviewer's queue and form, evidence of use, the live ranking;

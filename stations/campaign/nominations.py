@@ -22,7 +22,9 @@ from ..registry.records import STATUSES
 from ..storage import StationNotFound, get_station, now_iso, write_transaction
 from ..accounts.users import same_union, speaks_for
 from .errors import CampaignError, NotFound
+from ..unions.scope import in_scope, scope_of
 from .store import STAGE_NAMES, clean_text, get_campaign, log_event
+from .tree import in_campaign_subtree
 
 __all__ = ["DECODE_LIMITS", "LONGEST_SIDE", "MAX_PHOTOS", "MAX_PHOTO_BYTES", "MAX_PIXELS", "nominate", "add_photos",
            "read_photo", "photo_file", "nomination_photos", "photo_limit_message", "union_stations"]
@@ -98,13 +100,17 @@ def _count_photos(db, user, count: int, per_hour: int | None) -> None:
         raise
 
 
-def union_stations(db, union_name: str, limit: int = 500) -> list[dict]:
-    """The active stations a union user may nominate (its own union's)."""
+def union_stations(db, user, limit: int = 500) -> list[dict]:
+    """The active stations a union user may nominate (its own union's, by record; by name
+    for an account of no union record)."""
+    if user.get("union_id") is not None:
+        return list(db.query("SELECT id, name, district FROM stations WHERE host_union_id = ? AND status = 'active' "
+                             "ORDER BY name LIMIT ?", [user["union_id"], int(limit)]))
     return list(db.query("SELECT id, name, district FROM stations WHERE host_union = ? AND status = 'active' "
-                         "ORDER BY name LIMIT ?", [union_name, int(limit)]))
+                         "ORDER BY name LIMIT ?", [user["union_name"], int(limit)]))
 
 
-def _check_station(db, station_id, user):
+def _check_station(db, station_id, user, campaign):
     try:
         station = get_station(db, station_id)
     except StationNotFound:
@@ -119,6 +125,12 @@ def _check_station(db, station_id, user):
     if user["role"] == "union" and not speaks_for(user, station):
         raise CampaignError(f"只能推荐本工会（{user['union_name']}）的站点，“{station['name']}”属于"
                             f"{station['host_union'] or '未登记工会'}", "station_id", 403)
+    if user["role"] == "admin" and not in_scope(db, scope_of(db, user), station.get("host_union_id")):
+        raise CampaignError(f"站点“{station['name']}”（{station['host_union'] or '未登记工会'}）不在您的工会范围内",
+                            "station_id", 403)
+    if not in_campaign_subtree(db, campaign, station.get("host_union_id")):
+        raise CampaignError(f"本活动由{campaign.get('organiser') or '组织工会'}组织，只接受其下级工会的推荐；"
+                            f"“{station['name']}”属于{station['host_union'] or '未登记工会'}", "station_id", 403)
     return station
 
 
@@ -169,7 +181,7 @@ def nominate(db, campaign_id, data, user, *, photos=(), photo_dir: Path | None =
     if len(photos) > MAX_PHOTOS:
         raise CampaignError(f"最多 {MAX_PHOTOS} 张照片（收到 {len(photos)} 张）", "photos")
     try:
-        station = _check_station(db, station_id, user)
+        station = _check_station(db, station_id, user, campaign)
     except CampaignError as exc:
         if exc.status == 403:
             with write_transaction(db):
@@ -187,10 +199,11 @@ def nominate(db, campaign_id, data, user, *, photos=(), photo_dir: Path | None =
             if stage != "nomination":
                 raise CampaignError(f"推荐已截止：活动现处于“{STAGE_NAMES[stage]}”阶段", "stage", 409)
             _refuse_duplicate(db, campaign, station)
-            host_union = db.execute("SELECT host_union FROM stations WHERE id = ?", [station["id"]]).fetchone()[0]
+            host_union, host_union_id = db.execute("SELECT host_union, host_union_id FROM stations WHERE id = ?",
+                                                   [station["id"]]).fetchone()
             try:
                 nomination_id = db["nominations"].insert({
-                    "campaign_id": campaign["id"], "station_id": station["id"],
+                    "campaign_id": campaign["id"], "station_id": station["id"], "union_id": host_union_id,
                     "union_name": host_union, "nominated_by": user["username"],
                     "reason": reason, "created_at": now_iso()}).last_pk
             except sqlite3.IntegrityError:  # UNIQUE (campaign_id, station_id): the same answer
@@ -241,7 +254,8 @@ def add_photos(db, campaign_id, station_id, photos, user, *, photo_dir: Path,
     if not rows:
         raise NotFound(f"no nomination of station {station_id}")
     station = get_station(db, int(station_id))
-    if not speaks_for(user, station):
+    if not speaks_for(user, station) or (user["role"] == "admin" and not in_scope(
+            db, scope_of(db, user), station.get("host_union_id"))):
         with write_transaction(db):
             log_event(db, campaign["id"], "refused", username=user["username"],
                       reason="为其他工会的推荐上传照片", detail={"action": "add_photos", "station_id": station["id"]})
@@ -267,6 +281,13 @@ def add_photos(db, campaign_id, station_id, photos, user, *, photo_dir: Path,
             "added": len(ids), "photo_ids": ids, "photos": have + len(ids)}
 
 
+def _ours(user, nomination) -> bool:
+    """Whether a union account's union made this nomination (by record; by name without one)."""
+    if user.get("union_id") is not None and nomination.get("union_id") is not None:
+        return user["union_id"] == nomination["union_id"]
+    return same_union(user["union_name"], nomination["union_name"])
+
+
 def nomination_photos(db, campaign_id, station_ids=None) -> dict:
     """{station id: [photo rows]} for a campaign's nominations."""
     rows = db.query("SELECT p.id, p.width, p.height, p.content_type, n.station_id FROM nomination_photos p "
@@ -285,11 +306,10 @@ def photo_file(db, campaign_id, photo_id, photo_dir: Path, user=None) -> tuple[P
     A ``union`` user sees only its own union's nominations' photos (another union's are
     NotFound, so ids cannot be walked to see what others sent); organisers and reviewers
     see all."""
-    rows = list(db.query("SELECT p.path, p.content_type, n.union_name FROM nomination_photos p "
+    rows = list(db.query("SELECT p.path, p.content_type, n.union_name, n.union_id FROM nomination_photos p "
                          "JOIN nominations n ON n.id = p.nomination_id "
                          "WHERE p.id = ? AND n.campaign_id = ?", [int(photo_id), int(campaign_id)]))
-    if not rows or (user is not None and user["role"] == "union"
-                    and not same_union(user["union_name"], rows[0]["union_name"])):
+    if not rows or (user is not None and user["role"] == "union" and not _ours(user, rows[0])):
         raise NotFound(f"no photo {photo_id}")
     path = (Path(photo_dir) / rows[0]["path"]).resolve()
     if Path(photo_dir).resolve() not in path.parents or not path.exists():

@@ -14,14 +14,16 @@ from ..storage import get_station, now_iso, update_station, write_transaction
 from .checklist import checklists_from_campaign
 from .errors import CampaignError, NotFound
 from .reviews import live_ranking
-from .store import LEVELS, clean_text, get_campaign, log_event, today
+from .store import clean_text, get_campaign, log_event, today
+from .tree import require_manager
 
 __all__ = ["ALREADY_RECEIVED", "freeze_ranking", "notice_list", "lodge_objection", "resolve_objection",
            "list_objections", "confirm_campaign", "award_rows", "awards_xlsx", "awards_csv", "award_title"]
 
 
 def award_title(campaign) -> str:
-    return f"{campaign['year']}年{LEVELS[campaign['level']]}最美工会户外劳动者服务站点"
+    """The honour, named after who awards it: 2026年北京市最美工会户外劳动者服务站点."""
+    return f"{campaign['year']}年{campaign.get('awarder') or ''}最美工会户外劳动者服务站点"
 
 
 def freeze_ranking(db, campaign, *, thresholds=None) -> dict:
@@ -139,9 +141,8 @@ def list_objections(db, campaign_id) -> list[dict]:
 def resolve_objection(db, campaign_id, objection_id, data, user) -> dict:
     """The organiser's decision: upheld removes the station from the list (the next in rank
     moves up), rejected keeps it; either way with a reason, recorded."""
-    if user["role"] != "admin":
-        raise CampaignError("只有组织者可以处理异议", None, 403)
     campaign = get_campaign(db, campaign_id)
+    require_manager(db, campaign, user, "处理异议")
     if campaign["stage"] != "notice":
         raise CampaignError("只能在公示阶段处理异议", "stage", 409)
     if not isinstance(data, dict):
@@ -218,13 +219,13 @@ def _table(campaign, rows):
            sum(r["subsidy_yuan"] for r in rows)]
 
 
-def awards_xlsx(campaign, rows) -> bytes:
+def awards_xlsx(campaign, rows, *, title: str | None = None) -> bytes:
     from openpyxl import Workbook
 
     book = Workbook()
     sheet = book.active
-    sheet.title = "获奖名单"
-    sheet.append([defuse_cell(f"{campaign['name']}（{award_title(campaign)}）")])
+    sheet.title = "获奖名单" if title is None else "推荐名单"
+    sheet.append([defuse_cell(f"{campaign['name']}（{title or award_title(campaign)}）")])
     for line in _table(campaign, rows):
         sheet.append(line)
     out = io.BytesIO()

@@ -68,7 +68,12 @@ def campaign_paths() -> dict:
             "summary": "Replace the rubric (organiser, before review starts)", "parameters": [_ID],
             **_body("RubricInput"), "security": _SECURE,
             "responses": {"200": {"description": "The rubric as stored"}, **_errors("400", "401", "403", "404", "409")}}},
-        base + "/{campaign_id}/nominations": {"post": {
+        base + "/{campaign_id}/nominations": {"get": {
+            "summary": "Nominations you may see: a union account its union's (every colleague the same), "
+                       "an admin those of its scope (a district admin: its subtree's)",
+            "parameters": [_ID], "security": _SECURE,
+            "responses": {"200": _answer("Nominations", "NominationList"), **_errors("401", "403", "404")}},
+            "post": {
             "summary": "Nominate a station (union: its own union's active stations; organiser: any)",
             "description": "JSON, or multipart/form-data with the same fields and up to 6 `photos` "
                            "(JPEG, PNG or WebP, 5 MB each; a JPEG of at most 40 scans; decoded in a limited "
@@ -91,6 +96,20 @@ def campaign_paths() -> dict:
                                         "encoding": {"photos": {"contentType": _PHOTO_TYPES}}}}},
             "security": _SECURE,
             "responses": {"201": _answer("Photos added", "PhotosAdded"), **_photo_errors()}}},
+        base + "/{campaign_id}/nominations/{station_id}/forward": {
+            "post": {"summary": "Forward a nomination of your union's subtree to the organiser's review "
+                                "(an admin of a union given a 推荐名额 in this campaign, during 基层推荐); "
+                                "forwarding one already forwarded changes nothing",
+                     "description": "403 when your union has no quota in the campaign or the nomination lies "
+                                    "outside its subtree (recorded); 409 over the quota (the error carries "
+                                    "`forwarded` and `quota`) or after 基层推荐.",
+                     "parameters": [_ID, _SID], "security": _SECURE,
+                     "responses": {"200": _answer("Forwarded", "Forwarded"),
+                                   **_errors("401", "403", "404", "409")}},
+            "delete": {"summary": "Withdraw a forwarded nomination (the same admin's union, during 基层推荐)",
+                       "parameters": [_ID, _SID], "security": _SECURE,
+                       "responses": {"200": _answer("Withdrawn", "Forwarded"),
+                                     **_errors("401", "403", "404", "409")}}},
         base + "/{campaign_id}/stage": {"post": {
             "summary": "Move one stage forward (organiser); skipping or going back is 409",
             "parameters": [_ID], **_body("StageInput"), "security": _SECURE,
@@ -149,7 +168,22 @@ def campaign_schemas() -> dict:
     return {
         "CampaignError": {"type": "object", "properties": {"error": {"type": "object", "properties": {
             "status": integer, "message": string, "parameter": string,
-            "stations": {"type": "array", "items": {"type": "object"}}, "missing": integer}}}},
+            "stations": {"type": "array", "items": {"type": "object"}}, "missing": integer,
+            "forwarded": integer, "quota": integer}}}},
+        "NominationList": {"type": "object", "required": ["nominations"], "properties": {
+            "nominations": {"type": "array", "items": {
+                "type": "object", "required": ["id", "station_id", "union_id", "reason", "photos"], "properties": {
+                    "id": integer, "station_id": integer, "union_id": {"type": ["integer", "null"]},
+                    "union_name": {"type": ["string", "null"]}, "name": string, "reason": string,
+                    "photos": {"type": "array", "items": integer,
+                               "description": "Photo ids: GET /campaigns/{campaign_id}/photos/{id}"},
+                    "forwarded": {"type": "boolean"},
+                    "forwarded_at": {"type": ["string", "null"]}}}}}},
+        "Forwarded": {"type": "object", "required": ["station_id", "forwarded", "count", "quota"], "properties": {
+            "station_id": integer, "name": string, "forwarded": {"type": "boolean"},
+            "forwarded_at": {"type": ["string", "null"]},
+            "count": {"type": "integer", "description": "Nominations your union has forwarded (已推荐 N)"},
+            "quota": {"type": "integer", "description": "Your union's 推荐名额 (名额 M)"}}},
         "Rubric": rubric,
         "RubricInput": {"type": "object", "properties": {"rubric": {"$ref": _REF + "Rubric"}}},
         "CampaignInput": {"type": "object", "required": ["name", "year", "level", "quota", "subsidy_yuan",
@@ -165,6 +199,9 @@ def campaign_schemas() -> dict:
             "subsidy_yuan": integer, "reviewers_per_station": integer, "notice_days": integer,
             "stage": {"type": "string", "enum": ["nomination", "review", "notice", "confirmed"]},
             "stage_name": string, "normalise": {"type": "boolean"},
+            "union_id": {"type": ["integer", "null"], "description": "The organising union (null: none)"},
+            "title": {"type": "string", "description": "The honour, named after who awards it "
+                                                       "(2026年北京市最美工会户外劳动者服务站点)"},
             "notice": {"type": "object", "properties": {"start": {"type": ["string", "null"]},
                                                         "end": {"type": ["string", "null"]}}},
             "rubric": {"$ref": _REF + "Rubric"}}},

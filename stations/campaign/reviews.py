@@ -18,18 +18,19 @@ from ..ledger.common import today
 from ..ledger.evidence import ledger_evidence
 from ..ledger.flags import Thresholds
 from ..storage import TZ, get_station, now_iso, write_transaction
-from .assignment import Infeasible, able_reviewers, conflict, plan_assignment
+from .assignment import Infeasible, able_reviewers, plan_assignment
+from .eligibility import conflict_rule, reviewer_key, station_key
 from .errors import CampaignError
 from .ranking import LEDGER_DAYS, ReviewColumns, rank_campaign
+from .tree import require_manager
 from .store import active_nominations, get_campaign, log_event, reviewers, user_by_name_or_id
 
 __all__ = ["assign_reviewers", "reassign", "list_assignments", "reviewer_queue", "get_review",
            "save_review", "missing_reviews", "evidence_of_use", "live_ranking", "submitted_reviews"]
 
 
-def _admin(user):
-    if user["role"] != "admin":
-        raise CampaignError("只有组织者（管理员）可以分配评审", None, 403)
+def _admin(db, campaign, user):
+    require_manager(db, campaign, user, "分配评审")
 
 
 def _refuse(db, campaign_id, user, message, detail, field=None):
@@ -46,16 +47,18 @@ def assign_reviewers(db, campaign_id, user) -> list[dict]:
     assignment obeys the rule, CampaignError 409 names the stations (``detail["stations"]``)
     and nothing is written.
     """
-    _admin(user)
     campaign = get_campaign(db, campaign_id)
+    _admin(db, campaign, user)
     if campaign["stage"] != "review":
         raise CampaignError(f"只能在综合评议阶段分配评审（现为“{campaign['stage_name']}”）", "stage", 409)
     nominees = active_nominations(db, campaign["id"])
     pool = reviewers(db)
     k = campaign["reviewers_per_station"]
+    rule = conflict_rule(db, campaign["union_id"])
+    stations = [{"id": n["station_id"], "host_union": n["host_union"], "host_union_id": n["host_union_id"]}
+                for n in nominees]
     try:
-        plan = plan_assignment([{"id": n["station_id"], "host_union": n["host_union"]} for n in nominees],
-                               pool, k)
+        plan = plan_assignment(stations, pool, k, rule=rule)
     except Infeasible as exc:
         names = {n["station_id"]: n["name"] for n in nominees}
         listed = [{"id": sid, "name": names.get(sid)} for sid in exc.stations]
@@ -75,8 +78,16 @@ def assign_reviewers(db, campaign_id, user) -> list[dict]:
         log_event(db, campaign["id"], "assign", username=user["username"],
                   detail={"stations": len(nominees), "reviewers": len(pool) - len(plan.left_out), "per_station": k,
                           "load_min": min(loads, default=0), "load_max": max(loads, default=0),
-                          "left_out": [r["username"] for r in pool if r["id"] in plan.left_out]})
+                          "left_out": [r["username"] for r in pool if r["id"] in plan.left_out],
+                          "left_out_reasons": _left_out_reasons(rule, pool, plan.left_out, stations)})
     return list_assignments(db, campaign["id"])
+
+
+def _left_out_reasons(rule, pool, left_out, stations) -> list[str]:
+    """Each reviewer left out, with why: "rv_x（朝阳区总工会）：与“朝阳区总工会”的站点同属一条工会线"."""
+    keys = list(dict.fromkeys(station_key(s) for s in stations))
+    return [f"{r['username']}（{r['union_name'] or '未登记工会'}）：{rule.reasons(reviewer_key(r), keys)}"
+            for r in pool if r["id"] in left_out]
 
 
 def list_assignments(db, campaign_id, *, reviewer_id=None) -> list[dict]:
@@ -102,8 +113,8 @@ def reassign(db, campaign_id, data, user) -> None:
     that station back, so loads stay within one.  Same rule as automatic assignment:
     a conflict of interest or a user who is not a reviewer is a forged request (403, logged).
     """
-    _admin(user)
     campaign = get_campaign(db, campaign_id)
+    _admin(db, campaign, user)
     if campaign["stage"] != "review":
         raise CampaignError("只能在综合评议阶段调整评审", "stage", 409)
     try:
@@ -131,14 +142,17 @@ def reassign(db, campaign_id, data, user) -> None:
             raise _refuse(db, campaign["id"], user, f"站点 {swap} 不是本活动的参评站点",
                           {"action": "reassign", "station_id": swap}, "swap_station")
         moves.append((swap, new, old))
+    rule = conflict_rule(db, campaign["union_id"])
     for sid, giver, taker in moves:
-        if conflict(taker["union_name"], nominees[sid]["host_union"]):
+        mine, theirs = reviewer_key(taker), station_key(nominees[sid])
+        if rule.conflict(mine, theirs):
             raise _refuse(db, campaign["id"], user,
-                          f"利益冲突：{taker['username']} 与站点“{nominees[sid]['name']}”同属"
-                          f"{nominees[sid]['host_union']}，不能评审该站",
+                          f"利益冲突：{taker['username']}（{taker['union_name'] or '未登记工会'}）"
+                          f"{rule.reason(mine, theirs)}，不能评审站点“{nominees[sid]['name']}”"
+                          f"（{nominees[sid]['host_union']}）",
                           {"action": "reassign", "station_id": sid, "reviewer": taker["username"]}, "to_reviewer")
     with write_transaction(db):
-        before = _loads(db, campaign["id"], nominees)
+        before = _loads(db, campaign["id"], nominees, rule)
         spread_before = max(before) - min(before) if before else 0
         for sid, giver, taker in moves:
             on = {r[0] for r in db.execute("SELECT reviewer_id FROM assignments WHERE campaign_id = ? "
@@ -157,7 +171,7 @@ def reassign(db, campaign_id, data, user) -> None:
             db.execute("UPDATE assignments SET reviewer_id = ?, assigned_by = ?, assigned_at = ?, held = NULL "
                        "WHERE campaign_id = ? AND station_id = ? AND reviewer_id = ?",
                        [taker["id"], user["username"], now_iso(), campaign["id"], sid, giver["id"]])
-        loads = _loads(db, campaign["id"], nominees)
+        loads = _loads(db, campaign["id"], nominees, rule)
         # Within one, or at least no further apart than before: a reviewer moved off a
         # station whose union became theirs (conflicts.py) may have left them apart.
         if loads and max(loads) - min(loads) > max(1, spread_before):
@@ -168,17 +182,18 @@ def reassign(db, campaign_id, data, user) -> None:
                                     for s, g, t in moves]})
 
 
-def _loads(db, campaign_id, nominees) -> list[int]:
+def _loads(db, campaign_id, nominees, rule) -> list[int]:
     """Each reviewer's number of stations in the campaign; one who cannot review any
     nominee and has none takes no part."""
     counted = db.execute(
-        "SELECT u.id, u.union_name, count(a.station_id) FROM users u LEFT JOIN assignments a "
+        "SELECT u.id, u.union_name, u.union_id, count(a.station_id) FROM users u LEFT JOIN assignments a "
         "ON a.reviewer_id = u.id AND a.campaign_id = ? WHERE u.role = 'reviewer' GROUP BY u.id",
         [campaign_id]).fetchall()
-    pool = able_reviewers([{"id": sid, "host_union": n["host_union"]} for sid, n in nominees.items()],
-                          [{"id": i, "union_name": union} for i, union, _ in counted])
+    pool = able_reviewers([{"id": sid, "host_union": n["host_union"], "host_union_id": n["host_union_id"]}
+                           for sid, n in nominees.items()],
+                          [{"id": i, "union_name": union, "union_id": uid} for i, union, uid, _ in counted], rule)
     able = {r["id"] for r in pool}
-    return [n for i, _, n in counted if i in able or n]
+    return [n for i, _, _, n in counted if i in able or n]
 
 
 def _decode_review(row) -> dict:

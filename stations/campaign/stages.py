@@ -9,6 +9,7 @@ from ..storage import now_iso, write_transaction
 from .errors import CampaignError
 from .rubric import default_rubric, validate_rubric
 from .store import LEVELS, STAGE_NAMES, STAGES, clean_text, get_campaign, log_event, parse_int, today
+from .tree import require_manager, uses_quotas
 
 __all__ = ["create_campaign", "set_rubric", "advance_stage", "today"]
 
@@ -45,13 +46,18 @@ def parse_campaign(data) -> dict:
 
 
 def create_campaign(db, data, user) -> int:
-    """A new campaign in stage 基层推荐 with its own copy of the 七有 rubric; returns its id."""
+    """A new campaign in stage 基层推荐 with its own copy of the 七有 rubric; returns its id.
+
+    The campaign belongs to its creator's union (a city admin's to 北京市总工会; an admin
+    of no union makes one of no union): only admins whose scope holds that union manage
+    it, and its nominations come from that union's subtree."""
     _require_admin(user)
     fields = parse_campaign(data)
     rubric = validate_rubric(data["rubric"]) if data.get("rubric") is not None else default_rubric()
     with write_transaction(db):
         campaign_id = db["campaigns"].insert({
             **fields, "normalise": int(fields["normalise"]), "stage": "nomination",
+            "union_id": user.get("union_id"),  # the organiser's union runs it (None: no union, as before)
             "rubric": json.dumps(rubric, ensure_ascii=False), "created_by": user["username"],
             "created_at": now_iso()}).last_pk
         log_event(db, campaign_id, "create", username=user["username"], to_stage="nomination",
@@ -61,8 +67,8 @@ def create_campaign(db, data, user) -> int:
 
 def set_rubric(db, campaign_id, rubric, user) -> dict:
     """Replace the campaign's rubric: only before review starts."""
-    _require_admin(user)
     campaign = get_campaign(db, campaign_id)
+    require_manager(db, campaign, user)
     if campaign["stage"] != "nomination":
         raise CampaignError("评审已开始，评审标准不能再修改", "rubric", 409)
     clean = validate_rubric(rubric)
@@ -76,8 +82,8 @@ def set_rubric(db, campaign_id, rubric, user) -> dict:
 
 def set_normalise(db, campaign_id, normalise: bool, user) -> None:
     """Whether the ranking normalises each reviewer: until the list goes to notice."""
-    _require_admin(user)
     campaign = get_campaign(db, campaign_id)
+    require_manager(db, campaign, user)
     if campaign["stage"] in ("notice", "confirmed"):
         raise CampaignError("排名已公示，不能再改", "normalise", 409)
     with write_transaction(db):
@@ -94,8 +100,8 @@ def advance_stage(db, campaign_id, to_stage, user, *, reason="", force=False, th
     from .notice import confirm_campaign, freeze_ranking
     from .reviews import missing_reviews
 
-    _require_admin(user)
     campaign = get_campaign(db, campaign_id)
+    require_manager(db, campaign, user)
     if to_stage not in STAGES:
         raise CampaignError("阶段应为 review（综合评议）、notice（公示）或 confirmed（确认）", "stage")
     reason = clean_text(reason, "reason", "理由", 500)
@@ -112,10 +118,17 @@ def advance_stage(db, campaign_id, to_stage, user, *, reason="", force=False, th
     detail = {"forced": force}
     with write_transaction(db):
         if to_stage == "review":
-            count = db.execute("SELECT count(*) FROM nominations WHERE campaign_id = ? AND removed_at IS NULL",
-                               [campaign["id"]]).fetchone()[0]
+            quotas = uses_quotas(db, campaign["id"])
+            count = db.execute("SELECT count(*) FROM nominations WHERE campaign_id = ? AND removed_at IS NULL"
+                               + (" AND forwarded_at IS NOT NULL" if quotas else ""), [campaign["id"]]).fetchone()[0]
             if not count:
-                raise CampaignError("还没有推荐的站点，不能进入综合评议", "stage", 409)
+                raise CampaignError("还没有推荐的站点，不能进入综合评议" if not quotas else
+                                    "各区还没有推荐上报任何站点（本活动按推荐名额评选），不能进入综合评议", "stage", 409)
+            if quotas:  # only what the districts forwarded goes on to review
+                detail["not_forwarded"] = db.execute(
+                    "UPDATE nominations SET removed_at = ?, removed_reason = ? WHERE campaign_id = ? "
+                    "AND removed_at IS NULL AND forwarded_at IS NULL",
+                    [now_iso(), "未获推荐上报（本活动按推荐名额评选）", campaign["id"]]).rowcount
             detail["nominations"] = count
         elif to_stage == "notice":
             missing = missing_reviews(db, campaign["id"])

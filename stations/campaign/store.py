@@ -13,7 +13,7 @@ from ..storage import TZ, now_iso
 from ..text import forbidden_character, refusal
 from .errors import CampaignError, NotFound
 
-__all__ = ["today", "get_campaign", "list_campaigns", "log_event", "campaign_log", "clean_text",
+__all__ = ["today", "awarder", "get_campaign", "list_campaigns", "log_event", "campaign_log", "clean_text",
            "parse_int", "active_nominations", "reviewers", "user_by_name_or_id"]
 
 STAGES = ("nomination", "review", "notice", "confirmed")
@@ -72,6 +72,29 @@ def _decode(row: dict) -> dict:
     return row
 
 
+def _place(name: str, kind: str | None) -> str:
+    """The awarding union as a title names it: 北京市总工会 → 北京市, 中华全国总工会 → 全国."""
+    if kind == "national" or name in ("中华全国总工会", "全国总工会"):
+        return "全国"
+    return name.removesuffix("总工会") if name.endswith("总工会") and len(name) > 3 else name
+
+
+def awarder(db, campaign) -> str:
+    """Who awards the campaign's title, as the title says it ('' when nothing tells)."""
+    if campaign.get("union_id") is not None:
+        row = db.execute("SELECT name, kind FROM unions WHERE id = ?", [campaign["union_id"]]).fetchone()
+        if row:
+            return _place(row[0], row[1])
+    if campaign["level"] == "national":
+        return "全国"
+    if campaign["level"] == "municipal":
+        rows = db.execute("SELECT name, kind FROM unions WHERE parent_id IS NULL AND kind = 'municipal' "
+                          "AND status = 'active' ORDER BY id").fetchall()
+        if len(rows) == 1:
+            return _place(rows[0][0], rows[0][1])
+    return ""
+
+
 def get_campaign(db, campaign_id) -> dict:
     try:
         campaign_id = int(campaign_id)
@@ -81,11 +104,17 @@ def get_campaign(db, campaign_id) -> dict:
         if 0 < campaign_id < 2**63 else []
     if not rows:
         raise NotFound(f"no campaign {campaign_id}")
-    return _decode(rows[0])
+    campaign = _decode(rows[0])
+    campaign["awarder"] = awarder(db, campaign)  # who awards its title (北京市, 朝阳区, 全国)
+    campaign["organiser"] = None
+    if campaign.get("union_id") is not None:
+        row = db.execute("SELECT name FROM unions WHERE id = ?", [campaign["union_id"]]).fetchone()
+        campaign["organiser"] = row[0] if row else None
+    return campaign
 
 
 def list_campaigns(db, stages=None) -> list[dict]:
-    rows = db.query("SELECT id, name, year, level, stage, quota, notice_start, notice_end "
+    rows = db.query("SELECT id, name, year, level, stage, quota, notice_start, notice_end, union_id "
                     "FROM campaigns ORDER BY year DESC, id DESC")
     out = []
     for r in rows:
@@ -113,20 +142,20 @@ def campaign_log(db, campaign_id) -> list[dict]:
 def active_nominations(db, campaign_id) -> list[dict]:
     """Nominees still in the running, with the station's name, district and host union."""
     return list(db.query(
-        "SELECT n.id, n.station_id, n.union_name, n.nominated_by, n.reason, n.created_at, "
-        "s.name, s.district, s.host_union FROM nominations n JOIN stations s ON s.id = n.station_id "
+        "SELECT n.id, n.station_id, n.union_id, n.union_name, n.nominated_by, n.reason, n.created_at, "
+        "n.forwarded_at, n.forwarded_by, s.name, s.district, s.host_union, s.host_union_id FROM nominations n JOIN stations s ON s.id = n.station_id "
         "WHERE n.campaign_id = ? AND n.removed_at IS NULL ORDER BY n.id", [int(campaign_id)]))
 
 
 def reviewers(db) -> list[dict]:
     """Every account with the reviewer role."""
-    return list(db.query("SELECT id, username, union_name FROM users WHERE role = 'reviewer' ORDER BY id"))
+    return list(db.query("SELECT id, username, union_id, union_name FROM users WHERE role = 'reviewer' ORDER BY id"))
 
 
 def user_by_name_or_id(db, value) -> dict | None:
     if isinstance(value, int) and not isinstance(value, bool):
-        rows = list(db.query("SELECT id, username, role, union_name FROM users WHERE id = ?", [value]))
+        rows = list(db.query("SELECT id, username, role, union_id, union_name FROM users WHERE id = ?", [value]))
     else:
-        rows = list(db.query("SELECT id, username, role, union_name FROM users WHERE username = ?",
+        rows = list(db.query("SELECT id, username, role, union_id, union_name FROM users WHERE username = ?",
                              [str(value or "").strip()]))
     return rows[0] if rows else None

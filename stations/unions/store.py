@@ -10,6 +10,7 @@ functions here keep the two in step.
 
 from __future__ import annotations
 
+import importlib
 import json
 import sqlite3
 
@@ -30,6 +31,18 @@ MAX_NAME = 100
 UNION_REFERENCES = (("stations", "host_union_id", "host_union"), ("users", "union_id", "union_name"),
                     ("nominations", "union_id", "union_name"), ("meetings", "union_id", "union_name"),
                     ("campaigns", "union_id", None))
+
+
+# Parts of the product above this store that must act, in the same write transaction,
+# when the tree changes (a merge, a move): each ``function(db, username=..., what=...)``.
+# Imported at the first change, never at the top (they import storage and this store):
+# an open campaign's reviewers may now share a line with a nominee (campaign/conflicts.py).
+TREE_WATCHERS = (("stations.campaign.conflicts", "unions_changed"),)
+
+
+def _tell_tree_watchers(db, username, what) -> None:
+    for module, function in TREE_WATCHERS:
+        getattr(importlib.import_module(module), function)(db, username=username, what=what)
 
 
 def _row(db, union_id) -> dict | None:
@@ -237,6 +250,8 @@ def move_union(db, union_id, parent_id, *, kind=None, username=None) -> None:
                    "updated_at = ? WHERE id = ?", [parent_id, kind, now_iso(), union_id])
         _log(db, "move", union_id, username, before=union["parent_id"], after=parent_id,
              kind=kind or union["kind"])
+        if parent_id != union["parent_id"]:
+            _tell_tree_watchers(db, username, f"工会“{union['name']}”调整上级后")
 
 
 def merge_unions(db, from_id, into_id, *, username=None) -> dict:
@@ -262,10 +277,26 @@ def merge_unions(db, from_id, into_id, *, username=None) -> dict:
         counts["unions"] = db.execute("UPDATE unions SET parent_id = ? WHERE parent_id = ?",
                                       [into_id, from_id]).rowcount
         db.execute("UPDATE union_names SET union_id = ?, is_alias = 1 WHERE union_id = ?", [into_id, from_id])
+        counts.update(_merge_quotas(db, from_id, into_id))
         db.execute("DELETE FROM unions WHERE id = ?", [from_id])
         db.execute("UPDATE unions SET updated_at = ? WHERE id = ?", [now_iso(), into_id])
         _log(db, "merge", into_id, username, merged=from_id, merged_name=source["name"], counts=counts)
+        _tell_tree_watchers(db, username, f"工会“{source['name']}”并入“{target['name']}”后")
     return counts
+
+
+def _merge_quotas(db, from_id, into_id) -> dict:
+    """A campaign's 推荐名额 of the merged union adds to the one it joins (m016)."""
+    if not db.execute("SELECT 1 FROM sqlite_master WHERE name = 'campaign_quotas'").fetchone():
+        return {}
+    db.execute("UPDATE campaign_quotas SET quota = quota + coalesce((SELECT q.quota FROM campaign_quotas q "
+               "WHERE q.campaign_id = campaign_quotas.campaign_id AND q.union_id = ?), 0) WHERE union_id = ?",
+               [from_id, into_id])
+    moved = db.execute("UPDATE campaign_quotas SET union_id = ? WHERE union_id = ? AND campaign_id NOT IN "
+                       "(SELECT campaign_id FROM campaign_quotas WHERE union_id = ?)",
+                       [into_id, from_id, into_id]).rowcount
+    db.execute("DELETE FROM campaign_quotas WHERE union_id = ?", [from_id])
+    return {"campaign_quotas": moved}
 
 
 def list_unions(db) -> list[dict]:

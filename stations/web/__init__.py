@@ -130,11 +130,11 @@ def create_app(config: dict | None = None) -> Flask:
     text_guard.init_app(app)  # after access: who may not use a view learns nothing of its fields
     serving.init_app(app)  # security headers, compression, versioned static files
 
-    from . import (admin, api, auth, campaigns, campaigns_api, directory, ledger, ledger_api, pages,
-                   plan, plan_report, riders)
+    from . import (admin, api, auth, campaign_tree, campaigns, campaigns_api, directory, ledger, ledger_api,
+                   pages, plan, plan_report, riders)
 
-    for module in (pages, auth, directory, riders, admin, api, plan, plan_report, campaigns, campaigns_api, ledger,
-                   ledger_api):
+    for module in (pages, auth, directory, riders, admin, api, plan, plan_report, campaigns, campaign_tree,
+                   campaigns_api, ledger, ledger_api):
         app.register_blueprint(module.bp)
     csrf.exempt(api.bp)
     csrf.exempt(campaigns_api.bp)  # cookie sessions are checked in the views; bearer/basic need none

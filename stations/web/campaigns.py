@@ -7,6 +7,7 @@ from flask import (Blueprint, Response, abort, current_app, flash, g, redirect, 
                    send_file, url_for)
 
 from .. import campaign as core
+from ..campaign import tree
 from ..riders.directory import public_station
 from ..accounts.limits import RateLimited
 from ..registry.records import FACILITIES
@@ -29,6 +30,14 @@ def campaign_or_404(campaign_id):
         return core.get_campaign(get_db(), campaign_id)
     except core.NotFound:
         abort(404)
+
+
+def managed_or_403(campaign_id):
+    """The campaign, if the signed-in admin manages it (its union's scope holds it); else 403."""
+    campaign = campaign_or_404(campaign_id)
+    if not tree.can_manage(get_db(), campaign, g.user):
+        abort(403)
+    return campaign
 
 
 def _refused(exc: core.CampaignError, back: str):
@@ -68,10 +77,13 @@ def _campaign_name(campaign_id):
 @allow(PUBLIC)
 def index():
     """Campaigns: the public sees published lists; signed-in users see their work."""
-    user = g.get("user")
+    user, db = g.get("user"), get_db()
     stages = None if user and user["role"] in ("admin", "reviewer", "union") else ("notice", "confirmed")
-    return render_template("campaign/index.html", campaigns=core.list_campaigns(get_db(), stages),
-                           levels=core.LEVELS)
+    campaigns = tree.campaigns_for(db, user, core.list_campaigns(db, stages))
+    managed = {c["id"] for c in campaigns if tree.can_manage(db, c, user)}
+    quotas = {c["id"]: tree.quota_of(db, c["id"], user) for c in campaigns} if user else {}
+    return render_template("campaign/index.html", campaigns=campaigns, levels=core.LEVELS, managed=managed,
+                           quotas=quotas)
 
 
 @bp.route("/new", methods=["GET", "POST"])
@@ -95,7 +107,7 @@ def new():
 def manage(campaign_id):
     """The organiser's desk for one campaign: stage, nominations, assignments, objections, log."""
     db = get_db()
-    campaign = campaign_or_404(campaign_id)
+    campaign = managed_or_403(campaign_id)
     assignments = core.list_assignments(db, campaign_id)
     by_station = {}
     for a in assignments:
@@ -105,7 +117,10 @@ def manage(campaign_id):
         nominations=core.active_nominations(db, campaign_id), by_station=by_station,
         photos=core.nomination_photos(db, campaign_id), missing=core.missing_reviews(db, campaign_id),
         objections=core.list_objections(db, campaign_id), reviewers=core.reviewers(db),
-        next_stage=_next_stage(campaign))
+        next_stage=_next_stage(campaign), quotas=tree.quota_choices(db, campaign),
+        uses_quotas=tree.uses_quotas(db, campaign_id), above=tree.above_name(db, campaign),
+        recommended=db.execute("SELECT count(*) FROM awards WHERE campaign_id = ? AND recommended_at IS NOT NULL",
+                               [campaign_id]).fetchone()[0])
 
 
 def _next_stage(campaign):
@@ -179,7 +194,7 @@ def _criterion(key, name, weight, lines, old_items):
 @allow("admin")
 def rubric(campaign_id):
     """Rename, add or remove criteria and items, change weights (before review)."""
-    campaign = campaign_or_404(campaign_id)
+    campaign = managed_or_403(campaign_id)
     if request.method == "POST":
         draft = _rubric_from_form(request.form, campaign["rubric"])
         try:
@@ -209,9 +224,9 @@ def nominate(campaign_id):
     """Nominate a station with a reason and up to six photos."""
     campaign = campaign_or_404(campaign_id)
     db = get_db()
-    choices = core.union_stations(db, g.user["union_name"]) if g.user["role"] == "union" else None
-    mine = [n for n in core.active_nominations(db, campaign_id)
-            if g.user["role"] == "admin" or n["nominated_by"] == g.user["username"]]
+    choices = core.union_stations(db, g.user) if g.user["role"] == "union" else None
+    # a union's colleagues all see its nominations; an admin those of its scope
+    mine = tree.visible_nominations(db, campaign_id, g.user)
     error, headers = None, {}
     if request.method == "POST":
         photos = [(f.filename or "", f.read()) for f in request.files.getlist("photos") if f and f.filename]
@@ -326,7 +341,7 @@ def review(campaign_id, station_id):
 @allow("admin")
 def ranking(campaign_id):
     """The ranking: totals, criteria, spread, flags, agreement, a radar chart per station."""
-    campaign = campaign_or_404(campaign_id)
+    campaign = managed_or_403(campaign_id)
     raw = request.args.get("normalise")
     normalise = None if raw not in ("0", "1") else raw == "1"
     if campaign["ranking"] and normalise in (None, campaign["normalise"]):
@@ -401,6 +416,7 @@ def awards(campaign_id, fmt):
     """The confirmed award list with totals and the subsidy sum, as XLSX or CSV."""
     if fmt not in ("xlsx", "csv"):
         abort(404)
+    managed_or_403(campaign_id)
     try:
         campaign, rows = core.award_rows(get_db(), campaign_id)
     except core.NotFound:

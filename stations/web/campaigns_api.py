@@ -3,6 +3,7 @@
 from flask import Blueprint, current_app, g, jsonify, request
 
 from .. import campaign as core
+from ..campaign import tree
 from ..accounts.limits import RateLimited
 from . import csrf
 from .access import PUBLIC, allow, client_id
@@ -36,6 +37,8 @@ def campaign_json(campaign) -> dict:
     out["stage_name"] = campaign["stage_name"]
     out["notice"] = {"start": campaign["notice_start"], "end": campaign["notice_end"]}
     out["rubric"] = campaign["rubric"]
+    out["union_id"] = campaign.get("union_id")
+    out["title"] = core.award_title(campaign)
     return out
 
 
@@ -101,6 +104,24 @@ def nominate(campaign_id):
             return _too_many_photos(exc)
         return jsonify(made), 201
     return jsonify(core.nominate(get_db(), campaign_id, _body(), g.user)), 201
+
+
+@bp.get("/<int:campaign_id>/nominations")
+@allow("admin", "union")
+def nominations(campaign_id):
+    """Nominations: a union account its union's, an admin those of its scope."""
+    rows = tree.visible_nominations(get_db(), campaign_id, g.user)
+    keys = ("id", "station_id", "union_id", "union_name", "name", "reason", "photos", "forwarded_at")
+    return jsonify(nominations=[{**{k: r[k] for k in keys}, "forwarded": r["forwarded_at"] is not None}
+                                for r in rows])
+
+
+@bp.route("/<int:campaign_id>/nominations/<int:station_id>/forward", methods=["POST", "DELETE"])
+@allow("admin")
+def forward(campaign_id, station_id):
+    """Forward a nomination of your union's subtree within its quota (DELETE: withdraw it)."""
+    protect_session()
+    return jsonify(tree.forward(get_db(), campaign_id, station_id, g.user, undo=request.method == "DELETE"))
 
 
 @bp.post("/<int:campaign_id>/nominations/<int:station_id>/photos")

@@ -33,6 +33,7 @@ MIGRATIONS = [
     campaign.m013_conflict_holds_and_objection_fingerprints,
     unions.m014_unions,
     registry.m015_plan_scenarios,
+    campaign.m016_campaign_quotas_forwarding_and_recommendations,
 ]
 
 

@@ -194,3 +194,22 @@ def m013_conflict_holds_and_objection_fingerprints(db):
     db.execute("ALTER TABLE objections ADD COLUMN fingerprint TEXT")
     db.execute("CREATE UNIQUE INDEX objections_fingerprint ON objections(campaign_id, fingerprint) "
                "WHERE fingerprint IS NOT NULL")
+
+
+def m016_campaign_quotas_forwarding_and_recommendations(db):
+    # Campaigns run through the union tree (issue 16): a city campaign may give each
+    # district union a quota of recommendations (推荐名额); the district's organiser
+    # forwards at most that many of its subtree's nominations (``forwarded_at`` /
+    # ``forwarded_by``; when a campaign has quotas only forwarded nominations go on to
+    # review).  After confirmation the organiser marks winners as recommended to the
+    # level above (``awards.recommended_at`` / ``recommended_by``).
+    db.execute("""CREATE TABLE campaign_quotas (
+        campaign_id INTEGER NOT NULL REFERENCES campaigns(id) ON DELETE CASCADE,
+        union_id INTEGER NOT NULL REFERENCES unions(id),
+        quota INTEGER NOT NULL CHECK (quota >= 0),
+        PRIMARY KEY (campaign_id, union_id)
+    )""")
+    db.execute("ALTER TABLE nominations ADD COLUMN forwarded_at TEXT")
+    db.execute("ALTER TABLE nominations ADD COLUMN forwarded_by TEXT")
+    db.execute("ALTER TABLE awards ADD COLUMN recommended_at TEXT")
+    db.execute("ALTER TABLE awards ADD COLUMN recommended_by TEXT")
