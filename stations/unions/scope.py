@@ -14,9 +14,11 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from .store import TOP_KINDS, _row, ancestor_ids
+from .names import name_key
+from .store import TOP_KINDS, _row, ancestor_ids, find_union
 
-__all__ = ["Scope", "EVERYTHING", "scope_of", "scope_sql", "in_scope", "user_union_id"]
+__all__ = ["Scope", "EVERYTHING", "scope_of", "scope_sql", "in_scope", "user_union_id",
+           "scope_label", "write_union_refusal", "provisional_parent"]
 
 
 @dataclass(frozen=True)
@@ -29,6 +31,10 @@ class Scope:
     @property
     def everything(self) -> bool:
         return self.union_id is None
+
+    def sql(self, column: str) -> tuple[str, list]:
+        """(' AND <condition>', params) on ``column``: :func:`scope_sql`."""
+        return scope_sql(self, column)
 
 
 EVERYTHING = Scope()
@@ -86,3 +92,37 @@ def in_scope(db, scope: Scope, union_id) -> bool:
     if scope.union_id in line:
         return True
     return scope.orphans and len(line) == 1  # a union with no parent
+
+
+def scope_label(scope: Scope) -> str:
+    """The scope in words, for refusals: "朝阳区总工会及其下级工会"."""
+    if scope.everything:
+        return "全部工会"
+    name = scope.name or f"工会（编号 {scope.union_id}）"
+    return name if scope.exact else f"{name}及其下级工会"
+
+
+def provisional_parent(scope: Scope) -> int | None:
+    """Where a scoped admin's new, unknown union goes until someone places it: under
+    the admin's own union, so the admin still sees what it has just written."""
+    return None if scope.everything or scope.exact else scope.union_id
+
+
+def write_union_refusal(db, scope: Scope, name) -> str | None:
+    """Why a record naming union ``name`` (a station's host union, a user's union) may
+    not be written by someone of ``scope``; None when it may.  An unknown name is
+    allowed (it becomes an unplaced union under :func:`provisional_parent`); no name
+    only when records of no union lie in the scope."""
+    if scope.everything:
+        return None
+    if not name_key(name):
+        if in_scope(db, scope, None):
+            return None
+        return f"请填写所属工会：您只能登记{scope_label(scope)}的站点"
+    union = find_union(db, name)
+    if union is None:
+        return None if not scope.exact else f"工会“{str(name).strip()}”不在您的管辖范围（{scope_label(scope)}）内"
+    if in_scope(db, scope, union["id"]):
+        return None
+    return (f"工会“{union['name']}”不在您的管辖范围（{scope_label(scope)}）内；"
+            "请填写本工会或下级工会的名称")
