@@ -357,3 +357,26 @@ def test_the_home_counts_are_of_the_users_scope_and_link_to_no_refused_page(app,
         if href.startswith(("/static/", "/logout")):
             continue
         assert who.get(href).status_code != 403, f"{name}'s 工作台 links to {href}, which refuses it"
+
+
+# --- accounts ---------------------------------------------------------------------------------
+
+def test_a_district_admin_manages_accounts_of_its_subtree_only(app, tree, fresh_db):
+    from stations.unions.scope import scope_of
+
+    scope = scope_of(fresh_db, users.get_user(fresh_db, "cy_admin"))
+    users.add_user(fresh_db, "wj_staff", PASSWORD, "union", "望京街道工会", scope=scope)
+    users.set_password(fresh_db, "sf1", "new-pass-123", scope=scope)
+    for name, union in (("hd_new", HD), ("city_new", CITY), ("nobody_new", None)):
+        with pytest.raises(users.UserError, match="不在您的管辖范围"):
+            users.add_user(fresh_db, name, PASSWORD, "admin", union, scope=scope)
+        assert users.get_user(fresh_db, name) is None
+    for above in ("city_admin", "hd_admin", "admin"):  # an admin above it, beside it, of no union
+        with pytest.raises(users.UserError, match="不在您的管辖范围"):
+            users.set_role(fresh_db, above, "planner", scope=scope)
+        with pytest.raises(users.UserError, match="不在您的管辖范围"):
+            users.set_password(fresh_db, above, "taken-over-1", scope=scope)
+        assert users.get_user(fresh_db, above)["role"] == "admin"
+    # an unknown union goes under 朝阳 for now, so its admin still manages the account
+    users.add_user(fresh_db, "new_staff", PASSWORD, "union", "酒仙桥新工会", create_union=True, scope=scope)
+    assert store.find_union(fresh_db, "酒仙桥新工会")["parent_id"] == tree["unions"]["cy"]

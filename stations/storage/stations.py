@@ -125,8 +125,14 @@ def search_stations(db, *, q=None, district=None, status=None, facility=None, bb
     where, params = _where(q, district, status, facility, bbox, statuses, mismatch=mismatch,
                            awarded=awarded, min_qiyou=min_qiyou, scope=scope)
     total = db.execute(f"SELECT count(*) FROM stations{where}", params).fetchone()[0]
-    rows = db.query(f"SELECT * FROM stations{where} ORDER BY id LIMIT ? OFFSET ?",
-                    params + [int(limit), int(offset)])
+    if scope is not None and not scope.everything:
+        # the page's ids from the union index alone, then only those rows: a district's
+        # stations lie scattered over the table, and reading all to sort them costs more
+        rows = db.query(f"SELECT * FROM stations WHERE id IN (SELECT id FROM stations{where} "
+                        "ORDER BY id LIMIT ? OFFSET ?) ORDER BY id", params + [int(limit), int(offset)])
+    else:
+        rows = db.query(f"SELECT * FROM stations{where} ORDER BY id LIMIT ? OFFSET ?",
+                        params + [int(limit), int(offset)])
     return [_decode(r, private) for r in rows], total
 
 
