@@ -3,7 +3,7 @@
 city admin's (the anchor).
 
 Run:  .venv/bin/python scripts/bench/union_scope.py [--stations 30000] [--unions 2000]
-      [--days 31] [--runs 9] [--keep]
+      [--days 31] [--runs 9] [--keep | --db KEPT.db]
 
 Builds a temporary database: ``--stations`` synthetic Beijing stations (the demo's,
 with its tree 北京市总工会 → 区总工会 → 街道工会 → grassroots), then more unions until
@@ -139,11 +139,20 @@ def main(argv=None) -> int:
     parser.add_argument("--days", type=int, default=31)
     parser.add_argument("--runs", type=int, default=9)
     parser.add_argument("--keep", action="store_true")
+    parser.add_argument("--db", type=Path, help="time a database kept by --keep again, without building it")
     args = parser.parse_args(argv)
     rng = random.Random(16)
-    folder = Path(tempfile.mkdtemp(prefix="yizhan-scope-"))
-    path = folder / "bench.db"
-    root, admins = build(path, args.stations, args.unions, args.days, rng)
+    if args.db:
+        folder, path, args.keep = args.db.parent, args.db, True
+        db = storage.connect(path)
+        root = db.execute("SELECT id FROM unions WHERE parent_id IS NULL AND kind = 'municipal'").fetchone()[0]
+        admins = [(name.removesuffix("总工会"), uid) for uid, name in
+                  db.execute("SELECT id, name FROM unions WHERE kind = 'district' ORDER BY name")]
+        db.conn.close()
+    else:
+        folder = Path(tempfile.mkdtemp(prefix="yizhan-scope-"))
+        path = folder / "bench.db"
+        root, admins = build(path, args.stations, args.unions, args.days, rng)
     city = {"role": "admin", "union_id": root}
     print(f"\n{'':24}{'city admin':>12}{'district admin':>16}{'ratio':>8}{'city, same district':>22}{'ratio':>8}")
     worst = 0.0

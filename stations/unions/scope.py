@@ -15,7 +15,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from .names import name_key
-from .store import TOP_KINDS, _row, ancestor_ids, find_union
+from .store import TOP_KINDS, _row, ancestor_ids, find_union, subtree_ids
 
 __all__ = ["Scope", "EVERYTHING", "scope_of", "scope_sql", "in_scope", "user_union_id",
            "scope_label", "write_union_refusal", "provisional_parent"]
@@ -27,6 +27,7 @@ class Scope:
     exact: bool = False           # only this union, not those below it
     orphans: bool = False         # also unions with no parent, and stations of no union
     name: str | None = None       # the union's name, for pages
+    ids: tuple | None = None      # the subtree's ids, when read once (scope_of): no tree walk per query
 
     @property
     def everything(self) -> bool:
@@ -60,7 +61,12 @@ def scope_of(db, user) -> Scope:
     union = _row(db, union_id)
     if union is None or union["parent_id"] is None:
         return EVERYTHING
-    return Scope(union_id, orphans=union["kind"] in TOP_KINDS, name=union["name"])
+    ids = subtree_ids(db, union_id)  # once per request: every query of it then lists them
+    return Scope(union_id, orphans=union["kind"] in TOP_KINDS, name=union["name"],
+                 ids=tuple(ids) if len(ids) <= _MAX_LISTED else None)
+
+
+_MAX_LISTED = 2000  # a bigger subtree is walked in SQL (SQLite takes 32,766 parameters)
 
 
 _SUBTREE = ("(WITH RECURSIVE sub(id) AS (SELECT ? UNION SELECT u.id FROM unions u "
@@ -74,10 +80,14 @@ def scope_sql(scope: Scope, column: str) -> tuple[str, list]:
         return "", []
     if scope.exact:
         return f" AND {column} = ?", [scope.union_id]
+    if scope.ids is not None:
+        subtree, params = f"({', '.join('?' for _ in scope.ids)})", list(scope.ids)
+    else:
+        subtree, params = _SUBTREE, [scope.union_id]
     if scope.orphans:
-        return (f" AND ({column} IN {_SUBTREE} OR {column} IS NULL OR {column} IN "
-                "(SELECT id FROM unions WHERE parent_id IS NULL))", [scope.union_id])
-    return f" AND {column} IN {_SUBTREE}", [scope.union_id]
+        return (f" AND ({column} IN {subtree} OR {column} IS NULL OR {column} IN "
+                "(SELECT id FROM unions WHERE parent_id IS NULL))", params)
+    return f" AND {column} IN {subtree}", params
 
 
 def in_scope(db, scope: Scope, union_id) -> bool:
@@ -88,6 +98,8 @@ def in_scope(db, scope: Scope, union_id) -> bool:
         return union_id is not None and union_id == scope.union_id
     if union_id is None:
         return scope.orphans
+    if scope.ids is not None and union_id in scope.ids:
+        return True
     line = ancestor_ids(db, union_id)
     if scope.union_id in line:
         return True
