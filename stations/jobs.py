@@ -58,15 +58,20 @@ def save_upload(db_path, save) -> Path:
 KINDS = ("stations", "ledger")
 
 
-def create_job(db, *, filename: str, upload: Path, options: dict, username=None, kind: str = "stations") -> int:
-    """Record a queued import of ``upload`` (``kind``: see ``KINDS``); ``options`` go to the importer."""
+def create_job(db, *, filename: str, upload: Path, options: dict, username=None, kind: str = "stations",
+               union_id=None) -> int:
+    """Record a queued import of ``upload`` (``kind``: see ``KINDS``); ``options`` go to the
+    importer.  ``union_id`` (by default the union of the account ``username``) is whose
+    job it is: the users whose scope holds that union see the job and its report."""
     if kind not in KINDS:
         raise ValueError(f"unknown import kind {kind!r}")
     with storage.write_transaction(db):
         cursor = db.execute(
-            "INSERT INTO import_jobs (created_by, filename, upload, options, state, created_at, kind) "
-            "VALUES (?, ?, ?, ?, 'queued', ?, ?)",
-            [username, filename[:200], str(upload), json.dumps(options), storage.now_iso(), kind])
+            "INSERT INTO import_jobs (created_by, filename, upload, options, state, created_at, kind, "
+            "union_id) VALUES (?, ?, ?, ?, 'queued', ?, ?, "
+            "coalesce(?, (SELECT union_id FROM users WHERE username = ?)))",
+            [username, filename[:200], str(upload), json.dumps(options), storage.now_iso(), kind, union_id,
+             username])
         return cursor.lastrowid
 
 
@@ -120,13 +125,13 @@ def _report_class(job):
     return ImportReport
 
 
-def recent_jobs(db, limit: int = 10, *, kind: str = "stations", username: str | None = None) -> list[dict]:
-    """The latest jobs of a kind (only ``username``'s, when given), newest first (without
-    their reports)."""
-    mine = " AND created_by = ?" if username is not None else ""
+def recent_jobs(db, limit: int = 10, *, kind: str = "stations", scope=None) -> list[dict]:
+    """The latest jobs of a kind (only those of ``scope``'s unions, a
+    ``stations.unions.scope.Scope``, when given), newest first (without their reports)."""
+    mine, params = scope.sql("union_id") if scope is not None else ("", [])
     rows = db.execute("SELECT id, created_by, filename, state, rows_done, rows_total, written, "
                       f"created_at, finished_at FROM import_jobs WHERE kind = ?{mine} ORDER BY id DESC LIMIT ?",
-                      [kind] + ([username] if username is not None else []) + [int(limit)]).fetchall()
+                      [kind] + params + [int(limit)]).fetchall()
     keys = ("id", "created_by", "filename", "state", "rows_done", "rows_total", "written",
             "created_at", "finished_at")
     return [dict(zip(keys, row), state_label=STATES[row[3]]) for row in rows]
@@ -181,7 +186,7 @@ def can_import_valid_rows(job) -> bool:
                 and (report.dry_run or report.error_rows and not report.skip_invalid))
 
 
-def import_valid_rows(db, job_id, *, username=None) -> int | None:
+def import_valid_rows(db, job_id, *, username=None, union_id=None) -> int | None:
     """A new job importing the valid rows of ``job_id``'s upload (no second upload); the
     upload passes to the new job, so a second click finds nothing.  None when there is
     nothing to import (already done, expired, not such a job)."""
@@ -192,7 +197,7 @@ def import_valid_rows(db, job_id, *, username=None) -> int | None:
         db.execute("UPDATE import_jobs SET upload = NULL WHERE id = ?", [job["id"]])
         options = dict(job["options"], dry_run=False, skip_invalid=True, from_job=job["id"])
         return create_job(db, filename=job["filename"], upload=Path(job["upload"]),
-                          options=options, username=username)
+                          options=options, username=username, union_id=union_id)
 
 
 def forget_kept_uploads(db, db_path, max_age_s: float = KEEP_UPLOAD_S) -> int:
@@ -282,13 +287,15 @@ def run_job(db_path, job_id) -> str:
         try:
             if job["kind"] == "ledger":
                 report = _run_ledger(db, job, upload, _Progress(db_path, job_id))
+            elif (scope := _uploader_scope(db, job)) is None:
+                report = _failure_report(job, "上传这个文件的账号已不存在或已无权导入站点，未写入任何数据。")
             else:
                 report = import_path(db, upload, job["filename"], datum=options.get("datum", "wgs84"),
                                      region=options.get("region", "beijing"),
                                      dry_run=bool(options.get("dry_run")),
                                      skip_invalid=bool(options.get("skip_invalid")),
                                      username=job["created_by"], progress=_Progress(db_path, job_id),
-                                     spill_dir=uploads_dir(db_path))
+                                     spill_dir=uploads_dir(db_path), scope=scope)
             if report.written:
                 storage.checkpoint(db)
             state = "failed" if report.file_errors else "done"
@@ -312,6 +319,21 @@ def run_job(db_path, job_id) -> str:
         return state
     finally:
         db.conn.close()
+
+
+def _uploader_scope(db, job):
+    """The part of the union tree a station import may write: the uploading admin's scope
+    as it is now (everything for a job of no account); None when the account is gone or
+    is no longer an admin."""
+    from .accounts import users
+    from .unions.scope import EVERYTHING, scope_of
+
+    if not job["created_by"]:
+        return EVERYTHING
+    user = users.get_user(db, job["created_by"])
+    if user is None or user["role"] != "admin":
+        return None
+    return scope_of(db, user)
 
 
 def _run_ledger(db, job, upload: Path, progress):

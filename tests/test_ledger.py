@@ -13,6 +13,7 @@ from stations.accounts import users
 from stations.ledger import LedgerError
 from stations.accounts.limits import RateLimited
 from tests.conftest import make_station
+from stations.unions.scope import scope_of
 
 HAIDIAN = "海淀区总工会"
 CHAOYANG = "朝阳区总工会"
@@ -240,7 +241,8 @@ def test_report_sums_match_a_hand_computed_example(fresh_db, people, two):
     part = ledger.ledger_report(fresh_db, start=date(y, 1, 10), end=date(y, 3, 10))["total"]
     assert (part["visits"], part["checkins"], part["meetings_worker"]) == (1 + 4, 7, 2)
     # a union user's report holds its own stations and meetings only
-    union = ledger.ledger_report(fresh_db, start=date(y, 1, 1), end=date(y, 12, 31), union=CHAOYANG)["total"]
+    union = ledger.ledger_report(fresh_db, start=date(y, 1, 1), end=date(y, 12, 31),
+                                 scope=scope_of(fresh_db, people["cy"]))["total"]
     assert (union["visits"], union["checkins"], union["meetings_worker"]) == (4, 2, 0)
     sentence = ledger.year_summary(report, scope="全市", title=f"{y}年，")
     assert sentence.startswith(f"{y}年，全市共召开职工沟通会 2 场、企业沟通会 1 场，发展工会会员 35 人，推动企业建会 2 家")

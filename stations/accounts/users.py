@@ -25,6 +25,7 @@ from ..storage import now_iso, write_transaction
 from ..text import forbidden_character, refusal
 from ..unions import store as unions
 from ..unions.names import UnionError, name_key
+from ..unions.scope import in_scope, provisional_parent, scope_label
 
 __all__ = ["ROLES", "Ended", "RateLimited", "UserError", "add_user", "authenticate", "end_session",
            "end_user_logins", "end_user_sessions", "get_user", "hash_password", "list_users", "log_in",
@@ -72,11 +73,13 @@ def _check_password(password: str) -> None:
 
 
 def add_user(db, username: str, password: str, role: str, union_name: str | None = None, *,
-             create_union: bool = False) -> int:
+             create_union: bool = False, scope=None) -> int:
     """Create an account; raises UserError on a bad name, role, short password or duplicate.
 
     The union must name a union record, exactly or by an alias (else UserError naming
-    the possible matches); ``create_union`` adds an unknown one as unplaced instead."""
+    the possible matches); ``create_union`` adds an unknown one as unplaced instead.
+    ``scope`` (a ``stations.unions.scope.Scope``: the creating admin's) limits the union
+    to the creator's subtree: never an account of a union above it or beside it."""
     username = (username or "").strip()
     if not _USERNAME.match(username):
         raise UserError(f"用户名“{username}”不可用：应为 2–40 个字母、数字或 . - _ @")
@@ -93,7 +96,8 @@ def add_user(db, username: str, password: str, role: str, union_name: str | None
     with write_transaction(db):
         union_id = None
         if union_name and _has_unions(db):
-            union_id, union_name = _resolve_union(db, union_name, create_union, username)
+            union_id, union_name = _resolve_union(db, union_name, create_union, username, scope)
+        _check_scope(db, scope, union_id, username)
         row = {"username": username, "password_hash": hash_password(password), "role": role,
                "union_name": union_name or None, "created_at": now_iso()}
         if union_id is not None:
@@ -106,10 +110,18 @@ def _has_unions(db) -> bool:
     return db.execute("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'unions'").fetchone() is not None
 
 
-def _resolve_union(db, union_name, create, username):
+def _check_scope(db, scope, union_id, username) -> None:
+    """A scoped admin acts on accounts of its own subtree only (never on admins above it)."""
+    if scope is not None and not in_scope(db, scope, union_id):
+        raise UserError(f"用户 {username} 的工会不在您的管辖范围（{scope_label(scope)}）内；"
+                        "只能管理本工会及下级工会的账号")
+
+
+def _resolve_union(db, union_name, create, username, scope=None):
     if create:
         try:
-            found = unions.resolve_or_create(db, union_name, username=username)
+            found = unions.resolve_or_create(db, union_name, username=username,
+                                             parent_id=provisional_parent(scope) if scope is not None else None)
         except UnionError as exc:
             raise UserError(str(exc)) from None
         return found[0], found[1]
@@ -169,9 +181,11 @@ def _existing(db, username: str) -> dict:
     return user
 
 
-def set_password(db, username: str, password: str) -> Ended:
-    """Give a user a new password; every session ends and the API token is revoked."""
+def set_password(db, username: str, password: str, *, scope=None) -> Ended:
+    """Give a user a new password; every session ends and the API token is revoked
+    (``scope``: the changing admin's; a user outside it is refused)."""
     user = _existing(db, username)
+    _check_scope(db, scope, user.get("union_id"), username)
     _check_password(password)
     digest = hash_password(password)
     with write_transaction(db):
@@ -179,9 +193,11 @@ def set_password(db, username: str, password: str) -> Ended:
         return end_user_logins(db, user["id"])
 
 
-def set_role(db, username: str, role: str) -> Ended:
-    """Give a user another role; every session ends and the API token is revoked."""
+def set_role(db, username: str, role: str, *, scope=None) -> Ended:
+    """Give a user another role; every session ends and the API token is revoked
+    (``scope``: the changing admin's; a user outside it is refused)."""
     user = _existing(db, username)
+    _check_scope(db, scope, user.get("union_id"), username)
     _check_role(role)
     if role == "union" and not user["union_name"]:
         raise UserError(f"用户 {username} 没有登记工会，不能改为基层工会账号；请用 --union 另建一个基层工会账号")

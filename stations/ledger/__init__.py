@@ -10,14 +10,15 @@
 - :mod:`.flags` — ledgers that claim what riders do not show, and ledgers that stop;
 - :mod:`.evidence` — the last 90 days as evidence of use (a kept ledger evidences 服务台账).
 
-Who may write: an admin for any station, a ``union`` user for its own union's
-(``users.speaks_for``, the rule the campaign's nominations use).  No Flask here.
+Who may write and see: a ``union`` user its own union's stations, an admin those of its
+part of the union tree (``stations.unions.scope``: ``scope_of`` the user, or the
+request's ``scope`` the caller passes).  No Flask here.
 """
 
 from .charts import bar_chart, line_chart
 from .checkins import check_in, checkin_count
 from .codes import MAX_DAILY_COUNT, MEETING_KINDS, MEETING_LIMITS, SERVICES, VISITORS, LedgerError
-from .common import parse_date, station_for, today, visible_union
+from .common import keeper_scope, parse_date, station_for, today
 from .entries import (entry_history, entry_json, get_entries, get_entry, keeper_stations, recent_days,
                       save_entry)
 from .evidence import KEPT_SHARE, ledger_evidence
@@ -31,7 +32,7 @@ from .reports import FIGURE_LABELS, FIGURES, ledger_report, period, station_tabl
 __all__ = [
     "VISITORS", "SERVICES", "MEETING_KINDS", "MEETING_COUNTS", "MEETING_LIMITS", "MAX_DAILY_COUNT", "MAX_LEDGER_ROWS",
     "LedgerError", "FIGURES", "FIGURE_LABELS", "FLAG_KINDS", "TABLES", "Thresholds", "LedgerImportReport",
-    "parse_date", "station_for", "today", "visible_union",
+    "parse_date", "station_for", "today", "keeper_scope",
     "save_entry", "get_entry", "get_entries", "recent_days", "keeper_stations", "entry_history", "entry_json",
     "add_meeting", "list_meetings", "meeting_json", "union_districts", "large_meetings", "check_large_meeting",
     "CONFIRM_LABEL", "check_in", "checkin_count", "import_ledger",

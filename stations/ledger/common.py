@@ -8,11 +8,13 @@ from datetime import date, datetime, timedelta
 
 from ..storage import TZ, StationNotFound, get_station
 from ..text import forbidden_character, refusal
-from ..accounts.users import speaks_for
+from ..unions.scope import EVERYTHING, Scope, in_scope, scope_label, scope_of
 from .codes import NOTE_MAX, LedgerError
 
-__all__ = ["today", "parse_date", "parse_count", "clean_note", "station_for", "visible_union",
-           "month_range", "EARLIEST"]
+__all__ = ["today", "parse_date", "parse_count", "clean_note", "station_for", "keeper_scope",
+           "month_range", "EARLIEST", "KEEPER_ROLES"]
+
+KEEPER_ROLES = ("admin", "union")  # who keeps ledgers and records meetings
 
 EARLIEST = date(2015, 1, 1)  # before the first stations: a typo, not a ledger day
 _DATE = re.compile(r"^(\d{4})[-/.年](\d{1,2})[-/.月](\d{1,2})日?$")
@@ -100,24 +102,28 @@ def clean_note(value, field: str = "note", *, limit: int = NOTE_MAX) -> str | No
     return text or None
 
 
-def station_for(db, station_id, user, *, field: str = "station_id") -> dict:
+def keeper_scope(db, user, scope: Scope | None = None) -> Scope:
+    """The part of the union tree whose stations ``user`` keeps ledgers for: ``scope``
+    when the caller already has it (a request's ``g.scope``), else ``scope_of`` the user."""
+    return scope if scope is not None else scope_of(db, user) if user is not None else EVERYTHING
+
+
+def station_for(db, station_id, user, *, field: str = "station_id", scope: Scope | None = None) -> dict:
     """The station, if ``user`` may keep its ledger: LedgerError 404 (no such station) or
-    403 (another union's station: the same rule as the campaign's nominations)."""
+    403 (outside the user's part of the union tree: a ``union`` user keeps its own
+    union's stations, an admin those of its union and the unions below it)."""
     try:
         station = get_station(db, station_id)
     except StationNotFound:
         raise LedgerError(f"没有编号为 {str(station_id)[:20]} 的站点", field, 404) from None
-    if not speaks_for(user, station):
+    if user is None or user["role"] not in KEEPER_ROLES:
+        raise LedgerError("只有管理员和基层工会账号可以登记台账", field, 403)
+    scope = keeper_scope(db, user, scope)
+    if not in_scope(db, scope, station.get("host_union_id")):
         raise LedgerError(f"“{station['name']}”属于{station['host_union'] or '未登记工会'}，"
-                          f"只能登记本工会（{(user or {}).get('union_name') or '—'}）的站点", field, 403)
+                          f"只能登记{'本工会（' + scope.name + '）' if scope.exact else scope_label(scope)}的站点",
+                          field, 403)
     return station
-
-
-def visible_union(user) -> str | None:
-    """The union whose stations a user's reports are limited to (None: every station)."""
-    if user is not None and user["role"] == "union":
-        return " ".join(str(user["union_name"] or "").split())
-    return None
 
 
 def month_range(year: int) -> list[str]:

@@ -74,14 +74,16 @@ def entry_json(entry: dict) -> dict:
     return {k: entry[k] for k in ("date", "visitors", "services", "note")}
 
 
-def save_entry(db, station_id, data, user, *, strict: bool = False, synthetic: bool = False) -> dict:
-    """Store one station's day (``union`` users: their own union's stations; admin: any).
+def save_entry(db, station_id, data, user, *, strict: bool = False, synthetic: bool = False,
+               scope=None) -> dict:
+    """Store one station's day (``union`` users: their own union's stations; admin: its
+    part of the union tree, ``scope`` when the caller has it: see ``common.station_for``).
 
     Returns {"entry": …, "replaced": bool}.  Raises LedgerError (400 bad input, 403
     another union's station, 404 no such station).  The check and the write happen in
     one write transaction; a replaced entry goes to ``ledger_history`` with who replaced it.
     """
-    station = station_for(db, station_id, user)
+    station = station_for(db, station_id, user, scope=scope)
     parsed = parse_entry(data, strict=strict)
     day = parsed["date"].isoformat()
     columns = list(COUNT_COLUMNS)
@@ -139,13 +141,15 @@ def entry_history(db, station_id, day) -> list[dict]:
     return [{"replaced_at": r[0], "replaced_by": r[1], "before": json.loads(r[2])} for r in rows]
 
 
-def keeper_stations(db, *, union=None, q: str = "", district: str = "", limit: int = 50) -> list[dict]:
-    """Stations whose ledger a user keeps (``union``: its own union's; None: any), with the
-    date of each one's last entry; by name."""
+def keeper_stations(db, *, scope=None, q: str = "", district: str = "", limit: int = 50) -> list[dict]:
+    """Stations whose ledger a user keeps (those of ``scope``, a ``stations.unions.scope.Scope``;
+    None: any), with the date of each one's last entry; by name."""
     clauses, params = ["status != 'closed'"], []
-    if union is not None:
-        clauses.append("trim(host_union) = ?")
-        params.append(union)
+    if scope is not None:
+        condition, more = scope.sql("host_union_id")
+        if condition:
+            clauses.append(condition.removeprefix(" AND "))
+            params += more
     if q:
         clauses.append("name LIKE ? ESCAPE '\\'")
         params.append("%" + q.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%")

@@ -60,7 +60,7 @@ def _quiet(db, as_of: date) -> set:
 
 
 def consistency_flags(db, thresholds: Thresholds = Thresholds(), *, as_of: date | None = None,
-                      union=None) -> list[dict]:
+                      scope=None) -> list[dict]:
     """Flagged stations with the figures behind each flag, most visits first.
 
     Each item: {"kind", "label", "station": {id, name, district, host_union},
@@ -72,9 +72,7 @@ def consistency_flags(db, thresholds: Thresholds = Thresholds(), *, as_of: date 
     t, as_of = thresholds, as_of or today()
     start = as_of - timedelta(days=t.window_days - 1)
     span = [start.isoformat(), as_of.isoformat()]
-    where, params = "", []
-    if union is not None:
-        where, params = " AND trim(s.host_union) = ?", [union]
+    where, params = scope.sql("s.host_union_id") if scope is not None else ("", [])
     quiet = _quiet(db, as_of)
     names = {r[0]: {"id": r[0], "name": r[1], "district": r[2], "host_union": r[3]} for r in db.execute(
         f"SELECT s.id, s.name, s.district, s.host_union FROM stations s WHERE s.status = 'active'{where}",

@@ -24,9 +24,8 @@ from datetime import date
 from ..registry import readers
 from ..registry.readers import FileProblem
 from ..storage import now_iso, write_transaction
-from ..accounts.users import speaks_for
 from .codes import COUNT_COLUMNS, MAX_DAILY_COUNT, SERVICES, VISITORS, LedgerError
-from .common import clean_note, parse_count, parse_date, today
+from .common import KEEPER_ROLES, clean_note, keeper_scope, parse_count, parse_date, today
 
 __all__ = ["LedgerImportReport", "import_ledger", "MAX_LEDGER_ROWS", "HEADERS"]
 
@@ -188,8 +187,11 @@ class _Stations:
 
     def __init__(self, db, user):
         self.by_id, by_name = {}, {}
-        for sid, name, host_union in db.execute("SELECT id, name, host_union FROM stations"):
-            self.by_id[sid] = (name, speaks_for(user, {"host_union": host_union}))
+        keeps = user is not None and user["role"] in KEEPER_ROLES
+        condition, params = keeper_scope(db, user).sql("host_union_id")
+        mine = {r[0] for r in db.execute(f"SELECT id FROM stations WHERE 1{condition}", params)} if keeps else set()
+        for sid, name in db.execute("SELECT id, name FROM stations"):
+            self.by_id[sid] = (name, sid in mine)
             by_name.setdefault(name, []).append(sid)
         self.by_name = by_name
 

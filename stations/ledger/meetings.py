@@ -18,7 +18,8 @@ from datetime import date
 
 from ..storage import now_iso, write_transaction
 from .codes import MEETING_KINDS, MEETING_LIMITS, LedgerError
-from .common import clean_note, parse_count, parse_date, station_for, today, visible_union
+from ..unions.scope import in_scope
+from .common import clean_note, keeper_scope, parse_count, parse_date, station_for, today
 
 __all__ = ["MEETING_COUNTS", "add_meeting", "list_meetings", "meeting_json", "parse_meeting",
            "union_districts", "large_meetings", "check_large_meeting", "CONFIRM_LABEL"]
@@ -130,16 +131,16 @@ def parse_meeting(data, *, strict: bool, districts=()) -> dict:
     return out
 
 
-def union_districts(db, union: str, districts=()) -> list[str]:
-    """The districts where ``union`` may record meetings: where its stations lie, and any
-    of the known ``districts`` its own name names (朝阳区总工会: 朝阳区); in the order of
-    ``districts``, then the rest by name."""
-    union = " ".join(str(union or "").split())
-    if not union:
+def union_districts(db, scope, districts=()) -> list[str]:
+    """The districts where a union (``scope``: a union user's, exactly its union) may
+    record meetings: where its stations lie, and any of the known ``districts`` its own
+    name names (朝阳区总工会: 朝阳区); in the order of ``districts``, then the rest by name."""
+    if scope is None or scope.everything:
         return []
+    condition, params = scope.sql("host_union_id")
     found = {r[0] for r in db.execute(
-        "SELECT DISTINCT district FROM stations WHERE trim(host_union) = ? AND coalesce(district, '') != ''",
-        [union])}
+        f"SELECT DISTINCT district FROM stations WHERE coalesce(district, '') != ''{condition}", params)}
+    union = scope.name or ""
     found |= {d for d in districts if d and d in union}
     order = {d: n for n, d in enumerate(districts)}
     return sorted(found, key=lambda d: (order.get(d, len(order)), d))
@@ -155,28 +156,37 @@ def _district_refusal(union: str, district: str, allowed: list) -> LedgerError:
     return LedgerError(message, "district", 403)
 
 
-def add_meeting(db, data, user, *, strict: bool = False, districts=(), synthetic: bool = False) -> dict:
+def add_meeting(db, data, user, *, strict: bool = False, districts=(), synthetic: bool = False,
+                scope=None) -> dict:
     """Record a meeting; a ``union`` user only at its own union's stations and in the
-    districts where they lie (``union_districts``; 403 otherwise, nothing stored).
+    districts where they lie (``union_districts``; 403 otherwise, nothing stored); an
+    admin at the stations of its part of the union tree (``scope``, when the caller has it).
+
+    The meeting belongs to the union user's union, else to the station's host union,
+    else to the scoped admin's own union: whoever shares that scope sees it.
 
     The district defaults to the station's.  Counts above the usual size of a meeting
     need ``confirm_large`` (400 without) and are stored flagged for the organisers.
     Returns the stored meeting.
     """
     meeting = parse_meeting(data, strict=strict, districts=districts)
-    union = visible_union(user)
-    own = union
+    scope = keeper_scope(db, user, scope)
+    own = scope if (user or {}).get("role") == "union" else None
+    union = (scope.union_id, scope.name) if own is not None else None
     if meeting["station_id"] is not None:
-        station = station_for(db, meeting["station_id"], user)
+        station = station_for(db, meeting["station_id"], user, scope=scope)
         meeting["district"] = meeting["district"] or station["district"] or ""
-        union = union or " ".join((station["host_union"] or "").split()) or None
+        union = union or ((station["host_union_id"], station["host_union"]) if station["host_union"] else None)
+    if union is None and not scope.everything:
+        union = (scope.union_id, scope.name)
     allowed = union_districts(db, own, districts) if own is not None else None
     if not meeting["district"]:
         message = "请选择区" + (f"（本工会可记录的区：{'、'.join(allowed)}）" if allowed else "")
         raise LedgerError(message, "district", errors={"district": message})
     if allowed is not None and meeting["district"] not in allowed:
-        raise _district_refusal(own, meeting["district"], allowed)
-    row = {**meeting, "date": meeting["date"].isoformat(), "union_name": union,
+        raise _district_refusal(own.name, meeting["district"], allowed)
+    row = {**meeting, "date": meeting["date"].isoformat(), "union_name": union[1] if union else None,
+           "union_id": union[0] if union else None,
            "created_by": (user or {}).get("username"), "created_at": now_iso(),
            "synthetic": int(synthetic)}
     with write_transaction(db):
@@ -193,13 +203,14 @@ def get_meeting(db, meeting_id) -> dict:
 
 
 def list_meetings(db, *, user=None, district=None, start: date | None = None, end: date | None = None,
-                  kind=None, limit: int = 500) -> list[dict]:
-    """Meetings newest first, filtered; a ``union`` user sees its own union's only."""
+                  kind=None, limit: int = 500, scope=None) -> list[dict]:
+    """Meetings newest first, filtered; a ``union`` user sees its own union's only, an admin
+    those of its part of the union tree (``scope``, when the caller has it)."""
     clauses, params = [], []
-    union = visible_union(user)
-    if union is not None:
-        clauses.append("m.union_name = ?")
-        params.append(union)
+    condition, more = keeper_scope(db, user, scope).sql("m.union_id")
+    if condition:
+        clauses.append(condition.removeprefix(" AND "))
+        params += more
     if district:
         clauses.append("m.district = ?")
         params.append(district)
@@ -224,18 +235,22 @@ def meeting_json(meeting: dict) -> dict:
     return {**{k: meeting[k] for k in keys}, "large_confirmed": bool(meeting.get("large_confirmed"))}
 
 
-def large_meetings(db, limit: int = 200) -> list[dict]:
+def large_meetings(db, limit: int = 200, *, scope=None) -> list[dict]:
     """Meetings stored with counts their recorder confirmed as right although above the
     usual size of a meeting, not yet checked by an organiser; newest first, with who
-    recorded them (``created_by``) and for which union."""
+    recorded them (``created_by``) and for which union (of ``scope``'s unions, if given)."""
+    condition, params = scope.sql("m.union_id") if scope is not None else ("", [])
     return list(db.query("SELECT m.*, s.name AS station_name FROM meetings m LEFT JOIN stations s "
-                         "ON s.id = m.station_id WHERE m.large_confirmed = 1 AND m.large_checked_at IS NULL "
-                         "ORDER BY m.created_at DESC, m.id DESC LIMIT ?", [int(limit)]))
+                         "ON s.id = m.station_id WHERE m.large_confirmed = 1 AND m.large_checked_at IS NULL"
+                         f"{condition} ORDER BY m.created_at DESC, m.id DESC LIMIT ?", params + [int(limit)]))
 
 
-def check_large_meeting(db, meeting_id, *, username: str) -> dict:
-    """An organiser has checked a large meeting's counts: it leaves the flags page."""
+def check_large_meeting(db, meeting_id, *, username: str, scope=None) -> dict:
+    """An organiser has checked a large meeting's counts: it leaves the flags page (403 for
+    a meeting outside ``scope``)."""
     meeting = get_meeting(db, meeting_id)
+    if scope is not None and not in_scope(db, scope, meeting["union_id"]):
+        raise LedgerError("这场会议不在您的管辖范围内", "id", 403)
     if not meeting["large_confirmed"]:
         raise LedgerError("这场会议的人数没有超出常见规模，无需核实", "id", 409)
     with write_transaction(db):

@@ -4,7 +4,7 @@ station, district and month — and the yearly summary sentence.
 Figures by district come from ``ledger_district_days`` (the sums per district and day,
 kept up to date by triggers on every write and on a station's change of district): a
 year is a few thousand rows whatever the number of stations.  Figures by station (and a
-``union`` user's, limited to its stations) read whole months from ``ledger_months``
+part of the union tree's, limited to its stations) read whole months from ``ledger_months``
 (per station and month, also kept by triggers); a partly covered first or last month
 is summed from the entries, station by station through the primary key — or, when the
 days left out are fewer (a year to date: the rest of this month is still to come), as
@@ -56,15 +56,21 @@ def _months(start: date, end: date):
     return full, partial
 
 
-def _scope(district, union):
+def _scoped(scope) -> bool:
+    return scope is not None and not scope.everything
+
+
+def _scope(district, scope):
+    """(' AND …', params) on stations ``s``: the district, and the part of the union tree."""
     clauses, params = [], []
     if district:
         clauses.append("s.district = ?")
         params.append(district)
-    if union is not None:
-        clauses.append("trim(s.host_union) = ?")
-        params.append(union)
-    return "".join(" AND " + c for c in clauses), params
+    where = "".join(" AND " + c for c in clauses)
+    if _scoped(scope):
+        condition, more = scope.sql("s.host_union_id")
+        where, params = where + condition, params + more
+    return where, params
 
 
 def _add(table, key, values):
@@ -127,11 +133,11 @@ def _left_out(month: str, first: date, last: date) -> list[tuple[date, date]]:
     return spans
 
 
-def _ledger_sums(db, key_sql, start, end, district, union, *, by_month: bool = True, kinds: bool = True):
+def _ledger_sums(db, key_sql, start, end, district, scope, *, by_month: bool = True, kinds: bool = True):
     """{(key, month): sums} of the ledger and check-ins, key = district or station id
     (month '' for every cell when not ``by_month``: one cell per key, far fewer to add up;
     without ``kinds`` only entries, visits, services and check-ins: a quarter of the sums)."""
-    where, params = _scope(district, union)
+    where, params = _scope(district, scope)
     full, partial = _months(start, end)
     now = today()
     summary_months, by_days, left_out = list(full), [], []
@@ -174,14 +180,15 @@ def _district_sums(db, start, end, district):
     return out
 
 
-def _meeting_sums(db, key_sql, start, end, district, union):
+def _meeting_sums(db, key_sql, start, end, district, scope):
     clauses, params = ["date BETWEEN ? AND ?"], [start.isoformat(), end.isoformat()]
     if district:
         clauses.append("district = ?")
         params.append(district)
-    if union is not None:
-        clauses.append("union_name = ?")
-        params.append(union)
+    if _scoped(scope):
+        condition, more = scope.sql("union_id")
+        clauses.append(condition.removeprefix(" AND "))
+        params += more
     out = {}
     for row in db.execute(
             f"SELECT {key_sql}, substr(date, 1, 7), sum(kind = 'worker'), sum(kind = 'enterprise'), "
@@ -216,11 +223,12 @@ def _rating(ratings: dict, station_ids) -> dict:
 
 
 def ledger_report(db, *, start: date | None = None, end: date | None = None, district=None,
-                  union=None, district_order=(), with_kinds: bool = False) -> dict:
+                  scope=None, district_order=(), with_kinds: bool = False) -> dict:
     """Figures for a period: {"period", "total", "districts": […], "months": […]}.
 
     Every figure (``FIGURES``, and ``entries``: ledger days kept) is a whole number.
-    ``union`` limits stations and meetings to one union's (a ``union`` user's view).
+    ``scope`` (a ``stations.unions.scope.Scope``) limits stations and meetings to a part of
+    the union tree (a ``union`` user's union, a district admin's subtree).
     The total carries the riders' rating of the stations in scope and, with
     ``with_kinds``, visits per visitor kind and services per code.
     """
@@ -229,9 +237,9 @@ def ledger_report(db, *, start: date | None = None, end: date | None = None, dis
         empty = _figures({})
         return {"period": {"from": start.isoformat(), "to": end.isoformat()}, "total": empty,
                 "districts": [], "months": []}
-    ledger = (_district_sums(db, start, end, district) if union is None
-              else _ledger_sums(db, "s.district", start, end, district, union))
-    cells = _merge(ledger, _meeting_sums(db, "district", start, end, district, union))
+    ledger = (_ledger_sums(db, "s.district", start, end, district, scope) if _scoped(scope)
+              else _district_sums(db, start, end, district))
+    cells = _merge(ledger, _meeting_sums(db, "district", start, end, district, scope))
     by_month, by_district, total = {}, {}, {}
     for (dist, month), sums in cells.items():
         _add(by_month, month, sums)
@@ -243,7 +251,7 @@ def ledger_report(db, *, start: date | None = None, end: date | None = None, dis
     names = sorted(by_district, key=lambda d: (order.get(d, len(order)), d))
     totals = total.get("all", {})
     out_total = _figures(totals)
-    where, params = _scope(district, union)
+    where, params = _scope(district, scope)
     ids_by_district = {}
     for sid, dist in db.execute(f"SELECT s.id, s.district FROM stations s WHERE 1{where}", params):
         ids_by_district.setdefault(dist or UNKNOWN_DISTRICT, []).append(sid)
@@ -266,18 +274,18 @@ def ledger_report(db, *, start: date | None = None, end: date | None = None, dis
 
 
 def station_table(db, *, start: date | None = None, end: date | None = None, district=None,
-                  union=None, limit: int | None = None) -> list[dict]:
+                  scope=None, limit: int | None = None) -> list[dict]:
     """One row per station in scope with any figure: name, district, the figures and its
     rating; most visits first."""
     start, end = period(start, end)
     if start > end:
         return []
     per_station = {sid: sums for (sid, _month), sums in
-                   _ledger_sums(db, "s.id", start, end, district, union, by_month=False, kinds=False).items()}
-    for (sid, _month), sums in _meeting_sums(db, "station_id", start, end, district, union).items():
+                   _ledger_sums(db, "s.id", start, end, district, scope, by_month=False, kinds=False).items()}
+    for (sid, _month), sums in _meeting_sums(db, "station_id", start, end, district, scope).items():
         if sid is not None:
             _add(per_station, sid, sums)
-    where, params = _scope(district, union)
+    where, params = _scope(district, scope)
     ratings = satisfaction(db)
     rows = []
     for sid, name, dist, union_name, synthetic in db.execute(

@@ -6,9 +6,10 @@ from dataclasses import dataclass, field
 
 from .records import Problem, clean_station
 from ..storage import create_station, get_station, station_points, update_station
+from ..unions.scope import in_scope, provisional_parent, scope_label, write_union_refusal
 from .validation import check_locations
 
-__all__ = ["SaveResult", "save_station"]
+__all__ = ["SaveResult", "save_station", "union_refusal"]
 
 
 @dataclass
@@ -28,8 +29,23 @@ class SaveResult:
         return out
 
 
+def union_refusal(db, scope, record: dict, current: dict | None = None) -> str | None:
+    """Why someone of ``scope`` may not give a station the host union ``record`` names
+    (None: they may).  A change that leaves the union alone needs no check: the station
+    itself was in scope, or the caller refused it already."""
+    if scope is None or scope.everything:
+        return None
+    if record.get("host_union_id") is not None:
+        if in_scope(db, scope, int(record["host_union_id"])):
+            return None
+        return f"所属工会（编号 {record['host_union_id']}）不在您的管辖范围（{scope_label(scope)}）内"
+    if "host_union" in record or current is None:
+        return write_union_refusal(db, scope, record.get("host_union"))
+    return None
+
+
 def save_station(db, raw: dict, *, station_id=None, datum="wgs84", region="beijing",
-                 username=None, partial=False) -> SaveResult:
+                 username=None, partial=False, scope=None) -> SaveResult:
     """Validate and store a new station, or changes to ``station_id``.
 
     Parameters
@@ -40,6 +56,10 @@ def save_station(db, raw: dict, *, station_id=None, datum="wgs84", region="beiji
         The station to change; raises StationNotFound if there is none.
     partial : bool
         With ``station_id``: only the fields in ``raw`` change (API PATCH).
+    scope : stations.unions.scope.Scope, optional
+        The writer's part of the union tree: a host union outside it is an error on
+        ``host_union``; an unknown one is added under the writer's union.  The caller
+        checks that the station itself is in scope.
 
     Returns
     -------
@@ -63,11 +83,16 @@ def save_station(db, raw: dict, *, station_id=None, datum="wgs84", region="beiji
         errors, warnings = check_locations([record], region, station_points(db))[0]
         out.errors += errors
         out.warnings += warnings
+    refused = union_refusal(db, scope, record, current)
+    if refused:
+        out.errors.append(Problem("host_union", refused))
     if out.errors:
         return out
+    parent = provisional_parent(scope) if scope is not None else None
     if current is None:
-        out.station = get_station(db, create_station(db, record, username=username), private=True)
+        out.station = get_station(db, create_station(db, record, username=username, union_parent=parent),
+                                  private=True)
     else:
         changes = {k: v for k, v in record.items() if k != "id"}
-        out.station = update_station(db, current["id"], changes, username=username)
+        out.station = update_station(db, current["id"], changes, username=username, union_parent=parent)
     return out

@@ -168,13 +168,17 @@ def recent_feedback(db, station_id, limit=5) -> list[dict]:
     return [{**r, "found": json.loads(r["found"])} for r in rows]
 
 
-def flag_queue(db, limit=200) -> list[dict]:
-    """Stations with unresolved reports, most reported first: counts and latest reports."""
+def flag_queue(db, limit=200, *, scope=None) -> list[dict]:
+    """Stations with unresolved reports, most reported first: counts and latest reports
+    (of ``scope``'s stations, a ``stations.unions.scope.Scope``, when given)."""
+    where, params = scope.sql("s.host_union_id") if scope is not None else ("", [])
+    if where:
+        where = f" AND station_id IN (SELECT s.id FROM stations s WHERE 1{where})"
     rows = db.execute(
         "SELECT station_id, count(*), max(at), "
         "sum(flag = 'closed'), sum(flag = 'not_found'), sum(flag = 'moved') "
-        "FROM feedback WHERE flag IS NOT NULL AND resolved_at IS NULL "
-        "GROUP BY station_id ORDER BY count(*) DESC, max(at) DESC LIMIT ?", [limit]).fetchall()
+        f"FROM feedback WHERE flag IS NOT NULL AND resolved_at IS NULL{where} "
+        "GROUP BY station_id ORDER BY count(*) DESC, max(at) DESC LIMIT ?", params + [limit]).fetchall()
     out = []
     for sid, count, latest, closed, not_found, moved in rows:
         reports = list(db.query(

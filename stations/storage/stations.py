@@ -71,8 +71,13 @@ def get_station(db, station_id, *, private: bool = False) -> dict:
 
 
 def _where(q=None, district=None, status=None, facility=None, bbox=None,
-           statuses=None, ids=None, mismatch=False, awarded=False, min_qiyou=None):
+           statuses=None, ids=None, mismatch=False, awarded=False, min_qiyou=None, scope=None):
     clauses, params = [], []
+    if scope is not None:  # a part of the union tree (stations.unions.scope.Scope)
+        condition, more = scope.sql("host_union_id")
+        if condition:
+            clauses.append(condition.removeprefix(" AND "))
+            params += more
     if awarded:  # at least one award on the record (获奖)
         clauses.append("awards NOT IN ('', '[]')")
     if min_qiyou is not None:  # the latest 七有 checklist's total (campaign.checklist keeps them)
@@ -107,20 +112,27 @@ def _where(q=None, district=None, status=None, facility=None, bbox=None,
 
 def search_stations(db, *, q=None, district=None, status=None, facility=None, bbox=None,
                     statuses=None, limit=20, offset=0, private=False, mismatch=False,
-                    awarded=False, min_qiyou=None):
+                    awarded=False, min_qiyou=None, scope=None):
     """Stations matching every given filter, by id; returns (rows, total count).
 
     ``q`` matches a substring of name or address; ``facility`` is a code or a list
     of codes that must all be present; ``bbox`` is (minlon, minlat, maxlon, maxlat)
     in WGS-84; ``statuses`` limits the statuses when ``status`` is not given;
     ``mismatch`` keeps stations whose declared district is not where they lie;
-    ``awarded`` those with an award; ``min_qiyou`` those whose latest 七有 total is at least this.
+    ``awarded`` those with an award; ``min_qiyou`` those whose latest 七有 total is at least this;
+    ``scope`` (a ``stations.unions.scope.Scope``) those of a part of the union tree.
     """
     where, params = _where(q, district, status, facility, bbox, statuses, mismatch=mismatch,
-                           awarded=awarded, min_qiyou=min_qiyou)
+                           awarded=awarded, min_qiyou=min_qiyou, scope=scope)
     total = db.execute(f"SELECT count(*) FROM stations{where}", params).fetchone()[0]
-    rows = db.query(f"SELECT * FROM stations{where} ORDER BY id LIMIT ? OFFSET ?",
-                    params + [int(limit), int(offset)])
+    if scope is not None and not scope.everything:
+        # the page's ids from the union index alone, then only those rows: a district's
+        # stations lie scattered over the table, and reading all to sort them costs more
+        rows = db.query(f"SELECT * FROM stations WHERE id IN (SELECT id FROM stations{where} "
+                        "ORDER BY id LIMIT ? OFFSET ?) ORDER BY id", params + [int(limit), int(offset)])
+    else:
+        rows = db.query(f"SELECT * FROM stations{where} ORDER BY id LIMIT ? OFFSET ?",
+                        params + [int(limit), int(offset)])
     return [_decode(r, private) for r in rows], total
 
 
@@ -185,17 +197,20 @@ def stations_by_ids(db, ids) -> dict:
     return out
 
 
-def iter_stations(db, *, private=False, statuses=None):
-    """Every station in id order, decoded (for exports)."""
-    where, params = _where(statuses=statuses)
+def iter_stations(db, *, private=False, statuses=None, scope=None):
+    """Every station (of ``scope``) in id order, decoded (for exports)."""
+    where, params = _where(statuses=statuses, scope=scope)
     for row in db.query(f"SELECT * FROM stations{where} ORDER BY id", params):
         yield _decode(row, private)
 
 
-def registry_summary(db) -> dict:
-    """Counts for the organiser's home page."""
-    by_status = dict(db.execute("SELECT status, count(*) FROM stations GROUP BY status").fetchall())
-    one = db.execute("SELECT count(*), sum(district_mismatch), sum(synthetic) FROM stations").fetchone()
+def registry_summary(db, *, scope=None) -> dict:
+    """Counts for the signed-in home page (of ``scope``'s stations)."""
+    where, params = _where(scope=scope)
+    by_status = dict(db.execute(f"SELECT status, count(*) FROM stations{where} GROUP BY status",
+                                params).fetchall())
+    one = db.execute(f"SELECT count(*), sum(district_mismatch), sum(synthetic) FROM stations{where}",
+                     params).fetchone()
     return {"total": one[0], "by_status": by_status, "district_mismatch": one[1] or 0,
             "synthetic": one[2] or 0}
 
@@ -240,12 +255,13 @@ def _unions(db):
     return None
 
 
-def _with_union(unions, db, record: dict, username, index=None) -> dict:
+def _with_union(unions, db, record: dict, username, index=None, parent_id=None) -> dict:
     if unions is None or ("host_union" not in record and "host_union_id" not in record):
         return record
     record = dict(record)
-    if record.get("host_union_id") is None and index is not None:
-        found = unions.resolve_or_create(db, record.get("host_union"), username=username, index=index)
+    if record.get("host_union_id") is None and (index is not None or parent_id is not None):
+        found = unions.resolve_or_create(db, record.get("host_union"), username=username, index=index,
+                                         parent_id=parent_id)
         record["host_union_id"], record["host_union"] = (found[0], found[1]) if found else (None, None)
     else:
         unions.fill_host_union(db, record, username=username)
@@ -278,8 +294,11 @@ def record_station_event(db, station_id, action: str, *, username=None) -> None:
     _record_history(db, int(station_id), username, action, None, None)
 
 
-def insert_stations(db, records, *, username=None, action="import") -> list[int]:
+def insert_stations(db, records, *, username=None, action="import", union_parent=None) -> list[int]:
     """Insert new stations (or update those whose ``id`` exists) in one transaction.
+
+    A host union no record names becomes an unplaced union, provisionally under
+    ``union_parent`` when given (a district admin's import: the admin still sees it).
 
     Every insert and update is written to the history.  All or nothing: an error
     on any record rolls back every record.  New stations are written in bulk
@@ -303,11 +322,12 @@ def insert_stations(db, records, *, username=None, action="import") -> list[int]
         for record in records:
             if record.get("id") is not None and int(record["id"]) in existing:
                 changes = {k: v for k, v in record.items() if k != "id"}
-                update_station(db, record["id"], changes, username=username, action=action)
+                update_station(db, record["id"], changes, username=username, action=action,
+                               union_parent=union_parent)
                 ids.append(int(record["id"]))
                 continue
             row = {name: None for name in _ALL_FIELDS}
-            row.update(_encode(_with_union(unions, db, record, username, index)))
+            row.update(_encode(_with_union(unions, db, record, username, index, union_parent)))
             row.update({k: v for k, v in _DEFAULTS.items() if row[k] is None})
             if row["id"] is None:
                 row["id"], next_id = next_id, next_id + 1
@@ -333,13 +353,14 @@ def insert_stations(db, records, *, username=None, action="import") -> list[int]
     return ids
 
 
-def create_station(db, record: dict, *, username=None) -> int:
+def create_station(db, record: dict, *, username=None, union_parent=None) -> int:
     """Insert one new station; returns its id."""
     record = {k: v for k, v in record.items() if k != "id"}
-    return insert_stations(db, [record], username=username, action="create")[0]
+    return insert_stations(db, [record], username=username, action="create", union_parent=union_parent)[0]
 
 
-def update_station(db, station_id, changes: dict, *, username=None, action="edit") -> dict:
+def update_station(db, station_id, changes: dict, *, username=None, action="edit",
+                   union_parent=None) -> dict:
     """Change some fields of a station, recording before and after; returns the new record.
 
     Every path that changes a station comes here (forms, API, imports by id, restores),
@@ -348,7 +369,7 @@ def update_station(db, station_id, changes: dict, *, username=None, action="edit
         changes = dict(changes, hours_text=None)  # typed words of other hours would mislead
     with write_transaction(db):
         before = get_station(db, station_id, private=True)
-        changes = _with_union(_unions(db), db, changes, username)
+        changes = _with_union(_unions(db), db, changes, username, parent_id=union_parent)
         row = _encode({k: v for k, v in changes.items() if k not in ("id", "created_at")})
         row["updated_at"] = now_iso()
         sets = ", ".join(f"{name} = ?" for name in row)

@@ -1,5 +1,8 @@
 """Who may use which route: every view declares it, and undeclared views are refused.
 
+What part of the union tree the user sees and changes is decided once too: ``g.scope``
+(``stations.unions.scope.scope_of``), which views hand to the core as ``scope``.
+
 Who is asking is decided on every request from the server's side: a session
 cookie names a row in ``sessions`` (gone after logout, a password or a role
 change), and API Basic credentials are checked under the failed-login limits.
@@ -13,6 +16,7 @@ from flask import abort, current_app, g, jsonify, redirect, request, session, ur
 
 from ..accounts import tokens, users
 from ..accounts.limits import RateLimited, client_key
+from ..unions.scope import scope_of
 from .db import get_db
 
 __all__ = ["PUBLIC", "allow", "client_id", "init_app", "log_in", "login_user", "logout_user",
@@ -125,6 +129,7 @@ def _check_access():
         return redirect(url_for("auth.login", next=request.full_path))
     if g.user["role"] not in roles:
         abort(403)
+    g.scope = scope_of(get_db(), g.user)  # whose union: decided once, used by every query
     return None
 
 

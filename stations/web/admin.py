@@ -11,6 +11,7 @@ from ..registry.edit import save_station
 from ..riders.search import district_choices
 from ..storage import HistoryNotFound, StationNotFound
 from ..text import shown
+from ..unions.scope import in_scope
 from .access import allow
 from .db import get_db
 from .text_guard import checks_own_text
@@ -22,10 +23,15 @@ FORM_FIELDS = ("name", "address", "district", "subdistrict", "lon", "lat", "host
 
 
 def get_station_or_404(station_id):
+    """The station (private fields too): 404 if there is none, 403 if it lies outside the
+    signed-in user's part of the union tree."""
     try:
-        return storage.get_station(get_db(), station_id, private=True)
+        station = storage.get_station(get_db(), station_id, private=True)
     except StationNotFound:
         abort(404)
+    if not in_scope(get_db(), g.scope, station.get("host_union_id")):
+        abort(403)
+    return station
 
 
 def _form_values(station=None):
@@ -72,7 +78,8 @@ def _save(station_id=None):
     values = _form_values()
     result = save_station(get_db(), {k: v for k, v in values.items() if k != "datum"},
                           station_id=station_id, datum=values["datum"],
-                          region=current_app.config["YIZHAN_REGION"], username=g.user["username"])
+                          region=current_app.config["YIZHAN_REGION"], username=g.user["username"],
+                          scope=g.scope)
     return values, result
 
 
@@ -80,8 +87,10 @@ def _save(station_id=None):
 @allow("admin", "reviewer", "planner", "union")
 def index():
     """The signed-in home: what this role can do."""
-    return render_template("admin/index.html", summary=storage.registry_summary(get_db()),
-                           statuses=STATUSES, flagged=len(feedback.flag_queue(get_db())))
+    admin = g.user["role"] == "admin"
+    return render_template("admin/index.html", summary=storage.registry_summary(get_db(), scope=g.scope),
+                           statuses=STATUSES, scope=g.scope,
+                           flagged=len(feedback.flag_queue(get_db(), scope=g.scope)) if admin else 0)
 
 
 @bp.get("/stations")
@@ -94,7 +103,8 @@ def stations():
     district = args.get("district", "").strip()[:30]
     mismatch = args.get("mismatch") == "1"
     page = min(max(1, args.get("page", 1, type=int) or 1), 1_000_000)
-    filters = dict(q=q or None, status=status or None, district=district or None, mismatch=mismatch)
+    filters = dict(q=q or None, status=status or None, district=district or None, mismatch=mismatch,
+                   scope=g.scope)
     rows, total = storage.search_stations(get_db(), **filters, limit=50, offset=(page - 1) * 50,
                                           private=True)
     pages = max(1, -(-total // 50))
@@ -204,7 +214,7 @@ def import_page():
         upload.close()  # the spooled upload's temporary file, now copied
     job_id = jobs.create_job(get_db(), filename=upload.filename, upload=saved,
                              options=dict(form, region=current_app.config["YIZHAN_REGION"]),
-                             username=g.user["username"])
+                             username=g.user["username"], union_id=g.user.get("union_id"))
     jobs.launch(db_path, job_id)
     return redirect(url_for("admin.import_job", job_id=job_id), 303)
 
@@ -213,13 +223,16 @@ def _render_import(form, error=None, job=None):
     return render_template("admin/import.html", form=form, error=error, job=job,
                            report=job["report"] if job else None,
                            can_import_valid=bool(job) and jobs.can_import_valid_rows(job),
-                           recent=[] if job else jobs.recent_jobs(get_db()))
+                           recent=[] if job else jobs.recent_jobs(get_db(), scope=g.scope))
 
 
 def _job_or_404(job_id):
+    """An import job: 404 if there is none, 403 if its union lies outside the user's scope."""
     job = jobs.get_job(get_db(), job_id, current_app.config["YIZHAN_DB"])
     if job is None:
         abort(404)
+    if not in_scope(get_db(), g.scope, job.get("union_id")):
+        abort(403)
     return job
 
 
@@ -239,7 +252,8 @@ def import_job(job_id):
 def import_valid_rows(job_id):
     """Import the valid rows of a checked upload in one click (no second upload)."""
     _job_or_404(job_id)
-    new_id = jobs.import_valid_rows(get_db(), job_id, username=g.user["username"])
+    new_id = jobs.import_valid_rows(get_db(), job_id, username=g.user["username"],
+                                    union_id=g.user.get("union_id"))
     if new_id is None:
         flash("这个文件已经导入过，或已超过保留时间（24 小时），请重新上传。")
         return redirect(url_for("admin.import_job", job_id=job_id), 303)
@@ -277,7 +291,8 @@ def export_download():
         return render_template("admin/export.html", formats=EXPORT_CHOICES, datums=DATUMS,
                                statuses=STATUSES, error=error, form=form), 400
     private = form.get("personal") == "1"  # personal data only when asked for explicitly
-    stations = storage.iter_stations(get_db(), private=private, statuses=[status] if status else None)
+    stations = storage.iter_stations(get_db(), private=private, statuses=[status] if status else None,
+                                     scope=g.scope)
     chunks = iter_export(stations, fmt, datum=datum, private=private)
     stamp = storage.now_iso()[:10].replace("-", "")
     name = f"yizhan-stations-{stamp}{'-' + datum if datum != 'wgs84' else ''}" \
@@ -301,7 +316,7 @@ def flags():
     """The review queue: stations riders found closed, missing or moved."""
     from .ledger import flag_context
 
-    return render_template("admin/flags.html", queue=feedback.flag_queue(get_db()),
+    return render_template("admin/flags.html", queue=feedback.flag_queue(get_db(), scope=g.scope),
                            flags=feedback.FLAGS, resolutions=feedback.RESOLUTIONS, **flag_context())
 
 

@@ -12,7 +12,8 @@ from ..registry.exporter import feature_collection, station_feature
 from ..openapi import openapi_document
 from ..registry.edit import save_station
 from ..riders.search import nearest_json, parse_nearest_query
-from ..storage import StationNotFound
+from ..storage import StationNotFound, get_station
+from ..unions.scope import in_scope, scope_label
 from . import csrf
 from .access import PUBLIC, allow
 from .db import get_db
@@ -131,8 +132,13 @@ def _write(station_id=None, partial=False):
     raw = core.fields_from_json(_json_body())
     datum = core.parse_datum_param(raw.pop("datum", None) or request.args.get("datum"))
     try:
+        if station_id is not None and not in_scope(get_db(), g.scope, get_station(get_db(), station_id)
+                                                   .get("host_union_id")):
+            return jsonify(error={"status": 403, "message": f"编号为 {station_id} 的站点不在您的管辖范围"
+                                                            f"（{scope_label(g.scope)}）内"}), 403
         result = save_station(get_db(), raw, station_id=station_id, datum=datum, partial=partial,
-                              region=current_app.config["YIZHAN_REGION"], username=g.user["username"])
+                              region=current_app.config["YIZHAN_REGION"], username=g.user["username"],
+                              scope=g.scope)
     except StationNotFound:
         return jsonify(error={"status": 404, "message": f"没有编号为 {station_id} 的站点"}), 404
     if not result.ok:

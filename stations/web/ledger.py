@@ -16,6 +16,7 @@ from ..accounts.limits import RateLimited
 from ..riders.search import district_choices, station_page
 from ..riders.directory import get_public_station
 from ..storage import StationNotFound, get_station
+from ..unions.scope import in_scope
 from .access import PUBLIC, allow, client_id
 from .db import get_db
 
@@ -31,7 +32,7 @@ def _districts():
 def _station_or_abort(station_id):
     """The station if the signed-in user keeps its ledger: 404 unknown, 403 another union's."""
     try:
-        return core.station_for(get_db(), station_id, g.user)
+        return core.station_for(get_db(), station_id, g.user, scope=g.scope)
     except core.LedgerError as exc:
         abort(exc.status)
 
@@ -63,7 +64,7 @@ def checkin_refusal(exc: RateLimited) -> str:
 def index():
     """The keeper's home: their stations with the last ledger day, and what else to do."""
     q, district = request.args.get("q", "")[:50].strip(), request.args.get("district", "")[:30]
-    stations = core.keeper_stations(get_db(), union=core.visible_union(g.user), q=q, district=district,
+    stations = core.keeper_stations(get_db(), scope=g.scope, q=q, district=district,
                                     limit=100) if g.user["role"] in KEEPERS else []
     return render_template("ledger/index.html", stations=stations, q=q, district=district,
                            districts=_districts(), today=core.today().isoformat())
@@ -77,7 +78,7 @@ def day(station_id):
     db, errors, values = get_db(), {}, None
     if request.method == "POST":
         try:
-            saved = core.save_entry(db, station_id, request.form, g.user)
+            saved = core.save_entry(db, station_id, request.form, g.user, scope=g.scope)
         except core.LedgerError as exc:
             if exc.status != 400:
                 abort(exc.status)
@@ -129,17 +130,16 @@ def import_page():
 
 
 def _render_import(job=None):
-    recent = [] if job else jobs.recent_jobs(
-        get_db(), kind="ledger", username=None if g.user["role"] == "admin" else g.user["username"])
+    recent = [] if job else jobs.recent_jobs(get_db(), kind="ledger", scope=g.scope)
     return render_template("ledger/import.html", job=job, report=job["report"] if job else None, recent=recent,
                            visitors=core.VISITORS, services=core.SERVICES)
 
 
 def _ledger_job_or_404(job_id):
-    """A ledger import job the signed-in user may see: admin any, a union user its own."""
+    """A ledger import job the signed-in user may see: one of its scope's unions (a union
+    user: its own union's, whichever colleague uploaded it); others are not found."""
     job = jobs.get_job(get_db(), job_id, current_app.config["YIZHAN_DB"])
-    if job is None or job["kind"] != "ledger" or (
-            g.user["role"] != "admin" and job["created_by"] != g.user["username"]):
+    if job is None or job["kind"] != "ledger" or not in_scope(get_db(), g.scope, job.get("union_id")):
         abort(404)
     return job
 
@@ -185,7 +185,7 @@ def meetings():
     status = 200
     if request.method == "POST":
         try:
-            meeting = core.add_meeting(db, request.form, g.user, districts=_districts())
+            meeting = core.add_meeting(db, request.form, g.user, districts=_districts(), scope=g.scope)
         except core.LedgerError as exc:
             if exc.status == 403 and exc.field != "district":
                 abort(403)  # another union's station: a forged form
@@ -197,11 +197,10 @@ def meetings():
             return redirect(url_for("ledger.meetings") + "#saved")
     filters = _meeting_filters()
     listed = core.list_meetings(db, user=g.user, district=filters["district"], start=filters["from"],
-                                end=filters["to"], limit=200)
-    union = core.visible_union(g.user)
-    stations = core.keeper_stations(db, union=union, limit=500)
+                                end=filters["to"], limit=200, scope=g.scope)
+    stations = core.keeper_stations(db, scope=g.scope, limit=500)
     # a union records meetings in its stations' districts only: those are its choices
-    own = core.union_districts(db, union, _districts()) if union is not None else None
+    own = core.union_districts(db, g.scope, _districts()) if g.user["role"] == "union" else None
     return render_template("ledger/meetings.html", meetings=listed, values=values, errors=errors,
                            kinds=core.MEETING_KINDS, counts=core.MEETING_COUNTS,
                            districts=_districts() if own is None else own, own_districts=own,
@@ -230,13 +229,15 @@ def _scope_label(district):
         return "本工会"
     if district:
         return "全区"
+    if not g.scope.everything:
+        return g.scope.name or "本工会"
     return "全市" if current_app.config["YIZHAN_REGION"] == "beijing" else "全国"
 
 
 def _report(year, district):
-    db, union = get_db(), core.visible_union(g.user)
+    db = get_db()
     start, end = date(year, 1, 1), date(year, 12, 31)
-    report = core.ledger_report(db, start=start, end=end, district=district or None, union=union,
+    report = core.ledger_report(db, start=start, end=end, district=district or None, scope=g.scope,
                                 district_order=_districts(), with_kinds=True)
     so_far = f"（截至 {report['period']['to']}）" if year == core.today().year else ""
     title = f"{year}年{district}{so_far}，"
@@ -251,7 +252,7 @@ def reports():
     year, district = _report_args()
     report, summary = _report(year, district)
     stations = core.station_table(get_db(), start=date(year, 1, 1), end=date(year, 12, 31),
-                                  district=district or None, union=core.visible_union(g.user))
+                                  district=district or None, scope=g.scope)
     months = [m["month"] for m in report["months"]]
     visits_chart = core.line_chart(months, [("来访人次", [m["visits"] for m in report["months"]], "visits"),
                                             ("服务次数", [m["services"] for m in report["months"]], "services")],
@@ -277,7 +278,7 @@ def report_download(fmt):
     year, district = _report_args()
     report, summary = _report(year, district)
     stations = core.station_table(get_db(), start=date(year, 1, 1), end=date(year, 12, 31),
-                                  district=district or None, union=core.visible_union(g.user))
+                                  district=district or None, scope=g.scope)
     tables = core.report_tables(report, stations, summary)
     name = f"yizhan-ledger-{year}{'-' + district if district else ''}"
     ascii_name = f"yizhan-ledger-{year}"  # the district, in Chinese, only in filename*
@@ -302,8 +303,8 @@ def flag_context() -> dict:
     """What /admin/flags shows of the ledger: the flags, the figures and the thresholds,
     and meetings recorded with confirmed counts above the usual size."""
     t = thresholds()
-    return {"ledger_flags": core.consistency_flags(get_db(), t), "ledger_rules": t.describe(),
-            "ledger_flag_kinds": core.FLAG_KINDS, "large_meetings": core.large_meetings(get_db()),
+    return {"ledger_flags": core.consistency_flags(get_db(), t, scope=g.scope), "ledger_rules": t.describe(),
+            "ledger_flag_kinds": core.FLAG_KINDS, "large_meetings": core.large_meetings(get_db(), scope=g.scope),
             "meeting_kinds": core.MEETING_KINDS, "meeting_limits": core.MEETING_LIMITS,
             "meeting_counts": core.MEETING_COUNTS}
 
@@ -313,7 +314,7 @@ def flag_context() -> dict:
 def check_meeting(meeting_id):
     """An organiser has checked a meeting's large counts: it leaves the flags page."""
     try:
-        meeting = core.check_large_meeting(get_db(), meeting_id, username=g.user["username"])
+        meeting = core.check_large_meeting(get_db(), meeting_id, username=g.user["username"], scope=g.scope)
     except core.LedgerError as exc:
         abort(exc.status)
     flash(f"已核实 {meeting['date']} {meeting['district']} 的{core.MEETING_KINDS[meeting['kind']]}。")
@@ -328,9 +329,11 @@ def quiet_flag(station_id):
     if kind not in core.FLAG_KINDS:
         abort(400)
     try:
-        get_station(get_db(), station_id)
+        station = get_station(get_db(), station_id)
     except StationNotFound:
         abort(404)
+    if not in_scope(get_db(), g.scope, station.get("host_union_id")):
+        abort(403)
     try:
         until = core.quiet_flag(get_db(), station_id, kind, username=g.user["username"],
                                 note=request.form.get("note", ""), thresholds=thresholds())

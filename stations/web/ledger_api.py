@@ -45,7 +45,7 @@ def _districts():
 @allow("admin", "union")
 def save_day(station_id):
     """Store one station's day (201), or replace it (200; the old version kept in history)."""
-    saved = core.save_entry(get_db(), station_id, _body(), g.user, strict=True)
+    saved = core.save_entry(get_db(), station_id, _body(), g.user, strict=True, scope=g.scope)
     return jsonify(core.entry_json(saved["entry"])), (200 if saved["replaced"] else 201)
 
 
@@ -62,7 +62,7 @@ def read_days(station_id):
         except StationNotFound:
             raise core.LedgerError(f"没有编号为 {station_id} 的站点", "station_id", 404) from None
     else:
-        core.station_for(get_db(), station_id, g.user)
+        core.station_for(get_db(), station_id, g.user, scope=g.scope)
     entries = core.get_entries(get_db(), station_id, start, end, limit=5000)
     return jsonify(entries=[core.entry_json(e) for e in entries])
 
@@ -71,7 +71,7 @@ def read_days(station_id):
 @allow("admin", "union")
 def add_meeting():
     """Record a 职工沟通会 or 企业沟通会 (counts only)."""
-    meeting = core.add_meeting(get_db(), _body(), g.user, strict=True, districts=_districts())
+    meeting = core.add_meeting(get_db(), _body(), g.user, strict=True, districts=_districts(), scope=g.scope)
     return jsonify(core.meeting_json(meeting)), 201
 
 
@@ -81,7 +81,7 @@ def meetings():
     """Meetings, newest first (a union: its own)."""
     district = request.args.get("district") or None
     listed = core.list_meetings(get_db(), user=g.user, district=district, start=_day_param("from"),
-                                end=_day_param("to"), limit=5000)
+                                end=_day_param("to"), limit=5000, scope=g.scope)
     return jsonify(meetings=[core.meeting_json(m) for m in listed])
 
 
@@ -102,6 +102,6 @@ def report():
     """Figures in total, per district and per month (a union: its own stations and meetings)."""
     start, end = _day_param("from"), _day_param("to")
     result = core.ledger_report(get_db(), start=start, end=end, district=request.args.get("district") or None,
-                                union=core.visible_union(g.user), district_order=_districts())
+                                scope=g.scope, district_order=_districts())
     return jsonify(result)
 

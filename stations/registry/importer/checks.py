@@ -26,6 +26,7 @@ from ..records import Problem, clean_station
 from ...storage import station_names, station_point_arrays
 from ..validation import check_places, find_duplicates
 from .report import ImportReport, RowReport
+from .scope import ScopeCheck
 
 __all__ = ["HEADER_ALIASES", "map_headers", "open_rows"]
 
@@ -302,8 +303,9 @@ class _Checked:
             self.names.close()
 
 
-def _check(rows, report, datum, region, db, progress, estimate, spill_dir):
+def _check(rows, report, datum, region, db, progress, estimate, spill_dir, scope=None):
     checked = _Checked(spill_dir)
+    in_scope = ScopeCheck(db, scope)
     lons, lats, numbers, ids = array("d"), array("d"), array("q"), array("q")
     names = checked.names = _Names(spill_dir)
     batch = []
@@ -311,8 +313,8 @@ def _check(rows, report, datum, region, db, progress, estimate, spill_dir):
     def flush():
         records = [record for _, record, _ in batch]
         for (i, record, result), (errors, warnings) in zip(batch, check_places(records, region)):
-            checked.add(i, record["_row"], record.get("name"), result.errors + errors,
-                        result.warnings + warnings)
+            checked.add(i, record["_row"], record.get("name"),
+                        result.errors + errors + in_scope.problems(record), result.warnings + warnings)
             lons.append(record.get("lon", np.nan) if record.get("lon") is not None else np.nan)
             lats.append(record.get("lat", np.nan) if record.get("lat") is not None else np.nan)
         checked.park([(i, record) for i, record, _ in batch])

@@ -11,6 +11,7 @@ from ..readers import FileProblem
 from ...storage import insert_stations, write_transaction
 from .checks import _check, open_rows
 from .report import ImportReport
+from ...unions.scope import provisional_parent
 
 __all__ = ["import_file", "import_path", "import_stream"]
 
@@ -23,7 +24,7 @@ def _no_progress(stage, done, total):
 
 def import_stream(db, stream, filename: str = "", *, datum="wgs84", region="beijing",
                   dry_run=False, skip_invalid=False, username=None, progress=None,
-                  spill_dir=None) -> ImportReport:
+                  spill_dir=None, scope=None) -> ImportReport:
     """Read, check and (unless told otherwise) store a station list in one transaction.
 
     Parameters
@@ -35,6 +36,9 @@ def import_stream(db, stream, filename: str = "", *, datum="wgs84", region="beij
         ``total`` is an estimate or None.
     spill_dir : path, optional
         Where checked rows wait for the write (a temporary file, removed after).
+    scope : stations.unions.scope.Scope, optional
+        The importer's part of the union tree: rows of unions (or updating stations)
+        outside it are errors; unknown unions go provisionally under the importer's union.
 
     Returns
     -------
@@ -46,7 +50,7 @@ def import_stream(db, stream, filename: str = "", *, datum="wgs84", region="beij
     progress = progress or _no_progress
     try:
         rows, estimate = open_rows(stream, filename, report)
-        checked = _check(rows, report, datum, region, db, progress, estimate, spill_dir)
+        checked = _check(rows, report, datum, region, db, progress, estimate, spill_dir, scope)
     except FileProblem as exc:
         report.file_errors.append(str(exc))
         return report
@@ -54,13 +58,14 @@ def import_stream(db, stream, filename: str = "", *, datum="wgs84", region="beij
         if not report.total_rows:
             report.file_errors.append("文件中没有站点数据行")
         elif not (dry_run or not report.valid_rows or (report.error_rows and not skip_invalid)):
-            _write(db, checked, report, username, progress)
+            _write(db, checked, report, username, progress,
+                   provisional_parent(scope) if scope is not None else None)
     finally:
         checked.close()
     return report
 
 
-def _write(db, checked, report, username, progress):
+def _write(db, checked, report, username, progress, union_parent=None):
     # Rows that carry an id first, so that ids handed to the others never collide.
     written, flags = 0, checked.flags
     with write_transaction(db):
@@ -70,7 +75,8 @@ def _write(db, checked, report, username, progress):
                           if not flags[i] & 1 and (record.get("id") is not None) == with_id]
                 records = [{k: v for k, v in record.items() if k != "_row"} for record in picked]
                 if records:
-                    ids = insert_stations(db, records, username=username, action="import")
+                    ids = insert_stations(db, records, username=username, action="import",
+                                          union_parent=union_parent)
                     listed = report.written_stations
                     for record, station_id in zip(picked[:max(0, WRITTEN_LIMIT - len(listed))], ids):
                         listed.append([record["_row"], station_id, record.get("name")])
