@@ -121,7 +121,8 @@ def ledger_schemas() -> dict:
                                                "description": "The recorder confirms counts above the usual "
                                                               "size of a meeting (400 without); the meeting is "
                                                               "then flagged for the organisers"}},
-                         "description": "Either station_id or place; district defaults to the station's. "
+                         "description": "A station_id, or a district without a station (place is optional "
+                                        "either way); district defaults to the station's. "
                                         "A union user records meetings at its own union's stations and, "
                                         "without a station, in a district where they lie (403 otherwise, "
                                         "naming the allowed districts). "
