@@ -326,7 +326,7 @@ def _run_ledger(db, job, upload: Path, progress):
     if not upload.is_file():
         raise FileNotFoundError(upload)
     return import_ledger(db, upload, user, filename=job["filename"], dry_run=bool(job["options"].get("dry_run")),
-                         progress=progress)
+                         progress=progress, month=job["options"].get("month"))
 
 
 def main(argv=None) -> int:

@@ -122,7 +122,8 @@ def import_page():
     finally:
         upload.close()  # the spooled upload's temporary file, now copied
     job_id = jobs.create_job(get_db(), filename=upload.filename, upload=saved, kind="ledger",
-                             options={"dry_run": bool(request.form.get("dry_run"))},
+                             options={"dry_run": bool(request.form.get("dry_run")),
+                                      "month": (request.form.get("month") or "").strip()[:20] or None},
                              username=g.user["username"])
     jobs.launch(db_path, job_id)
     return redirect(url_for("ledger.import_job", job_id=job_id), 303)
