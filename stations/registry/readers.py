@@ -142,12 +142,8 @@ def iter_csv(stream, encoding: str):
             sample = text.read(8192)
         except UnicodeDecodeError:
             raise FileProblem(f"文件开头无法按 {encoding} 解码") from None
-        try:
-            dialect = csv.Sniffer().sniff(sample, delimiters=",\t;")
-        except csv.Error:
-            dialect = csv.excel
         text.seek(0)
-        reader = csv.reader(text, dialect)
+        reader = csv.reader(text, _dialect(sample))
         number = 0
         while True:
             number += 1
@@ -169,6 +165,22 @@ def iter_csv(stream, encoding: str):
             yield [undefuse(c) for c in row]
     finally:
         text.detach()
+
+
+class _Excel(csv.excel):
+    delimiter = ","
+
+
+def _dialect(sample: str):
+    """Excel's CSV dialect with the delimiter the sample uses (comma, tab or semicolon).
+    Only the delimiter is sniffed: the sniffer also judges quoting from the sample alone
+    (``doublequote`` False when the first 8 KB hold no ``""``), and a row further down
+    whose text holds ``""`` then splits wrongly.  Spreadsheets always double quotes."""
+    try:
+        delimiter = csv.Sniffer().sniff(sample, delimiters=",\t;").delimiter
+    except csv.Error:
+        delimiter = ","
+    return type("Sniffed", (_Excel,), {"delimiter": delimiter})
 
 
 def _too_wide(row, column, letters=None):
