@@ -221,7 +221,8 @@ def ledger_report(db, *, start: date | None = None, end: date | None = None, dis
 
     Every figure (``FIGURES``, and ``entries``: ledger days kept) is a whole number.
     ``union`` limits stations and meetings to one union's (a ``union`` user's view).
-    The total carries the riders' rating of the stations in scope and, with
+    The total carries the riders' rating of the stations in scope (ratings given in the
+    period, as every figure) and, with
     ``with_kinds``, visits per visitor kind and services per code.
     """
     start, end = period(start, end)
@@ -247,7 +248,7 @@ def ledger_report(db, *, start: date | None = None, end: date | None = None, dis
     ids_by_district = {}
     for sid, dist in db.execute(f"SELECT s.id, s.district FROM stations s WHERE 1{where}", params):
         ids_by_district.setdefault(dist or UNKNOWN_DISTRICT, []).append(sid)
-    ratings = satisfaction(db)
+    ratings = satisfaction(db, start=start, end=end)
     out_total.update(_rating(ratings, [i for ids in ids_by_district.values() for i in ids]))
     out_total["stations"] = sum(len(ids) for ids in ids_by_district.values())
     if with_kinds:
@@ -268,7 +269,7 @@ def ledger_report(db, *, start: date | None = None, end: date | None = None, dis
 def station_table(db, *, start: date | None = None, end: date | None = None, district=None,
                   union=None, limit: int | None = None) -> list[dict]:
     """One row per station in scope with any figure: name, district, the figures and its
-    rating; most visits first."""
+    rating (given in the period); most visits first."""
     start, end = period(start, end)
     if start > end:
         return []
@@ -278,7 +279,7 @@ def station_table(db, *, start: date | None = None, end: date | None = None, dis
         if sid is not None:
             _add(per_station, sid, sums)
     where, params = _scope(district, union)
-    ratings = satisfaction(db)
+    ratings = satisfaction(db, start=start, end=end)
     rows = []
     for sid, name, dist, union_name, synthetic in db.execute(
             f"SELECT s.id, s.name, s.district, s.host_union, s.synthetic FROM stations s WHERE 1{where}", params):
