@@ -42,10 +42,13 @@ def live(tmp_path_factory):
     storage.migrate(db)
     users.add_user(db, "hd", PASSWORD, "union", UNION)
     users.add_user(db, "plan", PASSWORD, "planner")
-    mine = make_station(db, name="中关村骑手暖心驿站", district="海淀区", host_union=UNION, lon=116.316, lat=39.984)
+    # open around the clock: riders check in whatever hour the suite runs (no check-in when 已打烊)
+    mine = make_station(db, name="中关村骑手暖心驿站", district="海淀区", host_union=UNION, lon=116.316, lat=39.984,
+                        hours="24/7")
     # a station name as long as real ones are: the meeting form's station list must still fit a phone
     make_station(db, name=LONG_NAME, district="海淀区", host_union=UNION, lon=116.35, lat=39.99)
-    other = make_station(db, name="国贸职工之家", district="朝阳区", host_union="朝阳区总工会", lon=116.46, lat=39.91)
+    other = make_station(db, name="国贸职工之家", district="朝阳区", host_union="朝阳区总工会", lon=116.46, lat=39.91,
+                         hours="24/7")
     admin = {"username": "seed", "role": "admin", "union_name": None}
     for n in range(2, 40):
         day = (ledger.today() - timedelta(days=n)).isoformat()

@@ -96,8 +96,9 @@ def campaign(app, fresh_db):
     keeps its ledger (60 of the last 90 days) and riders check in there; the second has neither."""
     db = fresh_db
     admin, reviewer = users.get_user(db, "admin"), users.get_user(db, "reviewer")
-    kept = make_station(db, name="记账驿站", host_union="东城区总工会")
-    bare = make_station(db, name="空壳驿站", host_union="东城区总工会", lon=116.40)
+    # open around the clock: riders check in whatever hour the suite runs (no check-in when 已打烊)
+    kept = make_station(db, name="记账驿站", host_union="东城区总工会", hours="24/7")
+    bare = make_station(db, name="空壳驿站", host_union="东城区总工会", lon=116.40, hours="24/7")
     today = ledger.today()
     for n in range(60):
         ledger.save_entry(db, kept, {"date": (today - timedelta(days=n)).isoformat(), "v_rider": "3",

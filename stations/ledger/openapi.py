@@ -66,8 +66,8 @@ def ledger_paths() -> dict:
             "post": {"summary": "A rider's anonymous check-in at a station (我在这里歇脚了); no body",
                      "description": "Public; rate-limited per client (a keyed hash of the address, which is "
                                     "never stored) and globally. 409 for a station that is not open "
-                                    "(closed, temporarily closed or pending): the rider cannot have "
-                                    "rested there.",
+                                    "(closed, temporarily closed or pending) or closed right now by "
+                                    "its opening hours (已打烊): the rider cannot have rested there.",
                      "parameters": [_STATION],
                      "responses": {"201": {"description": "Counted", "content": _json("Checkin")},
                                    **_errors("404", "409", "429", "503")}},
