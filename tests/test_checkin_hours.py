@@ -54,3 +54,21 @@ def test_no_button_and_a_refused_post_and_api_call_at_a_station_closed_now(clien
     always = make_station(fresh_db, name="全天驿站", hours="24/7", lon=116.41)
     assert "我在这里歇脚了" in client.get(f"/stations/{always}").get_data(as_text=True)
     assert client.post(f"/api/v1/stations/{always}/checkins").status_code == 201
+
+
+def test_a_repeat_check_in_is_told_the_real_wait_within_the_setting(app, fresh_db):
+    """The repeat message said 55 minutes against a 30-minute setting (issue 18, item 19):
+    the wait is what is left of YIZHAN_CHECKIN_REPEAT_MINUTES, and then a check-in counts."""
+    from stations.accounts.limits import RateLimited
+    from stations.web.ledger import checkin_refusal
+
+    sid = make_station(fresh_db, name="全天驿站", hours="24/7")
+    start = 1_800_000_000.0 + 20 * 60  # 20 minutes into a 30-minute window, as a rider would be
+    ledger.check_in(fresh_db, sid, client="phone", limits=LIMITS, now=start)
+    with pytest.raises(RateLimited) as refused:
+        ledger.check_in(fresh_db, sid, client="phone", limits=LIMITS, now=start + 5 * 60)
+    assert refused.value.scope == "station" and refused.value.retry_after == 25 * 60
+    with app.test_request_context():
+        assert checkin_refusal(refused.value) == "您刚刚已在本站签到过了，25 分钟后可再签。"
+    counted = ledger.check_in(fresh_db, sid, client="phone", limits=LIMITS, now=start + 30 * 60)
+    assert counted["count"] == 2  # exactly the setting later, not an hour

@@ -19,7 +19,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from ..accounts.limits import Limit, take
+from ..accounts.limits import Limit, RateLimited, cooldown_wait, start_cooldown, take
 from ..hours.now import open_state
 from ..storage import TZ, StationNotFound, get_station, write_transaction
 from .codes import LedgerError
@@ -57,12 +57,18 @@ def check_in(db, station_id, *, client: str, limits: dict, at: datetime | None =
     if state["open"] is False:  # closed by its hours right now (unknown hours: not known to be closed)
         raise LedgerError(closed_now_refusal(state), "station_id", 409)
     day = at.date().isoformat()
-    rules = [Limit(f"checkin-station:{client}:{station['id']}", 1,
-                   int(limits.get("repeat_minutes", 30)) * 60, "station"),
-             Limit(f"checkin-client:{client}", int(limits["per_client"]), 3600, "client"),
+    repeat = f"checkin-station:{client}:{station['id']}"
+    repeat_s = int(limits.get("repeat_minutes", 30)) * 60
+    rules = [Limit(f"checkin-client:{client}", int(limits["per_client"]), 3600, "client"),
              Limit("checkin-global", int(limits["global"]), 60, "global")]
     with write_transaction(db):
+        # the repeat rule first (the narrowest scope is the one reported), and exact: a
+        # second check-in waits what is left of repeat_minutes, never more
+        wait = cooldown_wait(db, repeat, repeat_s, now=now)
+        if wait:
+            raise RateLimited("station", wait)
         take(db, rules, now=now)
+        start_cooldown(db, repeat, repeat_s, now=now)
         # the clients of the station's earlier days are no longer needed: only whether a
         # client is new today
         db.execute("DELETE FROM checkin_clients WHERE station_id = ? AND date < ?", [station["id"], day])
