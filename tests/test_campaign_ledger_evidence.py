@@ -261,8 +261,10 @@ def _by_the_day(db, sid, start, end):
     from stations.ledger.codes import SERVICE_COLUMNS, VISITOR_COLUMNS
 
     span = [sid, start.isoformat(), end.isoformat()]
-    n, v, s, last = db.execute(
-        f"SELECT count(*), coalesce(sum({' + '.join(VISITOR_COLUMNS)}), 0), "
+    every = " + ".join(VISITOR_COLUMNS + SERVICE_COLUMNS)
+    n, closed, v, s, last = db.execute(  # an all-blank day is a closed day, not a kept one
+        f"SELECT coalesce(sum({every} > 0), 0), coalesce(sum({every} = 0), 0), "
+        f"coalesce(sum({' + '.join(VISITOR_COLUMNS)}), 0), "
         f"coalesce(sum({' + '.join(SERVICE_COLUMNS)}), 0), max(date) FROM ledger_entries "
         "WHERE station_id = ? AND date BETWEEN ? AND ?", span).fetchone()
     c = db.execute("SELECT coalesce(sum(count), 0) FROM checkin_days WHERE station_id = ? AND date BETWEEN ? AND ?",
@@ -274,7 +276,7 @@ def _by_the_day(db, sid, start, end):
         "WHERE station_id = ? AND substr(at, 1, 10) BETWEEN ? AND ?)", span).fetchone()[0]
     repeats = db.execute("SELECT coalesce(sum(count), 0) FROM checkin_repeats WHERE station_id = ? "
                          "AND date BETWEEN ? AND ?", span).fetchone()[0]
-    return {"entries": n, "visits": v, "services": s, "last_entry": last, "checkins": c, "feedback": f,
+    return {"entries": n, "closed_days": closed, "visits": v, "services": s, "last_entry": last, "checkins": c, "feedback": f,
             "checkin_client_days": c - repeats, "feedback_client_days": f_days}
 
 

@@ -99,9 +99,10 @@ def ledger_schemas() -> dict:
     figures = {"visits": "sum of visitors", "services": "sum of services", "checkins": "riders' check-ins",
                "meetings_worker": "职工沟通会", "meetings_enterprise": "企业沟通会",
                "new_members": "members who joined (入会)", "new_unions": "enterprise unions founded (建会)",
-               "entries": "ledger days kept"}
+               "entries": "ledger days kept (something recorded)",
+               "closed_days": "all-blank days (闭站), counted apart: not kept days"}
     fig = {name: {"type": "integer", "minimum": 0, "description": text} for name, text in figures.items()}
-    required = [k for k in figures if k != "entries"]
+    required = [k for k in figures if k not in ("entries", "closed_days")]
     meeting_props = {
         "date": _DAY, "kind": {"type": "string", "enum": ["worker", "enterprise"]},
         "station_id": {"type": ["integer", "null"]}, "place": {"type": ["string", "null"], "maxLength": 100},

@@ -17,7 +17,7 @@ import calendar
 from datetime import date, timedelta
 
 from ..riders.feedback import satisfaction
-from .codes import COUNT_COLUMNS, SERVICE_COLUMNS, SERVICES, VISITOR_COLUMNS, VISITORS
+from .codes import COUNT_COLUMNS, SERVICE_COLUMNS, SERVICES, VISITOR_COLUMNS, VISITORS, closed_day_sql
 from .common import EARLIEST, today
 
 __all__ = ["FIGURES", "FIGURE_LABELS", "ledger_report", "station_table", "year_summary", "period"]
@@ -27,6 +27,7 @@ FIGURES = ("visits", "services", "checkins", "meetings_worker", "meetings_enterp
 FIGURE_LABELS = {"visits": "来访人次", "services": "服务次数", "checkins": "骑手签到",
                  "meetings_worker": "职工沟通会", "meetings_enterprise": "企业沟通会",
                  "new_members": "新入会会员", "new_unions": "新建企业工会", "entries": "台账天数",
+                 "closed_days": "闭站天数（全空）",
                  "rating": "骑手评分", "rating_count": "评价人数"}
 _SUMS = ("entries", "visits", "services") + COUNT_COLUMNS + ("checkins",)
 _MEETING_SUMS = ("meetings_worker", "meetings_enterprise", "new_members", "new_unions",
@@ -174,6 +175,20 @@ def _district_sums(db, start, end, district):
     return out
 
 
+def _closed_sums(db, key_sql, start, end, district, union, *, by_month: bool = True):
+    """{(key, month): {"entries": -n, "closed_days": n}}: the closed (all-blank) days the
+    summaries counted as entries, moved apart (read through the partial index of m014)."""
+    where, params = _scope(district, union)
+    month = "substr(e.date, 1, 7)" if by_month else "''"
+    out = {}
+    for key, cell, n in db.execute(
+            f"SELECT {key_sql}, {month}, count(*) FROM ledger_entries e JOIN stations s ON s.id = e.station_id "
+            f"WHERE {closed_day_sql('e')} AND e.date BETWEEN ? AND ?{where} GROUP BY 1, 2",
+            [start.isoformat(), end.isoformat()] + params):
+        out[(key, cell)] = {"entries": -n, "closed_days": n}
+    return out
+
+
 def _meeting_sums(db, key_sql, start, end, district, union):
     clauses, params = ["date BETWEEN ? AND ?"], [start.isoformat(), end.isoformat()]
     if district:
@@ -193,7 +208,8 @@ def _meeting_sums(db, key_sql, start, end, district, union):
 
 def _figures(sums: dict) -> dict:
     out = {name: int(sums.get(name, 0) or 0) for name in FIGURES}
-    out["entries"] = int(sums.get("entries", 0) or 0)
+    out["entries"] = int(sums.get("entries", 0) or 0)  # kept days: something recorded
+    out["closed_days"] = int(sums.get("closed_days", 0) or 0)  # all-blank days, apart
     return out
 
 
@@ -232,7 +248,8 @@ def ledger_report(db, *, start: date | None = None, end: date | None = None, dis
                 "districts": [], "months": []}
     ledger = (_district_sums(db, start, end, district) if union is None
               else _ledger_sums(db, "s.district", start, end, district, union))
-    cells = _merge(ledger, _meeting_sums(db, "district", start, end, district, union))
+    cells = _merge(ledger, _meeting_sums(db, "district", start, end, district, union),
+                   _closed_sums(db, "s.district", start, end, district, union))
     by_month, by_district, total = {}, {}, {}
     for (dist, month), sums in cells.items():
         _add(by_month, month, sums)
@@ -278,6 +295,8 @@ def station_table(db, *, start: date | None = None, end: date | None = None, dis
     for (sid, _month), sums in _meeting_sums(db, "station_id", start, end, district, union).items():
         if sid is not None:
             _add(per_station, sid, sums)
+    for (sid, _month), sums in _closed_sums(db, "s.id", start, end, district, union, by_month=False).items():
+        _add(per_station, sid, sums)
     where, params = _scope(district, union)
     ratings = satisfaction(db, start=start, end=end)
     rows = []
@@ -306,7 +325,10 @@ def year_summary(report: dict, *, scope: str = "全市", title: str = "") -> str
     parts = [f"{title}{scope}共召开职工沟通会 {_n(t['meetings_worker'])} 场、企业沟通会 "
              f"{_n(t['meetings_enterprise'])} 场，发展工会会员 {_n(t['new_members'])} 人，"
              f"推动企业建会 {_n(t['new_unions'])} 家"]
-    ledger = f"驿站服务台账共记 {_n(t['entries'])} 天，接待户外劳动者 {_n(t['visits'])} 人次"
+    ledger = f"驿站服务台账共记 {_n(t['entries'])} 天"
+    if t.get("closed_days"):
+        ledger += f"（另有闭站（全空）{_n(t['closed_days'])} 天）"
+    ledger += f"，接待户外劳动者 {_n(t['visits'])} 人次"
     kinds = t.get("visitors") or {}
     top = [(VISITORS[k], v) for k, v in sorted(kinds.items(), key=lambda kv: -kv[1]) if v][:3]
     if top:
