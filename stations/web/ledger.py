@@ -117,6 +117,7 @@ def import_page():
         flash("请选择要导入的台账文件（.xlsx 或 .csv）。")
         return redirect(url_for("ledger.import_page"))
     db_path = current_app.config["YIZHAN_DB"]
+    jobs.forget_kept_uploads(get_db(), db_path)
     try:
         saved = jobs.save_upload(db_path, upload.save)
     finally:
@@ -133,7 +134,8 @@ def _render_import(job=None):
     recent = [] if job else jobs.recent_jobs(
         get_db(), kind="ledger", username=None if g.user["role"] == "admin" else g.user["username"])
     return render_template("ledger/import.html", job=job, report=job["report"] if job else None, recent=recent,
-                           visitors=core.VISITORS, services=core.SERVICES)
+                           visitors=core.VISITORS, services=core.SERVICES,
+                           can_write=bool(job) and jobs.can_import_valid_rows(job))
 
 
 def _ledger_job_or_404(job_id):
@@ -157,6 +159,19 @@ def import_job(job_id):
     elif job["report"] is not None and not job["report"].ok:
         response.status_code = 400
     return response
+
+
+@bp.post("/ledger/import/jobs/<int:job_id>/write")
+@allow(*KEEPERS)
+def import_checked(job_id):
+    """Import a file whose check passed, as it was checked (no second upload)."""
+    _ledger_job_or_404(job_id)
+    new_id = jobs.import_valid_rows(get_db(), job_id, username=g.user["username"])
+    if new_id is None:
+        flash("这个文件已经导入过，或已超过保留时间（24 小时），请重新上传。")
+        return redirect(url_for("ledger.import_job", job_id=job_id), 303)
+    jobs.launch(current_app.config["YIZHAN_DB"], new_id)
+    return redirect(url_for("ledger.import_job", job_id=new_id), 303)
 
 
 @bp.get("/ledger/import/jobs/<int:job_id>.json")
