@@ -60,3 +60,23 @@ def test_no_total_is_claimed_while_rows_are_still_counted(db_path, fresh_db):
     progress("check", 50_000, None)
     state = json.loads(progress.path.read_text())
     assert state["rows_done"] == 50_000 and state["rows_total"] is None  # was 50000: "共 50000 行"
+
+
+def test_reports_name_the_file_encoding_and_datum_in_words_not_codes(client, fresh_db, keeper, auth):
+    """"utf-8-sig", "wgs84" and "格式 ?" were shown to people (issue 18, item 17)."""
+    from stations.registry.importer import format_report, import_file
+
+    day = (ledger.today() - timedelta(days=2)).isoformat()
+    page = upload(client, f"站点编号,日期,外卖骑手\n{keeper},{day},3\n").get_data(as_text=True)
+    assert "CSV 文本（UTF-8 编码）" in page and "utf-8-sig" not in page and "格式 csv" not in page
+    client.post("/logout", data={"csrf_token": csrf_token(client, "/ledger/import")})
+    auth.login("admin")
+    token = csrf_token(client, "/admin/import")
+    station = finish_import(client, client.post("/admin/import", data={
+        "csrf_token": token, "datum": "wgs84", "dry_run": "1",
+        "file": (io.BytesIO("名称,经度,纬度\n新驿站,116.4,39.9\n".encode()), "s.csv")},
+        content_type="multipart/form-data")).get_data(as_text=True)
+    assert "CSV 文本（UTF-8 编码），坐标系 WGS-84（GPS）" in station
+    assert "utf-8-sig" not in station and "坐标系 wgs84" not in station
+    text = format_report(import_file(fresh_db, b"", "empty.csv"))
+    assert "未能识别" in text and "?" not in text
