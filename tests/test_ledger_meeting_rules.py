@@ -199,7 +199,7 @@ def test_the_form_says_before_sending_that_an_enterprise_meeting_needs_a_company
     form shown again for an enterprise meeting asks for at least 1 company itself."""
     login(client, "ua", "ua-pass-12")
     page = client.get("/ledger/meetings").get_data(as_text=True)
-    assert re.search(r'name="companies"[^>]*>\s*<span class="hint">企业沟通会至少填 1 家企业</span>', page)
+    assert re.search(r'name="companies"[^>]*>\s*<span class="hint">企业沟通会至少 1 家</span>', page)
     token = csrf_token(client, "/ledger/meetings")
     again = client.post("/ledger/meetings", data={"csrf_token": token, "date": day(), "kind": "enterprise",
                                                   "district": "朝阳区", "attendees": "12", "companies": "0"})
