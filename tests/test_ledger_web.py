@@ -258,7 +258,10 @@ def test_reports_page_charts_downloads_and_union_scope(client, places, fresh_db)
     assert not re.search(r"<script(?![^>]*\bsrc=)|\sstyle=|\son[a-z]+=", page)
     csv_body = client.get(f"/ledger/reports.csv?table=stations&year={ledger.today().year}")
     rows = list(csv.reader(io.StringIO(csv_body.get_data(as_text=True).lstrip("\ufeff"))))
-    assert rows[0][:3] == ["站点编号", "站点名称", "区"] and {r[1] for r in rows[1:]} == {"海淀驿站", "朝阳驿站"}
+    assert rows[0][:3] == ["站点编号", "站点名称", "区"]
+    # the two stations, then the meeting held away from any station (issue 18, item 15: rows add up)
+    assert [r[1] for r in rows[1:]][-1] == "不在站点（会议）"
+    assert {r[1] for r in rows[1:]} == {"海淀驿站", "朝阳驿站", "不在站点（会议）"}
     # One charset, one file name (ASCII and UTF-8 forms agree), kept off shared caches.
     assert csv_body.headers["Content-Type"] == "text/csv; charset=utf-8"
     year = ledger.today().year

@@ -14,6 +14,7 @@ the month's summary minus the days left out.
 from __future__ import annotations
 
 import calendar
+from collections import Counter
 from datetime import date, timedelta
 
 from ..riders.feedback import satisfaction
@@ -33,6 +34,7 @@ _SUMS = ("entries", "visits", "services") + COUNT_COLUMNS + ("checkins",)
 _MEETING_SUMS = ("meetings_worker", "meetings_enterprise", "new_members", "new_unions",
                  "attendees", "companies")
 UNKNOWN_DISTRICT = "未知区"
+AWAY_ROW = "不在站点（会议）"  # the station table's row of meetings held away from stations
 
 
 def period(start: date | None, end: date | None) -> tuple[date, date]:
@@ -286,14 +288,19 @@ def ledger_report(db, *, start: date | None = None, end: date | None = None, dis
 def station_table(db, *, start: date | None = None, end: date | None = None, district=None,
                   union=None, limit: int | None = None) -> list[dict]:
     """One row per station in scope with any figure: name, district, the figures and its
-    rating (given in the period); most visits first."""
+    rating (given in the period), ``same_name`` when another row has its name; most visits
+    first.  Meetings held away from stations follow in a last row (``station_id`` None,
+    ``AWAY_ROW``), so the rows add up to the report's totals."""
     start, end = period(start, end)
     if start > end:
         return []
     per_station = {sid: sums for (sid, _month), sums in
                    _ledger_sums(db, "s.id", start, end, district, union, by_month=False, kinds=False).items()}
+    away = {}  # meetings held elsewhere than at a station: their own row, so the rows add up
     for (sid, _month), sums in _meeting_sums(db, "station_id", start, end, district, union).items():
-        if sid is not None:
+        if sid is None:
+            _add(away, "all", sums)
+        else:
             _add(per_station, sid, sums)
     for (sid, _month), sums in _closed_sums(db, "s.id", start, end, district, union, by_month=False).items():
         _add(per_station, sid, sums)
@@ -312,7 +319,15 @@ def station_table(db, *, start: date | None = None, end: date | None = None, dis
                      "host_union": union_name, "synthetic": bool(synthetic), **_figures(sums or {}),
                      "rating": rating["mean"], "rating_count": rating["count"]})
     rows.sort(key=lambda r: (-r["visits"], -r["checkins"], r["station_id"]))
-    return rows[:limit] if limit else rows
+    names = Counter(r["name"] for r in rows)
+    for row in rows:
+        row["same_name"] = names[row["name"]] > 1  # shown with its number
+    rows = rows[:limit] if limit else rows
+    if away:
+        rows.append({"station_id": None, "name": AWAY_ROW, "district": "—", "host_union": None,
+                     "synthetic": False, **_figures(away["all"]), "rating": None, "rating_count": 0,
+                     "same_name": False})
+    return rows
 
 
 def _n(value) -> str:

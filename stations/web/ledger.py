@@ -280,8 +280,10 @@ def reports():
     bars = core.bar_chart([(d["district"], d["visits"]) for d in sorted(
         report["districts"], key=lambda d: -d["visits"])], title=f"{year}年各区来访人次", unit="")
     return render_template("ledger/reports.html", report=report, summary=summary, year=year,
-                           district=district, districts=_districts(), stations=stations[:200],
-                           station_count=len(stations), visits_chart=visits_chart,
+                           district=district, districts=_districts(),
+                           stations=[s for s in stations if s["station_id"]][:200]
+                           + [s for s in stations if not s["station_id"]],  # the row away from stations
+                           station_count=sum(1 for s in stations if s["station_id"]), visits_chart=visits_chart,
                            meetings_chart=meetings_chart, bars=bars, labels=core.FIGURE_LABELS,
                            years=list(range(core.today().year, 2014, -1)), tables=core.TABLES)
 
