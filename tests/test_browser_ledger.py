@@ -240,6 +240,11 @@ def test_the_report_reads_on_a_phone(browser, live):
         box = charts.nth(i).bounding_box()
         assert 300 <= box["width"] <= 390 and box["height"] > 40
     assert no_sideways_scroll(page)
+    # month table headers on one line (they wrapped one character a line: issue 18, item 16)
+    heights = page.eval_on_selector_all("table.grid.num thead th", "ths => ths.map(t => t.getBoundingClientRect().height)")
+    assert heights and max(heights) < 40, heights
+    # check-ins, new members and meetings each on their own axis: three axes in one chart
+    assert page.locator("svg.panels-chart text.legend").count() == 3
     shot(page, "4-report")
     assert page.errors == []
     context.close()

@@ -41,3 +41,29 @@ def test_station_rows_add_up_to_the_meeting_totals_and_repeated_names_show_numbe
     assert f"朝阳驿站<span class=\"meta\">（编号 {two}）</span>" in table
     assert re.search(r'<tr class="away"><td>不在站点（会议）</td>', table)
     assert "（来访最多的" not in table  # two stations, both shown
+
+
+def test_charts_give_members_and_meetings_their_own_axes_and_mark_a_partial_month():
+    """新入会 and 沟通会 drawn on the check-ins' axis were flat, and a 4-day December was
+    drawn as a collapse (issue 18, item 16)."""
+    from stations.ledger.charts import panels_chart
+
+    months = ["2026-10", "2026-11", "2026-12"]
+    svg = panels_chart(months, [("骑手签到", [4200, 3900, 500], "checkins"), ("新入会", [8, 12, 1], "members"),
+                                ("沟通会", [3, 2, 0], "meetings")], title="签到、入会与沟通会",
+                       partial=(2, "12月截至4日"))
+    ticks = re.findall(r'<text class="axis" x="40" y="[\d.]+" text-anchor="end">([^<]*)</text>', svg)
+    assert ticks == ["0", "2,500", "5,000", "0", "10", "20", "0", "3", "6"]  # three axes, one per series
+    assert 'class="series members partial"' in svg and "12*" in svg and "*12月截至4日" in svg
+    assert "<title>2026-12（12月截至4日） 新入会 1</title>" in svg
+
+
+def test_the_report_page_marks_this_month_as_partial(client, auth, fresh_db):
+    auth.login("admin")
+    today = ledger.today()
+    page = client.get(f"/ledger/reports?year={today.year}").get_data(as_text=True)
+    import calendar
+
+    if today.day < calendar.monthrange(today.year, today.month)[1]:
+        assert f"（{today.month}月截至{today.day}日）" in page and f"*{today.month}月截至{today.day}日" in page
+    assert page.count('class="chart panels-chart"') == 1

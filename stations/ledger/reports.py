@@ -21,7 +21,8 @@ from ..riders.feedback import satisfaction
 from .codes import COUNT_COLUMNS, SERVICE_COLUMNS, SERVICES, VISITOR_COLUMNS, VISITORS, closed_day_sql
 from .common import EARLIEST, today
 
-__all__ = ["FIGURES", "FIGURE_LABELS", "ledger_report", "station_table", "year_summary", "period"]
+__all__ = ["FIGURES", "FIGURE_LABELS", "ledger_report", "station_table", "year_summary", "period",
+           "partial_month"]
 
 FIGURES = ("visits", "services", "checkins", "meetings_worker", "meetings_enterprise",
            "new_members", "new_unions")
@@ -328,6 +329,17 @@ def station_table(db, *, start: date | None = None, end: date | None = None, dis
                      "synthetic": False, **_figures(away["all"]), "rating": None, "rating_count": 0,
                      "same_name": False})
     return rows
+
+
+def partial_month(report: dict) -> tuple[int, str] | None:
+    """(index in ``report["months"]``, "12月截至4日") when the period ends inside its last
+    month (this month so far): a chart marks it rather than draw a collapse."""
+    if not report["months"]:
+        return None
+    end = date.fromisoformat(report["period"]["to"])
+    if end.day == calendar.monthrange(end.year, end.month)[1] or report["months"][-1]["month"] != end.isoformat()[:7]:
+        return None
+    return len(report["months"]) - 1, f"{end.month}月截至{end.day}日"
 
 
 def _n(value) -> str:

@@ -269,14 +269,15 @@ def reports():
     stations = core.station_table(get_db(), start=date(year, 1, 1), end=date(year, 12, 31),
                                   district=district or None, union=core.visible_union(g.user))
     months = [m["month"] for m in report["months"]]
+    partial = core.partial_month(report)
     visits_chart = core.line_chart(months, [("来访人次", [m["visits"] for m in report["months"]], "visits"),
                                             ("服务次数", [m["services"] for m in report["months"]], "services")],
-                                   title=f"{year}年每月来访与服务")
-    meetings_chart = core.line_chart(
+                                   title=f"{year}年每月来访与服务", partial=partial)
+    meetings_chart = core.panels_chart(  # each on its own axis: tens of members beside thousands of check-ins
         months, [("骑手签到", [m["checkins"] for m in report["months"]], "checkins"),
                  ("新入会", [m["new_members"] for m in report["months"]], "members"),
                  ("沟通会", [m["meetings_worker"] + m["meetings_enterprise"] for m in report["months"]],
-                  "meetings")], title=f"{year}年每月签到、入会与沟通会")
+                  "meetings")], title=f"{year}年每月签到、入会与沟通会", partial=partial)
     bars = core.bar_chart([(d["district"], d["visits"]) for d in sorted(
         report["districts"], key=lambda d: -d["visits"])], title=f"{year}年各区来访人次", unit="")
     return render_template("ledger/reports.html", report=report, summary=summary, year=year,
@@ -284,7 +285,7 @@ def reports():
                            stations=[s for s in stations if s["station_id"]][:200]
                            + [s for s in stations if not s["station_id"]],  # the row away from stations
                            station_count=sum(1 for s in stations if s["station_id"]), visits_chart=visits_chart,
-                           meetings_chart=meetings_chart, bars=bars, labels=core.FIGURE_LABELS,
+                           meetings_chart=meetings_chart, bars=bars, labels=core.FIGURE_LABELS, partial=partial,
                            years=list(range(core.today().year, 2014, -1)), tables=core.TABLES)
 
 
