@@ -79,9 +79,23 @@ def _decode(row) -> dict:
     job = dict(row)
     job["options"] = json.loads(job["options"] or "{}")
     job["report"] = _report_class(job).from_dict(json.loads(job["report"])) if job["report"] else None
-    job["state_label"] = STATES[job["state"]]
+    job["state_label"] = _ledger_label(job) or STATES[job["state"]]
     job["finished"] = job["state"] in ("done", "failed")
     return job
+
+
+def _ledger_label(job) -> str | None:
+    """A finished month import says what it did: 已完成 only when it wrote."""
+    report = job["report"]
+    if job.get("kind") != "ledger" or job["state"] != "done" or report is None:
+        return None
+    if report.written:
+        return f"已完成：写入 {report.written:,} 天"
+    if report.error_rows or report.file_errors:
+        return "有错误，未写入任何数据"
+    if report.dry_run:
+        return "检查通过（只检查，未写入）"
+    return "已结束，未写入任何数据"
 
 
 def get_job(db, job_id, db_path=None) -> dict | None:
@@ -134,7 +148,8 @@ def recent_jobs(db, limit: int = 10, *, kind: str = "stations", scope=None) -> l
                       [kind] + params + [int(limit)]).fetchall()
     keys = ("id", "created_by", "filename", "state", "rows_done", "rows_total", "written",
             "created_at", "finished_at")
-    return [dict(zip(keys, row), state_label=STATES[row[3]]) for row in rows]
+    return [dict(zip(keys, row), state_label="已结束，未写入" if kind == "ledger" and row[3] == "done"
+                 and not row[6] else STATES[row[3]]) for row in rows]
 
 
 def _vanished(job) -> bool:
@@ -179,8 +194,9 @@ def can_import_valid_rows(job) -> bool:
     """Whether a finished job's upload waits for a one-click import of its valid rows:
     a dry run, or a run that wrote nothing because of errors, with rows worth writing."""
     report = job.get("report")
-    if job.get("kind", "stations") != "stations":
-        return False  # the ledger's import is all or nothing
+    if job.get("kind", "stations") == "ledger":  # all or nothing: a passing check, imported as it is
+        return bool(job.get("upload") and job["state"] == "done" and report is not None and report.ok
+                    and report.dry_run and report.total_rows and not report.written)
     return bool(job.get("upload") and job["state"] == "done" and report is not None
                 and not report.file_errors and not report.written and report.valid_rows
                 and (report.dry_run or report.error_rows and not report.skip_invalid))
@@ -195,9 +211,11 @@ def import_valid_rows(db, job_id, *, username=None, union_id=None) -> int | None
         if job is None or not can_import_valid_rows(job) or not Path(job["upload"]).exists():
             return None
         db.execute("UPDATE import_jobs SET upload = NULL WHERE id = ?", [job["id"]])
-        options = dict(job["options"], dry_run=False, skip_invalid=True, from_job=job["id"])
+        options = dict(job["options"], dry_run=False, from_job=job["id"])
+        if job["kind"] != "ledger":
+            options["skip_invalid"] = True
         return create_job(db, filename=job["filename"], upload=Path(job["upload"]),
-                          options=options, username=username, union_id=union_id)
+                          options=options, username=username, kind=job["kind"], union_id=union_id)
 
 
 def forget_kept_uploads(db, db_path, max_age_s: float = KEEP_UPLOAD_S) -> int:
@@ -243,8 +261,9 @@ class _Progress:
             return
         self.last = now
         partial = self.path.with_suffix(".tmp")
+        # no total while rows are still being counted: "共 50000 行" would claim an end
         partial.write_text(json.dumps({"stage": stage, "rows_done": done,
-                                       "rows_total": max(total or 0, done) or None}))
+                                       "rows_total": max(total, done) if total else None}))
         partial.replace(self.path)
 
 
@@ -348,7 +367,7 @@ def _run_ledger(db, job, upload: Path, progress):
     if not upload.is_file():
         raise FileNotFoundError(upload)
     return import_ledger(db, upload, user, filename=job["filename"], dry_run=bool(job["options"].get("dry_run")),
-                         progress=progress)
+                         progress=progress, month=job["options"].get("month"))
 
 
 def main(argv=None) -> int:

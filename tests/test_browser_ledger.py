@@ -42,10 +42,13 @@ def live(tmp_path_factory):
     storage.migrate(db)
     users.add_user(db, "hd", PASSWORD, "union", UNION, create_union=True)
     users.add_user(db, "plan", PASSWORD, "planner")
-    mine = make_station(db, name="中关村骑手暖心驿站", district="海淀区", host_union=UNION, lon=116.316, lat=39.984)
+    # open around the clock: riders check in whatever hour the suite runs (no check-in when 已打烊)
+    mine = make_station(db, name="中关村骑手暖心驿站", district="海淀区", host_union=UNION, lon=116.316, lat=39.984,
+                        hours="24/7")
     # a station name as long as real ones are: the meeting form's station list must still fit a phone
     make_station(db, name=LONG_NAME, district="海淀区", host_union=UNION, lon=116.35, lat=39.99)
-    other = make_station(db, name="国贸职工之家", district="朝阳区", host_union="朝阳区总工会", lon=116.46, lat=39.91)
+    other = make_station(db, name="国贸职工之家", district="朝阳区", host_union="朝阳区总工会", lon=116.46, lat=39.91,
+                         hours="24/7")
     admin = {"username": "seed", "role": "admin", "union_name": None}
     for n in range(2, 40):
         day = (ledger.today() - timedelta(days=n)).isoformat()
@@ -237,6 +240,39 @@ def test_the_report_reads_on_a_phone(browser, live):
         box = charts.nth(i).bounding_box()
         assert 300 <= box["width"] <= 390 and box["height"] > 40
     assert no_sideways_scroll(page)
+    # month table headers on one line (they wrapped one character a line: issue 18, item 16)
+    heights = page.eval_on_selector_all("table.grid.num thead th", "ths => ths.map(t => t.getBoundingClientRect().height)")
+    assert heights and max(heights) < 40, heights
+    # check-ins, new members and meetings each on their own axis: three axes in one chart
+    assert page.locator("svg.panels-chart text.legend").count() == 3
     shot(page, "4-report")
+    assert page.errors == []
+    context.close()
+
+
+def test_a_district_month_file_imports_on_a_phone(browser, live, tmp_path):
+    """A district's Excel template (title, two-row merged header, 合计/填表人/注 lines under
+    the table, dates as 11月3日) uploaded from a 390 px phone: written, the skipped lines
+    quoted, nothing wider than the screen (issue 18, items 11 and 12)."""
+    from tests.ledger_files import district_workbook
+
+    y = ledger.today().year - 1
+    rows = [[live.mine, "中关村骑手暖心驿站", "11月3日", 5, 2, 1, 1, 6, 1, 0, 2, "说明：雨天"],
+            [live.mine, "中关村骑手暖心驿站", f"{y}1105", 7, 0, 0, 0, 3, 0, 2, 0, None],
+            [live.mine, "中关村骑手暖心驿站", f"{y}/11/06 星期五", 4, 1, 0, 0, 2, 2, 1, 0, None]]
+    path = district_workbook(tmp_path / "海淀11月台账.xlsx", rows, title=f"海淀区户外劳动者服务站点服务台账（{y}年11月）")
+    context, page = phone(browser, live)
+    sign_in(page, "hd")
+    page.goto("/ledger/import")
+    assert no_sideways_scroll(page) and small_targets(page, "form.form") == []
+    shot(page, "7-import-form")
+    page.set_input_files("input[name=file]", str(path))
+    page.click("form.form button[type=submit]")
+    page.wait_for_selector("#report", timeout=60_000)
+    report = page.inner_text("#report")
+    assert "已写入 3 天的台账" in report, report
+    assert "已跳过 4 行不是台账的内容" in report and "填表人：王丽" in report
+    assert no_sideways_scroll(page)
+    shot(page, "8-import-report")
     assert page.errors == []
     context.close()

@@ -96,8 +96,9 @@ def campaign(app, fresh_db):
     keeps its ledger (60 of the last 90 days) and riders check in there; the second has neither."""
     db = fresh_db
     admin, reviewer = users.get_user(db, "admin"), users.get_user(db, "reviewer")
-    kept = make_station(db, name="记账驿站", host_union="东城区总工会")
-    bare = make_station(db, name="空壳驿站", host_union="东城区总工会", lon=116.40)
+    # open around the clock: riders check in whatever hour the suite runs (no check-in when 已打烊)
+    kept = make_station(db, name="记账驿站", host_union="东城区总工会", hours="24/7")
+    bare = make_station(db, name="空壳驿站", host_union="东城区总工会", lon=116.40, hours="24/7")
     today = ledger.today()
     for n in range(60):
         ledger.save_entry(db, kept, {"date": (today - timedelta(days=n)).isoformat(), "v_rider": "3",
@@ -260,8 +261,10 @@ def _by_the_day(db, sid, start, end):
     from stations.ledger.codes import SERVICE_COLUMNS, VISITOR_COLUMNS
 
     span = [sid, start.isoformat(), end.isoformat()]
-    n, v, s, last = db.execute(
-        f"SELECT count(*), coalesce(sum({' + '.join(VISITOR_COLUMNS)}), 0), "
+    every = " + ".join(VISITOR_COLUMNS + SERVICE_COLUMNS)
+    n, closed, v, s, last = db.execute(  # an all-blank day is a closed day, not a kept one
+        f"SELECT coalesce(sum({every} > 0), 0), coalesce(sum({every} = 0), 0), "
+        f"coalesce(sum({' + '.join(VISITOR_COLUMNS)}), 0), "
         f"coalesce(sum({' + '.join(SERVICE_COLUMNS)}), 0), max(date) FROM ledger_entries "
         "WHERE station_id = ? AND date BETWEEN ? AND ?", span).fetchone()
     c = db.execute("SELECT coalesce(sum(count), 0) FROM checkin_days WHERE station_id = ? AND date BETWEEN ? AND ?",
@@ -273,7 +276,7 @@ def _by_the_day(db, sid, start, end):
         "WHERE station_id = ? AND substr(at, 1, 10) BETWEEN ? AND ?)", span).fetchone()[0]
     repeats = db.execute("SELECT coalesce(sum(count), 0) FROM checkin_repeats WHERE station_id = ? "
                          "AND date BETWEEN ? AND ?", span).fetchone()[0]
-    return {"entries": n, "visits": v, "services": s, "last_entry": last, "checkins": c, "feedback": f,
+    return {"entries": n, "closed_days": closed, "visits": v, "services": s, "last_entry": last, "checkins": c, "feedback": f,
             "checkin_client_days": c - repeats, "feedback_client_days": f_days}
 
 

@@ -29,8 +29,11 @@ def people(fresh_db):
 
 @pytest.fixture
 def two(fresh_db):
-    a = make_station(fresh_db, name="海淀驿站", district="海淀区", host_union=HAIDIAN, lon=116.30, lat=39.96)
-    b = make_station(fresh_db, name="朝阳驿站", district="朝阳区", host_union=CHAOYANG, lon=116.48, lat=39.92)
+    # open around the clock: riders check in whatever hour the suite runs (no check-in when 已打烊)
+    a = make_station(fresh_db, name="海淀驿站", district="海淀区", host_union=HAIDIAN, lon=116.30, lat=39.96,
+                     hours="24/7")
+    b = make_station(fresh_db, name="朝阳驿站", district="朝阳区", host_union=CHAOYANG, lon=116.48, lat=39.92,
+                     hours="24/7")
     return a, b
 
 

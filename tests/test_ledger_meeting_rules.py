@@ -175,3 +175,34 @@ def test_the_form_asks_for_the_confirmation_keeps_the_figures_then_saves_flagged
     auth.login("admin")
     flags = client.get("/admin/flags").get_data(as_text=True)
     assert "企业 <b>80</b> 家" in flags[flags.index('id="large-meetings"'):]
+
+
+def test_the_api_records_a_meeting_with_a_district_and_neither_station_nor_place(client, fresh_db, unions):
+    """As documented (station_id optional, district defaults to the station's): a district alone
+    places a meeting; the place is optional (issue 18, item 22)."""
+    ua, admin = basic("ua", "ua-pass-12"), basic("admin", "admin-pass-1")
+    body = {"date": day(), "kind": "worker", "district": "朝阳区", "attendees": 12, "new_members": 3}
+    made = client.post("/api/v1/meetings", json=body, headers=ua)
+    assert made.status_code == 201, made.get_json()
+    assert made.get_json()["district"] == "朝阳区" and made.get_json()["place"] in (None, "")
+    assert client.post("/api/v1/meetings", json={**body, "place": None, "district": "东城区"},
+                       headers=admin).status_code == 201
+    # with neither a station nor a district the meeting has no place in any report: 400 naming district
+    lost = client.post("/api/v1/meetings", json={**body, "district": None}, headers=admin)
+    assert lost.status_code == 400 and lost.get_json()["error"]["parameter"] == "district"
+    assert "请选择区" in lost.get_json()["error"]["message"]
+    assert ledger.ledger_report(fresh_db, district="朝阳区")["total"]["new_members"] == 3
+
+
+def test_the_form_says_before_sending_that_an_enterprise_meeting_needs_a_company(client, fresh_db, unions):
+    """Said only after sending before (issue 18, item 21): the hint stands by the field, and a
+    form shown again for an enterprise meeting asks for at least 1 company itself."""
+    login(client, "ua", "ua-pass-12")
+    page = client.get("/ledger/meetings").get_data(as_text=True)
+    assert re.search(r'name="companies"[^>]*>\s*<span class="hint">企业沟通会至少 1 家</span>', page)
+    token = csrf_token(client, "/ledger/meetings")
+    again = client.post("/ledger/meetings", data={"csrf_token": token, "date": day(), "kind": "enterprise",
+                                                  "district": "朝阳区", "attendees": "12", "companies": "0"})
+    html = again.get_data(as_text=True)
+    assert again.status_code == 400 and "企业沟通会至少要有 1 家企业到会" in html
+    assert re.search(r'name="companies"[^>]*min="1" required', html)

@@ -24,8 +24,11 @@ HAIDIAN, CHAOYANG = "海淀区总工会", "朝阳区总工会"
 def places(fresh_db):
     users.add_user(fresh_db, "hd", "hd-pass-12", "union", HAIDIAN, create_union=True)
     users.add_user(fresh_db, "cy", "cy-pass-12", "union", CHAOYANG, create_union=True)
-    a = make_station(fresh_db, name="海淀驿站", district="海淀区", host_union=HAIDIAN, lon=116.30, lat=39.96)
-    b = make_station(fresh_db, name="朝阳驿站", district="朝阳区", host_union=CHAOYANG, lon=116.48, lat=39.92)
+    # open around the clock: riders check in whatever hour the suite runs (no check-in when 已打烊)
+    a = make_station(fresh_db, name="海淀驿站", district="海淀区", host_union=HAIDIAN, lon=116.30, lat=39.96,
+                     hours="24/7")
+    b = make_station(fresh_db, name="朝阳驿站", district="朝阳区", host_union=CHAOYANG, lon=116.48, lat=39.92,
+                     hours="24/7")
     return a, b
 
 
@@ -196,7 +199,7 @@ def test_checkin_limits_hold_across_two_app_instances(db_path, fresh_db, places)
     refused = two.post(f"/api/v1/stations/{a}/checkins")  # same client, same station, other process
     assert refused.status_code == 429 and "签到" in refused.get_json()["error"]["message"]
     assert two.post(f"/api/v1/stations/{b}/checkins").status_code == 201
-    c = make_station(fresh_db, name="第三站", lon=116.40, lat=39.91)
+    c = make_station(fresh_db, name="第三站", lon=116.40, lat=39.91, hours="24/7")
     over = one.post(f"/api/v1/stations/{c}/checkins")  # third station in the hour: per-client limit 2
     assert over.status_code == 429 and "太频繁" in over.get_json()["error"]["message"]
     assert fresh_db.execute("SELECT sum(count) FROM checkin_days").fetchone()[0] == 2
@@ -255,7 +258,10 @@ def test_reports_page_charts_downloads_and_union_scope(client, places, fresh_db)
     assert not re.search(r"<script(?![^>]*\bsrc=)|\sstyle=|\son[a-z]+=", page)
     csv_body = client.get(f"/ledger/reports.csv?table=stations&year={ledger.today().year}")
     rows = list(csv.reader(io.StringIO(csv_body.get_data(as_text=True).lstrip("\ufeff"))))
-    assert rows[0][:3] == ["站点编号", "站点名称", "区"] and {r[1] for r in rows[1:]} == {"海淀驿站", "朝阳驿站"}
+    assert rows[0][:3] == ["站点编号", "站点名称", "区"]
+    # the two stations, then the meeting held away from any station (issue 18, item 15: rows add up)
+    assert [r[1] for r in rows[1:]][-1] == "不在站点（会议）"
+    assert {r[1] for r in rows[1:]} == {"海淀驿站", "朝阳驿站", "不在站点（会议）"}
     # One charset, one file name (ASCII and UTF-8 forms agree), kept off shared caches.
     assert csv_body.headers["Content-Type"] == "text/csv; charset=utf-8"
     year = ledger.today().year

@@ -18,8 +18,8 @@ from dataclasses import dataclass
 
 from ..storage import write_transaction
 
-__all__ = ["Limit", "RateLimited", "check_rate", "clock", "client_key", "counts", "give_back",
-           "name_key", "peek", "record", "take"]
+__all__ = ["Limit", "RateLimited", "check_rate", "clock", "client_key", "cooldown_wait", "counts", "give_back",
+           "name_key", "peek", "record", "start_cooldown", "take"]
 
 clock = time.time  # the time every limit reads; tests replace it to move time without sleeping
 
@@ -170,3 +170,26 @@ def check_rate(db, bucket: str, limit: int, window_s: int, *, now: float | None 
     if estimate > limit:
         raise RateLimited(bucket.split(":")[0], int(window_s * (1 - elapsed)) + 1)
     return estimate
+
+
+# --- one event per period, exactly -----------------------------------------------------
+# A sliding window of limit 1 can refuse for up to two windows (the previous window's
+# event weighs until the next one ends): "one per 30 minutes" would mean up to an hour.
+# A cooldown keeps the time of the last event in the same table (window -1, ``count`` =
+# its Unix second) and refuses exactly until that time plus the period.
+
+def cooldown_wait(db, bucket: str, seconds: int, *, now: float | None = None) -> int:
+    """Seconds left before ``bucket`` takes another event (0: it may now)."""
+    now = clock() if now is None else now
+    row = db.execute("SELECT count FROM rate_limits WHERE bucket = ? AND window = -1", [bucket]).fetchone()
+    left = (row[0] + seconds - now) if row else 0
+    return max(0, math.ceil(left))
+
+
+def start_cooldown(db, bucket: str, seconds: int, *, now: float | None = None) -> None:
+    """Note an event in ``bucket``: the next one waits ``seconds`` (call inside the write
+    transaction that checked ``cooldown_wait``)."""
+    now = clock() if now is None else now
+    db.execute("INSERT INTO rate_limits (bucket, window, count, expires_at) VALUES (?, -1, ?, ?) "
+               "ON CONFLICT (bucket, window) DO UPDATE SET count = excluded.count, "
+               "expires_at = excluded.expires_at", [bucket, int(now), now + seconds])

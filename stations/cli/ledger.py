@@ -48,19 +48,24 @@ def ledger_group():
 @click.option("--user", "username", default=None,
               help="Write as this account (a union user: its own union's stations only); default: as admin.")
 @click.option("--dry-run", is_flag=True, help="Check and report only; write nothing.")
+@click.option("--month", default=None, metavar="YYYY-MM",
+              help="The ledger's month: the year of dates written 11月3日 (default: the sheet's title).")
 @with_appcontext
 @clear_when_busy
-def ledger_import(file, username, dry_run):
+def ledger_import(file, username, dry_run, month):
     """Import a month's ledger (XLSX or CSV), all or nothing."""
     db = _db()
     user = _acting_user(db, username)
     progress = ImportProgress()
     try:
-        report = ledger.import_ledger(db, file, user, filename=file.name, dry_run=dry_run, progress=progress)
+        report = ledger.import_ledger(db, file, user, filename=file.name, dry_run=dry_run, progress=progress,
+                                      month=month)
     finally:
         progress.close()
     for message in report.file_errors:
         click.echo(f"文件错误：{message}", err=True)
+    if report.skipped_count:
+        click.echo(report.skipped_summary, err=True)
     for p in report.problems:
         click.echo(f"第 {p.row} 行 [{p.column}]：{p.message}", err=True)
     if report.error_rows > len(report.problems):

@@ -15,7 +15,7 @@ part of the union tree (``stations.unions.scope``: ``scope_of`` the user, or the
 request's ``scope`` the caller passes).  No Flask here.
 """
 
-from .charts import bar_chart, line_chart
+from .charts import bar_chart, line_chart, panels_chart
 from .checkins import check_in, checkin_count
 from .codes import MAX_DAILY_COUNT, MEETING_KINDS, MEETING_LIMITS, SERVICES, VISITORS, LedgerError
 from .common import keeper_scope, parse_date, station_for, today
@@ -27,7 +27,7 @@ from .flags import FLAG_KINDS, Thresholds, consistency_flags, quiet_flag
 from .importer import MAX_LEDGER_ROWS, LedgerImportReport, import_ledger
 from .meetings import (CONFIRM_LABEL, MEETING_COUNTS, add_meeting, check_large_meeting, large_meetings,
                        list_meetings, meeting_json, union_districts)
-from .reports import FIGURE_LABELS, FIGURES, ledger_report, period, station_table, year_summary
+from .reports import FIGURE_LABELS, FIGURES, ledger_report, partial_month, period, station_table, year_summary
 
 __all__ = [
     "VISITORS", "SERVICES", "MEETING_KINDS", "MEETING_COUNTS", "MEETING_LIMITS", "MAX_DAILY_COUNT", "MAX_LEDGER_ROWS",
@@ -36,7 +36,8 @@ __all__ = [
     "save_entry", "get_entry", "get_entries", "recent_days", "keeper_stations", "entry_history", "entry_json",
     "add_meeting", "list_meetings", "meeting_json", "union_districts", "large_meetings", "check_large_meeting",
     "CONFIRM_LABEL", "check_in", "checkin_count", "import_ledger",
-    "ledger_report", "station_table", "year_summary", "period", "line_chart", "bar_chart",
+    "ledger_report", "station_table", "year_summary", "period", "partial_month", "line_chart", "panels_chart",
+    "bar_chart",
     "report_tables", "report_csv", "report_xlsx", "consistency_flags", "quiet_flag", "ledger_evidence",
     "KEPT_SHARE",
 ]

@@ -6,9 +6,11 @@ aria-label, and every label is escaped.
 
 from __future__ import annotations
 
+import math
+
 from markupsafe import escape
 
-__all__ = ["line_chart", "bar_chart"]
+__all__ = ["line_chart", "panels_chart", "bar_chart"]
 
 
 def _nice_max(value: float) -> float:
@@ -31,42 +33,94 @@ def _num(value, digits: int | None = None) -> str:
 
 
 def line_chart(labels: list[str], series: list[tuple[str, list, str]], *, title: str,
-               width: int = 360, height: int = 200) -> str:
-    """A line per series over the months: ``series`` is [(name, values, css class)]."""
+               width: int = 360, height: int = 200, partial: tuple[int, str] | None = None) -> str:
+    """A line per series over the months, on one axis: ``series`` is [(name, values, css
+    class)].  ``partial`` (index, note), a month not wholly in the period (this month so
+    far): its point hollow, the line to it dashed, its label starred and the note said."""
     left, right, top, bottom = 44, 8, 28, 26
-    plot_w, plot_h = width - left - right, height - top - bottom
-    peak = _nice_max(max([v for _, values, _ in series for v in values] or [0]))
-    n = max(len(labels), 1)
+    parts = _open_svg("line-chart", title, width, height)
+    _panel(parts, labels, series, left=left, right=right, top=top, plot_h=height - top - bottom,
+           width=width, partial=partial)
+    for j, (name, _values, css) in enumerate(series):
+        parts.append(f'<rect class="series {escape(css)}" x="{left + j * 110}" y="8" width="10" height="10"/>'
+                     f'<text class="legend" x="{left + 14 + j * 110}" y="17">{escape(name)}</text>')
+    _month_axis(parts, labels, left, right, width, height - 8, partial)
+    parts.append("</svg>")
+    return "".join(parts)
 
-    def x(i):
-        return left + (plot_w * (i + 0.5) / n)
+
+def panels_chart(labels: list[str], series: list[tuple[str, list, str]], *, title: str,
+                 width: int = 360, panel_h: int = 84, partial: tuple[int, str] | None = None) -> str:
+    """One panel per series, each on its own axis (新入会 in tens beside check-ins in
+    thousands would be drawn flat on a shared one), the months below; ``partial`` as in
+    ``line_chart``."""
+    left, right, top, bottom, gap = 44, 8, 8, 26, 22
+    height = top + len(series) * (panel_h + gap) + bottom - gap
+    parts = _open_svg("panels-chart", title, width, height)
+    for j, one in enumerate(series):
+        band = top + j * (panel_h + gap) + 14
+        parts.append(f'<rect class="series {escape(one[2])}" x="{left}" y="{band - 13}" width="10" height="10"/>'
+                     f'<text class="legend" x="{left + 14}" y="{band - 4}">{escape(one[0])}</text>')
+        _panel(parts, labels, [one], left=left, right=right, top=band, plot_h=panel_h - 14, width=width,
+               partial=partial, ticks=2)
+    _month_axis(parts, labels, left, right, width, height - 8, partial)
+    parts.append("</svg>")
+    return "".join(parts)
+
+
+def _open_svg(kind, title, width, height) -> list[str]:
+    return [f'<svg class="chart {kind}" viewBox="0 0 {width} {height}" role="img" '
+            f'aria-label="{escape(title)}" xmlns="http://www.w3.org/2000/svg">', f"<title>{escape(title)}</title>"]
+
+
+def _xs(labels, left, right, width):
+    n = max(len(labels), 1)
+    return lambda i: left + ((width - left - right) * (i + 0.5) / n)
+
+
+def _panel(parts, labels, series, *, left, right, top, plot_h, width, partial, ticks: int = 4):
+    """Grid, axis ticks and the lines of ``series`` in the band from ``top`` down ``plot_h``."""
+    peak = _nice_max(max([v for _, values, _ in series for v in values] or [0]))
+    if (peak / ticks) % 1:  # counts: every tick a whole number (5 in two steps reads 0, 3, 6)
+        peak = ticks * math.ceil(peak / ticks)
+    x = _xs(labels, left, right, width)
 
     def y(v):
         return top + plot_h - plot_h * v / peak
 
-    parts = [f'<svg class="chart line-chart" viewBox="0 0 {width} {height}" role="img" '
-             f'aria-label="{escape(title)}" xmlns="http://www.w3.org/2000/svg">',
-             f"<title>{escape(title)}</title>"]
-    for k in range(5):
-        v = peak * k / 4
+    for k in range(ticks + 1):
+        v = peak * k / ticks
         parts.append(f'<line class="grid" x1="{left}" x2="{width - right}" y1="{y(v):.1f}" y2="{y(v):.1f}"/>'
                      f'<text class="axis" x="{left - 4}" y="{y(v) + 4:.1f}" text-anchor="end">{_num(v)}</text>')
-    step = 1 if n <= 12 else (n + 11) // 12
-    for i, label in enumerate(labels):
-        if i % step == 0:
-            short = label[5:] if len(label) == 7 else label
-            parts.append(f'<text class="axis" x="{x(i):.1f}" y="{height - 8}" text-anchor="middle">'
-                         f"{escape(short)}</text>")
-    for j, (name, values, css) in enumerate(series):
-        points = " ".join(f"{x(i):.1f},{y(v):.1f}" for i, v in enumerate(values))
-        parts.append(f'<polyline class="series {escape(css)}" fill="none" points="{points}"/>')
+    cut = partial[0] if partial and 0 < partial[0] == len(labels) - 1 else None
+    for name, values, css in series:
+        css = escape(css)
+        points = [f"{x(i):.1f},{y(v):.1f}" for i, v in enumerate(values)]
+        whole = points[:cut] if cut is not None else points
+        parts.append(f'<polyline class="series {css}" fill="none" points="{" ".join(whole)}"/>')
+        if cut is not None:  # the month so far: dashed, not a collapse
+            parts.append(f'<polyline class="series {css} partial" fill="none" points="{points[cut - 1]} '
+                         f'{points[cut]}"/>')
         for i, v in enumerate(values):
-            parts.append(f'<circle class="series {escape(css)}" cx="{x(i):.1f}" cy="{y(v):.1f}" r="2.5">'
-                         f"<title>{escape(labels[i])} {escape(name)} {v:,}</title></circle>")
-        parts.append(f'<rect class="series {escape(css)}" x="{left + j * 110}" y="8" width="10" height="10"/>'
-                     f'<text class="legend" x="{left + 14 + j * 110}" y="17">{escape(name)}</text>')
-    parts.append("</svg>")
-    return "".join(parts)
+            hollow = " partial" if i == cut else ""
+            note = f"（{partial[1]}）" if i == cut else ""
+            parts.append(f'<circle class="series {css}{hollow}" cx="{x(i):.1f}" cy="{y(v):.1f}" r="2.5">'
+                         f"<title>{escape(labels[i])}{escape(note)} {escape(name)} {v:,}</title></circle>")
+
+
+def _month_axis(parts, labels, left, right, width, baseline, partial):
+    x = _xs(labels, left, right, width)
+    n = max(len(labels), 1)
+    step = 1 if n <= 12 else (n + 11) // 12
+    cut = partial[0] if partial and partial[0] == len(labels) - 1 else None
+    for i, label in enumerate(labels):
+        if i % step == 0 or i == cut:
+            short = label[5:] if len(label) == 7 else label
+            parts.append(f'<text class="axis" x="{x(i):.1f}" y="{baseline}" text-anchor="middle">'
+                         f"{escape(short)}{'*' if i == cut else ''}</text>")
+    if cut is not None:
+        parts.append(f'<text class="axis partial-note" x="{width - right}" y="17" '  # top right, off the lines
+                     f'text-anchor="end">*{escape(partial[1])}</text>')
 
 
 def bar_chart(rows: list[tuple[str, float]], *, title: str, unit: str = "", width: int = 360) -> str:

@@ -19,11 +19,12 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from ..accounts.limits import Limit, take
+from ..accounts.limits import Limit, RateLimited, cooldown_wait, start_cooldown, take
+from ..hours.now import open_state
 from ..storage import TZ, StationNotFound, get_station, write_transaction
 from .codes import LedgerError
 
-__all__ = ["check_in", "checkin_count", "repeat_checkins", "riders_counted", "COUNTED_ONCE", "CLOSED_REFUSALS"]
+__all__ = ["check_in", "checkin_count", "closed_now_refusal", "repeat_checkins", "riders_counted", "COUNTED_ONCE", "CLOSED_REFUSALS"]
 
 # How riders' evidence is counted, said wherever it is shown.
 COUNTED_ONCE = "同一手机同一天只计一次"
@@ -42,7 +43,8 @@ def check_in(db, station_id, *, client: str, limits: dict, at: datetime | None =
     ``limits``: ``per_client`` (per hour), ``global`` (per minute), ``repeat_minutes``
     (one per client and station).  Raises RateLimited (scope ``station``, ``client`` or
     ``global``; nothing counted), LedgerError 404 for an unknown station and 409 for one
-    that is not open (closed, temporarily closed, pending: ``CLOSED_REFUSALS``).
+    that is not open (closed, temporarily closed, pending: ``CLOSED_REFUSALS``) or closed
+    by its opening hours at ``at`` (已打烊: ``closed_now_refusal``).
     """
     try:
         station = get_station(db, station_id)
@@ -50,13 +52,23 @@ def check_in(db, station_id, *, client: str, limits: dict, at: datetime | None =
         raise LedgerError(f"没有编号为 {str(station_id)[:20]} 的站点", "station_id", 404) from None
     if station["status"] != "active":
         raise LedgerError(CLOSED_REFUSALS.get(station["status"], CLOSED_REFUSALS["closed"]), "station_id", 409)
-    day = (at or datetime.now(TZ)).astimezone(TZ).date().isoformat()
-    rules = [Limit(f"checkin-station:{client}:{station['id']}", 1,
-                   int(limits.get("repeat_minutes", 30)) * 60, "station"),
-             Limit(f"checkin-client:{client}", int(limits["per_client"]), 3600, "client"),
+    at = (at or datetime.now(TZ)).astimezone(TZ)
+    state = open_state(station, at)
+    if state["open"] is False:  # closed by its hours right now (unknown hours: not known to be closed)
+        raise LedgerError(closed_now_refusal(state), "station_id", 409)
+    day = at.date().isoformat()
+    repeat = f"checkin-station:{client}:{station['id']}"
+    repeat_s = int(limits.get("repeat_minutes", 30)) * 60
+    rules = [Limit(f"checkin-client:{client}", int(limits["per_client"]), 3600, "client"),
              Limit("checkin-global", int(limits["global"]), 60, "global")]
     with write_transaction(db):
+        # the repeat rule first (the narrowest scope is the one reported), and exact: a
+        # second check-in waits what is left of repeat_minutes, never more
+        wait = cooldown_wait(db, repeat, repeat_s, now=now)
+        if wait:
+            raise RateLimited("station", wait)
         take(db, rules, now=now)
+        start_cooldown(db, repeat, repeat_s, now=now)
         # the clients of the station's earlier days are no longer needed: only whether a
         # client is new today
         db.execute("DELETE FROM checkin_clients WHERE station_id = ? AND date < ?", [station["id"], day])
@@ -69,6 +81,12 @@ def check_in(db, station_id, *, client: str, limits: dict, at: datetime | None =
                    "ON CONFLICT (station_id, date) DO UPDATE SET count = count + 1", [station["id"], day])
         count = checkin_count(db, station["id"], day)
     return {"station_id": station["id"], "date": day, "count": count}
+
+
+def closed_now_refusal(state: dict) -> str:
+    """Why a station closed by its hours takes no check-in (``open_state``'s label says
+    when it opens: 已打烊，明天 08:00 开门)."""
+    return f"该驿站现在{state['label'].strip()}：营业时间内才能签到。"
 
 
 def checkin_count(db, station_id, day: str) -> int:

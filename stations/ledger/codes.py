@@ -7,7 +7,8 @@ Visitor kinds and services are fixed codes (issue 8); each becomes one integer c
 from __future__ import annotations
 
 __all__ = ["VISITORS", "SERVICES", "MEETING_KINDS", "MAX_DAILY_COUNT", "MAX_MEETING_COUNT", "MEETING_LIMITS",
-           "NOTE_MAX", "VISITOR_COLUMNS", "SERVICE_COLUMNS", "COUNT_COLUMNS", "LedgerError"]
+           "NOTE_MAX", "VISITOR_COLUMNS", "SERVICE_COLUMNS", "COUNT_COLUMNS", "LedgerError",
+           "closed_day_sql"]
 
 VISITORS = {
     "rider": "外卖骑手", "courier": "快递员", "sanitation": "环卫工人",
@@ -40,6 +41,13 @@ NOTE_MAX = 500
 VISITOR_COLUMNS = tuple(f"v_{code}" for code in VISITORS)
 SERVICE_COLUMNS = tuple(f"s_{code}" for code in SERVICES)
 COUNT_COLUMNS = VISITOR_COLUMNS + SERVICE_COLUMNS
+
+
+def closed_day_sql(alias: str = "") -> str:
+    """The SQL condition of a closed day (every count 0), as the partial index
+    ``ledger_closed_days`` states it (m017): written the same way, SQLite uses the index."""
+    prefix = f"{alias}." if alias else ""
+    return " + ".join(prefix + c for c in COUNT_COLUMNS) + " = 0"
 
 
 class LedgerError(ValueError):

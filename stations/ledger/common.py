@@ -20,6 +20,9 @@ EARLIEST = date(2015, 1, 1)  # before the first stations: a typo, not a ledger d
 _DATE = re.compile(r"^(\d{4})[-/.年](\d{1,2})[-/.月](\d{1,2})日?$")
 _INTEGER = re.compile(r"[+-]?\d{1,12}(\.0*)?")
 _ISO = re.compile(r"^\d{4}-\d{2}-\d{2}$")
+_COMPACT = re.compile(r"^(\d{4})(\d{2})(\d{2})(?:\.0*)?$")  # 20261105, also a number cell
+_MONTH_DAY = re.compile(r"^(\d{1,2})月(\d{1,2})[日号]?$")  # 11月3日: the year from elsewhere
+_WEEKDAY = re.compile(r"\s*[(（]?(?:星期|周|礼拜)[一二三四五六日天][)）]?$")  # 2026/11/06 星期五
 
 
 def today() -> date:
@@ -28,10 +31,11 @@ def today() -> date:
 
 
 def parse_date(value, field: str = "date", *, label: str = "日期", not_after: date | None = None,
-               earliest: date = EARLIEST, iso: bool = False) -> date:
-    """A date from ``YYYY-MM-DD`` (also 2026/3/5, 2026年3月5日, a spreadsheet date; only
-    ``YYYY-MM-DD`` text when ``iso``, as in the API); LedgerError for anything else, a day
-    that does not exist, or one after ``not_after``."""
+               earliest: date = EARLIEST, iso: bool = False, year: int | None = None) -> date:
+    """A date from ``YYYY-MM-DD`` (also 2026/3/5, 2026年3月5日, 20260305, 2026/03/05 星期四,
+    a spreadsheet date, and 3月5日 when ``year`` is known — from a file's title or the
+    month chosen for an import; only ``YYYY-MM-DD`` text when ``iso``, as in the API);
+    LedgerError for anything else, a day that does not exist, or one after ``not_after``."""
     if iso and not (isinstance(value, str) and _ISO.match(value)):
         shown = value[:20] if isinstance(value, str) else type(value).__name__
         raise LedgerError(f"{label}“{shown}”应写作 YYYY-MM-DD，例如 2026-03-05", field)
@@ -43,13 +47,18 @@ def parse_date(value, field: str = "date", *, label: str = "日期", not_after: 
         text = unicodedata.normalize("NFKC", str(value or "")).strip()
         if not text:
             raise LedgerError(f"请填写{label}（年-月-日，例如 2026-03-05）", field)
-        match = _DATE.match(text[:10] if re.match(r"^\d{4}-\d{2}-\d{2}[T ]", text) else text)
+        match = _match_date(text, year)
+        if match == "no year":
+            raise LedgerError(f"{label}“{text[:20]}”没有年份：请写作 年-月-日（例如 2026-03-05），"
+                              "或在表格标题写明年月（例如“2026年3月服务台账”）、导入时选择台账月份", field)
         if not match:
-            raise LedgerError(f"{label}“{text[:20]}”看不懂：应写作 年-月-日，例如 2026-03-05", field)
-        if not 1 <= int(match[2]) <= 12:
+            raise LedgerError(f"{label}“{text[:20]}”看不懂：应写作 年-月-日，例如 2026-03-05"
+                              "（也认 2026/3/5、2026年3月5日、20260305，标题写明年份时也认 3月5日）", field)
+        year_text, month_text, day_text = match
+        if not 1 <= int(month_text) <= 12:
             raise LedgerError(f"{label}“{text[:20]}”不存在（月份应为 1 到 12）", field)
         try:
-            day = date(int(match[1]), int(match[2]), int(match[3]))
+            day = date(int(year_text), int(month_text), int(day_text))
         except ValueError:
             raise LedgerError(f"{label}“{text[:20]}”不存在（这个月没有这一天）", field) from None
     if not_after is not None and day > not_after:
@@ -57,6 +66,21 @@ def parse_date(value, field: str = "date", *, label: str = "日期", not_after: 
     if day < earliest:
         raise LedgerError(f"{label} {day.isoformat()} 太早了（最早 {earliest.isoformat()}）", field)
     return day
+
+
+def _match_date(text: str, year: int | None):
+    """(year, month, day) as text from the forms ``parse_date`` reads; "no year" for 3月5日
+    without a ``year``; None when unreadable."""
+    text = _WEEKDAY.sub("", text)
+    if re.match(r"^\d{4}-\d{2}-\d{2}[T ]", text):
+        text = text[:10]
+    match = _DATE.match(text) or _COMPACT.match(text)
+    if match:
+        return match[1], match[2], match[3]
+    short = _MONTH_DAY.match(text)
+    if short:
+        return (str(year), short[1], short[2]) if year else "no year"
+    return None
 
 
 def parse_count(value, field: str, label: str, *, maximum: int, strict: bool = False) -> int:

@@ -14,7 +14,7 @@ from datetime import date, timedelta
 
 from ..riders.feedback import feedback_days
 from .checkins import repeat_checkins
-from .codes import SERVICE_COLUMNS, VISITOR_COLUMNS
+from .codes import SERVICE_COLUMNS, VISITOR_COLUMNS, closed_day_sql
 from .common import today
 
 __all__ = ["KEPT_SHARE", "ledger_evidence"]
@@ -50,7 +50,8 @@ def _pieces(start: date, end: date) -> tuple[list, list]:
 
 
 def ledger_evidence(db, station_ids, *, days: int = 90, as_of: date | None = None) -> dict:
-    """{station id: {"days", "entries", "visits", "services", "meetings", "new_members",
+    """{station id: {"days", "entries" (days with something recorded), "closed_days" (all
+    blank: not kept days), "visits", "services", "meetings", "new_members",
     "new_unions", "checkins", "feedback", "checkin_client_days", "feedback_client_days",
     "last_entry", "kept"}} over the ``days`` up to ``as_of``.  ``checkins`` and ``feedback``
     count what was submitted; the ``_client_days`` count each phone once per day
@@ -69,6 +70,7 @@ def ledger_evidence(db, station_ids, *, days: int = 90, as_of: date | None = Non
     services = " + ".join(SERVICE_COLUMNS)
     out = {i: {"days": days, "entries": 0, "visits": 0, "services": 0, "meetings": 0, "new_members": 0,
                "new_unions": 0, "checkins": 0, "feedback": 0, "checkin_client_days": 0, "feedback_client_days": 0,
+               "closed_days": 0,
                "last_entry": None, "kept": False} for i in ids}
     for first in range(0, len(ids), 500):
         chunk = ids[first:first + 500]
@@ -93,6 +95,11 @@ def ledger_evidence(db, station_ids, *, days: int = 90, as_of: date | None = Non
             row["visits"] += v or 0
             row["services"] += s or 0
             row["checkins"] += c or 0
+        for sid, n in db.execute(  # closed (all-blank) days: apart, not kept days
+                f"SELECT station_id, count(*) FROM ledger_entries WHERE station_id IN ({marks}) "
+                f"AND date BETWEEN ? AND ? AND {closed_day_sql()} GROUP BY station_id", chunk + span):
+            out[sid]["entries"] -= n
+            out[sid]["closed_days"] = n
         for sid, last in db.execute(  # one index seek per station
                 "SELECT s.value, (SELECT max(e.date) FROM ledger_entries e WHERE e.station_id = s.value "
                 "AND e.date BETWEEN ? AND ?) FROM json_each(?) s", span + [json.dumps(chunk)]):

@@ -11,7 +11,7 @@ from .reports import FIGURE_LABELS, FIGURES
 __all__ = ["TABLES", "report_tables", "report_csv", "report_xlsx"]
 
 TABLES = {"months": "按月", "districts": "按区", "stations": "按站点"}
-_FIGS = ("entries",) + FIGURES
+_FIGS = ("entries", "closed_days") + FIGURES
 
 
 def report_tables(report: dict, stations: list[dict], summary: str) -> dict:

@@ -18,7 +18,7 @@ from ..riders.feedback import feedback_days
 from ..storage import now_iso, write_transaction
 from ..text import forbidden_character, refusal
 from .checkins import COUNTED_ONCE, repeat_checkins, riders_counted
-from .codes import VISITOR_COLUMNS, LedgerError
+from .codes import VISITOR_COLUMNS, LedgerError, closed_day_sql
 from .common import today
 
 __all__ = ["Thresholds", "FLAG_KINDS", "consistency_flags", "quiet_flag"]
@@ -105,12 +105,14 @@ def consistency_flags(db, thresholds: Thresholds = Thresholds(), *, as_of: date 
                                         "counted": f"{riders_counted(c_days, f_days)}（{COUNTED_ONCE}）"}})
     cutoff = (as_of - timedelta(days=t.stop_days)).isoformat()
     for sid, last in db.execute(
-            "SELECT s.id, (SELECT max(date) FROM ledger_entries WHERE station_id = s.id) AS last "
+            "SELECT s.id, (SELECT max(date) FROM ledger_entries WHERE station_id = s.id "
+            f"AND NOT ({closed_day_sql()})) AS last "  # blank days do not keep a ledger going
             f"FROM stations s WHERE s.status = 'active'{where}", params):
         if last is None or last > cutoff or (sid, "stopped") in quiet:
             continue
         last_day = date.fromisoformat(last)
-        kept = db.execute("SELECT count(*) FROM ledger_entries WHERE station_id = ? AND date BETWEEN ? AND ?",
+        kept = db.execute("SELECT count(*) FROM ledger_entries WHERE station_id = ? AND date BETWEEN ? AND ? "
+                          f"AND NOT ({closed_day_sql()})",
                           [sid, (last_day - timedelta(days=59)).isoformat(), last]).fetchone()[0]
         if kept >= t.kept_entries:
             out.append({"kind": "stopped", "label": FLAG_KINDS["stopped"], "station": names[sid],

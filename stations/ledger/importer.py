@@ -21,46 +21,21 @@ import unicodedata
 from dataclasses import asdict, dataclass, field
 from datetime import date
 
+from itertools import chain
+
 from ..registry import readers
 from ..registry.readers import FileProblem
 from ..storage import now_iso, write_transaction
 from .codes import COUNT_COLUMNS, MAX_DAILY_COUNT, SERVICES, VISITORS, LedgerError
 from .common import KEEPER_ROLES, clean_note, keeper_scope, parse_count, parse_date, today
+from .sheet import HEADERS, LABELS, read_layout, skipped_kind
 
 __all__ = ["LedgerImportReport", "import_ledger", "MAX_LEDGER_ROWS", "HEADERS"]
 
 MAX_LEDGER_ROWS = 1_000_000  # a month of 30,000 stations is 930,000 rows
 DETAIL_LIMIT = 1_000
+SKIPPED_LIMIT = 20
 BATCH = 5_000
-
-HEADERS = {
-    "station_id": ["站点编号", "驿站编号", "站点id", "驿站id", "编号", "id", "station_id", "station"],
-    "station_name": ["站点名称", "驿站名称", "站点", "驿站", "名称", "name", "station_name"],
-    "date": ["日期", "服务日期", "台账日期", "date", "day"],
-    "note": ["备注", "说明", "note", "notes"],
-}
-for _code, _label in VISITORS.items():
-    HEADERS["v_" + _code] = [_label, f"v_{_code}", f"visitors.{_code}"] + (
-        [_code] if _code != "other" else ["其他户外劳动者人次", "其他人员"])
-for _code, _label in SERVICES.items():
-    HEADERS["s_" + _code] = [_label + "服务", f"s_{_code}", f"services.{_code}"] + (
-        [_label, _code] if _code != "other" else ["其他服务次数"])
-HEADERS["v_driver"] += ["出租车司机", "网约车司机", "出租网约车司机"]
-HEADERS["s_rest"] += ["休息", "避雨", "休息避雨"]
-HEADERS["s_legal_aid"] += ["维权", "法律咨询", "维权法律咨询"]
-
-
-def _norm(text) -> str:
-    text = unicodedata.normalize("NFKC", str(text or "")).strip().lower()
-    text = re.sub(r"[（(【\[].*?[）)】\]]", "", text)  # 外卖骑手(人次) -> 外卖骑手
-    return re.sub(r"[\s*:：_\-/、]+", "", text)
-
-
-_LOOKUP = {}
-for _name, _aliases in HEADERS.items():
-    for _alias in _aliases:
-        _LOOKUP.setdefault(_norm(_alias), _name)
-
 
 @dataclass
 class RowProblem:
@@ -85,6 +60,26 @@ class LedgerImportReport:
     stations: int = 0
     dry_run: bool = False
     seconds: float = 0.0
+    skipped_lines: list = field(default_factory=list)  # [row, text] of 合计, 填表人, 注… lines
+    skipped_count: int = 0
+    title: str = ""
+    title_year: int | None = None  # the year the sheet's title names
+    month: str | None = None  # the month chosen for the import (YYYY-MM), if any
+
+    @property
+    def year(self) -> int | None:
+        """The year of dates written without one (11月3日): the chosen month's, else the title's."""
+        return int(self.month[:4]) if self.month else self.title_year
+
+    @property
+    def skipped_summary(self) -> str:
+        """The warning about lines read as not ledger rows, quoting them."""
+        if not self.skipped_count:
+            return ""
+        quoted = "；".join(f"第 {number} 行“{text}”" for number, text in self.skipped_lines)
+        more = self.skipped_count - len(self.skipped_lines)
+        return (f"警告：已跳过 {self.skipped_count} 行不是台账的内容（合计、填表人、联系电话、审核人、注释等，"
+                "没有可读的日期）：" + quoted + (f"；另有 {more} 行未列出" if more > 0 else ""))
 
     @property
     def ok(self) -> bool:
@@ -102,16 +97,6 @@ class LedgerImportReport:
         return report
 
 
-def _labels() -> dict:
-    out = {"station_id": "站点编号", "station_name": "站点名称", "date": "日期", "note": "备注"}
-    out.update({"v_" + c: label for c, label in VISITORS.items()})
-    out.update({"s_" + c: label + "服务" for c, label in SERVICES.items()})
-    return out
-
-
-LABELS = _labels()
-
-
 def _open(stream, filename, report):
     fmt = report.format = readers.sniff_stream(stream, filename)
     if fmt == "geojson":
@@ -127,54 +112,36 @@ def _numbered(rows):
 
 
 def _rows(stream, filename, report):
-    """(row number, {field: value}) for each data row; fills in the report's columns."""
+    """(row number, {field: value}) for each ledger row; fills in the report's columns,
+    the year the title names and the lines skipped as not ledger rows."""
     table = _open(stream, filename, report)
     try:
-        header, mapping = _header(table)
+        layout = read_layout(table)
     except FileProblem:
         table.close()  # before the file is: a refused header leaves no half-read reader behind
         raise
-    report.columns = {name: str(header[i]).strip()[:60] for name, i in mapping.items()}
-    yield from _body(table, header, mapping, report)
+    report.columns = {name: layout.shown[i][:60] for name, i in layout.mapping.items()}
+    report.title = layout.title
+    report.title_year = layout.year
+    yield from _body(chain(layout.pending, table), layout, report)
 
 
-def _header(table):
-    """(header cells, {field: column index}) from the first ten rows, or FileProblem."""
-    header, mapping = None, {}
-    for number, cells in table:
-        found = {}
-        for i, cell in enumerate(cells):
-            name = _LOOKUP.get(_norm(cell))
-            if name and name not in found:
-                found[name] = i
-        if "date" in found and len(found) >= 2:
-            header, mapping = cells, found
-            break
-        if number >= 10:
-            break
-    if header is None:
-        raise FileProblem("找不到表头：前 10 行中没有一行包含“日期”和“站点编号”“外卖骑手”等列名")
-    bare_other = [i for i, cell in enumerate(header) if _norm(cell) == "其他" and i not in mapping.values()]
-    if bare_other:
-        # The form and the page call the service "其他"; beside a 其他户外劳动者 column a bare
-        # 其他 can only be the service.  Alone it could be either: say so, never drop it.
-        if "v_other" in mapping and "s_other" not in mapping and len(bare_other) == 1:
-            mapping["s_other"] = bare_other[0]
-        else:
-            raise FileProblem("“其他”列不清楚是来访人次还是服务次数：请把列名改为“其他户外劳动者”或“其他服务”")
-    if "station_id" not in mapping and "station_name" not in mapping:
-        raise FileProblem("缺少“站点编号”列（也可写作 id、station_id；或用唯一的“站点名称”）")
-    if not any(name in mapping for name in COUNT_COLUMNS):
-        raise FileProblem("没有任何来访或服务的列：例如“外卖骑手”“快递员”“饮水”“热饭”")
-    return header, mapping
-
-
-def _body(table, header, mapping, report):
-    report.ignored_columns = [str(c).strip()[:60] for i, c in enumerate(header)
-                              if i not in mapping.values() and str(c or "").strip()]
-    count = 0
+def _body(table, layout, report):
+    mapping = layout.mapping
+    report.ignored_columns = [name[:60] for i, name in enumerate(layout.shown)
+                              if i not in mapping.values() and name]
+    year = report.year
+    count, in_note = 0, False
     for number, cells in table:
         if not any(str(c).strip() for c in cells if c is not None):
+            continue
+        kind = skipped_kind(cells, mapping, in_note, year)
+        if kind:  # 合计, 填表人, 注：… — quoted as a warning, never a ledger row
+            in_note = in_note or kind == "note"
+            report.skipped_count += 1
+            if len(report.skipped_lines) < SKIPPED_LIMIT:
+                text = " ".join(str(c).strip() for c in cells if c is not None and str(c).strip())
+                report.skipped_lines.append([number, text[:60] + ("…" if len(text) > 60 else "")])
             continue
         count += 1
         if count > MAX_LEDGER_ROWS:
@@ -233,7 +200,7 @@ def _check_row(values, stations, last_day, report):
     except LedgerError as exc:
         problems.append((exc.field, exc.message))
     try:
-        day = parse_date(values.get("date"), not_after=last_day)
+        day = parse_date(values.get("date"), not_after=last_day, year=report.year)
     except LedgerError as exc:
         problems.append(("date", exc.message))
     counts = []
@@ -256,15 +223,23 @@ def _check_row(values, stations, last_day, report):
 
 
 def import_ledger(db, path, user, *, filename: str | None = None, dry_run: bool = False,
-                  last_day: date | None = None, progress=None, synthetic: bool = False) -> LedgerImportReport:
+                  last_day: date | None = None, progress=None, synthetic: bool = False,
+                  month: str | None = None) -> LedgerImportReport:
     """Check, then (if every row is right and not ``dry_run``) write a ledger file.
 
     ``user`` decides which stations may be written (a ``union`` user: its own union's).
-    Returns the report; nothing is written when it lists any error.  ``progress(stage,
-    done, total)`` hears of the rows checked ("check", total unknown) and written ("write").
+    ``month`` (YYYY-MM, optional) gives the year of dates written 11月3日; without it the
+    sheet's title does.  Returns the report; nothing is written when it lists any error.
+    ``progress(stage, done, total)`` hears of the rows checked ("check", total unknown)
+    and written ("write").
     """
     started = time.perf_counter()
     report = LedgerImportReport(filename=filename or str(path), dry_run=dry_run)
+    if month:
+        if not re.fullmatch(r"(20\d{2})-(0[1-9]|1[0-2])", str(month)):
+            report.file_errors.append(f"台账月份“{str(month)[:20]}”应写作 年-月，例如 2026-11")
+            return report
+        report.month = month
     last_day = last_day or today()
     stations = _Stations(db, user)
     seen = {}
@@ -295,7 +270,7 @@ def import_ledger(db, path, user, *, filename: str | None = None, dry_run: bool 
     report.stations = len({key // 1_000_000 for key in seen})
     if report.ok and not dry_run:
         with open(path, "rb") as stream:
-            _write(db, _rows(stream, report.filename, LedgerImportReport(report.filename)), stations,
+            _write(db, _rows(stream, report.filename, LedgerImportReport(report.filename, month=report.month)), stations,
                    last_day, user, report, progress, synthetic)
     report.seconds = round(time.perf_counter() - started, 3)
     return report

@@ -123,8 +123,6 @@ def parse_meeting(data, *, strict: bool, districts=()) -> dict:
     if not errors and out["new_members"] > out["attendees"] and out["kind"] == "worker":
         errors["new_members"] = (f"新入会 {out['new_members']} 人多于参加人数 {out['attendees']} 人："
                                  "职工沟通会上入会的人应是到会的人")
-    if not errors and out["station_id"] is None and not out["place"]:
-        errors["place"] = "请选择站点或填写地点"
     if errors:
         first = next(iter(errors))
         raise LedgerError(errors[first], first, errors=errors)

@@ -66,8 +66,8 @@ def ledger_paths() -> dict:
             "post": {"summary": "A rider's anonymous check-in at a station (我在这里歇脚了); no body",
                      "description": "Public; rate-limited per client (a keyed hash of the address, which is "
                                     "never stored) and globally. 409 for a station that is not open "
-                                    "(closed, temporarily closed or pending): the rider cannot have "
-                                    "rested there.",
+                                    "(closed, temporarily closed or pending) or closed right now by "
+                                    "its opening hours (已打烊): the rider cannot have rested there.",
                      "parameters": [_STATION],
                      "responses": {"201": {"description": "Counted", "content": _json("Checkin")},
                                    **_errors("404", "409", "429", "503")}},
@@ -99,9 +99,10 @@ def ledger_schemas() -> dict:
     figures = {"visits": "sum of visitors", "services": "sum of services", "checkins": "riders' check-ins",
                "meetings_worker": "职工沟通会", "meetings_enterprise": "企业沟通会",
                "new_members": "members who joined (入会)", "new_unions": "enterprise unions founded (建会)",
-               "entries": "ledger days kept"}
+               "entries": "ledger days kept (something recorded)",
+               "closed_days": "all-blank days (闭站), counted apart: not kept days"}
     fig = {name: {"type": "integer", "minimum": 0, "description": text} for name, text in figures.items()}
-    required = [k for k in figures if k != "entries"]
+    required = [k for k in figures if k not in ("entries", "closed_days")]
     meeting_props = {
         "date": _DAY, "kind": {"type": "string", "enum": ["worker", "enterprise"]},
         "station_id": {"type": ["integer", "null"]}, "place": {"type": ["string", "null"], "maxLength": 100},
@@ -121,7 +122,8 @@ def ledger_schemas() -> dict:
                                                "description": "The recorder confirms counts above the usual "
                                                               "size of a meeting (400 without); the meeting is "
                                                               "then flagged for the organisers"}},
-                         "description": "Either station_id or place; district defaults to the station's. "
+                         "description": "A station_id, or a district without a station (place is optional "
+                                        "either way); district defaults to the station's. "
                                         "A union user records meetings at its own union's stations and, "
                                         "without a station, in a district where they lie (403 otherwise, "
                                         "naming the allowed districts). "

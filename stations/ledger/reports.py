@@ -14,24 +14,28 @@ the month's summary minus the days left out.
 from __future__ import annotations
 
 import calendar
+from collections import Counter
 from datetime import date, timedelta
 
 from ..riders.feedback import satisfaction
-from .codes import COUNT_COLUMNS, SERVICE_COLUMNS, SERVICES, VISITOR_COLUMNS, VISITORS
+from .codes import COUNT_COLUMNS, SERVICE_COLUMNS, SERVICES, VISITOR_COLUMNS, VISITORS, closed_day_sql
 from .common import EARLIEST, today
 
-__all__ = ["FIGURES", "FIGURE_LABELS", "ledger_report", "station_table", "year_summary", "period"]
+__all__ = ["FIGURES", "FIGURE_LABELS", "ledger_report", "station_table", "year_summary", "period",
+           "partial_month"]
 
 FIGURES = ("visits", "services", "checkins", "meetings_worker", "meetings_enterprise",
            "new_members", "new_unions")
 FIGURE_LABELS = {"visits": "来访人次", "services": "服务次数", "checkins": "骑手签到",
                  "meetings_worker": "职工沟通会", "meetings_enterprise": "企业沟通会",
                  "new_members": "新入会会员", "new_unions": "新建企业工会", "entries": "台账天数",
+                 "closed_days": "闭站天数（全空）",
                  "rating": "骑手评分", "rating_count": "评价人数"}
 _SUMS = ("entries", "visits", "services") + COUNT_COLUMNS + ("checkins",)
 _MEETING_SUMS = ("meetings_worker", "meetings_enterprise", "new_members", "new_unions",
                  "attendees", "companies")
 UNKNOWN_DISTRICT = "未知区"
+AWAY_ROW = "不在站点（会议）"  # the station table's row of meetings held away from stations
 
 
 def period(start: date | None, end: date | None) -> tuple[date, date]:
@@ -180,6 +184,20 @@ def _district_sums(db, start, end, district):
     return out
 
 
+def _closed_sums(db, key_sql, start, end, district, scope, *, by_month: bool = True):
+    """{(key, month): {"entries": -n, "closed_days": n}}: the closed (all-blank) days the
+    summaries counted as entries, moved apart (read through the partial index of m017)."""
+    where, params = _scope(district, scope)
+    month = "substr(e.date, 1, 7)" if by_month else "''"
+    out = {}
+    for key, cell, n in db.execute(
+            f"SELECT {key_sql}, {month}, count(*) FROM ledger_entries e JOIN stations s ON s.id = e.station_id "
+            f"WHERE {closed_day_sql('e')} AND e.date BETWEEN ? AND ?{where} GROUP BY 1, 2",
+            [start.isoformat(), end.isoformat()] + params):
+        out[(key, cell)] = {"entries": -n, "closed_days": n}
+    return out
+
+
 def _meeting_sums(db, key_sql, start, end, district, scope):
     clauses, params = ["date BETWEEN ? AND ?"], [start.isoformat(), end.isoformat()]
     if district:
@@ -200,7 +218,8 @@ def _meeting_sums(db, key_sql, start, end, district, scope):
 
 def _figures(sums: dict) -> dict:
     out = {name: int(sums.get(name, 0) or 0) for name in FIGURES}
-    out["entries"] = int(sums.get("entries", 0) or 0)
+    out["entries"] = int(sums.get("entries", 0) or 0)  # kept days: something recorded
+    out["closed_days"] = int(sums.get("closed_days", 0) or 0)  # all-blank days, apart
     return out
 
 
@@ -229,7 +248,8 @@ def ledger_report(db, *, start: date | None = None, end: date | None = None, dis
     Every figure (``FIGURES``, and ``entries``: ledger days kept) is a whole number.
     ``scope`` (a ``stations.unions.scope.Scope``) limits stations and meetings to a part of
     the union tree (a ``union`` user's union, a district admin's subtree).
-    The total carries the riders' rating of the stations in scope and, with
+    The total carries the riders' rating of the stations in scope (ratings given in the
+    period, as every figure) and, with
     ``with_kinds``, visits per visitor kind and services per code.
     """
     start, end = period(start, end)
@@ -239,7 +259,8 @@ def ledger_report(db, *, start: date | None = None, end: date | None = None, dis
                 "districts": [], "months": []}
     ledger = (_ledger_sums(db, "s.district", start, end, district, scope) if _scoped(scope)
               else _district_sums(db, start, end, district))
-    cells = _merge(ledger, _meeting_sums(db, "district", start, end, district, scope))
+    cells = _merge(ledger, _meeting_sums(db, "district", start, end, district, scope),
+                   _closed_sums(db, "s.district", start, end, district, scope))
     by_month, by_district, total = {}, {}, {}
     for (dist, month), sums in cells.items():
         _add(by_month, month, sums)
@@ -255,7 +276,7 @@ def ledger_report(db, *, start: date | None = None, end: date | None = None, dis
     ids_by_district = {}
     for sid, dist in db.execute(f"SELECT s.id, s.district FROM stations s WHERE 1{where}", params):
         ids_by_district.setdefault(dist or UNKNOWN_DISTRICT, []).append(sid)
-    ratings = satisfaction(db)
+    ratings = satisfaction(db, start=start, end=end)
     out_total.update(_rating(ratings, [i for ids in ids_by_district.values() for i in ids]))
     out_total["stations"] = sum(len(ids) for ids in ids_by_district.values())
     if with_kinds:
@@ -276,17 +297,24 @@ def ledger_report(db, *, start: date | None = None, end: date | None = None, dis
 def station_table(db, *, start: date | None = None, end: date | None = None, district=None,
                   scope=None, limit: int | None = None) -> list[dict]:
     """One row per station in scope with any figure: name, district, the figures and its
-    rating; most visits first."""
+    rating (given in the period), ``same_name`` when another row has its name; most visits
+    first.  Meetings held away from stations follow in a last row (``station_id`` None,
+    ``AWAY_ROW``), so the rows add up to the report's totals."""
     start, end = period(start, end)
     if start > end:
         return []
     per_station = {sid: sums for (sid, _month), sums in
                    _ledger_sums(db, "s.id", start, end, district, scope, by_month=False, kinds=False).items()}
+    away = {}  # meetings held elsewhere than at a station: their own row, so the rows add up
     for (sid, _month), sums in _meeting_sums(db, "station_id", start, end, district, scope).items():
-        if sid is not None:
+        if sid is None:
+            _add(away, "all", sums)
+        else:
             _add(per_station, sid, sums)
+    for (sid, _month), sums in _closed_sums(db, "s.id", start, end, district, scope, by_month=False).items():
+        _add(per_station, sid, sums)
     where, params = _scope(district, scope)
-    ratings = satisfaction(db)
+    ratings = satisfaction(db, start=start, end=end)
     rows = []
     for sid, name, dist, union_name, synthetic in db.execute(
             f"SELECT s.id, s.name, s.district, s.host_union, s.synthetic FROM stations s WHERE 1{where}", params):
@@ -300,7 +328,26 @@ def station_table(db, *, start: date | None = None, end: date | None = None, dis
                      "host_union": union_name, "synthetic": bool(synthetic), **_figures(sums or {}),
                      "rating": rating["mean"], "rating_count": rating["count"]})
     rows.sort(key=lambda r: (-r["visits"], -r["checkins"], r["station_id"]))
-    return rows[:limit] if limit else rows
+    names = Counter(r["name"] for r in rows)
+    for row in rows:
+        row["same_name"] = names[row["name"]] > 1  # shown with its number
+    rows = rows[:limit] if limit else rows
+    if away:
+        rows.append({"station_id": None, "name": AWAY_ROW, "district": "—", "host_union": None,
+                     "synthetic": False, **_figures(away["all"]), "rating": None, "rating_count": 0,
+                     "same_name": False})
+    return rows
+
+
+def partial_month(report: dict) -> tuple[int, str] | None:
+    """(index in ``report["months"]``, "12月截至4日") when the period ends inside its last
+    month (this month so far): a chart marks it rather than draw a collapse."""
+    if not report["months"]:
+        return None
+    end = date.fromisoformat(report["period"]["to"])
+    if end.day == calendar.monthrange(end.year, end.month)[1] or report["months"][-1]["month"] != end.isoformat()[:7]:
+        return None
+    return len(report["months"]) - 1, f"{end.month}月截至{end.day}日"
 
 
 def _n(value) -> str:
@@ -313,7 +360,10 @@ def year_summary(report: dict, *, scope: str = "全市", title: str = "") -> str
     parts = [f"{title}{scope}共召开职工沟通会 {_n(t['meetings_worker'])} 场、企业沟通会 "
              f"{_n(t['meetings_enterprise'])} 场，发展工会会员 {_n(t['new_members'])} 人，"
              f"推动企业建会 {_n(t['new_unions'])} 家"]
-    ledger = f"驿站服务台账共记 {_n(t['entries'])} 天，接待户外劳动者 {_n(t['visits'])} 人次"
+    ledger = f"驿站服务台账共记 {_n(t['entries'])} 天"
+    if t.get("closed_days"):
+        ledger += f"（另有闭站（全空）{_n(t['closed_days'])} 天）"
+    ledger += f"，接待户外劳动者 {_n(t['visits'])} 人次"
     kinds = t.get("visitors") or {}
     top = [(VISITORS[k], v) for k, v in sorted(kinds.items(), key=lambda kv: -kv[1]) if v][:3]
     if top:

@@ -25,8 +25,25 @@ from pathlib import Path
 
 from .exporter import undefuse
 
-__all__ = ["FileProblem", "sniff_stream", "MAX_ROWS", "MAX_COLUMNS", "MAX_CELL_CHARS", "MAX_JSON_DEPTH",
+__all__ = ["FileProblem", "describe_file", "FORMAT_LABELS", "ENCODING_LABELS", "DATUM_LABELS", "sniff_stream", "MAX_ROWS", "MAX_COLUMNS", "MAX_CELL_CHARS", "MAX_JSON_DEPTH",
            "sniff_format", "detect_encoding", "iter_csv", "iter_xlsx", "iter_geojson"]
+
+# What people call the files and encodings the readers tell apart (never the codes).
+FORMAT_LABELS = {"xlsx": "Excel 工作簿（.xlsx）", "csv": "CSV 文本", "geojson": "GeoJSON"}
+ENCODING_LABELS = {"utf-8-sig": "UTF-8", "utf-8": "UTF-8", "utf-16": "UTF-16", "gb18030": "GBK/GB18030"}
+DATUM_LABELS = {"wgs84": "WGS-84（GPS）", "gcj02": "GCJ-02（高德、腾讯）", "bd09": "BD-09（百度）"}
+
+
+def describe_file(fmt: str | None, encoding: str | None = None) -> str:
+    """A file's kind as a person says it: "CSV 文本（UTF-8 编码）"; "未能识别" before its
+    format was known (a file refused at its first bytes)."""
+    if not fmt:
+        return "未能识别"
+    text = FORMAT_LABELS.get(fmt, fmt)
+    if encoding:
+        text += f"（{ENCODING_LABELS.get(encoding, encoding.upper())} 编码）"
+    return text
+
 
 MAX_ROWS = 500_000          # station rows in one import
 MAX_COLUMNS = 100           # columns read from a sheet; data further right is refused
@@ -142,12 +159,8 @@ def iter_csv(stream, encoding: str):
             sample = text.read(8192)
         except UnicodeDecodeError:
             raise FileProblem(f"文件开头无法按 {encoding} 解码") from None
-        try:
-            dialect = csv.Sniffer().sniff(sample, delimiters=",\t;")
-        except csv.Error:
-            dialect = csv.excel
         text.seek(0)
-        reader = csv.reader(text, dialect)
+        reader = csv.reader(text, _dialect(sample))
         number = 0
         while True:
             number += 1
@@ -169,6 +182,22 @@ def iter_csv(stream, encoding: str):
             yield [undefuse(c) for c in row]
     finally:
         text.detach()
+
+
+class _Excel(csv.excel):
+    delimiter = ","
+
+
+def _dialect(sample: str):
+    """Excel's CSV dialect with the delimiter the sample uses (comma, tab or semicolon).
+    Only the delimiter is sniffed: the sniffer also judges quoting from the sample alone
+    (``doublequote`` False when the first 8 KB hold no ``""``), and a row further down
+    whose text holds ``""`` then splits wrongly.  Spreadsheets always double quotes."""
+    try:
+        delimiter = csv.Sniffer().sniff(sample, delimiters=",\t;").delimiter
+    except csv.Error:
+        delimiter = ","
+    return type("Sniffed", (_Excel,), {"delimiter": delimiter})
 
 
 def _too_wide(row, column, letters=None):

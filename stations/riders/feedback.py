@@ -117,8 +117,10 @@ def submit_feedback(db, station_id, form, *, client: str, limits: dict,
     return {**row, "id": row_id, "found": feedback.found}
 
 
-def satisfaction(db, station_id=None):
-    """Mean rating and count: for one station (dict) or every rated station (id -> dict).
+def satisfaction(db, station_id=None, *, start=None, end=None):
+    """Mean rating and count: for one station (dict) or every rated station (id -> dict);
+    with ``start``/``end`` (dates, inclusive) only the ratings given in that period (a
+    report's figures all belong to its period).
 
     One client's ratings of one station count once per day (Beijing date): the
     latest that day replaces the earlier ones, so a client who changes their
@@ -129,6 +131,12 @@ def satisfaction(db, station_id=None):
     if station_id is not None:
         where += " AND station_id = ?"
         params.append(int(station_id))
+    if start is not None:  # ``at`` is Beijing time: its first ten characters are the Beijing date
+        where += " AND substr(at, 1, 10) >= ?"
+        params.append(start.isoformat())
+    if end is not None:
+        where += " AND substr(at, 1, 10) <= ?"
+        params.append(end.isoformat())
     rows = db.execute(
         "SELECT station_id, avg(rating), count(*) FROM ("
         "  SELECT station_id, rating, row_number() OVER ("

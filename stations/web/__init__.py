@@ -214,3 +214,9 @@ def _register_errors(app):
     @app.context_processor
     def inject_user():
         return {"current_user": g.get("user")}
+
+    # import reports name files, encodings and datums in words, never by their codes
+    from ..registry.readers import DATUM_LABELS, describe_file
+
+    app.add_template_global(describe_file)
+    app.add_template_global(DATUM_LABELS, "DATUM_LABELS")

@@ -118,12 +118,14 @@ def import_page():
         flash("请选择要导入的台账文件（.xlsx 或 .csv）。")
         return redirect(url_for("ledger.import_page"))
     db_path = current_app.config["YIZHAN_DB"]
+    jobs.forget_kept_uploads(get_db(), db_path)
     try:
         saved = jobs.save_upload(db_path, upload.save)
     finally:
         upload.close()  # the spooled upload's temporary file, now copied
     job_id = jobs.create_job(get_db(), filename=upload.filename, upload=saved, kind="ledger",
-                             options={"dry_run": bool(request.form.get("dry_run"))},
+                             options={"dry_run": bool(request.form.get("dry_run")),
+                                      "month": (request.form.get("month") or "").strip()[:20] or None},
                              username=g.user["username"])
     jobs.launch(db_path, job_id)
     return redirect(url_for("ledger.import_job", job_id=job_id), 303)
@@ -132,7 +134,8 @@ def import_page():
 def _render_import(job=None):
     recent = [] if job else jobs.recent_jobs(get_db(), kind="ledger", scope=g.scope)
     return render_template("ledger/import.html", job=job, report=job["report"] if job else None, recent=recent,
-                           visitors=core.VISITORS, services=core.SERVICES)
+                           visitors=core.VISITORS, services=core.SERVICES,
+                           can_write=bool(job) and jobs.can_import_valid_rows(job))
 
 
 def _ledger_job_or_404(job_id):
@@ -156,6 +159,19 @@ def import_job(job_id):
     elif job["report"] is not None and not job["report"].ok:
         response.status_code = 400
     return response
+
+
+@bp.post("/ledger/import/jobs/<int:job_id>/write")
+@allow(*KEEPERS)
+def import_checked(job_id):
+    """Import a file whose check passed, as it was checked (no second upload)."""
+    _ledger_job_or_404(job_id)
+    new_id = jobs.import_valid_rows(get_db(), job_id, username=g.user["username"])
+    if new_id is None:
+        flash("这个文件已经导入过，或已超过保留时间（24 小时），请重新上传。")
+        return redirect(url_for("ledger.import_job", job_id=job_id), 303)
+    jobs.launch(current_app.config["YIZHAN_DB"], new_id)
+    return redirect(url_for("ledger.import_job", job_id=new_id), 303)
 
 
 @bp.get("/ledger/import/jobs/<int:job_id>.json")
@@ -254,20 +270,23 @@ def reports():
     stations = core.station_table(get_db(), start=date(year, 1, 1), end=date(year, 12, 31),
                                   district=district or None, scope=g.scope)
     months = [m["month"] for m in report["months"]]
+    partial = core.partial_month(report)
     visits_chart = core.line_chart(months, [("来访人次", [m["visits"] for m in report["months"]], "visits"),
                                             ("服务次数", [m["services"] for m in report["months"]], "services")],
-                                   title=f"{year}年每月来访与服务")
-    meetings_chart = core.line_chart(
+                                   title=f"{year}年每月来访与服务", partial=partial)
+    meetings_chart = core.panels_chart(  # each on its own axis: tens of members beside thousands of check-ins
         months, [("骑手签到", [m["checkins"] for m in report["months"]], "checkins"),
                  ("新入会", [m["new_members"] for m in report["months"]], "members"),
                  ("沟通会", [m["meetings_worker"] + m["meetings_enterprise"] for m in report["months"]],
-                  "meetings")], title=f"{year}年每月签到、入会与沟通会")
+                  "meetings")], title=f"{year}年每月签到、入会与沟通会", partial=partial)
     bars = core.bar_chart([(d["district"], d["visits"]) for d in sorted(
         report["districts"], key=lambda d: -d["visits"])], title=f"{year}年各区来访人次", unit="")
     return render_template("ledger/reports.html", report=report, summary=summary, year=year,
-                           district=district, districts=_districts(), stations=stations[:200],
-                           station_count=len(stations), visits_chart=visits_chart,
-                           meetings_chart=meetings_chart, bars=bars, labels=core.FIGURE_LABELS,
+                           district=district, districts=_districts(),
+                           stations=[s for s in stations if s["station_id"]][:200]
+                           + [s for s in stations if not s["station_id"]],  # the row away from stations
+                           station_count=sum(1 for s in stations if s["station_id"]), visits_chart=visits_chart,
+                           meetings_chart=meetings_chart, bars=bars, labels=core.FIGURE_LABELS, partial=partial,
                            years=list(range(core.today().year, 2014, -1)), tables=core.TABLES)
 
 

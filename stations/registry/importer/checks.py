@@ -28,7 +28,7 @@ from ..validation import check_places, find_duplicates
 from .report import ImportReport, RowReport
 from .scope import ScopeCheck
 
-__all__ = ["HEADER_ALIASES", "map_headers", "open_rows"]
+__all__ = ["HEADER_ALIASES", "footer_kind", "map_headers", "open_rows"]
 
 HEADER_ALIASES = {
     "id": ["id", "yizhan_id", "驿站id"],
@@ -164,6 +164,14 @@ def _not_a_station(cells, places, in_note) -> str | None:
                 return None
             except CoordinateError:
                 pass
+    return footer_kind(cells, in_note)
+
+
+def footer_kind(cells, in_note: bool = False) -> str | None:
+    """'footer' (合计, 填表人, 联系电话, 审核人…) or 'note' (注：…, and the short lines
+    below a note while ``in_note``) when a line's words say it is not a row of the
+    table; None otherwise.  The caller first rules out a line holding a readable
+    coordinate or date: that is a row whatever its text (a 备注 may start with 说明：)."""
     texts = [unicodedata.normalize("NFKC", str(c)).replace(" ", "").replace("\u3000", "")
              for c in cells if c is not None and str(c).strip()]
     for text in texts:

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from dataclasses import asdict, dataclass, field
 
-from ..readers import FileProblem
+from ..readers import DATUM_LABELS, FileProblem, describe_file
 from ..records import Problem
 
 __all__ = ["ImportError_", "ImportReport", "RowReport", "format_report", "skipped_summary"]
@@ -105,9 +105,8 @@ def skipped_summary(report: ImportReport) -> str:
 
 def format_report(report: ImportReport, limit: int = 200) -> str:
     """The report as plain text for the command line."""
-    lines = [f"文件 {report.filename}：格式 {report.format or '?'}"
-             + (f"，编码 {report.encoding}" if report.encoding else "")
-             + f"，坐标系 {report.datum}"]
+    lines = [f"文件 {report.filename}：{describe_file(report.format, report.encoding)}"
+             f"，坐标系 {DATUM_LABELS.get(report.datum, report.datum)}"]
     for message in report.file_errors:
         lines.append(f"错误：{message}")
     if report.file_errors:

@@ -34,6 +34,7 @@ MIGRATIONS = [
     unions.m014_unions,
     registry.m015_plan_scenarios,
     campaign.m016_campaign_quotas_forwarding_and_recommendations,
+    ledger.m017_ledger_closed_days,
 ]
 
 

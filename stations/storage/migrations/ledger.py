@@ -1,6 +1,6 @@
 """Migrations of the service ledger: entries with history, monthly summaries, check-ins,
 双沟通 meetings (m009); the per-district daily summary and job kinds (m011); riders'
-client-days and confirmed large meetings (m012)."""
+client-days and confirmed large meetings (m012); closed (all-blank) days (m017)."""
 
 from __future__ import annotations
 
@@ -233,3 +233,14 @@ def m012_checkin_client_days_and_large_meetings(db):
     ]
     for sql in statements:
         db.execute(sql)
+
+
+def m017_ledger_closed_days(db):
+    # An entry with every count 0 is a closed day (闭站: a blank row of a month's file, a
+    # day saved empty): counted apart from the kept days, which it padded.  A partial
+    # index of those days alone lets a report count them for any period and scope
+    # without reading the entries (the summaries keep counting every entry; reports
+    # subtract).  The condition is ``codes.closed_day_sql``, written the same way, so
+    # that SQLite recognises it.
+    total = " + ".join([f"v_{k}" for k in _LEDGER_VISITORS] + [f"s_{k}" for k in _LEDGER_SERVICES])
+    db.execute(f"CREATE INDEX ledger_closed_days ON ledger_entries(date, station_id) WHERE {total} = 0")
