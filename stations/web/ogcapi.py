@@ -50,7 +50,7 @@ def _answer(doc, template, mimetype, *, allowed=frozenset({"f"}), headers=None, 
     return response
 
 
-@bp.get("")
+@bp.get("/", strict_slashes=False)  # /ogcapi and /ogcapi/ (OWSLib adds the slash)
 @allow(PUBLIC, credentials=True)
 def landing():
     """The landing page: links to the API definition, conformance and collections."""
