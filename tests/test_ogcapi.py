@@ -199,7 +199,7 @@ def test_datetime_filters_on_updated_at(client, registry, fresh_db):
     ("crs=EPSG:3857", "crs"), ("bbox=1,2,3,4&bbox-crs=EPSG:2000", "bbox-crs"), ("bbox-crs=EPSG:4326", "bbox-crs"),
     ("datetime=yesterday", "datetime"), ("datetime=../..", "datetime"), ("status=open", "status"),
     ("facilities=sauna", "facilities"), ("open_now=maybe", "open_now"), ("cursor=xyz", "cursor"),
-    ("f=xml", "f"), ("colour=red", "colour")])
+    ("f=xml", "f"), ("colour=red", "colour"), ("limit=", "limit"), ("cursor=", "cursor")])
 def test_bad_parameters_are_a_400_naming_them_in_chinese(client, registry, query, parameter):
     response = client.get(f"{ITEMS}?{query}")
     assert response.status_code == 400, query

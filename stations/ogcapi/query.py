@@ -22,6 +22,7 @@ DEFAULT_LIMIT = 100
 FILTERS = ("district", "status", "facilities", "host_union", "open_now")
 ITEM_PARAMETERS = frozenset({"f", "limit", "offset", "cursor", "bbox", "bbox-crs", "datetime", "crs",
                              *FILTERS})
+_FREE_TEXT = frozenset({"district", "host_union"})  # empty: no filter
 _TRUE, _FALSE = ("1", "true", "yes"), ("0", "false", "no")
 
 
@@ -159,6 +160,9 @@ def parse_plain_query(args, allowed=frozenset({"f"})) -> None:
     if unknown:
         raise OgcError(unknown[0], f"不认识的参数 {unknown[0][:40]}：此处可用的参数是 "
                                    + "、".join(sorted(allowed)))
+    for name, value in args.items():
+        if name not in _FREE_TEXT and not value.strip():  # ?limit= is no number: not the default either
+            raise OgcError(name, f"参数 {name} 不能为空：请给出取值，或不带这个参数")
 
 
 def parse_items_query(args) -> ItemsQuery:
