@@ -9,7 +9,7 @@ from ..hours import HoursError, parse_hours
 from ..registry.exporter import station_feature
 from ..storage import StationNotFound, TZ, feature_page, get_station, station_index_rows
 from .collections import GEOJSON, HTML, JSON, get_collection
-from .crs import crs_uri, from_wgs84_in
+from .crs import CRS84, crs_uri, from_wgs84_in
 from .query import ItemsQuery, OgcError, encode_cursor
 
 __all__ = ["item_document", "items_document", "open_station_ids"]
@@ -33,7 +33,8 @@ def open_station_ids(db, at: datetime | None = None) -> set:
 
 def _feature(row: dict, viewer, crs: str) -> dict:
     feature = station_feature(row, "wgs84", private=viewer.private_for(row))
-    feature["geometry"]["coordinates"] = from_wgs84_in(crs, row["lon"], row["lat"])
+    if crs != CRS84:  # CRS84 is the record's own WGS-84 lon/lat, already rounded
+        feature["geometry"]["coordinates"] = from_wgs84_in(crs, row["lon"], row["lat"])
     return feature
 
 

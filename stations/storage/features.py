@@ -27,8 +27,7 @@ def _visible(statuses, also_ids):
 def _feature_where(*, statuses=None, also_ids=(), only_ids=None, exclude_ids=None, district=None, status=None,
                    facility=(), bbox=None, host_union=None, updated_from=None, updated_to=None,
                    awarded=False):
-    where, params = _where(district=district, status=status, facility=list(facility), bbox=bbox,
-                           awarded=awarded)
+    where, params = _where(district=district, status=status, facility=list(facility), awarded=awarded)
     clauses = [where[len(" WHERE "):]] if where else []
     visible, more = _visible(statuses, also_ids)
     if visible:
@@ -40,6 +39,12 @@ def _feature_where(*, statuses=None, also_ids=(), only_ids=None, exclude_ids=Non
     if exclude_ids:
         clauses.append("id NOT IN (SELECT value FROM json_each(?))")
         params.append(json.dumps(sorted(exclude_ids)))
+    if bbox:
+        # On the columns, not through the R*Tree: a page walks the id order from its cursor
+        # and stops at `limit` rows, where the R*Tree would hand over every id in a wide box
+        # on every page (and it keeps float32 bounds: points on an edge could slip out).
+        clauses.append("lon BETWEEN ? AND ? AND lat BETWEEN ? AND ?")
+        params += [bbox[0], bbox[2], bbox[1], bbox[3]]
     if host_union:
         clauses.append("host_union = ?")
         params.append(host_union)
