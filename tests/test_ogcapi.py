@@ -238,3 +238,10 @@ def test_updated_at_text_order_is_time_order():
     """The datetime filter compares stored text: every stored time is Beijing time at seconds."""
     assert storage.now_iso().endswith("+08:00")
     assert datetime.fromisoformat(storage.now_iso()).tzinfo.utcoffset(None) == TZ.utcoffset(datetime.now())
+
+
+def test_links_use_the_public_url_when_one_is_set(app, client, registry):
+    app.config["YIZHAN_PUBLIC_URL"] = "https://yizhan.example.cn/"
+    doc = client.get(f"{ITEMS}?limit=5").get_json()
+    assert next(link["href"] for link in doc["links"] if link["rel"] == "next").startswith(
+        "https://yizhan.example.cn/ogcapi/collections/stations/items?limit=5&cursor=")

@@ -6,7 +6,7 @@ Chinese pages for browsers (``f=json|html`` or the Accept header).
 """
 
 import orjson
-from flask import Blueprint, Response, g, jsonify, render_template, request
+from flask import Blueprint, Response, current_app, g, jsonify, render_template, request
 
 from .. import ogcapi as core
 from ..registry.records import STATUSES
@@ -28,7 +28,9 @@ def refused(exc):
 
 
 def _root() -> str:
-    return request.url_root.rstrip("/")
+    """Where links point: YIZHAN_PUBLIC_URL when set (GIS clients follow them from outside),
+    else the address the client used (so a desk on the office network can page too)."""
+    return (current_app.config["YIZHAN_PUBLIC_URL"] or request.url_root).rstrip("/")
 
 
 def _viewer():
