@@ -5,9 +5,9 @@ from __future__ import annotations
 from datetime import datetime, timezone
 from urllib.parse import urlencode
 
-from ..hours import HoursError, parse_hours
 from ..registry.exporter import station_feature
-from ..storage import StationNotFound, TZ, feature_page, get_station, station_index_rows
+from ..riders.nearest import index_for
+from ..storage import TZ, StationNotFound, feature_page, get_station
 from .collections import GEOJSON, HTML, JSON, get_collection
 from .crs import CRS84, crs_uri, from_wgs84_in
 from .query import ItemsQuery, OgcError, encode_cursor
@@ -17,18 +17,9 @@ __all__ = ["item_document", "items_document", "open_station_ids"]
 
 def open_station_ids(db, at: datetime | None = None) -> set:
     """Ids of the stations open at ``at`` (default now, Beijing time): active, with hours
-    that say so (unknown hours are not open)."""
-    at = at or datetime.now(TZ)
-    out = set()
-    for row in station_index_rows(db):
-        if row["status"] != "active" or not row["hours"]:
-            continue
-        try:
-            if parse_hours(row["hours"]).is_open(at):
-                out.add(row["id"])
-        except HoursError:
-            continue
-    return out
+    that say so (unknown hours are not open).  Read from the nearest-search index, which
+    the process keeps until a station changes and which asks each timetable once a minute."""
+    return set(index_for(db).open_ids(at or datetime.now(TZ)).tolist())
 
 
 def _feature(row: dict, viewer, crs: str) -> dict:
