@@ -9,7 +9,7 @@ from ..registry.exporter import station_feature
 from ..riders.nearest import index_for
 from ..storage import TZ, StationNotFound, feature_page, get_station
 from .collections import GEOJSON, HTML, JSON, get_collection
-from .crs import CRS84, crs_uri, from_wgs84_in
+from .crs import CRS84, from_wgs84_in
 from .query import ItemsQuery, OgcError, encode_cursor
 
 __all__ = ["item_document", "items_document", "open_station_ids"]
@@ -72,7 +72,7 @@ def items_document(db, collection_id: str, query: ItemsQuery, viewer, root: str,
     links.append({"href": f"{root}/ogcapi/collections/{collection_id}", "rel": "collection",
                   "type": JSON, "title": "所属集合"})
     return {"type": "FeatureCollection", "timeStamp": _now(), "numberMatched": matched,
-            "numberReturned": len(rows), "crs": crs_uri(query.crs, root),
+            "numberReturned": len(rows),
             "features": [_feature(row, viewer, query.crs) for row in rows], "links": links}
 
 

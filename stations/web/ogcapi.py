@@ -102,7 +102,7 @@ def items(collection_id):
     query = core.parse_items_query(request.args)
     doc = core.items_document(get_db(), collection_id, query, _viewer(), _root())
     return _answer(doc, "items.html", core.GEOJSON, allowed=core.ITEM_PARAMETERS,
-                   headers={"Content-Crs": f"<{doc['crs']}>"}, collection_id=collection_id,
+                   headers={"Content-Crs": f"<{core.crs_uri(query.crs, _root())}>"}, collection_id=collection_id,
                    title=core.get_collection(collection_id)[0], statuses=STATUSES)
 
 
