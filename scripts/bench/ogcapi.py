@@ -50,6 +50,19 @@ def get(conn, path):
     return json.loads(body), size
 
 
+def server_cpu_s(master_pid) -> float:
+    """User + system CPU seconds the server's processes (master and workers) have used: what
+    a read costs the server, whatever else shares the machine."""
+    pids = [master_pid] + [int(p) for p in Path(f"/proc/{master_pid}/task/{master_pid}/children")
+                           .read_text().split()]
+    ticks = os.sysconf("SC_CLK_TCK")
+    total = 0
+    for pid in pids:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+        total += int(fields[11]) + int(fields[12])  # utime, stime
+    return total / ticks
+
+
 def page_through(port, first):
     """Follow next links from ``first``: (seconds, features, pages, bytes on the wire)."""
     conn = HTTPConnection("127.0.0.1", port, timeout=60)
@@ -118,7 +131,7 @@ def main(argv=None):
         written, gen_s, load_s = build_db(db_path, "beijing", args.stations, 2021)
         log(f"registry: {written:,} stations (generated {gen_s:.1f} s, stored {load_s:.1f} s)")
         port = free_port()
-        start_gunicorn(db_path, "beijing", port, Path(tmp) / "gunicorn.log")
+        server = start_gunicorn(db_path, "beijing", port, Path(tmp) / "gunicorn.log")
         try:
             minlon, minlat, maxlon, maxlat = region_bounds("beijing")
             bbox = f"{minlon},{minlat},{maxlon},{maxlat}"
@@ -131,17 +144,21 @@ def main(argv=None):
                      f"/ogcapi/collections/stations/items?limit=1000&bbox={bbox}"),
                     ("/ogcapi items, limit=1000, next links (GCJ-02)",
                      "/ogcapi/collections/stations/items?limit=1000&crs=gcj02")):
-                runs = [page_through(port, first) for _ in range(args.runs)]
+                runs = []
+                for _ in range(args.runs):
+                    cpu = server_cpu_s(server.pid)
+                    runs.append(page_through(port, first) + (server_cpu_s(server.pid) - cpu,))
                 rows[name] = runs
             anchor = [offset_through(port, bbox) for _ in range(args.runs)]
             gdal = [gdal_read(port) for _ in range(args.runs)]
         finally:
             stop_all()
         local = [in_process(db_path, "/ogcapi/collections/stations/items?limit=1000") for _ in range(args.runs)]
-    log(f"\n{'what':58} {'median s':>9} {'features':>9} {'pages':>6} {'MiB wire':>9}")
+    log(f"\n{'what':58} {'median s':>9} {'features':>9} {'pages':>6} {'MiB wire':>9} {'server CPU s':>12}")
     for name, runs in rows.items():
         seconds = statistics.median(r[0] for r in runs)
-        log(f"{name:58} {seconds:9.2f} {runs[0][1]:9,} {runs[0][2]:6} {runs[0][3] / 2**20:9.1f}")
+        log(f"{name:58} {seconds:9.2f} {runs[0][1]:9,} {runs[0][2]:6} {runs[0][3] / 2**20:9.1f} "
+            f"{statistics.median(r[4] for r in runs):12.2f}")
     seconds = statistics.median(r[0] for r in anchor)
     log(f"{'anchor: /api/v1/stations?bbox=…, limit=1000, by offset':58} {seconds:9.2f} "
         f"{anchor[0][1]:9,} {anchor[0][2]:6} {anchor[0][3] / 2**20:9.1f}")
