@@ -8,9 +8,10 @@ filters and refusals, through Flask's test client.
 from __future__ import annotations
 
 import base64
-import pytest
-from geodata.datum import wgs84_to_gcj02
 
+import pytest
+
+from geodata.datum import wgs84_to_gcj02
 from stations.accounts import tokens, users
 from tests.conftest import PASSWORDS, make_station
 

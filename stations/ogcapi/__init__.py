@@ -15,13 +15,34 @@ layer's to serialise as JSON or render as Chinese pages.  One job per module:
 The core imports no Flask; storage is reached through ``storage.feature_page``.
 """
 
-from .collections import (COLLECTIONS, CONFORMANCE, GEOJSON, HTML, JSON, LABELS, OPENAPI, SCHEMA,
-                          collection_document, collections_document, conformance_document,
-                          gcj02_document, get_collection, landing_document, schema_document)
+from .collections import (
+                          COLLECTIONS,
+                          CONFORMANCE,
+                          GEOJSON,
+                          HTML,
+                          JSON,
+                          LABELS,
+                          OPENAPI,
+                          SCHEMA,
+                          collection_document,
+                          collections_document,
+                          conformance_document,
+                          gcj02_document,
+                          get_collection,
+                          landing_document,
+                          schema_document,
+)
 from .crs import CRS84, CrsError, crs_label, crs_uri, crs_uris, parse_crs
 from .items import item_document, items_document, open_station_ids
 from .openapi import openapi_document
-from .query import ITEM_PARAMETERS, MAX_LIMIT, ItemsQuery, OgcError, parse_items_query, parse_plain_query
+from .query import (
+                          ITEM_PARAMETERS,
+                          MAX_LIMIT,
+                          ItemsQuery,
+                          OgcError,
+                          parse_items_query,
+                          parse_plain_query,
+)
 from .visibility import Viewer, viewer_for
 
 __all__ = ["COLLECTIONS", "CONFORMANCE", "CRS84", "GEOJSON", "HTML", "ITEM_PARAMETERS", "JSON", "LABELS", "MAX_LIMIT", "OPENAPI",

@@ -9,15 +9,24 @@ from ..storage import feature_extent
 from .crs import CRS84, crs_uris
 from .query import OgcError
 
-__all__ = ["COLLECTIONS", "CONFORMANCE", "collection_document", "collections_document",
-           "LABELS", "conformance_document", "gcj02_document", "get_collection", "landing_document",
-           "schema_document"]
+__all__ = [
+    "COLLECTIONS",
+    "CONFORMANCE",
+    "LABELS",
+    "collection_document",
+    "collections_document",
+    "conformance_document",
+    "gcj02_document",
+    "get_collection",
+    "landing_document",
+    "schema_document",
+]
 
 # id: (title, description, storage filters)
 COLLECTIONS = {
     "stations": ("工会户外劳动者服务站点",
-                 "站点名录（点）：名称、地址、所在区和街道、所属工会、类型、开放时间、设施、状态、荣誉。"
-                 "坐标默认 WGS-84（CRS84）；也可按 EPSG:4326、EPSG:4490（CGCS2000）或 GCJ-02 输出。",
+                 ("站点名录（点）：名称、地址、所在区和街道、所属工会、类型、开放时间、设施、状态、荣誉。"
+                  "坐标默认 WGS-84（CRS84）；也可按 EPSG:4326、EPSG:4490（CGCS2000）或 GCJ-02 输出。"),
                  {}),
     "awarded": ("获奖站点",
                 "记录中有荣誉（如“最美工会户外劳动者服务站点”）的站点，字段与 stations 相同。",

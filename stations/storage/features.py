@@ -9,7 +9,7 @@ import json
 
 from .stations import _decode, _where
 
-__all__ = ["feature_page", "feature_extent", "pending_station_unions"]
+__all__ = ["feature_extent", "feature_page", "pending_station_unions"]
 
 
 def _visible(statuses, also_ids):
