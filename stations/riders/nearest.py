@@ -201,6 +201,14 @@ class NearestIndex:
             memo[number] = self._timetable_open(number, at, memo)
         return memo[number]
 
+    def open_ids(self, at: datetime) -> np.ndarray:
+        """Ids of the stations open at ``at``: active, with hours that say so (a timetable
+        is asked once per minute, as in ``query``)."""
+        memo = self._open_memo(at)
+        keep = np.fromiter((self._open_state(i, at, memo) is True for i in self._active), bool,
+                           len(self._active))
+        return self.ids[self.active[keep]]
+
     def query(self, lon, lat, k=5, *, radius_m=None, status="active", facilities=(),
               open_now=False, only_24h=False, at: datetime | None = None, subset=None) -> list[Hit]:
         """The k nearest stations to (lon, lat) (WGS-84) that pass every filter.

@@ -19,6 +19,7 @@ from ..settings import from_environ
 from . import access
 from . import db as web_db
 from . import serving, text_guard
+from .negotiate import answers_json
 
 __all__ = ["create_app", "csrf"]
 
@@ -131,10 +132,10 @@ def create_app(config: dict | None = None) -> Flask:
     serving.init_app(app)  # security headers, compression, versioned static files
 
     from . import (admin, api, auth, campaign_tree, campaigns, campaigns_api, directory, ledger, ledger_api,
-                   pages, plan, plan_report, riders)
+                   ogcapi, pages, plan, plan_report, riders)
 
     for module in (pages, auth, directory, riders, admin, api, plan, plan_report, campaigns, campaign_tree,
-                   campaigns_api, ledger, ledger_api):
+                   campaigns_api, ledger, ledger_api, ogcapi):
         app.register_blueprint(module.bp)
     csrf.exempt(api.bp)
     csrf.exempt(campaigns_api.bp)  # cookie sessions are checked in the views; bearer/basic need none
@@ -145,7 +146,7 @@ def create_app(config: dict | None = None) -> Flask:
 
 
 def _wants_json() -> bool:
-    return request.path.startswith("/api/")
+    return answers_json()
 
 
 def _register_errors(app):

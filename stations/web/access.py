@@ -18,6 +18,7 @@ from ..accounts import tokens, users
 from ..accounts.limits import RateLimited, client_key
 from ..unions.scope import scope_of
 from .db import get_db
+from .negotiate import is_ogcapi
 
 __all__ = ["PUBLIC", "allow", "client_id", "init_app", "log_in", "login_user", "logout_user",
            "too_many_logins"]
@@ -25,10 +26,15 @@ __all__ = ["PUBLIC", "allow", "client_id", "init_app", "log_in", "login_user", "
 PUBLIC = "public"
 
 
-def allow(*roles):
-    """Declare who may use a view: ``allow(PUBLIC)`` or ``allow("admin", "planner")``."""
+def allow(*roles, credentials=False):
+    """Declare who may use a view: ``allow(PUBLIC)`` or ``allow("admin", "planner")``.
+
+    ``credentials=True`` on a public view: API credentials sent along (Basic, bearer) are
+    checked all the same, a wrong one refused (401), so the view may show what the user's
+    role may see (``/ogcapi``: the public's layer, or more for a signed-in user)."""
     def mark(view):
         view.access = frozenset(roles)
+        view.reads_credentials = credentials
         return view
     return mark
 
@@ -74,14 +80,15 @@ def logout_user():
 def _load_user():
     g.basic_auth = False
     auth = request.authorization
-    if request.path.startswith("/api/") and auth is not None and auth.type == "basic":
+    api = request.path.startswith("/api/") or is_ogcapi()
+    if api and auth is not None and auth.type == "basic":
         # API clients may send credentials with each call instead of a session cookie;
         # such calls carry no ambient authority, so they need no CSRF token.
         g.user = None
         g.user = log_in(auth.username or "", auth.password or "")
         g.basic_auth = g.user is not None
         return
-    if request.path.startswith("/api/") and auth is not None and auth.type == "bearer":
+    if api and auth is not None and auth.type == "bearer":
         # A script's per-user token (yizhan user token NAME): no cookie, so no CSRF token.
         g.user = None
         config = current_app.config
@@ -116,6 +123,8 @@ def _check_access():
     if roles is None:
         abort(403)  # deny by default: the view declared nobody
     if PUBLIC in roles:
+        if getattr(view, "reads_credentials", False) and request.authorization is not None:
+            return _credentials_checked()
         return None
     try:
         _load_user()
@@ -130,6 +139,21 @@ def _check_access():
     if g.user["role"] not in roles:
         abort(403)
     g.scope = scope_of(get_db(), g.user)  # whose union: decided once, used by every query
+    return None
+
+
+def _credentials_checked():
+    """A public view's caller sent credentials: a wrong one is refused, not ignored (a
+    script that meant to see more must not silently get less)."""
+    try:
+        _load_user()
+    except RateLimited as exc:
+        return jsonify(error={"status": 429, "message": too_many_logins(exc),
+                              "retry_after": exc.retry_after}), 429, {
+                                  "Retry-After": str(exc.retry_after)}
+    if g.user is None:
+        return jsonify(error={"status": 401, "message": "用户名、密码或 API 令牌有误：请改正，"
+                                                        "或不带凭据以公开身份访问。"}), 401
     return None
 
 

@@ -19,6 +19,7 @@ from __future__ import annotations
 from flask import current_app, jsonify, render_template, request
 
 from ..text import forbidden_character, refusal
+from .negotiate import answers_json
 
 __all__ = ["checks_own_text", "init_app"]
 
@@ -107,7 +108,7 @@ def _refuse_control_characters():
     message = f"{named}{refusal(char)}。"
     current_app.logger.warning("refused %s %s: field %s holds U+%04X", request.method, request.path,
                                field, ord(char))
-    if request.path.startswith("/api/"):
+    if answers_json():
         return jsonify(error={"status": 400, "message": message, "parameter": field,
                               "fields": {field: [refusal(char)]}}), 400
     return render_template("error.html", code=400, message=message), 400
