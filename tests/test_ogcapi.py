@@ -56,7 +56,7 @@ def registry(fresh_db):
     made["own_pending"] = make_station(fresh_db, name="海淀待审站", status="pending", host_union="海淀区总工会",
                                        manager="王五", manager_phone="13911112222")
     made["other_pending"] = make_station(fresh_db, name="外区待审站", status="pending", host_union="朝阳区总工会")
-    users.add_user(fresh_db, "hd", "union-pass-1", "union", "海淀区总工会")
+    users.add_user(fresh_db, "hd", "union-pass-1", "union", "海淀区总工会", create_union=True)
     made["union_token"] = tokens.issue_token(fresh_db, users.get_user(fresh_db, "hd")["id"])
     return made
 
@@ -239,3 +239,32 @@ def test_links_use_the_public_url_when_one_is_set(app, client, registry):
     doc = client.get(f"{ITEMS}?limit=5").get_json()
     assert next(link["href"] for link in doc["links"] if link["rel"] == "next").startswith(
         "https://yizhan.example.cn/ogcapi/collections/stations/items?limit=5&cursor=")
+
+
+def test_a_district_admin_sees_pending_stations_and_managers_of_its_district_only(client, registry, fresh_db):
+    from stations.unions import store
+
+    city = store.add_union(fresh_db, "北京市总工会", kind="municipal")
+    for name in ("东城区总工会", "海淀区总工会", "朝阳区总工会"):
+        store.move_union(fresh_db, store.find_union(fresh_db, name)["id"], city, kind="district")
+    users.add_user(fresh_db, "dc_admin", "admin-pass-9", "admin", "东城区总工会")
+    raw = base64.b64encode(b"dc_admin:admin-pass-9").decode()
+    doc = client.get(f"{ITEMS}?limit=100", headers={"Authorization": f"Basic {raw}"}).get_json()
+    assert registry["own_pending"] not in ids(doc) and registry["other_pending"] not in ids(doc)
+    by_id = {f["id"]: f["properties"] for f in doc["features"]}
+    assert "manager" not in by_id[registry["public"][0]]       # 海淀区总工会's station
+    assert "manager" in by_id[registry["public"][5]]           # 东城区总工会's station
+
+
+def test_the_host_union_filter_resolves_aliases_brackets_and_ids(client, registry, fresh_db):
+    from stations.unions import store
+
+    haidian = store.find_union(fresh_db, "海淀区总工会")
+    store.add_alias(fresh_db, haidian["id"], "海淀区工会（区级）")
+    public = registry["public"]
+    assert ids(client.get(f"{ITEMS}?host_union=海淀区工会(区级)").get_json()) == public[:3]
+    assert ids(client.get(f"{ITEMS}?host_union_id={haidian['id']}").get_json()) == public[:3]
+    assert ids(client.get(f"{ITEMS}?host_union=不存在的工会").get_json()) == []
+    refused = client.get(f"{ITEMS}?host_union_id=abc")
+    assert refused.status_code == 400 and "host_union_id" in refused.get_data(as_text=True)
+    assert client.get(f"{ITEMS}/{public[0]}").get_json()["properties"]["host_union_id"] == haidian["id"]

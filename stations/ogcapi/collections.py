@@ -43,7 +43,7 @@ JSON, GEOJSON, HTML = "application/json", "application/geo+json", "text/html"
 OPENAPI = "application/vnd.oai.openapi+json;version=3.0"
 SCHEMA = "application/schema+json"
 LABELS = {"name": "名称", "address": "地址", "district": "区", "subdistrict": "街道/乡镇",
-           "host_union": "所属工会", "station_type": "类型", "hours": "开放时间（结构化）",
+           "host_union": "所属工会", "host_union_id": "所属工会编号", "station_type": "类型", "hours": "开放时间（结构化）",
            "hours_text": "开放时间原文", "hours_zh": "开放时间（中文）", "facilities": "设施",
            "status": "状态", "awards": "荣誉", "synthetic": "合成数据（演示用）",
            "created_at": "创建时间", "updated_at": "更新时间", "last_verified_at": "核验时间",
@@ -119,6 +119,7 @@ def schema_document(collection_id: str, viewer, root: str) -> dict:
              for name in ("name", "address", "district", "subdistrict", "host_union", "hours",
                           "hours_text", "hours_zh")}
     props["name"]["type"] = "string"
+    props["host_union_id"] = {"type": ["integer", "null"], "title": LABELS["host_union_id"]}
     props["station_type"] = {"type": "string", "title": LABELS["station_type"], "enum": list(STATION_TYPES)}
     props["status"] = {"type": "string", "title": LABELS["status"], "enum": list(STATUSES)}
     props["facilities"] = {"type": "array", "title": LABELS["facilities"],

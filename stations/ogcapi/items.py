@@ -11,6 +11,7 @@ from ..storage import TZ, StationNotFound, feature_page, get_station
 from .collections import GEOJSON, HTML, JSON, get_collection
 from .crs import CRS84, from_wgs84_in
 from .query import ItemsQuery, OgcError, encode_cursor
+from ..unions.store import find_union
 
 __all__ = ["item_document", "items_document", "open_station_ids"]
 
@@ -47,7 +48,7 @@ def items_document(db, collection_id: str, query: ItemsQuery, viewer, root: str,
         db, after_id=query.after_id, before_id=query.before_id, offset=query.offset,
         limit=query.limit + 1, **filters, **viewer.filters(), only_ids=only_ids, exclude_ids=exclude_ids,
         district=query.district, status=query.status, facility=query.facilities, bbox=query.bbox,
-        host_union=query.host_union, updated_from=query.updated_from, updated_to=query.updated_to)
+        host_union=_union_filter(db, query), updated_from=query.updated_from, updated_to=query.updated_to)
     backwards = query.before_id is not None
     more = len(rows) > query.limit
     if more:
@@ -105,3 +106,14 @@ def item_document(db, collection_id: str, feature_id: str, crs: str, viewer, roo
         {"href": f"{here}/items/{row['id']}?f=html", "rel": "alternate", "type": HTML, "title": "本要素（网页）"},
         {"href": here, "rel": "collection", "type": JSON, "title": "所属集合"}]
     return feature
+
+
+def _union_filter(db, query):
+    """The host union asked for, as an id: ``host_union`` (a name or alias, any bracket
+    width) and ``host_union_id`` must agree; an unknown name matches no station (-1)."""
+    union_id = query.host_union_id
+    if query.host_union is not None:
+        union = find_union(db, query.host_union)
+        named = union["id"] if union else -1
+        union_id = named if union_id in (None, named) else -1
+    return union_id

@@ -19,7 +19,7 @@ __all__ = ["ITEM_PARAMETERS", "MAX_LIMIT", "ItemsQuery", "OgcError", "decode_cur
 
 MAX_LIMIT = 10_000
 DEFAULT_LIMIT = 100
-FILTERS = ("district", "status", "facilities", "host_union", "open_now")
+FILTERS = ("district", "status", "facilities", "host_union", "host_union_id", "open_now")
 ITEM_PARAMETERS = frozenset({"f", "limit", "offset", "cursor", "bbox", "bbox-crs", "datetime", "crs",
                              *FILTERS})
 _FREE_TEXT = frozenset({"district", "host_union"})  # empty: no filter
@@ -48,7 +48,8 @@ class ItemsQuery:
     district: str | None = None
     status: str | None = None
     facilities: tuple = ()
-    host_union: str | None = None
+    host_union: str | None = None  # a name or alias: resolved to the union
+    host_union_id: int | None = None
     open_now: bool | None = None
     kept: dict = field(default_factory=dict)  # the arguments a next/prev link repeats
 
@@ -187,6 +188,11 @@ def parse_items_query(args) -> ItemsQuery:
     query.updated_from, query.updated_to = parse_datetime(args.get("datetime"))
     query.district = (args.get("district") or "").strip()[:60] or None
     query.host_union = " ".join((args.get("host_union") or "").split())[:100] or None
+    union_id = (args.get("host_union_id") or "").strip()
+    if union_id:
+        if not union_id.isdigit() or not 0 < int(union_id) < 2 ** 62:
+            raise OgcError("host_union_id", f"工会编号“{union_id[:20]}”应为正整数（见 /api/v1/unions）")
+        query.host_union_id = int(union_id)
     status = (args.get("status") or "").strip()
     if status and status not in STATUSES:
         raise OgcError("status", f"不认识的状态“{status[:20]}”：应为 " + "、".join(

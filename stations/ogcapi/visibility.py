@@ -2,18 +2,19 @@
 
 The public (and a signed-in reviewer or planner) sees what ``/api/v1/stations`` shows:
 the public statuses (``riders.directory.PUBLIC_STATUSES``) without personal fields.  A
-user who speaks for a station (``accounts.users.speaks_for``: an admin for every one, a
-``union`` user for its own union's) sees that station's personal fields (manager, phone,
-note) and, while it is pending, the station itself.
+user whose part of the union tree holds a station (``stations.unions.scope``: an admin
+of the city or of no union every one, a district admin its district's, a ``union`` user
+its own union's) sees that station's personal fields (manager, phone, note) and, while it
+is pending, the station itself.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 
-from ..accounts.users import speaks_for
 from ..riders.directory import PUBLIC_STATUSES
 from ..storage import pending_station_unions
+from ..unions.scope import EVERYTHING, Scope, in_scope, scope_of
 
 __all__ = ["Viewer", "viewer_for"]
 
@@ -22,7 +23,9 @@ __all__ = ["Viewer", "viewer_for"]
 class Viewer:
     user: dict | None = None
     statuses: tuple | None = PUBLIC_STATUSES  # None: every status
-    also_ids: frozenset = frozenset()  # pending stations this user speaks for
+    also_ids: frozenset = frozenset()  # pending stations in this user's scope
+    scope: Scope = EVERYTHING
+    db: object = None
 
     @property
     def sees_personal(self) -> bool:
@@ -30,7 +33,11 @@ class Viewer:
         return self.user is not None and self.user["role"] in ("admin", "union")
 
     def private_for(self, station: dict) -> bool:
-        return speaks_for(self.user, station)
+        if not self.sees_personal:
+            return False
+        if self.scope.everything:
+            return True
+        return in_scope(self.db, self.scope, station.get("host_union_id"))
 
     def filters(self) -> dict:
         return {"statuses": self.statuses, "also_ids": self.also_ids}
@@ -40,8 +47,8 @@ def viewer_for(db, user) -> Viewer:
     """The Viewer for ``user`` (None: the public)."""
     if user is None or user["role"] not in ("admin", "union"):
         return Viewer()
-    if user["role"] == "admin":
+    scope = scope_of(db, user)
+    if user["role"] == "admin" and scope.everything:
         return Viewer(user, None)
-    own = frozenset(sid for sid, union in pending_station_unions(db)
-                    if speaks_for(user, {"host_union": union}))
-    return Viewer(user, PUBLIC_STATUSES, own)
+    own = frozenset(sid for sid, union_id in pending_station_unions(db) if in_scope(db, scope, union_id))
+    return Viewer(user, PUBLIC_STATUSES, own, scope, db)

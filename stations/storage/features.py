@@ -45,9 +45,9 @@ def _feature_where(*, statuses=None, also_ids=(), only_ids=None, exclude_ids=Non
         # on every page (and it keeps float32 bounds: points on an edge could slip out).
         clauses.append("lon BETWEEN ? AND ? AND lat BETWEEN ? AND ?")
         params += [bbox[0], bbox[2], bbox[1], bbox[3]]
-    if host_union:
-        clauses.append("host_union = ?")
-        params.append(host_union)
+    if host_union is not None:  # a union's id (a name is resolved to its union by the caller)
+        clauses.append("host_union_id = ?")
+        params.append(int(host_union))
     # updated_at is ISO text in Beijing time at one precision: text order is time order
     if updated_from:
         clauses.append("updated_at >= ?")
@@ -110,6 +110,6 @@ def feature_extent(db, **filters):
 
 
 def pending_station_unions(db) -> list[tuple]:
-    """(id, host_union) of every pending station: few, so the caller can ask of each
-    whether a user speaks for it."""
-    return db.execute("SELECT id, host_union FROM stations WHERE status = 'pending' ORDER BY id").fetchall()
+    """(id, host_union_id) of every pending station: few, so the caller can ask of each
+    whether it lies in a user's part of the union tree."""
+    return db.execute("SELECT id, host_union_id FROM stations WHERE status = 'pending' ORDER BY id").fetchall()
