@@ -71,10 +71,12 @@ def openapi_document(root: str) -> dict:
            {"type": "string", "pattern": f"^{moment}(/{moment})?$"}),
         _q("district", "所在区（全名，如 海淀区）", TEXT),
         _q("status", "状态", {"type": "string", "enum": list(STATUSES)}),
-        _q("facilities", "须都具备的设施", {"type": "array", "items": {"type": "string", "enum": list(FACILITIES)}},
+        _q("facilities", "须都具备的设施", {"type": "array", "minItems": 1,
+                                      "items": {"type": "string", "enum": list(FACILITIES)}},
            style="form", explode=False),
         _q("host_union", "所属工会（全名或简称，全角/半角括号与空格不计）", TEXT),
-        _q("host_union_id", "所属工会编号（见 /api/v1/unions）", {"type": "integer", "minimum": 1}),
+        _q("host_union_id", "所属工会编号（见 /api/v1/unions）", {"type": "integer", "minimum": 1,
+                                                                     "maximum": 2 ** 53}),
         _q("open_now", "true：只要此刻开放的；false：只要此刻不开放的", {"type": "boolean"}),
     ]
     link = {"type": "object", "required": ["href", "rel"], "properties": {
