@@ -15,7 +15,7 @@
 No Flask here: the web layer (``stations/web/campaigns.py``) is thin.
 """
 
-from .assignment import Infeasible, check_assignment, conflict, plan_assignment
+from .assignment import Infeasible, check_assignment, conflict, eligibility, plan_assignment
 from .checklist import (INSPECTION_KINDS, inspect_station, latest_checklist, latest_checklists,
                         qiyou_property, stations_with_min_total, awarded_station_ids, checklists_version)
 from .errors import CampaignError, NotFound
@@ -25,7 +25,7 @@ from .notice import (award_rows, award_title, awards_csv, awards_xlsx, list_obje
                      notice_list, resolve_objection)
 from .radar import radar_svg
 from .ranking import RULES, aggregate, ranking_rules, kendall_w, normalise_by_reviewer, rank_campaign
-from .reviews import (assign_reviewers, evidence_of_use, get_review, list_assignments, live_ranking,
+from .reviews import (assign_reviewers, assignment_note, evidence_of_use, get_review, list_assignments, live_ranking,
                       missing_reviews, reassign, reviewer_queue, save_review, station_facts)
 from .rubric import DEFAULT_RUBRIC, default_rubric, item_names, validate_rubric, weighted_total
 from .stages import advance_stage, create_campaign, set_normalise, set_rubric
@@ -37,8 +37,8 @@ __all__ = [
     "INSPECTION_KINDS", "MAX_PHOTOS",
     "default_rubric", "validate_rubric", "weighted_total", "create_campaign", "set_rubric", "set_normalise",
     "advance_stage", "get_campaign", "list_campaigns", "campaign_log", "nominate", "read_photo",
-    "nomination_photos", "photo_file", "union_stations", "plan_assignment", "check_assignment", "conflict",
-    "assign_reviewers", "reassign", "list_assignments", "reviewer_queue", "get_review", "save_review",
+    "nomination_photos", "photo_file", "union_stations", "eligibility", "plan_assignment", "check_assignment", "conflict",
+    "assign_reviewers", "assignment_note", "reassign", "list_assignments", "reviewer_queue", "get_review", "save_review",
     "missing_reviews", "evidence_of_use", "live_ranking", "station_facts", "aggregate", "kendall_w",
     "normalise_by_reviewer", "rank_campaign", "notice_list", "lodge_objection", "resolve_objection",
     "list_objections", "award_rows", "award_title", "awards_xlsx", "awards_csv", "inspect_station",

@@ -98,7 +98,8 @@ def campaign_paths() -> dict:
                           **_errors("400", "401", "403", "404", "409")}}},
         base + "/{campaign_id}/assignments": {
             "post": {"summary": "Assign reviewers automatically (organiser): k per station, no conflict "
-                                "of interest, loads within one; 409 names the stations when impossible",
+                                "of interest, loads as even as conflicts allow (``note`` says who got "
+                                "fewer and why); 409 names the stations that cannot get k reviewers",
                      "parameters": [_ID], "security": _SECURE,
                      "responses": {"201": _answer("Assignments", "Assignments"),
                                    **_errors("401", "403", "404", "409")}},
@@ -187,7 +188,8 @@ def campaign_schemas() -> dict:
             "reason": {"type": "string", "maxLength": 500}, "force": {"type": "boolean"}}},
         "Assignments": {"type": "object", "properties": {"assignments": {"type": "array", "items": {
             "type": "object", "properties": {"station_id": integer, "reviewer": string,
-                                             "state": {"type": "string", "enum": ["todo", "draft", "submitted", "held"]}}}}}},
+                                             "state": {"type": "string", "enum": ["todo", "draft", "submitted", "held"]}}}},
+            "note": {"type": "string", "description": "Who got fewer than the fair share and why (empty when even)"}}},
         "AssignmentChange": {"type": "object", "required": ["station_id", "from_reviewer", "to_reviewer"],
                              "properties": {"station_id": integer, "from_reviewer": string, "to_reviewer": string,
                                             "swap_station": integer}},

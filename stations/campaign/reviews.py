@@ -23,7 +23,7 @@ from .errors import CampaignError
 from .ranking import LEDGER_DAYS, ReviewColumns, rank_campaign
 from .store import active_nominations, get_campaign, log_event, reviewers, user_by_name_or_id
 
-__all__ = ["assign_reviewers", "reassign", "list_assignments", "reviewer_queue", "get_review",
+__all__ = ["assign_reviewers", "assignment_note", "reassign", "list_assignments", "reviewer_queue", "get_review",
            "save_review", "missing_reviews", "evidence_of_use", "live_ranking", "submitted_reviews"]
 
 
@@ -42,9 +42,11 @@ def _refuse(db, campaign_id, user, message, detail, field=None):
 def assign_reviewers(db, campaign_id, user) -> list[dict]:
     """Assign every nominee its reviewers in one go (see assignment.py for the rule).
 
-    Only in 综合评议 before any review is saved; replaces earlier assignments.  When no
-    assignment obeys the rule, CampaignError 409 names the stations (``detail["stations"]``)
-    and nothing is written.
+    Only in 综合评议 before any review is saved; replaces earlier assignments.  When
+    conflicts of interest make even loads impossible, the most even assignment is made and
+    the log's ``assign`` line says who got fewer and why (:func:`assignment_note`).  Only
+    when a station cannot get its reviewers, CampaignError 409 names the stations
+    (``detail["stations"]``) and nothing is written.
     """
     _admin(user)
     campaign = get_campaign(db, campaign_id)
@@ -72,11 +74,20 @@ def assign_reviewers(db, campaign_id, user) -> list[dict]:
             "INSERT INTO assignments (campaign_id, station_id, reviewer_id, assigned_by, assigned_at) "
             "VALUES (?, ?, ?, ?, ?)", [(campaign["id"], s, r, user["username"], stamp) for s, r in plan.pairs])
         loads = [n for rid, n in plan.loads.items() if rid not in plan.left_out]
-        log_event(db, campaign["id"], "assign", username=user["username"],
+        log_event(db, campaign["id"], "assign", username=user["username"], reason=plan.note or None,
                   detail={"stations": len(nominees), "reviewers": len(pool) - len(plan.left_out), "per_station": k,
                           "load_min": min(loads, default=0), "load_max": max(loads, default=0),
-                          "left_out": [r["username"] for r in pool if r["id"] in plan.left_out]})
+                          "left_out": [r["username"] for r in pool if r["id"] in plan.left_out],
+                          "fewer": plan.fewer})
     return list_assignments(db, campaign["id"])
+
+
+def assignment_note(db, campaign_id) -> str:
+    """What the last automatic assignment said about uneven loads (who got fewer and
+    why); empty when loads were within one."""
+    row = db.execute("SELECT reason FROM campaign_events WHERE campaign_id = ? AND kind = 'assign' "
+                     "ORDER BY id DESC LIMIT 1", [int(campaign_id)]).fetchone()
+    return (row[0] or "") if row else ""
 
 
 def list_assignments(db, campaign_id, *, reviewer_id=None) -> list[dict]:

@@ -258,7 +258,8 @@ def assign(campaign_id):
         pairs = core.assign_reviewers(get_db(), campaign_id, g.user)
     except core.CampaignError as exc:
         return _refused(exc, back)
-    flash(f"已分配 {len(pairs)} 份评审任务。")
+    note = core.assignment_note(get_db(), campaign_id)
+    flash(f"已分配 {len(pairs)} 份评审任务。" + (f"{note}。" if note else ""))
     return redirect(back)
 
 

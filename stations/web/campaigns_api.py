@@ -140,7 +140,8 @@ def assign(campaign_id):
     """Assign reviewers to every nominee automatically."""
     if not g.get("basic_auth"):
         csrf.protect()
-    return jsonify(_pairs(core.assign_reviewers(get_db(), campaign_id, g.user))), 201
+    pairs = _pairs(core.assign_reviewers(get_db(), campaign_id, g.user))
+    return jsonify({**pairs, "note": core.assignment_note(get_db(), campaign_id)}), 201
 
 
 @bp.get("/<int:campaign_id>/assignments")
