@@ -28,7 +28,8 @@ from .ranking import RULES, aggregate, ranking_rules, kendall_w, normalise_by_re
 from .reviews import (assign_reviewers, assignment_note, evidence_of_use, get_review, list_assignments, live_ranking,
                       missing_reviews, reassign, reviewer_queue, save_review, station_facts)
 from .rubric import DEFAULT_RUBRIC, default_rubric, item_names, validate_rubric, weighted_total
-from .stages import advance_stage, create_campaign, set_normalise, set_rubric
+from .stages import (advance_stage, archive_campaign, create_campaign, namesake_warning, namesakes, set_normalise,
+                     set_rubric, update_campaign)
 from .store import (LEVELS, STAGE_NAMES, STAGES, active_nominations, campaign_log, get_campaign,
                     list_campaigns, reviewers)
 
@@ -43,5 +44,6 @@ __all__ = [
     "normalise_by_reviewer", "rank_campaign", "notice_list", "lodge_objection", "resolve_objection",
     "list_objections", "award_rows", "award_title", "awards_xlsx", "awards_csv", "inspect_station",
     "item_names", "active_nominations", "reviewers", "latest_checklist", "latest_checklists", "qiyou_property", "stations_with_min_total", "radar_svg",
-    "awarded_station_ids", "checklists_version", "add_photos", "photo_limit_message",
+    "awarded_station_ids", "checklists_version", "update_campaign", "archive_campaign", "namesakes",
+    "namesake_warning", "add_photos", "photo_limit_message",
 ]

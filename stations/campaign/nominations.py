@@ -22,7 +22,7 @@ from ..registry.records import STATUSES
 from ..storage import StationNotFound, get_station, now_iso, write_transaction
 from ..accounts.users import same_union, speaks_for
 from .errors import CampaignError, NotFound
-from .store import STAGE_NAMES, clean_text, get_campaign, log_event
+from .store import STAGE_NAMES, clean_text, get_campaign, log_event, require_open
 
 __all__ = ["DECODE_LIMITS", "LONGEST_SIDE", "MAX_PHOTOS", "MAX_PHOTO_BYTES", "MAX_PIXELS", "nominate", "add_photos",
            "read_photo", "photo_file", "nomination_photos", "photo_limit_message", "union_stations"]
@@ -155,6 +155,7 @@ def nominate(db, campaign_id, data, user, *, photos=(), photo_dir: Path | None =
     if user["role"] not in ("admin", "union"):
         raise CampaignError("只有组织者或基层工会可以推荐站点", None, 403)
     campaign = get_campaign(db, campaign_id)
+    require_open(campaign)
     if campaign["stage"] != "nomination":
         raise CampaignError(f"推荐已截止：活动现处于“{campaign['stage_name']}”阶段", "stage", 409)
     if not isinstance(data, dict):
@@ -233,6 +234,7 @@ def add_photos(db, campaign_id, station_id, photos, user, *, photo_dir: Path,
     if user["role"] not in ("admin", "union"):
         raise CampaignError("只有组织者或基层工会可以上传推荐照片", None, 403)
     campaign = get_campaign(db, campaign_id)
+    require_open(campaign)
     if campaign["stage"] != "nomination":
         raise CampaignError(f"推荐已截止：活动现处于“{campaign['stage_name']}”阶段，不能再加照片", "stage", 409)
     rows = list(db.query("SELECT n.id, (SELECT count(*) FROM nomination_photos p WHERE p.nomination_id = n.id) "

@@ -14,7 +14,7 @@ from ..storage import get_station, now_iso, update_station, write_transaction
 from .checklist import checklists_from_campaign
 from .errors import CampaignError, NotFound
 from .reviews import live_ranking
-from .store import LEVELS, clean_text, get_campaign, log_event, today
+from .store import LEVELS, clean_text, get_campaign, log_event, require_open, today
 
 __all__ = ["ALREADY_RECEIVED", "freeze_ranking", "notice_list", "lodge_objection", "resolve_objection",
            "list_objections", "confirm_campaign", "award_rows", "awards_xlsx", "awards_csv", "award_title"]
@@ -45,8 +45,8 @@ def notice_list(db, campaign_id) -> dict:
     stations removed by an upheld objection (the next in rank moves up); after 确认 the
     frozen award list.  NotFound before 公示."""
     campaign = get_campaign(db, campaign_id)
-    if campaign["stage"] not in ("notice", "confirmed"):
-        raise NotFound("not published yet")
+    if campaign["stage"] not in ("notice", "confirmed") or campaign["archived"]:
+        raise NotFound("not published yet, or cancelled")
     period = {"start": campaign["notice_start"], "end": campaign["notice_end"]}
     if campaign["stage"] == "confirmed":
         rows = list(db.query("SELECT a.rank, a.station_id, s.name, s.district, a.total FROM awards a "
@@ -77,6 +77,7 @@ def lodge_objection(db, campaign_id, data, *, client: str, limits: dict) -> dict
     a hash of campaign, station, client and words (``_objection_key``), never the client.
     """
     campaign = get_campaign(db, campaign_id)
+    require_open(campaign)
     if campaign["stage"] != "notice":
         raise CampaignError("现在不在公示期，不能提出异议", "stage", 409)
     if campaign["notice_end"] and today().isoformat() > campaign["notice_end"]:
@@ -142,6 +143,7 @@ def resolve_objection(db, campaign_id, objection_id, data, user) -> dict:
     if user["role"] != "admin":
         raise CampaignError("只有组织者可以处理异议", None, 403)
     campaign = get_campaign(db, campaign_id)
+    require_open(campaign)
     if campaign["stage"] != "notice":
         raise CampaignError("只能在公示阶段处理异议", "stage", 409)
     if not isinstance(data, dict):

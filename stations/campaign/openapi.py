@@ -168,7 +168,11 @@ def campaign_schemas() -> dict:
             "stage_name": string, "normalise": {"type": "boolean"},
             "notice": {"type": "object", "properties": {"start": {"type": ["string", "null"]},
                                                         "end": {"type": ["string", "null"]}}},
-            "rubric": {"$ref": _REF + "Rubric"}}},
+            "rubric": {"$ref": _REF + "Rubric"},
+            "archived_at": {"type": ["string", "null"], "description": "When the organiser cancelled it (null: in force)"},
+            "archived_reason": {"type": ["string", "null"]},
+            "warnings": {"type": "array", "items": string,
+                         "description": "On creation: other campaigns in force with the same name"}}},
         "NominationInput": {"type": "object", "required": ["station_id", "reason"], "properties": {
             "station_id": integer, "reason": {"type": "string", "minLength": 5, "maxLength": 1000}}},
         "NominationUpload": {"type": "object", "required": ["station_id", "reason"], "properties": {

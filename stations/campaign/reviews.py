@@ -21,7 +21,7 @@ from ..storage import TZ, get_station, now_iso, write_transaction
 from .assignment import Infeasible, able_reviewers, conflict, plan_assignment
 from .errors import CampaignError
 from .ranking import LEDGER_DAYS, ReviewColumns, rank_campaign
-from .store import active_nominations, get_campaign, log_event, reviewers, user_by_name_or_id
+from .store import active_nominations, get_campaign, log_event, require_open, reviewers, user_by_name_or_id
 
 __all__ = ["assign_reviewers", "assignment_note", "reassign", "list_assignments", "reviewer_queue", "get_review",
            "save_review", "missing_reviews", "evidence_of_use", "live_ranking", "submitted_reviews"]
@@ -50,6 +50,7 @@ def assign_reviewers(db, campaign_id, user) -> list[dict]:
     """
     _admin(user)
     campaign = get_campaign(db, campaign_id)
+    require_open(campaign)
     if campaign["stage"] != "review":
         raise CampaignError(f"只能在综合评议阶段分配评审（现为“{campaign['stage_name']}”）", "stage", 409)
     nominees = active_nominations(db, campaign["id"])
@@ -115,6 +116,7 @@ def reassign(db, campaign_id, data, user) -> None:
     """
     _admin(user)
     campaign = get_campaign(db, campaign_id)
+    require_open(campaign)
     if campaign["stage"] != "review":
         raise CampaignError("只能在综合评议阶段调整评审", "stage", 409)
     try:
@@ -264,6 +266,7 @@ def save_review(db, campaign_id, station_id, data, user) -> tuple[dict, bool]:
     when the station is not assigned to this reviewer.
     """
     campaign = get_campaign(db, campaign_id)
+    require_open(campaign)
     submit = data.get("submit", False) if isinstance(data, dict) else False
     if not isinstance(submit, bool):
         raise CampaignError("submit 应为 true 或 false", "submit")

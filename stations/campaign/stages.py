@@ -8,9 +8,14 @@ from datetime import timedelta
 from ..storage import now_iso, write_transaction
 from .errors import CampaignError
 from .rubric import default_rubric, validate_rubric
-from .store import LEVELS, STAGE_NAMES, STAGES, clean_text, get_campaign, log_event, parse_int, today
+from .store import LEVELS, STAGE_NAMES, STAGES, clean_text, get_campaign, log_event, parse_int, require_open, today
 
-__all__ = ["create_campaign", "set_rubric", "advance_stage", "today"]
+__all__ = ["create_campaign", "update_campaign", "archive_campaign", "namesakes", "namesake_warning", "set_rubric", "advance_stage",
+           "today"]
+
+SETTINGS = ("name", "year", "level", "quota", "subsidy_yuan", "reviewers_per_station", "notice_days", "normalise")
+SETTING_NAMES = {"name": "活动名称", "year": "年度", "level": "级别", "quota": "名额", "subsidy_yuan": "每站奖补资金",
+                 "reviewers_per_station": "每站评审人数", "notice_days": "公示天数", "normalise": "按评审标准化"}
 
 
 def _require_admin(user):
@@ -44,10 +49,41 @@ def parse_campaign(data) -> dict:
     }
 
 
+def _check_pool(db, k: int) -> None:
+    """Refuse more reviewers per station than there are reviewers: such a campaign
+    could never be assigned."""
+    pool = db.execute("SELECT count(*) FROM users WHERE role = 'reviewer'").fetchone()[0]
+    if k > pool:
+        have = f"现只有 {pool} 位评审专家" if pool else "还没有评审专家账号"
+        raise CampaignError(f"每站评审人数为 {k}，但{have}，这样的活动永远无法分配评审：请把每站评审人数改为 "
+                            f"{max(pool, 1)} 以下，或先添加评审专家账号", "reviewers_per_station")
+
+
+def namesakes(db, name: str, *, besides=None) -> list[dict]:
+    """Campaigns in force with the same name (spacing aside), to warn the organiser."""
+    key = " ".join(str(name or "").split())
+    rows = db.query("SELECT id, name, year, stage FROM campaigns WHERE archived_at IS NULL AND id != ? "
+                    "ORDER BY id", [int(besides or 0)])
+    return [{**r, "stage_name": STAGE_NAMES[r["stage"]]} for r in rows if " ".join(r["name"].split()) == key]
+
+
+def namesake_warning(db, campaign_id) -> str:
+    """A Chinese sentence when other campaigns in force share this one's name; empty otherwise."""
+    campaign = get_campaign(db, campaign_id)
+    same = namesakes(db, campaign["name"], besides=campaign["id"])
+    if not same:
+        return ""
+    listed = "、".join(f"#{c['id']}（{c['year']} 年，{c['stage_name']}）" for c in same)
+    return f"注意：已有同名活动 {listed}。如是重复创建，请撤销多余的一个；否则建议改名以免混淆"
+
+
 def create_campaign(db, data, user) -> int:
-    """A new campaign in stage 基层推荐 with its own copy of the 七有 rubric; returns its id."""
+    """A new campaign in stage 基层推荐 with its own copy of the 七有 rubric; returns its id.
+    More reviewers per station than there are reviewers is refused; a name already in use
+    is accepted (see :func:`namesake_warning`)."""
     _require_admin(user)
     fields = parse_campaign(data)
+    _check_pool(db, fields["reviewers_per_station"])
     rubric = validate_rubric(data["rubric"]) if data.get("rubric") is not None else default_rubric()
     with write_transaction(db):
         campaign_id = db["campaigns"].insert({
@@ -59,10 +95,48 @@ def create_campaign(db, data, user) -> int:
     return campaign_id
 
 
+def update_campaign(db, campaign_id, data, user) -> dict:
+    """Change the campaign's settings (the fields of :func:`create_campaign`): only before
+    review starts.  Each change is logged (before → after).  Returns the changes."""
+    _require_admin(user)
+    campaign = get_campaign(db, campaign_id)
+    require_open(campaign)
+    if campaign["stage"] != "nomination":
+        raise CampaignError(f"评审已开始（现为“{campaign['stage_name']}”），活动设置不能再改；如需停止活动，请撤销",
+                            "stage", 409)
+    fields = parse_campaign(data)
+    _check_pool(db, fields["reviewers_per_station"])
+    changes = {k: [campaign[k], fields[k]] for k in SETTINGS if campaign[k] != fields[k]}
+    if changes:
+        with write_transaction(db):
+            db.execute(f"UPDATE campaigns SET {', '.join(f'{k} = ?' for k in changes)} WHERE id = ?",
+                       [int(v[1]) if isinstance(v[1], bool) else v[1] for v in changes.values()] + [campaign["id"]])
+            log_event(db, campaign["id"], "settings", username=user["username"],
+                      reason="；".join(f"{SETTING_NAMES[k]}：{a} → {b}" for k, (a, b) in changes.items()),
+                      detail={"changes": changes})
+    return changes
+
+
+def archive_campaign(db, campaign_id, reason, user) -> dict:
+    """Cancel a campaign at any stage: archived, not deleted (the log keeps it); a reason
+    is required.  Awards already on stations' records stay."""
+    _require_admin(user)
+    campaign = get_campaign(db, campaign_id)
+    require_open(campaign)
+    reason = clean_text(reason, "reason", "撤销理由", 500, shortest=1)
+    with write_transaction(db):
+        db.execute("UPDATE campaigns SET archived_at = ?, archived_by = ?, archived_reason = ? WHERE id = ?",
+                   [now_iso(), user["username"], reason, campaign["id"]])
+        log_event(db, campaign["id"], "archive", username=user["username"], from_stage=campaign["stage"],
+                  reason=reason)
+    return get_campaign(db, campaign["id"])
+
+
 def set_rubric(db, campaign_id, rubric, user) -> dict:
     """Replace the campaign's rubric: only before review starts."""
     _require_admin(user)
     campaign = get_campaign(db, campaign_id)
+    require_open(campaign)
     if campaign["stage"] != "nomination":
         raise CampaignError("评审已开始，评审标准不能再修改", "rubric", 409)
     clean = validate_rubric(rubric)
@@ -78,6 +152,7 @@ def set_normalise(db, campaign_id, normalise: bool, user) -> None:
     """Whether the ranking normalises each reviewer: until the list goes to notice."""
     _require_admin(user)
     campaign = get_campaign(db, campaign_id)
+    require_open(campaign)
     if campaign["stage"] in ("notice", "confirmed"):
         raise CampaignError("排名已公示，不能再改", "normalise", 409)
     with write_transaction(db):
@@ -96,6 +171,7 @@ def advance_stage(db, campaign_id, to_stage, user, *, reason="", force=False, th
 
     _require_admin(user)
     campaign = get_campaign(db, campaign_id)
+    require_open(campaign)
     if to_stage not in STAGES:
         raise CampaignError("阶段应为 review（综合评议）、notice（公示）或 confirmed（确认）", "stage")
     reason = clean_text(reason, "reason", "理由", 500)

@@ -13,7 +13,7 @@ from ..storage import TZ, now_iso
 from ..text import forbidden_character, refusal
 from .errors import CampaignError, NotFound
 
-__all__ = ["today", "get_campaign", "list_campaigns", "log_event", "campaign_log", "clean_text",
+__all__ = ["today", "require_open", "get_campaign", "list_campaigns", "log_event", "campaign_log", "clean_text",
            "parse_int", "active_nominations", "reviewers", "user_by_name_or_id"]
 
 STAGES = ("nomination", "review", "notice", "confirmed")
@@ -69,7 +69,15 @@ def _decode(row: dict) -> dict:
     row["normalise"] = bool(row["normalise"])
     row["stage_name"] = STAGE_NAMES[row["stage"]]
     row["level_name"] = LEVELS[row["level"]]
+    row["archived"] = bool(row.get("archived_at"))
     return row
+
+
+def require_open(campaign) -> None:
+    """Refuse any change to a cancelled (archived) campaign: 409."""
+    if campaign.get("archived_at"):
+        raise CampaignError(f"活动“{campaign['name']}”已于 {campaign['archived_at'][:10]} 撤销，不能再做任何更改",
+                            "campaign", 409)
 
 
 def get_campaign(db, campaign_id) -> dict:
@@ -84,14 +92,18 @@ def get_campaign(db, campaign_id) -> dict:
     return _decode(rows[0])
 
 
-def list_campaigns(db, stages=None) -> list[dict]:
-    rows = db.query("SELECT id, name, year, level, stage, quota, notice_start, notice_end "
+def list_campaigns(db, stages=None, *, archived: bool = False) -> list[dict]:
+    """Campaigns, newest first; cancelled (archived) ones only when ``archived``."""
+    rows = db.query("SELECT id, name, year, level, stage, quota, notice_start, notice_end, archived_at "
                     "FROM campaigns ORDER BY year DESC, id DESC")
     out = []
     for r in rows:
         if stages and r["stage"] not in stages:
             continue
-        out.append({**r, "stage_name": STAGE_NAMES[r["stage"]], "level_name": LEVELS[r["level"]]})
+        if r["archived_at"] and not archived:
+            continue
+        out.append({**r, "stage_name": STAGE_NAMES[r["stage"]], "level_name": LEVELS[r["level"]],
+                    "archived": bool(r["archived_at"])})
     return out
 
 

@@ -70,7 +70,8 @@ def index():
     """Campaigns: the public sees published lists; signed-in users see their work."""
     user = g.get("user")
     stages = None if user and user["role"] in ("admin", "reviewer", "union") else ("notice", "confirmed")
-    return render_template("campaign/index.html", campaigns=core.list_campaigns(get_db(), stages),
+    archived = bool(user and user["role"] == "admin")  # the organiser still finds cancelled ones
+    return render_template("campaign/index.html", campaigns=core.list_campaigns(get_db(), stages, archived=archived),
                            levels=core.LEVELS)
 
 
@@ -85,6 +86,9 @@ def new():
         except core.CampaignError as exc:
             return render_template("campaign/new.html", form=request.form, error=exc, pool=pool), 400
         flash("已创建活动，评审标准为七有，可在推荐阶段修改。")
+        warning = core.namesake_warning(get_db(), campaign_id)
+        if warning:
+            flash(warning)
         return redirect(url_for("campaigns.manage", campaign_id=campaign_id))
     return render_template("campaign/new.html", form={"notice_days": 7, "reviewers_per_station": min(5, max(pool, 1)),
                                                       "level": "municipal"}, error=None, pool=pool)
@@ -108,7 +112,44 @@ def manage(campaign_id):
         next_stage=_next_stage(campaign))
 
 
+@bp.route("/<int:campaign_id>/settings", methods=["GET", "POST"])
+@allow("admin")
+def settings(campaign_id):
+    """Change the campaign's settings (until review starts)."""
+    campaign = campaign_or_404(campaign_id)
+    pool = len(core.reviewers(get_db()))
+    if request.method == "POST":
+        try:
+            changes = core.update_campaign(get_db(), campaign_id, request.form.to_dict(), g.user)
+        except core.CampaignError as exc:
+            return render_template("campaign/new.html", form=request.form, error=exc, pool=pool,
+                                   campaign=campaign), exc.status
+        flash(f"已修改 {len(changes)} 项设置。" if changes else "设置没有变化。")
+        warning = core.namesake_warning(get_db(), campaign_id)
+        if warning:
+            flash(warning)
+        return redirect(url_for("campaigns.manage", campaign_id=campaign_id))
+    form = {k: campaign[k] for k in ("name", "year", "level", "quota", "subsidy_yuan", "reviewers_per_station",
+                                     "notice_days", "normalise")}
+    return render_template("campaign/new.html", form=form, error=None, pool=pool, campaign=campaign)
+
+
+@bp.post("/<int:campaign_id>/archive")
+@allow("admin")
+def archive(campaign_id):
+    """Cancel (archive) the campaign at any stage, with a reason kept in its log."""
+    back = url_for("campaigns.manage", campaign_id=campaign_id)
+    try:
+        core.archive_campaign(get_db(), campaign_id, request.form.get("reason", ""), g.user)
+    except core.CampaignError as exc:
+        return _refused(exc, back + "#archive")
+    flash("活动已撤销：不再接受任何操作，活动记录仍保留。")
+    return redirect(back)
+
+
 def _next_stage(campaign):
+    if campaign["archived"]:
+        return None
     at = core.STAGES.index(campaign["stage"])
     return core.STAGES[at + 1] if at + 1 < len(core.STAGES) else None
 

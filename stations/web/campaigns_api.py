@@ -31,7 +31,7 @@ def _body():
 
 def campaign_json(campaign) -> dict:
     keys = ("id", "name", "year", "level", "quota", "subsidy_yuan", "reviewers_per_station", "notice_days",
-            "stage", "normalise", "created_at", "created_by")
+            "stage", "normalise", "created_at", "created_by", "archived_at", "archived_reason")
     out = {k: campaign[k] for k in keys}
     out["stage_name"] = campaign["stage_name"]
     out["notice"] = {"start": campaign["notice_start"], "end": campaign["notice_end"]}
@@ -44,7 +44,9 @@ def campaign_json(campaign) -> dict:
 def create():
     """Create a campaign (organiser)."""
     campaign_id = core.create_campaign(get_db(), _body(), g.user)
-    return jsonify(campaign_json(core.get_campaign(get_db(), campaign_id))), 201
+    warning = core.namesake_warning(get_db(), campaign_id)
+    return jsonify({**campaign_json(core.get_campaign(get_db(), campaign_id)),
+                    "warnings": [warning] if warning else []}), 201
 
 
 @bp.get("/<int:campaign_id>")

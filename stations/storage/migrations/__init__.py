@@ -31,6 +31,7 @@ MIGRATIONS = [
     ledger.m011_ledger_district_days_and_job_kinds,
     ledger.m012_checkin_client_days_and_large_meetings,
     campaign.m013_conflict_holds_and_objection_fingerprints,
+    campaign.m014_campaign_archive,
 ]
 
 

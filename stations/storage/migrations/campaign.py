@@ -194,3 +194,12 @@ def m013_conflict_holds_and_objection_fingerprints(db):
     db.execute("ALTER TABLE objections ADD COLUMN fingerprint TEXT")
     db.execute("CREATE UNIQUE INDEX objections_fingerprint ON objections(campaign_id, fingerprint) "
                "WHERE fingerprint IS NOT NULL")
+
+
+def m014_campaign_archive(db):
+    # A campaign the organiser cancels (issue 17: one that could never proceed, or was
+    # created twice) is archived, not deleted: ``archived_at`` (NULL: in force) with who
+    # and why; its log, nominations and reviews stay for the file.
+    db.execute("ALTER TABLE campaigns ADD COLUMN archived_at TEXT")
+    db.execute("ALTER TABLE campaigns ADD COLUMN archived_by TEXT")
+    db.execute("ALTER TABLE campaigns ADD COLUMN archived_reason TEXT")

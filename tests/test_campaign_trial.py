@@ -1,0 +1,126 @@
+"""Issue 17: what a whole campaign run by its people ran into, one test (or a few) per
+defect, each through the pages or the API the organiser, reviewers and unions use."""
+
+from __future__ import annotations
+
+import pytest
+
+from stations import campaign as cp
+from stations.accounts import tokens, users
+from tests.conftest import csrf_token, make_station
+
+UNIONS = ["东城区总工会", "西城区总工会", "海淀区总工会"]
+
+
+@pytest.fixture
+def world(app, fresh_db):
+    db = fresh_db
+    for i in range(6):
+        users.add_user(db, f"rv{i}", "review-pass-1", "reviewer", UNIONS[i % 3])
+    users.add_user(db, "dc", "union-pass-1", "union", UNIONS[0])
+    stations = [make_station(db, name=f"驿站{i}", host_union=UNIONS[i % 3], lon=116.39 + i * 0.001)
+                for i in range(6)]
+    keys = {name: tokens.issue_token(db, users.get_user(db, name)["id"])
+            for name in ["admin", "dc"] + [f"rv{i}" for i in range(6)]}
+    return {"db": db, "stations": stations, "tokens": keys, "admin": users.get_user(db, "admin")}
+
+
+def bearer(world, name):
+    return {"Authorization": f"Bearer {world['tokens'][name]}"}
+
+
+BODY = {"name": "2021年北京市最美站点", "year": 2021, "level": "municipal", "quota": 2, "subsidy_yuan": 30000,
+        "reviewers_per_station": 2}
+
+
+def _create(client, world, **over):
+    answer = client.post("/api/v1/campaigns", json={**BODY, **over}, headers=bearer(world, "admin"))
+    assert answer.status_code == 201, answer.get_json()
+    return answer.get_json()["id"]
+
+
+# --- item 3: an impossible campaign, settings, cancelling, duplicate names ----------------
+
+def test_more_reviewers_per_station_than_reviewers_is_refused(client, world, auth):
+    pool = world["db"].execute("SELECT count(*) FROM users WHERE role = 'reviewer'").fetchone()[0]
+    answer = client.post("/api/v1/campaigns", json={**BODY, "reviewers_per_station": pool + 1},
+                         headers=bearer(world, "admin"))
+    assert answer.status_code == 400
+    assert answer.get_json()["error"]["parameter"] == "reviewers_per_station"
+    assert f"现只有 {pool} 位评审专家" in answer.get_json()["error"]["message"]
+    auth.login("admin")
+    form = {**BODY, "reviewers_per_station": str(pool + 1), "csrf_token": csrf_token(client, "/campaigns/new")}
+    page = client.post("/campaigns/new", data=form)
+    assert page.status_code == 400 and "永远无法分配评审" in page.get_data(as_text=True)
+    assert world["db"].execute("SELECT count(*) FROM campaigns").fetchone()[0] == 0
+
+
+def test_settings_can_be_edited_until_review_and_each_change_is_logged(client, world, auth):
+    cid = _create(client, world)
+    auth.login("admin")
+    page = client.get(f"/campaigns/{cid}/settings").get_data(as_text=True)
+    assert 'value="2021年北京市最美站点"' in page
+    form = {**BODY, "quota": "3", "reviewers_per_station": "3", "csrf_token": csrf_token(client, f"/campaigns/{cid}/settings")}
+    answer = client.post(f"/campaigns/{cid}/settings", data=form, follow_redirects=True)
+    text = answer.get_data(as_text=True)
+    assert answer.status_code == 200 and "已修改 2 项设置" in text
+    assert "名额：2 → 3" in text and "每站评审人数：2 → 3" in text  # in the log on the manage page
+    campaign = cp.get_campaign(world["db"], cid)
+    assert (campaign["quota"], campaign["reviewers_per_station"]) == (3, 3)
+    # refused settings keep what was typed
+    form["reviewers_per_station"] = "9"
+    form["quota"] = "5"
+    refused = client.post(f"/campaigns/{cid}/settings", data=form)
+    assert refused.status_code == 400 and 'value="5"' in refused.get_data(as_text=True)
+    # once review starts, settings are closed
+    db = world["db"]
+    for sid in world["stations"][:2]:
+        cp.nominate(db, cid, {"station_id": sid, "reason": "骑手常来。"}, world["admin"])
+    cp.advance_stage(db, cid, "review", world["admin"], reason="截止")
+    with pytest.raises(cp.CampaignError) as closed:
+        cp.update_campaign(db, cid, {**BODY, "quota": 4}, world["admin"])
+    assert closed.value.status == 409 and "撤销" in closed.value.message
+
+
+def test_a_campaign_is_cancelled_at_any_stage_kept_in_the_log_and_then_refuses_everything(client, world, auth):
+    db = world["db"]
+    cid = _create(client, world)
+    for sid in world["stations"][:3]:
+        cp.nominate(db, cid, {"station_id": sid, "reason": "骑手常来。"}, world["admin"])
+    cp.advance_stage(db, cid, "review", world["admin"], reason="截止")
+    auth.login("admin")
+    token = csrf_token(client, f"/campaigns/{cid}/manage")
+    assert "撤销活动" in client.get(f"/campaigns/{cid}/manage").get_data(as_text=True)
+    empty = client.post(f"/campaigns/{cid}/archive", data={"reason": " ", "csrf_token": token}, follow_redirects=True)
+    assert "请填写撤销理由" in empty.get_data(as_text=True) and not cp.get_campaign(db, cid)["archived"]
+    done = client.post(f"/campaigns/{cid}/archive", data={"reason": "每站评审人数设错，重新创建", "csrf_token": token},
+                       follow_redirects=True)
+    text = done.get_data(as_text=True)
+    assert "活动已撤销" in text and "每站评审人数设错，重新创建" in text
+    event = cp.campaign_log(db, cid)[-1]
+    assert (event["kind"], event["from_stage"], event["reason"]) == ("archive", "review", "每站评审人数设错，重新创建")
+    with pytest.raises(cp.CampaignError) as refused:
+        cp.assign_reviewers(db, cid, world["admin"])
+    assert refused.value.status == 409 and "已" in refused.value.message and "撤销" in refused.value.message
+    assert client.post(f"/api/v1/campaigns/{cid}/stage", json={"stage": "notice", "force": True, "reason": "x"},
+                       headers=bearer(world, "admin")).status_code == 409
+    # the organiser still finds it, marked; nobody else sees it
+    assert "已撤销" in client.get("/campaigns").get_data(as_text=True)
+    client.post("/logout", data={"csrf_token": csrf_token(client, "/campaigns")})
+    assert "已撤销" not in client.get("/campaigns").get_data(as_text=True)
+    auth.login("reviewer")
+    assert "2021年北京市最美站点" not in client.get("/campaigns").get_data(as_text=True)
+
+
+def test_a_second_campaign_of_the_same_name_is_accepted_with_a_warning(client, world, auth):
+    first = _create(client, world)
+    again = client.post("/api/v1/campaigns", json={**BODY, "name": " 2021年北京市最美站点"},
+                        headers=bearer(world, "admin"))
+    assert again.status_code == 201
+    assert f"已有同名活动 #{first}" in again.get_json()["warnings"][0]
+    auth.login("admin")
+    form = {**BODY, "name": "2021年北京市最美站点", "csrf_token": csrf_token(client, "/campaigns/new")}
+    page = client.post("/campaigns/new", data=form, follow_redirects=True).get_data(as_text=True)
+    assert f"已有同名活动 #{first}" in page and "撤销多余的一个" in page
+    other = client.post("/api/v1/campaigns", json={**BODY, "name": "2022年北京市最美站点"}, headers=bearer(world, "admin"))
+    assert other.get_json()["warnings"] == []
