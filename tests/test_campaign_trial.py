@@ -21,7 +21,7 @@ def world(app, fresh_db):
     stations = [make_station(db, name=f"驿站{i}", host_union=UNIONS[i % 3], lon=116.39 + i * 0.001)
                 for i in range(6)]
     keys = {name: tokens.issue_token(db, users.get_user(db, name)["id"])
-            for name in ["admin", "dc"] + [f"rv{i}" for i in range(6)]}
+            for name in ["admin", "reviewer", "dc"] + [f"rv{i}" for i in range(6)]}
     return {"db": db, "stations": stations, "tokens": keys, "admin": users.get_user(db, "admin")}
 
 
@@ -124,3 +124,54 @@ def test_a_second_campaign_of_the_same_name_is_accepted_with_a_warning(client, w
     assert f"已有同名活动 #{first}" in page and "撤销多余的一个" in page
     other = client.post("/api/v1/campaigns", json={**BODY, "name": "2022年北京市最美站点"}, headers=bearer(world, "admin"))
     assert other.get_json()["warnings"] == []
+
+
+# --- item 2: a refused 提交 on the review form keeps the work ------------------------------
+
+def _in_review(world):
+    db = world["db"]
+    cid = cp.create_campaign(db, {**BODY}, world["admin"])
+    for sid in world["stations"][:3]:
+        cp.nominate(db, cid, {"station_id": sid, "reason": "骑手常来。"}, world["admin"])
+    cp.advance_stage(db, cid, "review", world["admin"], reason="截止")
+    pairs = cp.assign_reviewers(db, cid, world["admin"])
+    return cid, pairs
+
+
+def test_a_refused_submit_keeps_the_scores_as_a_draft_and_names_every_missing_criterion(client, world):
+    db = world["db"]
+    cid, pairs = _in_review(world)
+    mine = pairs[0]
+    password = "review-pass-1"  # the conftest's "reviewer" has the same
+    assert client.post("/login", data={"username": mine["reviewer"], "password": password,
+                                       "csrf_token": csrf_token(client)}).status_code == 302
+    url = f"/campaigns/{cid}/review/{mine['station_id']}"
+    page = client.get(url).get_data(as_text=True)
+    assert page.count(f'formaction="{url}#errors"') == 2  # a refused form comes back at the errors, not the top
+    form = {"csrf_token": csrf_token(client, url), "action": "submit", "score_site": "8", "score_signage": "7.5",
+            "note_site": "场地宽敞", "note": "总体不错", "item": ["fixed_place"]}
+    answer = client.post(url, data=form)
+    text = answer.get_data(as_text=True)
+    assert answer.status_code == 400
+    # every missing criterion is named, not only the first
+    for name in ("有设施", "有宣传", "有服务", "有制度", "有成效"):
+        assert f"“{name}”" in text and f"{name}：未打分" in text
+    assert 'id="errors"' in text and "已存为草稿" in text
+    # what was typed is on the page and kept as a draft
+    assert 'value="7.5"' in text and "场地宽敞" in text
+    saved = cp.get_review(db, cid, mine["station_id"], users.get_user(db, mine["reviewer"])["id"])
+    assert saved["scores"] == {"site": 8.0, "signage": 7.5} and not saved["submitted"]
+    assert saved["notes"]["site"] == "场地宽敞" and saved["note"] == "总体不错"
+
+
+def test_the_api_refused_submit_lists_the_missing_criteria_and_keeps_a_draft(client, world):
+    db = world["db"]
+    cid, pairs = _in_review(world)
+    mine = pairs[0]
+    answer = client.post(f"/api/v1/campaigns/{cid}/reviews", headers=bearer(world, mine["reviewer"]),
+                         json={"station_id": mine["station_id"], "scores": {"site": 9}, "submit": True})
+    assert answer.status_code == 400
+    error = answer.get_json()["error"]
+    assert error["parameter"] == "scores.signage" and len(error["missing"]) == 6 and error["draft_saved"]
+    saved = cp.get_review(db, cid, mine["station_id"], users.get_user(db, mine["reviewer"])["id"])
+    assert saved["scores"] == {"site": 9.0} and not saved["submitted"]

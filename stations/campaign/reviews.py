@@ -6,20 +6,17 @@ import gc
 import json
 import math
 from contextlib import contextmanager
-from datetime import datetime, timedelta
-from functools import lru_cache
+from datetime import timedelta
 
 import numpy as np
 import orjson
 
-from ..riders.feedback import satisfaction
-from ..hours import HoursError, parse_hours
 from ..ledger.common import today
-from ..ledger.evidence import ledger_evidence
 from ..ledger.flags import Thresholds
-from ..storage import TZ, get_station, now_iso, write_transaction
+from ..storage import now_iso, write_transaction
 from .assignment import Infeasible, able_reviewers, conflict, plan_assignment
 from .errors import CampaignError
+from .evidence import evidence_of_use, station_facts  # noqa: F401  (re-exported: part of this module's API)
 from .ranking import LEDGER_DAYS, ReviewColumns, rank_campaign
 from .store import active_nominations, get_campaign, log_event, require_open, reviewers, user_by_name_or_id
 
@@ -233,9 +230,11 @@ def parse_review(data, rubric, *, submit: bool) -> dict:
             raise CampaignError(f"“{criteria[key]['name']}”的分数应在 0 到 10 之间", f"scores.{key}")
         scores[key] = round(number, 1)
     if submit:
-        for key, c in criteria.items():
-            if key not in scores:
-                raise CampaignError(f"提交前请为“{c['name']}”打分", f"scores.{key}")
+        missing = [key for key in criteria if key not in scores]
+        if missing:
+            names = "、".join(f"“{criteria[k]['name']}”" for k in missing)
+            raise CampaignError(f"提交前请为{names}打分（还差 {len(missing)} 项）", f"scores.{missing[0]}",
+                                detail={"missing": missing})
     items_in = data.get("items") or []
     if not isinstance(items_in, list):
         raise CampaignError("items 应是细项代码的列表", "items")
@@ -284,7 +283,16 @@ def save_review(db, campaign_id, station_id, data, user) -> tuple[dict, bool]:
     if assigned[0][0]:
         raise CampaignError(f"{assigned[0][0]}，您与该站同属一个工会，不能再评审它；组织者会另行安排",
                             "station_id", 409)
-    clean = parse_review(data, campaign["rubric"], submit=submit)
+    try:
+        clean = parse_review(data, campaign["rubric"], submit=submit)
+    except CampaignError as exc:
+        if not exc.detail.get("missing"):
+            raise
+        # A submit refused for missing scores keeps the work: saved as a draft, then refused.
+        save_review(db, campaign["id"], station_id, {**data, "submit": False}, user)
+        exc.message += "。已填写的内容已存为草稿"
+        exc.detail["draft_saved"] = True
+        raise
     stamp = now_iso()
     with write_transaction(db):
         existing = get_review(db, campaign["id"], station_id, user["id"])
@@ -315,61 +323,6 @@ def missing_reviews(db, campaign_id) -> int:
         "AND a.station_id = n.station_id))), 0) FROM nominations n WHERE n.campaign_id = ? AND n.removed_at IS NULL",
         [campaign["reviewers_per_station"], campaign["id"]]).fetchone()[0]
     return owed + short
-
-
-@lru_cache(maxsize=4096)
-def _week(hours_text):
-    """(hours open a week, 24-hour) from the stored hours text; (None, False) if unreadable."""
-    if not hours_text:
-        return None, False
-    try:
-        hours = parse_hours(hours_text)
-    except HoursError:
-        return None, False
-    week = getattr(hours, "days", None)
-    if week is None and getattr(hours, "seasons", None):
-        week = hours.seasons[0].week.days
-    if week is None:
-        return None, bool(getattr(hours, "is_24h", False))
-    minutes = sum(end - start for day in week for start, end in day)
-    return round(minutes / 60, 1), bool(hours.is_24h)
-
-
-def evidence_of_use(db, station_ids) -> dict:
-    """{station id: evidence that workers can get in and use it} for the review form and flags.
-
-    Hours open per week and 24-hour or not (from the registry's hours), rider rating and
-    count (``feedback.satisfaction``), "closed"/"not found" reports in the past year and
-    still open, the last verified date; and ``ledger``, the service ledger's last
-    LEDGER_DAYS (``stations.ledger.ledger_evidence``: days kept, visits, services,
-    check-ins, meetings), with ``ledger_in_use``: whether any of these stations has a
-    ledger entry or a check-in in them (only then does the ranking weigh the ledger's
-    figures: see ranking.RULES["face"]).
-    """
-    ids = [int(i) for i in station_ids]
-    if not ids:
-        return {}
-    ledger = ledger_evidence(db, ids, days=LEDGER_DAYS)
-    in_use = any(f["entries"] or f["checkins"] for f in ledger.values())
-    ratings = satisfaction(db) if len(ids) > 50 else {i: satisfaction(db, i) for i in ids}
-    since = (datetime.now(TZ) - timedelta(days=365)).isoformat(timespec="seconds")
-    out = {}
-    for start in range(0, len(ids), 500):
-        chunk = ids[start:start + 500]
-        marks = ", ".join("?" for _ in chunk)
-        reports = {r[0]: (r[1], r[2]) for r in db.execute(
-            f"SELECT station_id, sum(at >= ?), sum(resolved_at IS NULL) FROM feedback WHERE station_id IN ({marks}) "
-            "AND flag IN ('closed', 'not_found') GROUP BY station_id", [since] + chunk)}
-        for sid, hours, verified in db.execute(
-                f"SELECT id, hours, last_verified_at FROM stations WHERE id IN ({marks})", chunk):
-            per_week, always = _week(hours)
-            rating = ratings.get(sid) or {"mean": None, "count": 0}
-            year, still_open = reports.get(sid, (0, 0))
-            out[sid] = {"hours_per_week": 168.0 if always else per_week, "is_24h": always,
-                        "rating": rating["mean"], "rating_count": rating["count"],
-                        "reports_year": year or 0, "reports_open": still_open or 0,
-                        "last_verified_at": verified, "ledger": ledger[sid], "ledger_in_use": in_use}
-    return out
 
 
 def submitted_reviews(db, campaign_id) -> list[dict]:
@@ -481,10 +434,3 @@ def _ranking_now(db, campaign, normalise: bool, thresholds: Thresholds) -> dict:
                            normalise=normalise, evidence=evidence, thresholds=thresholds)
     result["normalise"] = normalise
     return result
-
-
-def station_facts(db, station_id) -> dict:
-    """The station, its evidence of use and its ledger's last 90 days (``ledger_facts``)."""
-    station = get_station(db, station_id)
-    evidence = evidence_of_use(db, [station["id"]])[station["id"]]
-    return {"station": station, "evidence": evidence, "ledger_facts": evidence["ledger"]}
