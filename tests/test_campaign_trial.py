@@ -175,3 +175,49 @@ def test_the_api_refused_submit_lists_the_missing_criteria_and_keeps_a_draft(cli
     assert error["parameter"] == "scores.signage" and len(error["missing"]) == 6 and error["draft_saved"]
     saved = cp.get_review(db, cid, mine["station_id"], users.get_user(db, mine["reviewer"])["id"])
     assert saved["scores"] == {"site": 9.0} and not saved["submitted"]
+
+
+# --- item 4: the organiser acts on a 面子工程 flag -----------------------------------------
+
+def _scored(world, totals):
+    """A campaign in review whose nominees get these scores (every criterion) from each reviewer."""
+    db = world["db"]
+    cid, pairs = _in_review(world)
+    keys = [c["key"] for c in cp.default_rubric()["criteria"]]
+    order = world["stations"][:3]
+    for a in pairs:
+        score = totals[order.index(a["station_id"])]
+        cp.save_review(db, cid, a["station_id"], {"scores": {k: score for k in keys}, "submit": True},
+                       users.get_user(db, a["reviewer"]))
+    return cid
+
+
+def test_the_organiser_holds_or_excludes_a_station_with_a_reason_and_the_next_moves_up(client, world, auth):
+    db = world["db"]
+    first, second, third = world["stations"][:3]
+    cid = _scored(world, [9, 8, 7])   # quota 2: first and second listed
+    auth.login("admin")
+    page = client.get(f"/campaigns/{cid}/ranking").get_data(as_text=True)
+    assert "暂缓/排除" in page
+    token = csrf_token(client, f"/campaigns/{cid}/ranking")
+    empty = client.post(f"/campaigns/{cid}/hold", data={"station_id": first, "action": "hold", "reason": "",
+                                                         "csrf_token": token}, follow_redirects=True)
+    assert "请填写理由" in empty.get_data(as_text=True)
+    answer = client.post(f"/campaigns/{cid}/hold", data={"station_id": first, "action": "exclude",
+                                                          "reason": "面子工程：实地核查无人值守", "csrf_token": token},
+                         follow_redirects=True)
+    text = answer.get_data(as_text=True)
+    assert "已排除，不占名次，下一名递补" in text and "面子工程：实地核查无人值守" in text  # on the ranking
+    ranks = {r["station_id"]: r["rank"] for r in cp.live_ranking(db, cp.get_campaign(db, cid))["ranking"]}
+    assert ranks == {first: None, second: 1, third: 2}
+    log = client.get(f"/campaigns/{cid}/manage").get_data(as_text=True)
+    assert "暂缓/排除站点" in log and "（排除）" in log and "面子工程：实地核查无人值守" in log
+    # a hold must be settled before 公示; the list published leaves the excluded out
+    cp.set_hold(db, cid, {"station_id": second, "action": "hold", "reason": "待核查台账"}, world["admin"])
+    with pytest.raises(cp.CampaignError) as pending:
+        cp.advance_stage(db, cid, "notice", world["admin"], reason="评审完成")
+    assert pending.value.status == 409 and "暂缓" in pending.value.message
+    cp.set_hold(db, cid, {"station_id": second, "action": "release", "reason": "台账已核实"}, world["admin"])
+    cp.advance_stage(db, cid, "notice", world["admin"], reason="评审完成")
+    listed = [s["station_id"] for s in cp.notice_list(db, cid)["stations"]]
+    assert listed == [second, third]

@@ -16,6 +16,7 @@ from ..ledger.flags import Thresholds
 from ..storage import now_iso, write_transaction
 from .assignment import Infeasible, able_reviewers, conflict, plan_assignment
 from .errors import CampaignError
+from .holds import apply_holds
 from .evidence import evidence_of_use, station_facts  # noqa: F401  (re-exported: part of this module's API)
 from .ranking import LEDGER_DAYS, ReviewColumns, rank_campaign
 from .store import active_nominations, get_campaign, log_event, require_open, reviewers, user_by_name_or_id
@@ -379,7 +380,8 @@ def _fingerprint(db, campaign, normalise) -> tuple:
     row = db.execute(
         "SELECT (SELECT count(*) || ':' || coalesce(max(updated_at), '') || ':' || coalesce(max(id), 0) "
         "        || ':' || count(set_aside) FROM reviews WHERE campaign_id = :c AND submitted_at IS NOT NULL), "
-        "(SELECT count(*) || ':' || coalesce(max(removed_at), '') FROM nominations WHERE campaign_id = :c), "
+        "(SELECT count(*) || ':' || coalesce(max(removed_at), '') || ':' || count(hold) || ':' || "
+        "        coalesce(max(hold_at), '') FROM nominations WHERE campaign_id = :c), "
         "(SELECT value FROM meta WHERE key = 'stations_version'), "
         "(SELECT coalesce(max(id), 0) || ':' || count(resolved_at) FROM feedback)", {"c": campaign["id"]}).fetchone()
     path = db.execute("PRAGMA database_list").fetchone()[2]
@@ -433,4 +435,4 @@ def _ranking_now(db, campaign, normalise: bool, thresholds: Thresholds) -> dict:
     result = rank_campaign(nominees, submitted_review_columns(db, campaign["id"], keys), campaign["rubric"],
                            normalise=normalise, evidence=evidence, thresholds=thresholds)
     result["normalise"] = normalise
-    return result
+    return apply_holds(db, campaign["id"], result)

@@ -167,6 +167,7 @@ def advance_stage(db, campaign_id, to_stage, user, *, reason="", force=False, th
     unless ``force`` with a reason where the rule allows it.  Returns the campaign.
     ``thresholds``: the ledger flags' for the ranking frozen at 公示 (default: settings)."""
     from .notice import confirm_campaign, freeze_ranking
+    from .holds import pending_holds
     from .reviews import missing_reviews
 
     _require_admin(user)
@@ -194,6 +195,10 @@ def advance_stage(db, campaign_id, to_stage, user, *, reason="", force=False, th
                 raise CampaignError("还没有推荐的站点，不能进入综合评议", "stage", 409)
             detail["nominations"] = count
         elif to_stage == "notice":
+            held = pending_holds(db, campaign["id"])
+            if held:
+                raise CampaignError(f"还有 {held} 个站点处于“暂缓”状态：请在排名页恢复或排除后再进入公示",
+                                    "stage", 409, detail={"held": held})
             missing = missing_reviews(db, campaign["id"])
             if missing and not force:
                 raise CampaignError(f"还有 {missing} 份评审未提交：请等评审完成，或写明理由强制进入公示"

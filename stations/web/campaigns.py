@@ -386,6 +386,20 @@ def ranking(campaign_id):
                            normalise=result.get("normalise", campaign["normalise"]), quota=campaign["quota"])
 
 
+@bp.post("/<int:campaign_id>/hold")
+@allow("admin")
+def hold(campaign_id):
+    """Hold, exclude or release a nominee during review, with a reason (logged)."""
+    back = url_for("campaigns.ranking", campaign_id=campaign_id, page=request.form.get("page") or None)
+    try:
+        done = core.set_hold(get_db(), campaign_id, request.form.to_dict(), g.user)
+    except core.CampaignError as exc:
+        return _refused(exc, back)
+    said = {"held": "已暂缓，不占名次，下一名递补", "excluded": "已排除，不占名次，下一名递补", None: "已恢复参评"}
+    flash(f"站点“{done['name']}”{said[done['hold']]}。")
+    return redirect(back)
+
+
 @bp.get("/<int:campaign_id>")
 @allow(PUBLIC)
 def notice(campaign_id):

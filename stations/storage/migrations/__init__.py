@@ -32,6 +32,7 @@ MIGRATIONS = [
     ledger.m012_checkin_client_days_and_large_meetings,
     campaign.m013_conflict_holds_and_objection_fingerprints,
     campaign.m014_campaign_archive,
+    campaign.m015_nomination_holds,
 ]
 
 

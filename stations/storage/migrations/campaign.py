@@ -203,3 +203,14 @@ def m014_campaign_archive(db):
     db.execute("ALTER TABLE campaigns ADD COLUMN archived_at TEXT")
     db.execute("ALTER TABLE campaigns ADD COLUMN archived_by TEXT")
     db.execute("ALTER TABLE campaigns ADD COLUMN archived_reason TEXT")
+
+
+def m015_nomination_holds(db):
+    # During 综合评议 the organiser may hold (暂缓, pending a check) or exclude (排除) a
+    # nominee with a reason, e.g. on a 面子工程 flag: it keeps its scores on the ranking
+    # but takes no place, and the next moves up.  NULL: in the running.  ``hold_at`` is the
+    # last change (a release keeps it), which the live ranking's cache key reads.
+    db.execute("ALTER TABLE nominations ADD COLUMN hold TEXT CHECK (hold IN ('held', 'excluded'))")
+    db.execute("ALTER TABLE nominations ADD COLUMN hold_reason TEXT")
+    db.execute("ALTER TABLE nominations ADD COLUMN hold_by TEXT")
+    db.execute("ALTER TABLE nominations ADD COLUMN hold_at TEXT")
