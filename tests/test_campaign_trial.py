@@ -221,3 +221,46 @@ def test_the_organiser_holds_or_excludes_a_station_with_a_reason_and_the_next_mo
     cp.advance_stage(db, cid, "notice", world["admin"], reason="评审完成")
     listed = [s["station_id"] for s in cp.notice_list(db, cid)["stations"]]
     assert listed == [second, third]
+
+
+# --- item 5: the reassign form offers only eligible reviewers and refuses on the page ------
+
+def test_the_reassign_form_offers_only_eligible_reviewers_and_refuses_on_the_page(client, world, auth):
+    db = world["db"]
+    cid, pairs = _in_review(world)
+    station = pairs[0]["station_id"]
+    host = storage_host(db, station)
+    on = {a["reviewer"] for a in pairs if a["station_id"] == station}
+    conflicted = sorted(r["username"] for r in cp.reviewers(db) if r["union_name"] == host)
+    auth.login("admin")
+    page = client.get(f"/campaigns/{cid}/manage?station={station}").get_data(as_text=True)
+    form = page[page.index('name="to_reviewer"'):]
+    form = form[:form.index("</select>")]
+    assert conflicted and not any(f'value="{name}"' in form for name in conflicted)
+    assert not any(f'value="{name}"' in form for name in on)
+    free = [r["username"] for r in cp.reviewers(db) if r["union_name"] != host and r["username"] not in on]
+    assert all(f'value="{name}"' in form for name in free)
+    # a stale page choosing a conflicted reviewer: refused on the page, the choices kept
+    token = csrf_token(client, f"/campaigns/{cid}/manage")
+    giver = sorted(on)[0]
+    answer = client.post(f"/campaigns/{cid}/reassign", data={"station_id": station, "from_reviewer": giver,
+                                                              "to_reviewer": conflicted[0], "csrf_token": token})
+    text = answer.get_data(as_text=True)
+    assert "利益冲突" in text and 'id="reassign-error"' in text
+    assert f'<option value="{giver}" selected>' in text and 'name="csrf_token"' in text  # the page, not a bare 403
+    # an unbalancing change (a reviewer with one station already takes a second, the giver
+    # keeps none): the same, the page asks for a swap and keeps the choices
+    loads = {}
+    for a in pairs:
+        loads[a["reviewer"]] = loads.get(a["reviewer"], 0) + 1
+    busy = next(name for name in free if loads.get(name) == 1)
+    unbalanced = client.post(f"/campaigns/{cid}/reassign", data={"station_id": station, "from_reviewer": giver,
+                                                                  "to_reviewer": busy, "csrf_token": token})
+    assert unbalanced.status_code == 400 and "请同时交换一个站点" in unbalanced.get_data(as_text=True)
+    assert f'<option value="{busy}" selected>' in unbalanced.get_data(as_text=True)
+
+
+def storage_host(db, station_id):
+    from stations import storage
+
+    return storage.get_station(db, station_id)["host_union"]

@@ -28,7 +28,7 @@ from .notice import (award_rows, award_title, awards_csv, awards_xlsx, list_obje
 from .radar import radar_svg
 from .ranking import RULES, aggregate, ranking_rules, kendall_w, normalise_by_reviewer, rank_campaign
 from .reviews import (assign_reviewers, assignment_note, evidence_of_use, get_review, list_assignments, live_ranking,
-                      missing_reviews, reassign, reviewer_queue, save_review, station_facts)
+                      missing_reviews, reassign, reassign_choices, reviewer_queue, save_review, station_facts)
 from .rubric import DEFAULT_RUBRIC, default_rubric, item_names, validate_rubric, weighted_total
 from .stages import (advance_stage, archive_campaign, create_campaign, namesake_warning, namesakes, set_normalise,
                      set_rubric, update_campaign)
@@ -47,5 +47,5 @@ __all__ = [
     "list_objections", "award_rows", "award_title", "awards_xlsx", "awards_csv", "inspect_station",
     "item_names", "active_nominations", "reviewers", "latest_checklist", "latest_checklists", "qiyou_property", "stations_with_min_total", "radar_svg",
     "awarded_station_ids", "checklists_version", "update_campaign", "archive_campaign", "namesakes",
-    "namesake_warning", "HOLD_NAMES", "set_hold", "add_photos", "photo_limit_message",
+    "namesake_warning", "HOLD_NAMES", "set_hold", "reassign_choices", "add_photos", "photo_limit_message",
 ]

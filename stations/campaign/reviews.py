@@ -21,7 +21,7 @@ from .evidence import evidence_of_use, station_facts  # noqa: F401  (re-exported
 from .ranking import LEDGER_DAYS, ReviewColumns, rank_campaign
 from .store import active_nominations, get_campaign, log_event, require_open, reviewers, user_by_name_or_id
 
-__all__ = ["assign_reviewers", "assignment_note", "reassign", "list_assignments", "reviewer_queue", "get_review",
+__all__ = ["assign_reviewers", "assignment_note", "reassign", "reassign_choices", "list_assignments", "reviewer_queue", "get_review",
            "save_review", "missing_reviews", "evidence_of_use", "live_ranking", "submitted_reviews"]
 
 
@@ -177,6 +177,24 @@ def reassign(db, campaign_id, data, user) -> None:
         log_event(db, campaign["id"], "reassign", username=user["username"],
                   detail={"moves": [{"station_id": s, "from": g["username"], "to": t["username"]}
                                     for s, g, t in moves]})
+
+
+def reassign_choices(db, campaign_id, station_id) -> dict:
+    """Who may be changed on one station: ``on`` its reviewers (with their state), and
+    ``eligible`` the reviewers who may take it over (no conflict of interest, not on it,
+    no review of it set aside), least loaded first, each with ``load``."""
+    campaign = get_campaign(db, campaign_id)
+    nominee = next((n for n in active_nominations(db, campaign["id"]) if n["station_id"] == int(station_id)), None)
+    if nominee is None:
+        return {"station": None, "on": [], "eligible": []}
+    on = [a for a in list_assignments(db, campaign["id"]) if a["station_id"] == nominee["station_id"]]
+    taken = {a["reviewer_id"] for a in on} | {r[0] for r in db.execute(
+        "SELECT reviewer_id FROM reviews WHERE campaign_id = ? AND station_id = ?", [campaign["id"], nominee["station_id"]])}
+    loads = dict(db.execute("SELECT reviewer_id, count(*) FROM assignments WHERE campaign_id = ? GROUP BY reviewer_id",
+                            [campaign["id"]]).fetchall())
+    eligible = [{**r, "load": loads.get(r["id"], 0)} for r in reviewers(db)
+                if r["id"] not in taken and not conflict(r["union_name"], nominee["host_union"])]
+    return {"station": nominee, "on": on, "eligible": sorted(eligible, key=lambda r: (r["load"], r["id"]))}
 
 
 def _loads(db, campaign_id, nominees) -> list[int]:

@@ -98,18 +98,25 @@ def new():
 @allow("admin")
 def manage(campaign_id):
     """The organiser's desk for one campaign: stage, nominations, assignments, objections, log."""
+    return _manage_page(campaign_id, request.args.get("station", type=int))
+
+
+def _manage_page(campaign_id, station_id=None, error=None, form=None, status=200):
+    """The desk; with ``station_id`` the reassign form offers only the reviewers who may
+    take that station (``error`` and ``form``: a refused change, its choices kept)."""
     db = get_db()
     campaign = campaign_or_404(campaign_id)
     assignments = core.list_assignments(db, campaign_id)
     by_station = {}
     for a in assignments:
         by_station.setdefault(a["station_id"], []).append(a)
+    choices = core.reassign_choices(db, campaign_id, station_id) if station_id else None
     return render_template(
         "campaign/manage.html", campaign=campaign, log=core.campaign_log(db, campaign_id),
         nominations=core.active_nominations(db, campaign_id), by_station=by_station,
         photos=core.nomination_photos(db, campaign_id), missing=core.missing_reviews(db, campaign_id),
         objections=core.list_objections(db, campaign_id), reviewers=core.reviewers(db),
-        next_stage=_next_stage(campaign))
+        next_stage=_next_stage(campaign), choices=choices, reassign_error=error, reassign_form=form or {}), status
 
 
 @bp.route("/<int:campaign_id>/settings", methods=["GET", "POST"])
@@ -311,8 +318,8 @@ def reassign(campaign_id):
     back = url_for("campaigns.manage", campaign_id=campaign_id) + "#assignments"
     try:
         core.reassign(get_db(), campaign_id, request.form.to_dict(), g.user)
-    except core.CampaignError as exc:
-        return _refused(exc, back)
+    except core.CampaignError as exc:  # refused on the page, the choices kept (a forged one is still logged)
+        return _manage_page(campaign_id, request.form.get("station_id", type=int), exc, request.form, exc.status)
     flash("已调整评审。")
     return redirect(back)
 
