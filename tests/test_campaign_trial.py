@@ -179,15 +179,17 @@ def test_the_api_refused_submit_lists_the_missing_criteria_and_keeps_a_draft(cli
 
 # --- item 4: the organiser acts on a 面子工程 flag -----------------------------------------
 
-def _scored(world, totals):
-    """A campaign in review whose nominees get these scores (every criterion) from each reviewer."""
+def _scored(world, totals, items=None):
+    """A campaign in review whose nominees get these scores (every criterion) from each
+    reviewer, and these ticked items ({station index: [item keys]})."""
     db = world["db"]
     cid, pairs = _in_review(world)
     keys = [c["key"] for c in cp.default_rubric()["criteria"]]
     order = world["stations"][:3]
     for a in pairs:
-        score = totals[order.index(a["station_id"])]
-        cp.save_review(db, cid, a["station_id"], {"scores": {k: score for k in keys}, "submit": True},
+        at = order.index(a["station_id"])
+        cp.save_review(db, cid, a["station_id"], {"scores": {k: totals[at] for k in keys}, "submit": True,
+                                                  "items": (items or {}).get(at, [])},
                        users.get_user(db, a["reviewer"]))
     return cid
 
@@ -264,3 +266,29 @@ def storage_host(db, station_id):
     from stations import storage
 
     return storage.get_station(db, station_id)["host_union"]
+
+
+# --- item 8: the ranking shows the quota line, removals, and why ties stand as they do ----
+
+def test_the_ranking_page_shows_the_quota_line_removals_and_the_public_places(client, world, auth):
+    db = world["db"]
+    first, second, third = world["stations"][:3]
+    # second and third tie at 80; third's reviewers both confirm a priority item (24-hour service)
+    cid = _scored(world, [9, 8, 8], items={2: ["service_24h"]})
+    auth.login("admin")
+    page = client.get(f"/campaigns/{cid}/ranking").get_data(as_text=True)
+    assert "—— 名额线：以上 2 个站点入选" in page
+    assert "与“驿站1”同分（80.00），排在前：过半评审确认的优先推荐项 1 项对 0 项" in page
+    assert "与“驿站2”同分（80.00），排在后" in page
+    cp.advance_stage(db, cid, "notice", world["admin"], reason="评审完成")
+    made = cp.lodge_objection(db, cid, {"station_id": first, "reason": "站点常年锁门，骑手进不去"},
+                              client="c1", limits={"per_client": 5, "global": 100})
+    cp.resolve_objection(db, cid, made["id"], {"upheld": True, "reason": "实地核查属实"}, world["admin"])
+    listed = [(s["rank"], s["station_id"]) for s in cp.notice_list(db, cid)["stations"]]
+    assert listed == [(1, third), (2, second)]
+    page = client.get(f"/campaigns/{cid}/ranking").get_data(as_text=True)
+    rows = {sid: page[page.index(f"#{sid} "):][:3000] for sid in (first, second, third)}
+    assert "已移出" in rows[first] and "异议成立：实地核查属实" in rows[first]
+    places = [int(p) for p in __import__("re").findall(r'<td class="num">(\d+|—)</td>\s*<td>驿站', page) if p != "—"]
+    assert places == [1, 2]  # the same places as the public list: the removed one has none
+    assert page.index("—— 名额线") > page.index(f"#{second} ")

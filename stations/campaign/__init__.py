@@ -9,6 +9,7 @@
 - :mod:`.reviews` — the reviewer's queue and form, evidence of use, the live ranking;
 - :mod:`.ranking` — trimmed means, per-reviewer z-scores, Kendall's W, ties, flags;
 - :mod:`.holds` — the organiser holds or excludes a nominee during review, with a reason;
+- :mod:`.ranking_view` — the ranking as the organiser reads it: places, removals, quota line, ties;
 - :mod:`.notice` — the public list, objections, confirmation, awards and exports;
 - :mod:`.checklist` — each station's latest 七有 checklist, inspections;
 - :mod:`.radar` — the criteria as a server-rendered SVG radar chart.
@@ -21,6 +22,7 @@ from .checklist import (INSPECTION_KINDS, inspect_station, latest_checklist, lat
                         qiyou_property, stations_with_min_total, awarded_station_ids, checklists_version)
 from .errors import CampaignError, NotFound
 from .holds import HOLD_NAMES, set_hold
+from .ranking_view import ranking_view
 from .nominations import (MAX_PHOTOS, add_photos, nominate, nomination_photos, photo_file, photo_limit_message,
                           read_photo, union_stations)
 from .notice import (award_rows, award_title, awards_csv, awards_xlsx, list_objections, lodge_objection,
@@ -47,5 +49,5 @@ __all__ = [
     "list_objections", "award_rows", "award_title", "awards_xlsx", "awards_csv", "inspect_station",
     "item_names", "active_nominations", "reviewers", "latest_checklist", "latest_checklists", "qiyou_property", "stations_with_min_total", "radar_svg",
     "awarded_station_ids", "checklists_version", "update_campaign", "archive_campaign", "namesakes",
-    "namesake_warning", "HOLD_NAMES", "set_hold", "reassign_choices", "add_photos", "photo_limit_message",
+    "namesake_warning", "HOLD_NAMES", "set_hold", "reassign_choices", "ranking_view", "add_photos", "photo_limit_message",
 ]

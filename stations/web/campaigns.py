@@ -382,7 +382,7 @@ def ranking(campaign_id):
         result = campaign["ranking"]
     else:
         result = core.live_ranking(get_db(), campaign, normalise=normalise, thresholds=ledger_thresholds())
-    rows = result["ranking"]
+    rows = core.ranking_view(get_db(), campaign, result)
     page = min(max(1, request.args.get("page", 1, type=int) or 1), max(1, -(-len(rows) // PAGE_ROWS)))
     shown = rows[(page - 1) * PAGE_ROWS: page * PAGE_ROWS]
     criteria = campaign["rubric"]["criteria"]
