@@ -292,3 +292,35 @@ def test_the_ranking_page_shows_the_quota_line_removals_and_the_public_places(cl
     places = [int(p) for p in __import__("re").findall(r'<td class="num">(\d+|—)</td>\s*<td>驿站', page) if p != "—"]
     assert places == [1, 2]  # the same places as the public list: the removed one has none
     assert page.index("—— 名额线") > page.index(f"#{second} ")
+
+
+# --- item 6: one 七有 figure on the station page and the award list ------------------------
+
+def test_the_station_page_gives_the_award_total_and_explains_it(client, world):
+    db = world["db"]
+    admin = world["admin"]
+    cid = cp.create_campaign(db, {**BODY, "quota": 1, "reviewers_per_station": 5}, admin)
+    east, west = world["stations"][0], world["stations"][1]
+    for sid in (east, west):
+        cp.nominate(db, cid, {"station_id": sid, "reason": "骑手常来。"}, admin)
+    cp.advance_stage(db, cid, "review", admin, reason="截止")
+    pairs = cp.assign_reviewers(db, cid, admin)
+    keys = [c["key"] for c in cp.default_rubric()["criteria"]]
+    spread = {}
+    for a in pairs:  # five reviewers each, scores 5..9 and one harsh criterion: trimming changes the total
+        n = spread.setdefault(a["station_id"], [])
+        n.append(a["reviewer"])
+        base = 4 + len(n)
+        scores = {k: base for k in keys}
+        scores["site"] = 10 if len(n) == 5 else 2
+        cp.save_review(db, cid, a["station_id"], {"scores": scores, "submit": True}, users.get_user(db, a["reviewer"]))
+    cp.advance_stage(db, cid, "notice", admin, reason="评审完成")
+    cp.advance_stage(db, cid, "confirmed", admin, reason="提前确认", force=True)
+    award = db.execute("SELECT station_id, total FROM awards WHERE campaign_id = ?", [cid]).fetchone()
+    checklist = cp.latest_checklist(db, award[0])
+    assert checklist["total"] == award[1]
+    page = client.get(f"/stations/{award[0]}").get_data(as_text=True)
+    assert f"{award[1]:.2f} 分" in page and f"总分 {award[1]:.2f}" in page
+    assert "总分即评选总分（与获奖名单一致）" in page and "去掉一个最高分和一个最低分" in page
+    means = {k: v["score"] for k, v in checklist["criteria"].items()}
+    assert round(cp.weighted_total(means, cp.default_rubric()), 2) != award[1]  # why the words are needed

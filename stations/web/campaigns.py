@@ -7,6 +7,7 @@ from flask import (Blueprint, Response, abort, current_app, flash, g, redirect, 
                    send_file, url_for)
 
 from .. import campaign as core
+from ..campaign.ranking import TRIM_FROM
 from ..riders.directory import public_station
 from ..accounts.limits import RateLimited
 from ..registry.records import FACILITIES
@@ -48,18 +49,19 @@ def latest_qiyou(station_id):
     names = {c["key"]: c for c in checklist["rubric"]["criteria"]}
     scores = {k: v["score"] for k, v in checklist["criteria"].items()}
     items = core.item_names(checklist["rubric"])
+    campaign = _campaign(checklist["campaign_id"]) or {}
     return {**checklist, "svg": core.radar_svg(list(names.values()), scores, title="七有"),
             "met": {k: [items.get(i, i) for i in v["items_met"]] for k, v in checklist["criteria"].items()},
             "names": {k: c["name"] for k, c in names.items()},
             "kind_name": core.INSPECTION_KINDS.get(checklist["kind"] or "", ""),
-            "campaign_name": _campaign_name(checklist["campaign_id"])}
+            "campaign_name": campaign.get("name"), "normalised": campaign.get("normalise"), "trim_from": TRIM_FROM}
 
 
-def _campaign_name(campaign_id):
+def _campaign(campaign_id):
     if campaign_id is None:
         return None
     try:
-        return core.get_campaign(get_db(), campaign_id)["name"]
+        return core.get_campaign(get_db(), campaign_id)
     except core.NotFound:
         return None
 
