@@ -324,3 +324,49 @@ def test_the_station_page_gives_the_award_total_and_explains_it(client, world):
     assert "总分即评选总分（与获奖名单一致）" in page and "去掉一个最高分和一个最低分" in page
     means = {k: v["score"] for k, v in checklist["criteria"].items()}
     assert round(cp.weighted_total(means, cp.default_rubric()), 2) != award[1]  # why the words are needed
+
+
+# --- item 10: the 公示 period: a chosen start, 工作日, and the confirmation date -------------
+
+def test_notice_period_in_working_days_skips_the_national_day_holiday():
+    from datetime import date
+
+    from stations.campaign.period import notice_end
+
+    # 2026: 10-01..10-07 off, Saturday 10-10 a make-up working day (调休)
+    assert notice_end(date(2026, 9, 30), 5, True) == date(2026, 10, 12)
+    assert notice_end(date(2026, 9, 30), 5, False) == date(2026, 10, 4)
+
+
+def test_the_organiser_sets_the_start_and_an_early_confirmation_ends_the_period_publicly(client, world, auth):
+    from datetime import timedelta
+
+    from stations.campaign.store import today
+
+    db = world["db"]
+    cid = _scored(world, [9, 8, 7])
+    start = today() + timedelta(days=3)
+    auth.login("admin")
+    desk = client.get(f"/campaigns/{cid}/manage").get_data(as_text=True)
+    assert 'name="notice_start"' in desk and 'name="notice_workdays"' in desk
+    token = csrf_token(client, f"/campaigns/{cid}/manage")
+    past = client.post(f"/campaigns/{cid}/stage", data={"stage": "notice", "reason": "评审完成", "csrf_token": token,
+                                                        "notice_start": (today() - timedelta(days=1)).isoformat()},
+                       follow_redirects=True)
+    assert "已经过去" in past.get_data(as_text=True) and cp.get_campaign(db, cid)["stage"] == "review"
+    client.post(f"/campaigns/{cid}/stage", data={"stage": "notice", "reason": "评审完成", "csrf_token": token,
+                                                 "notice_start": start.isoformat()})
+    campaign = cp.get_campaign(db, cid)
+    assert (campaign["notice_start"], campaign["notice_end"]) == (start.isoformat(), (start + timedelta(days=6)).isoformat())
+    public = client.get(f"/campaigns/{cid}").get_data(as_text=True)
+    assert f"公示将于 {start} 开始" in public and "7 个自然日" in public
+    with pytest.raises(cp.CampaignError) as early:
+        cp.lodge_objection(db, cid, {"station_id": world["stations"][0], "reason": "站点常年锁门，骑手进不去"},
+                           client="c1", limits={"per_client": 5, "global": 100})
+    assert f"公示期自 {start} 开始" in early.value.message
+    cp.advance_stage(db, cid, "confirmed", world["admin"], reason="上级要求提前确认", force=True)
+    public = client.get(f"/campaigns/{cid}").get_data(as_text=True)
+    assert f"名单已于 {today()} 确认，公示期（原定 {start} 至" in public and "提前结束" in public
+    assert "公示期：" not in public and "提出异议" not in public
+    api = client.get(f"/api/v1/campaigns/{cid}/notice").get_json()
+    assert api["schedule"]["state"] == "ended_early" and api["schedule"]["confirmed_at"] == today().isoformat()

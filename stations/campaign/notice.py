@@ -13,6 +13,7 @@ from ..accounts.limits import Limit, take
 from ..storage import get_station, now_iso, update_station, write_transaction
 from .checklist import checklists_from_campaign
 from .errors import CampaignError, NotFound
+from .period import period_of
 from .reviews import live_ranking
 from .store import LEVELS, clean_text, get_campaign, log_event, require_open, today
 
@@ -64,7 +65,7 @@ def notice_list(db, campaign_id) -> dict:
                 break
     return {"id": campaign["id"], "name": campaign["name"], "year": campaign["year"],
             "level": campaign["level"], "stage": campaign["stage"], "stage_name": campaign["stage_name"],
-            "quota": campaign["quota"], "period": period, "stations": rows}
+            "quota": campaign["quota"], "period": period, "schedule": period_of(campaign, today()), "stations": rows}
 
 
 def lodge_objection(db, campaign_id, data, *, client: str, limits: dict) -> dict:
@@ -82,6 +83,8 @@ def lodge_objection(db, campaign_id, data, *, client: str, limits: dict) -> dict
         raise CampaignError("现在不在公示期，不能提出异议", "stage", 409)
     if campaign["notice_end"] and today().isoformat() > campaign["notice_end"]:
         raise CampaignError(f"公示期已于 {campaign['notice_end']} 结束", "stage", 409)
+    if campaign["notice_start"] and today().isoformat() < campaign["notice_start"]:
+        raise CampaignError(f"公示期自 {campaign['notice_start']} 开始，请届时再提出异议", "stage", 409)
     if not isinstance(data, dict):
         raise CampaignError("请求体应是 JSON 对象", "body")
     try:

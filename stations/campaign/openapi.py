@@ -189,7 +189,11 @@ def campaign_schemas() -> dict:
             "reason": string, "photos": integer}},
         "StageInput": {"type": "object", "required": ["stage"], "properties": {
             "stage": {"type": "string", "enum": ["review", "notice", "confirmed"]},
-            "reason": {"type": "string", "maxLength": 500}, "force": {"type": "boolean"}}},
+            "reason": {"type": "string", "maxLength": 500}, "force": {"type": "boolean"},
+            "notice_start": {"type": "string", "description": "Moving to notice: the period's first day, "
+                             "YYYY-MM-DD, today to 60 days ahead (default today)"},
+            "notice_workdays": {"type": "boolean", "description": "Moving to notice: count notice_days as "
+                                "China's working days (工作日)"}}},
         "Assignments": {"type": "object", "properties": {"assignments": {"type": "array", "items": {
             "type": "object", "properties": {"station_id": integer, "reviewer": string,
                                              "state": {"type": "string", "enum": ["todo", "draft", "submitted", "held"]}}}},
@@ -222,6 +226,9 @@ def campaign_schemas() -> dict:
         "Notice": {"type": "object", "required": ["stage", "period", "stations"], "properties": {
             "stage": string, "quota": integer,
             "period": {"type": "object", "properties": {"start": string, "end": string}},
+            "schedule": {"type": "object", "description": "The period as the public is told it", "properties": {
+                "days": integer, "workdays": {"type": "boolean"}, "confirmed_at": {"type": ["string", "null"]},
+                "state": {"type": "string", "enum": ["upcoming", "running", "over", "confirmed", "ended_early"]}}},
             "stations": {"type": "array", "items": {"type": "object", "properties": {
                 "rank": integer, "station_id": integer, "name": string,
                 "district": {"type": ["string", "null"]}, "total": number}}}}},

@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 import json
-from datetime import timedelta
 
 from ..storage import now_iso, write_transaction
 from .errors import CampaignError
+from .period import notice_end, parse_notice_start, parse_workdays
 from .rubric import default_rubric, validate_rubric
 from .store import LEVELS, STAGE_NAMES, STAGES, clean_text, get_campaign, log_event, parse_int, require_open, today
 
@@ -161,11 +161,14 @@ def set_normalise(db, campaign_id, normalise: bool, user) -> None:
                   detail={"normalise": bool(normalise)})
 
 
-def advance_stage(db, campaign_id, to_stage, user, *, reason="", force=False, thresholds=None) -> dict:
+def advance_stage(db, campaign_id, to_stage, user, *, reason="", force=False, thresholds=None,
+                  notice_start=None, notice_workdays=False) -> dict:
     """Move the campaign one stage forward; CampaignError 409 for a skip, a step back or a
     move that is not yet allowed (reviews missing, objections open, notice period running)
     unless ``force`` with a reason where the rule allows it.  Returns the campaign.
-    ``thresholds``: the ledger flags' for the ranking frozen at 公示 (default: settings)."""
+    ``thresholds``: the ledger flags' for the ranking frozen at 公示 (default: settings).
+    Moving to 公示, ``notice_start`` (YYYY-MM-DD, default today) and ``notice_workdays``
+    (count ``notice_days`` as China's 工作日) set the period (see period.py)."""
     from .notice import confirm_campaign, freeze_ranking
     from .holds import pending_holds
     from .reviews import missing_reviews
@@ -204,13 +207,15 @@ def advance_stage(db, campaign_id, to_stage, user, *, reason="", force=False, th
                 raise CampaignError(f"还有 {missing} 份评审未提交：请等评审完成，或写明理由强制进入公示"
                                     "（只计已提交的评审）", "force", 409, detail={"missing": missing})
             detail["missing_reviews"] = missing
-            start = today()
             # N days counted as the notice counts them, the first day included: 7 days from
             # 11-26 end on 12-02; objections are taken through the end day, confirmation after it.
-            end = start + timedelta(days=max(campaign["notice_days"] - 1, 0))
+            start = parse_notice_start(notice_start, today())
+            workdays = parse_workdays(notice_workdays)
+            end = notice_end(start, campaign["notice_days"], workdays)
             freeze_ranking(db, campaign, thresholds=thresholds)
-            db.execute("UPDATE campaigns SET notice_start = ?, notice_end = ? WHERE id = ?",
-                       [start.isoformat(), end.isoformat(), campaign["id"]])
+            db.execute("UPDATE campaigns SET notice_start = ?, notice_end = ?, notice_workdays = ? WHERE id = ?",
+                       [start.isoformat(), end.isoformat(), int(workdays), campaign["id"]])
+            detail.update(notice_start=start.isoformat(), notice_end=end.isoformat(), workdays=workdays)
         elif to_stage == "confirmed":
             open_count = db.execute("SELECT count(*) FROM objections WHERE campaign_id = ? AND state = 'open'",
                                     [campaign["id"]]).fetchone()[0]
@@ -220,6 +225,7 @@ def advance_stage(db, campaign_id, to_stage, user, *, reason="", force=False, th
                 raise CampaignError(f"公示期到 {campaign['notice_end']}（含当天）才结束：请等公示期满，或写明理由强制确认",
                                     "force", 409)
             detail["awards"] = confirm_campaign(db, campaign, user)
+            db.execute("UPDATE campaigns SET confirmed_at = ? WHERE id = ?", [today().isoformat(), campaign["id"]])
         db.execute("UPDATE campaigns SET stage = ? WHERE id = ?", [to_stage, campaign["id"]])
         log_event(db, campaign["id"], "stage", username=user["username"], from_stage=current,
                   to_stage=to_stage, reason=reason or None, detail=detail)

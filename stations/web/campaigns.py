@@ -8,6 +8,7 @@ from flask import (Blueprint, Response, abort, current_app, flash, g, redirect, 
 
 from .. import campaign as core
 from ..campaign.ranking import TRIM_FROM
+from ..campaign.store import today as beijing_today
 from ..riders.directory import public_station
 from ..accounts.limits import RateLimited
 from ..registry.records import FACILITIES
@@ -118,7 +119,7 @@ def _manage_page(campaign_id, station_id=None, error=None, form=None, status=200
         nominations=core.active_nominations(db, campaign_id), by_station=by_station,
         photos=core.nomination_photos(db, campaign_id), missing=core.missing_reviews(db, campaign_id),
         objections=core.list_objections(db, campaign_id), reviewers=core.reviewers(db),
-        next_stage=_next_stage(campaign), choices=choices, reassign_error=error, reassign_form=form or {}), status
+        next_stage=_next_stage(campaign), today=beijing_today().isoformat(), choices=choices, reassign_error=error, reassign_form=form or {}), status
 
 
 @bp.route("/<int:campaign_id>/settings", methods=["GET", "POST"])
@@ -171,7 +172,8 @@ def stage(campaign_id):
     try:
         moved = core.advance_stage(get_db(), campaign_id, request.form.get("stage"), g.user,
                                    reason=request.form.get("reason", ""), force=bool(request.form.get("force")),
-                                   thresholds=ledger_thresholds())
+                                   thresholds=ledger_thresholds(), notice_start=request.form.get("notice_start"),
+                                   notice_workdays=bool(request.form.get("notice_workdays")))
     except core.CampaignError as exc:
         return _refused(exc, back)
     flash(f"活动已进入“{moved['stage_name']}”阶段。")

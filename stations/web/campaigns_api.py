@@ -127,7 +127,8 @@ def stage(campaign_id):
     data = _body()
     campaign = core.advance_stage(get_db(), campaign_id, data.get("stage"), g.user,
                                   reason=data.get("reason") or "", force=data.get("force", False),
-                                  thresholds=ledger_thresholds())
+                                  thresholds=ledger_thresholds(), notice_start=data.get("notice_start"),
+                                  notice_workdays=data.get("notice_workdays", False))
     return jsonify(campaign_json(campaign))
 
 
@@ -206,7 +207,7 @@ def ranking(campaign_id):
 def notice(campaign_id):
     """The public list: provisional during 公示, final after 确认."""
     listed = core.notice_list(get_db(), campaign_id)
-    return jsonify({"stage": listed["stage"], "period": listed["period"], "quota": listed["quota"],
+    return jsonify({"stage": listed["stage"], "period": listed["period"], "schedule": listed["schedule"], "quota": listed["quota"],
                     "stations": listed["stations"]})
 
 

@@ -33,6 +33,7 @@ MIGRATIONS = [
     campaign.m013_conflict_holds_and_objection_fingerprints,
     campaign.m014_campaign_archive,
     campaign.m015_nomination_holds,
+    campaign.m016_notice_workdays_and_confirmation_date,
 ]
 
 

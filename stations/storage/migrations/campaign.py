@@ -214,3 +214,11 @@ def m015_nomination_holds(db):
     db.execute("ALTER TABLE nominations ADD COLUMN hold_reason TEXT")
     db.execute("ALTER TABLE nominations ADD COLUMN hold_by TEXT")
     db.execute("ALTER TABLE nominations ADD COLUMN hold_at TEXT")
+
+
+def m016_notice_workdays_and_confirmation_date(db):
+    # The 公示 period may count China's working days (工作日) instead of calendar days,
+    # and its start is the organiser's choice; ``confirmed_at`` (a Beijing date) is when
+    # the list was confirmed, so a confirmation before the period's end shows as such.
+    db.execute("ALTER TABLE campaigns ADD COLUMN notice_workdays INTEGER NOT NULL DEFAULT 0")
+    db.execute("ALTER TABLE campaigns ADD COLUMN confirmed_at TEXT")
