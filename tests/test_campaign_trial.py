@@ -370,3 +370,65 @@ def test_the_organiser_sets_the_start_and_an_early_confirmation_ends_the_period_
     assert "公示期：" not in public and "提出异议" not in public
     api = client.get(f"/api/v1/campaigns/{cid}/notice").get_json()
     assert api["schedule"]["state"] == "ended_early" and api["schedule"]["confirmed_at"] == today().isoformat()
+
+
+# --- item 9: photos for the organiser; unions add photos, withdraw, follow progress --------
+
+def _jpeg() -> bytes:
+    import io
+
+    from PIL import Image
+
+    out = io.BytesIO()
+    Image.new("RGB", (64, 48), (30, 120, 200)).save(out, "JPEG")
+    return out.getvalue()
+
+
+def _login(client, name, password):
+    assert client.post("/login", data={"username": name, "password": password,
+                                       "csrf_token": csrf_token(client)}).status_code == 302
+
+
+def test_union_staff_keep_word_of_photos_add_photos_withdraw_and_follow_progress(client, world, auth):
+    import io
+
+    db = world["db"]
+    cid = cp.create_campaign(db, {**BODY}, world["admin"])
+    own = [s for s in world["stations"] if storage_host(db, s) == UNIONS[0]]
+    _login(client, "dc", "union-pass-1")
+    url = f"/campaigns/{cid}/nominate"
+    token = csrf_token(client, url)
+    # a refused form (reason too short) says the photo chosen was not kept
+    refused = client.post(url, data={"station_id": str(own[0]), "reason": "好", "csrf_token": token,
+                                     "photos": (io.BytesIO(_jpeg()), "门头.jpg")}, content_type="multipart/form-data")
+    text = refused.get_data(as_text=True)
+    assert refused.status_code == 400 and "门头.jpg" in text and "没有保存" in text and "重新选择照片" in text
+    for sid in own:
+        assert client.post(url, data={"station_id": str(sid), "reason": "骑手常来，服务很好。", "csrf_token": token},
+                           content_type="multipart/form-data").status_code == 302
+    page = client.get(url).get_data(as_text=True)
+    assert "进展：已推荐，等待推荐截止后进入综合评议" in page and "补充照片" in page and "撤回推荐" in page
+    # add a photo on the web
+    added = client.post(f"/campaigns/{cid}/nominations/{own[0]}/photos", follow_redirects=True,
+                        data={"csrf_token": token, "photos": (io.BytesIO(_jpeg()), "内景.jpg")},
+                        content_type="multipart/form-data")
+    assert "已为“" in added.get_data(as_text=True) and "添加 1 张照片" in added.get_data(as_text=True)
+    photo_id = cp.nomination_photos(db, cid)[own[0]][0]["id"]
+    assert f"/campaigns/{cid}/photos/{photo_id}" in added.get_data(as_text=True)
+    # withdraw one, with a reason kept in the log
+    gone = client.post(f"/campaigns/{cid}/nominations/{own[1]}/withdraw", follow_redirects=True,
+                       data={"csrf_token": token, "reason": "站点装修，暂不参评"})
+    assert "已撤回对“" in gone.get_data(as_text=True) and "推荐单位撤回：站点装修，暂不参评" in gone.get_data(as_text=True)
+    assert [n["station_id"] for n in cp.active_nominations(db, cid)] == [own[0]]
+    assert cp.campaign_log(db, cid)[-1]["kind"] == "withdraw"
+    # the organiser sees the photo on the desk
+    client.post("/logout", data={"csrf_token": csrf_token(client, "/campaigns")})
+    auth.login("admin")
+    desk = client.get(f"/campaigns/{cid}/manage").get_data(as_text=True)
+    assert f'src="/campaigns/{cid}/photos/{photo_id}"' in desk
+    # progress through review, as the union sees it (counts, never scores)
+    cp.advance_stage(db, cid, "review", world["admin"], reason="截止")
+    cp.assign_reviewers(db, cid, world["admin"])
+    progress = {n["station_id"]: n["progress"] for n in cp.union_nominations(db, cid, users.get_user(db, "dc"))}
+    assert progress[own[0]] == "综合评议中：0/2 位评审已提交评分"
+    assert progress[own[1]] == "推荐单位撤回：站点装修，暂不参评"

@@ -3,6 +3,7 @@
 - :mod:`.rubric` — 七有 as data, copied into each campaign, editable before review;
 - :mod:`.stages` — campaigns and their four stages (基层推荐 → 综合评议 → 公示 → 确认);
 - :mod:`.nominations` — unions nominate their own active stations, with photos;
+- :mod:`.progress` — what a union sees of its nominations; withdrawing one;
 - :mod:`.assignment` — reviewers per station, no conflict of interest, balanced loads;
 - :mod:`.conflicts` — a nominee's host union changes: its reviewers of that union leave it
   (storage calls it, through ``storage.FIELD_WATCHERS``, whichever path changed the station);
@@ -22,6 +23,7 @@ from .checklist import (INSPECTION_KINDS, inspect_station, latest_checklist, lat
                         qiyou_property, stations_with_min_total, awarded_station_ids, checklists_version)
 from .errors import CampaignError, NotFound
 from .holds import HOLD_NAMES, set_hold
+from .progress import union_nominations, withdraw_nomination
 from .ranking_view import ranking_view
 from .nominations import (MAX_PHOTOS, add_photos, nominate, nomination_photos, photo_file, photo_limit_message,
                           read_photo, union_stations)
@@ -49,5 +51,6 @@ __all__ = [
     "list_objections", "award_rows", "award_title", "awards_xlsx", "awards_csv", "inspect_station",
     "item_names", "active_nominations", "reviewers", "latest_checklist", "latest_checklists", "qiyou_property", "stations_with_min_total", "radar_svg",
     "awarded_station_ids", "checklists_version", "update_campaign", "archive_campaign", "namesakes",
-    "namesake_warning", "HOLD_NAMES", "set_hold", "reassign_choices", "ranking_view", "add_photos", "photo_limit_message",
+    "namesake_warning", "HOLD_NAMES", "set_hold", "reassign_choices", "ranking_view", "union_nominations",
+    "withdraw_nomination", "add_photos", "photo_limit_message",
 ]

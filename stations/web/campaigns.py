@@ -262,9 +262,7 @@ def nominate(campaign_id):
     campaign = campaign_or_404(campaign_id)
     db = get_db()
     choices = core.union_stations(db, g.user["union_name"]) if g.user["role"] == "union" else None
-    mine = [n for n in core.active_nominations(db, campaign_id)
-            if g.user["role"] == "admin" or n["nominated_by"] == g.user["username"]]
-    error, headers = None, {}
+    error, headers, photos = None, {}, []
     if request.method == "POST":
         photos = [(f.filename or "", f.read()) for f in request.files.getlist("photos") if f and f.filename]
         limit = current_app.config["YIZHAN_PHOTO_UPLOADS_PER_USER"]
@@ -281,8 +279,53 @@ def nominate(campaign_id):
         else:
             flash(f"已推荐“{made['name']}”（{made['photos']} 张照片）。")
             return redirect(url_for("campaigns.nominate", campaign_id=campaign_id))
-    return render_template("campaign/nominate.html", campaign=campaign, choices=choices, mine=mine,
-                           error=error, form=request.form), (error.status if error else 200), headers
+    return _nominate_page(campaign, choices, error, request.form, [name for name, _ in photos]), \
+        (error.status if error else 200), headers
+
+
+def _nominate_page(campaign, choices=None, error=None, form=None, lost_photos=()):
+    """The nomination page: the form, and the union's nominations with where each stands,
+    their photos, adding photos and withdrawing (``lost_photos``: the names of photos a
+    refused form could not keep, which the page names)."""
+    db = get_db()
+    return render_template("campaign/nominate.html", campaign=campaign, choices=choices, error=error,
+                           form=form or {}, lost_photos=list(lost_photos) if error else [],
+                           mine=core.union_nominations(db, campaign["id"], g.user),
+                           photos=core.nomination_photos(db, campaign["id"]), max_photos=core.MAX_PHOTOS)
+
+
+@bp.post("/<int:campaign_id>/nominations/<int:station_id>/photos")
+@allow("admin", "union")
+def nomination_photos(campaign_id, station_id):
+    """Add photos to a nomination while nominations are open."""
+    back = url_for("campaigns.nominate", campaign_id=campaign_id) + f"#nomination-{station_id}"
+    photos = [(f.filename or "", f.read()) for f in request.files.getlist("photos") if f and f.filename]
+    limit = current_app.config["YIZHAN_PHOTO_UPLOADS_PER_USER"]
+    try:
+        done = core.add_photos(get_db(), campaign_id, station_id, photos, g.user, photo_dir=photo_dir(),
+                               photo_limit=limit)
+    except core.NotFound:
+        abort(404)
+    except core.CampaignError as exc:
+        return _refused(exc, back)
+    except RateLimited as exc:
+        flash(core.photo_limit_message(limit, exc.retry_after))
+        return redirect(back)
+    flash(f"已为“{done['name']}”添加 {done['added']} 张照片（共 {done['photos']} 张）。")
+    return redirect(back)
+
+
+@bp.post("/<int:campaign_id>/nominations/<int:station_id>/withdraw")
+@allow("admin", "union")
+def withdraw(campaign_id, station_id):
+    """Withdraw a nomination while nominations are open, with a reason."""
+    back = url_for("campaigns.nominate", campaign_id=campaign_id)
+    try:
+        done = core.withdraw_nomination(get_db(), campaign_id, station_id, request.form.get("reason"), g.user)
+    except core.CampaignError as exc:
+        return _refused(exc, back + f"#nomination-{station_id}")
+    flash(f"已撤回对“{done['name']}”的推荐。")
+    return redirect(back)
 
 
 @bp.get("/<int:campaign_id>/photos/<int:photo_id>")
