@@ -432,3 +432,47 @@ def test_union_staff_keep_word_of_photos_add_photos_withdraw_and_follow_progress
     progress = {n["station_id"]: n["progress"] for n in cp.union_nominations(db, cid, users.get_user(db, "dc"))}
     assert progress[own[0]] == "综合评议中：0/2 位评审已提交评分"
     assert progress[own[1]] == "推荐单位撤回：站点装修，暂不参评"
+
+
+# --- item 11: one score rule, stated; "1,5" accepted where a number is typed --------------
+
+def test_scores_and_weights_typed_with_a_decimal_comma_are_accepted_under_one_stated_rule(client, world, auth):
+    db = world["db"]
+    cid, pairs = _in_review(world)
+    mine = pairs[0]
+    _login(client, mine["reviewer"], "review-pass-1")
+    url = f"/campaigns/{cid}/review/{mine['station_id']}"
+    page = client.get(url).get_data(as_text=True)
+    assert "得分（0–10，可带一位小数，如 7.5 或 7,5）" in page and 'step="0.5"' not in page
+    keys = [c["key"] for c in cp.default_rubric()["criteria"]]
+    form = {"csrf_token": csrf_token(client, url), "action": "draft", **{f"score_{k}": "8" for k in keys}}
+    form["score_site"], form["score_signage"] = "7,5", "９．２"
+    assert client.post(url, data=form).status_code == 302
+    saved = cp.get_review(db, cid, mine["station_id"], users.get_user(db, mine["reviewer"])["id"])
+    assert saved["scores"]["site"] == 7.5 and saved["scores"]["signage"] == 9.2
+    form["score_site"] = "7,5,1"
+    refused = client.post(url, data=form)
+    assert refused.status_code == 400 and "收到“7,5,1”" in refused.get_data(as_text=True)
+    # the API: the same rule (one decimal), and a typed string with a comma too
+    api = client.post(f"/api/v1/campaigns/{cid}/reviews", headers=bearer(world, mine["reviewer"]),
+                      json={"station_id": mine["station_id"], "scores": {"site": "6,5", "signage": 7.25}})
+    assert api.status_code in (200, 201), api.get_json()
+    saved = cp.get_review(db, cid, mine["station_id"], users.get_user(db, mine["reviewer"])["id"])
+    assert saved["scores"]["site"] == 6.5 and saved["scores"]["signage"] == 7.2
+
+
+def test_a_rubric_weight_typed_with_a_decimal_comma_is_accepted(client, world, auth):
+    db = world["db"]
+    cid = cp.create_campaign(db, {**BODY}, world["admin"])
+    auth.login("admin")
+    url = f"/campaigns/{cid}/rubric"
+    page = client.get(url).get_data(as_text=True)
+    import re
+
+    form = {m.group(1): m.group(2) for m in re.finditer(r'name="(c\d+_(?:name|weight))" value="([^"]*)"', page)}
+    form.update({m.group(1): m.group(2) for m in re.finditer(r'<textarea name="(c\d+_items)"[^>]*>([^<]*)</textarea>', page)})
+    form["c0_weight"] = "1,5"
+    form["csrf_token"] = csrf_token(client, url)
+    answer = client.post(url, data=form)
+    assert answer.status_code == 302, answer.get_data(as_text=True)[:2000]
+    assert cp.get_campaign(db, cid)["rubric"]["criteria"][0]["weight"] == 1.5

@@ -203,7 +203,9 @@ def campaign_schemas() -> dict:
                                             "swap_station": integer}},
         "ReviewInput": {"type": "object", "required": ["station_id"], "properties": {
             "station_id": integer,
-            "scores": {"type": "object", "additionalProperties": {"type": "number", "minimum": 0, "maximum": 10}},
+            "scores": {"type": "object", "description": "0–10 each, kept to one decimal (rounded); a string "
+                       "such as \"7,5\" is read as 7.5",
+                       "additionalProperties": {"type": "number", "minimum": 0, "maximum": 10}},
             "items": {"type": "array", "items": string},
             "notes": {"type": "object", "additionalProperties": string},
             "note": string, "submit": {"type": "boolean", "default": False}}},

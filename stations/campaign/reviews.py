@@ -19,9 +19,10 @@ from .errors import CampaignError
 from .holds import apply_holds
 from .evidence import evidence_of_use, station_facts  # noqa: F401  (re-exported: part of this module's API)
 from .ranking import LEDGER_DAYS, ReviewColumns, rank_campaign
-from .store import active_nominations, get_campaign, log_event, require_open, reviewers, user_by_name_or_id
+from .store import (active_nominations, get_campaign, log_event, require_open, reviewers, typed_number,
+                    user_by_name_or_id)
 
-__all__ = ["assign_reviewers", "assignment_note", "reassign", "reassign_choices", "list_assignments", "reviewer_queue", "get_review",
+__all__ = ["SCORE_RULE", "assign_reviewers", "assignment_note", "reassign", "reassign_choices", "list_assignments", "reviewer_queue", "get_review",
            "save_review", "missing_reviews", "evidence_of_use", "live_ranking", "submitted_reviews"]
 
 
@@ -227,6 +228,9 @@ def reviewer_queue(db, campaign_id, reviewer_id) -> list[dict]:
     return [a for a in list_assignments(db, campaign_id, reviewer_id=reviewer_id) if a["state"] != "held"]
 
 
+SCORE_RULE = "可带一位小数，如 7.5 或 7,5"  # more decimals are rounded to one (the API says so)
+
+
 def parse_review(data, rubric, *, submit: bool) -> dict:
     """Check a review's scores, ticked items and notes against the campaign's rubric."""
     if not isinstance(data, dict):
@@ -242,12 +246,14 @@ def parse_review(data, rubric, *, submit: bool) -> dict:
         if value in (None, ""):
             continue
         try:
-            number = float(value) if not isinstance(value, bool) else math.nan
+            number = (math.nan if isinstance(value, bool) else typed_number(value) if isinstance(value, str)
+                      else float(value))
         except (TypeError, ValueError):
             number = math.nan
         if not (math.isfinite(number) and 0 <= number <= 10):
-            raise CampaignError(f"“{criteria[key]['name']}”的分数应在 0 到 10 之间", f"scores.{key}")
-        scores[key] = round(number, 1)
+            raise CampaignError(f"“{criteria[key]['name']}”的分数应在 0 到 10 之间（{SCORE_RULE}），"
+                                f"收到“{str(value)[:20]}”", f"scores.{key}")
+        scores[key] = round(number, 1)  # SCORE_RULE: one decimal
     if submit:
         missing = [key for key in criteria if key not in scores]
         if missing:

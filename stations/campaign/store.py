@@ -13,7 +13,7 @@ from ..storage import TZ, now_iso
 from ..text import forbidden_character, refusal
 from .errors import CampaignError, NotFound
 
-__all__ = ["today", "require_open", "get_campaign", "list_campaigns", "log_event", "campaign_log", "clean_text",
+__all__ = ["today", "typed_number", "require_open", "get_campaign", "list_campaigns", "log_event", "campaign_log", "clean_text",
            "parse_int", "active_nominations", "reviewers", "user_by_name_or_id"]
 
 STAGES = ("nomination", "review", "notice", "confirmed")
@@ -42,6 +42,17 @@ def clean_text(value, field: str, label: str, longest: int, *, shortest: int = 0
     if len(value) > longest:
         raise CampaignError(f"{label}最多 {longest} 字（现有 {len(value)} 字）", field)
     return value
+
+
+def typed_number(text: str) -> float:
+    """A number as people type it: full-width digits, and a decimal comma ("1,5", "７，５")
+    read as a point.  ValueError when it is not one number."""
+    text = unicodedata.normalize("NFKC", str(text)).strip()
+    if re.fullmatch(r"[+-]?\d+[,，]\d+", text):
+        text = re.sub("[,，]", ".", text)
+    if not re.fullmatch(r"[+-]?(\d+(\.\d*)?|\.\d+)", text):
+        raise ValueError(f"not a number: {text[:20]!r}")
+    return float(text)
 
 
 def parse_int(value, field: str, label: str, lowest: int, highest: int) -> int:

@@ -8,7 +8,8 @@ from flask import (Blueprint, Response, abort, current_app, flash, g, redirect, 
 
 from .. import campaign as core
 from ..campaign.ranking import TRIM_FROM
-from ..campaign.store import today as beijing_today
+from ..campaign.reviews import SCORE_RULE
+from ..campaign.store import today as beijing_today, typed_number
 from ..riders.directory import public_station
 from ..accounts.limits import RateLimited
 from ..registry.records import FACILITIES
@@ -39,6 +40,12 @@ def _refused(exc: core.CampaignError, back: str):
         return render_template("error.html", code=403, message=exc.message), 403
     flash(exc.message)
     return redirect(back)
+
+
+@bp.context_processor
+def _score_rule():
+    """The one rule for typed scores, stated on the review and inspection forms."""
+    return {"score_rule": SCORE_RULE}
 
 
 @bp.app_template_global()
@@ -221,7 +228,7 @@ def _criterion(key, name, weight, lines, old_items):
             used.add(item_key)
         items.append({"key": item_key, "name": label, "priority": priority})
     try:
-        weight = float(weight)
+        weight = typed_number(weight)  # "1,5" is 1.5
     except (TypeError, ValueError):
         weight = -1  # validate_rubric names the field
     return {"key": key, "name": name, "weight": weight, "items": items}
