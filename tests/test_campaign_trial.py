@@ -476,3 +476,25 @@ def test_a_rubric_weight_typed_with_a_decimal_comma_is_accepted(client, world, a
     answer = client.post(url, data=form)
     assert answer.status_code == 302, answer.get_data(as_text=True)[:2000]
     assert cp.get_campaign(db, cid)["rubric"]["criteria"][0]["weight"] == 1.5
+
+
+# --- item 12: both readings of the notice's 优先推荐 sentence, the one in use stated --------
+
+def test_the_rubric_page_offers_both_readings_of_the_priority_sentence_and_states_the_one_used(client, world, auth):
+    db = world["db"]
+    cid = cp.create_campaign(db, {**BODY}, world["admin"])
+    auth.login("admin")
+    url = f"/campaigns/{cid}/rubric"
+    page = client.get(url).get_data(as_text=True)
+    assert "本活动采用：</strong>只有“具备24小时服务能力”优先推荐" in page
+    assert "有如厕区、有休息区、具备24小时服务能力的，都优先推荐" in page
+    answer = client.post(f"/campaigns/{cid}/priority-reading", data={"reading": "broad",
+                                                                     "csrf_token": csrf_token(client, url)},
+                         follow_redirects=True)
+    assert "本活动采用：</strong>有如厕区、有休息区、具备24小时服务能力的，都优先推荐" in answer.get_data(as_text=True)
+    priority = {i["key"] for c in cp.get_campaign(db, cid)["rubric"]["criteria"] for i in c["items"] if i["priority"]}
+    assert {"toilet", "rest_area", "service_24h"} <= priority
+    assert cp.campaign_log(db, cid)[-1]["detail"] == {"priority_reading": "broad"}
+    cp.set_priority_reading(db, cid, "narrow", world["admin"])
+    priority = {i["key"] for c in cp.get_campaign(db, cid)["rubric"]["criteria"] for i in c["items"] if i["priority"]}
+    assert "toilet" not in priority and "service_24h" in priority

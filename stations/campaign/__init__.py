@@ -33,9 +33,10 @@ from .radar import radar_svg
 from .ranking import RULES, aggregate, ranking_rules, kendall_w, normalise_by_reviewer, rank_campaign
 from .reviews import (assign_reviewers, assignment_note, evidence_of_use, get_review, list_assignments, live_ranking,
                       missing_reviews, reassign, reassign_choices, reviewer_queue, save_review, station_facts)
-from .rubric import DEFAULT_RUBRIC, default_rubric, item_names, validate_rubric, weighted_total
+from .rubric import (DEFAULT_RUBRIC, READINGS, default_rubric, item_names, priority_reading, validate_rubric,
+                     weighted_total)
 from .stages import (advance_stage, archive_campaign, create_campaign, namesake_warning, namesakes, set_normalise,
-                     set_rubric, update_campaign)
+                     set_priority_reading, set_rubric, update_campaign)
 from .store import (LEVELS, STAGE_NAMES, STAGES, active_nominations, campaign_log, get_campaign,
                     list_campaigns, reviewers)
 
@@ -52,5 +53,5 @@ __all__ = [
     "item_names", "active_nominations", "reviewers", "latest_checklist", "latest_checklists", "qiyou_property", "stations_with_min_total", "radar_svg",
     "awarded_station_ids", "checklists_version", "update_campaign", "archive_campaign", "namesakes",
     "namesake_warning", "HOLD_NAMES", "set_hold", "reassign_choices", "ranking_view", "union_nominations",
-    "withdraw_nomination", "add_photos", "photo_limit_message",
+    "withdraw_nomination", "READINGS", "priority_reading", "set_priority_reading", "add_photos", "photo_limit_message",
 ]

@@ -7,10 +7,10 @@ import json
 from ..storage import now_iso, write_transaction
 from .errors import CampaignError
 from .period import notice_end, parse_notice_start, parse_workdays
-from .rubric import default_rubric, validate_rubric
+from .rubric import READINGS, default_rubric, validate_rubric, with_reading
 from .store import LEVELS, STAGE_NAMES, STAGES, clean_text, get_campaign, log_event, parse_int, require_open, today
 
-__all__ = ["create_campaign", "update_campaign", "archive_campaign", "namesakes", "namesake_warning", "set_rubric", "advance_stage",
+__all__ = ["create_campaign", "update_campaign", "archive_campaign", "namesakes", "namesake_warning", "set_priority_reading", "set_rubric", "advance_stage",
            "today"]
 
 SETTINGS = ("name", "year", "level", "quota", "subsidy_yuan", "reviewers_per_station", "notice_days", "normalise")
@@ -146,6 +146,23 @@ def set_rubric(db, campaign_id, rubric, user) -> dict:
         log_event(db, campaign["id"], "rubric", username=user["username"],
                   detail={"criteria": [f"{c['name']}×{c['weight']:g}" for c in clean["criteria"]]})
     return clean
+
+
+def set_priority_reading(db, campaign_id, reading, user) -> dict:
+    """Choose how the campaign reads the notice's 有设施 sentence (``rubric.READINGS``):
+    which facilities items are 优先推荐.  Only before review, like any rubric change."""
+    _require_admin(user)
+    campaign = get_campaign(db, campaign_id)
+    require_open(campaign)
+    if campaign["stage"] != "nomination":
+        raise CampaignError("评审已开始，“优先推荐”的读法不能再改", "priority_reading", 409)
+    rubric = with_reading(campaign["rubric"], reading)
+    with write_transaction(db):
+        db.execute("UPDATE campaigns SET rubric = ? WHERE id = ?",
+                   [json.dumps(rubric, ensure_ascii=False), campaign["id"]])
+        log_event(db, campaign["id"], "rubric", username=user["username"], reason=READINGS[reading],
+                  detail={"priority_reading": reading})
+    return rubric
 
 
 def set_normalise(db, campaign_id, normalise: bool, user) -> None:

@@ -246,11 +246,26 @@ def rubric(campaign_id):
         except core.CampaignError as exc:
             # The organiser's edits stay in the form; the message names the criterion by
             # its name, not by the API's field path.
-            return render_template("campaign/rubric.html", campaign=campaign, error=exc,
+            return render_template("campaign/rubric.html", campaign=campaign, error=exc, readings=core.READINGS,
+                                   reading=core.priority_reading(campaign["rubric"]),
                                    where=_criterion_named(exc.field, draft), form=request.form), exc.status
         flash("评审标准已保存。")
         return redirect(url_for("campaigns.manage", campaign_id=campaign_id))
-    return render_template("campaign/rubric.html", campaign=campaign, error=None, where="", form={})
+    return render_template("campaign/rubric.html", campaign=campaign, error=None, where="", form={},
+                           readings=core.READINGS, reading=core.priority_reading(campaign["rubric"]))
+
+
+@bp.post("/<int:campaign_id>/priority-reading")
+@allow("admin")
+def priority_reading(campaign_id):
+    """Choose which facilities items the notice's sentence prefers (before review)."""
+    back = url_for("campaigns.rubric", campaign_id=campaign_id) + "#reading"
+    try:
+        core.set_priority_reading(get_db(), campaign_id, request.form.get("reading"), g.user)
+    except core.CampaignError as exc:
+        return _refused(exc, back)
+    flash("已改为：" + core.READINGS[request.form.get("reading")] + "。")
+    return redirect(back)
 
 
 def _criterion_named(field, draft):
