@@ -498,3 +498,48 @@ def test_the_rubric_page_offers_both_readings_of_the_priority_sentence_and_state
     cp.set_priority_reading(db, cid, "narrow", world["admin"])
     priority = {i["key"] for c in cp.get_campaign(db, cid)["rubric"]["criteria"] for i in c["items"] if i["priority"]}
     assert "toilet" not in priority and "service_24h" in priority
+
+
+# --- item 7: radar labels inside the chart ------------------------------------------------
+
+def _labels_outside(svg: str) -> list[str]:
+    """Labels of a radar SVG that reach outside its viewBox (widths as radar.text_width)."""
+    import re
+    from html import unescape
+
+    from stations.campaign.radar import text_width
+
+    left, top, width, height = (float(v) for v in re.search(r'viewBox="([^"]+)"', svg).group(1).split())
+    out = []
+    for m in re.finditer(r'<text x="([-\d.]+)" y="([-\d.]+)" font-size="(\d+)"(?: text-anchor="(\w+)")?>([^<]*)</text>', svg):
+        x, y, size, anchor, text = float(m.group(1)), float(m.group(2)), float(m.group(3)), m.group(4) or "start", unescape(m.group(5))
+        w = text_width(text, size)
+        start = {"start": x, "end": x - w, "middle": x - w / 2}[anchor]
+        if start < left or start + w > left + width or y - size < top or y > top + height:
+            out.append(text)
+    return out
+
+
+def test_radar_labels_stay_inside_the_chart_on_the_ranking_and_the_station_page(client, world, auth):
+    import re
+
+    rubric = cp.default_rubric()
+    rubric["criteria"][2]["name"] = "有设施设备齐全"  # a long renamed criterion
+    scores = {c["key"]: 8.25 for c in rubric["criteria"]}
+    for size in (180, 220):
+        svg = cp.radar_svg(rubric["criteria"], scores, size=size, title="驿站")
+        assert _labels_outside(svg) == [], size
+    two = cp.radar_svg(rubric["criteria"][:2], scores, size=180)
+    assert _labels_outside(two) == []
+    db = world["db"]
+    cid = _scored(world, [9.25, 8.75, 7.5])
+    auth.login("admin")
+    page = client.get(f"/campaigns/{cid}/ranking").get_data(as_text=True)
+    charts = re.findall(r'<svg[^>]*class="radar".*?</svg>', page, re.S)
+    assert charts and all(_labels_outside(svg) == [] for svg in charts)
+    inspected = cp.inspect_station(db, world["stations"][0], {"scores": {c["key"]: 7.75 for c in cp.default_rubric()["criteria"]}},
+                                   world["admin"])
+    assert inspected["total"]
+    station = client.get(f"/stations/{world['stations'][0]}").get_data(as_text=True)
+    charts = re.findall(r'<svg[^>]*class="radar".*?</svg>', station, re.S)
+    assert charts and all(_labels_outside(svg) == [] for svg in charts)
