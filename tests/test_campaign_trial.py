@@ -544,3 +544,23 @@ def test_radar_labels_stay_inside_the_chart_on_the_ranking_and_the_station_page(
     station = client.get(f"/stations/{world['stations'][0]}").get_data(as_text=True)
     charts = re.findall(r'<svg[^>]*class="radar".*?</svg>', station, re.S)
     assert charts and all(_labels_outside(svg) == [] for svg in charts)
+
+
+# --- expected: a per-reviewer progress table ----------------------------------------------
+
+def test_the_organiser_sees_each_reviewers_progress(client, world, auth):
+    db = world["db"]
+    cid, pairs = _in_review(world)
+    keys = [c["key"] for c in cp.default_rubric()["criteria"]]
+    first = pairs[0]
+    reviewer = users.get_user(db, first["reviewer"])
+    cp.save_review(db, cid, first["station_id"], {"scores": {k: 8 for k in keys}, "submit": True}, reviewer)
+    loads = {}
+    for a in pairs:
+        loads[a["reviewer"]] = loads.get(a["reviewer"], 0) + 1
+    auth.login("admin")
+    page = client.get(f"/campaigns/{cid}/manage").get_data(as_text=True)
+    section = page[page.index('id="progress"'):]
+    row = section[section.index(f"<td>{first['reviewer']}</td>"):]
+    assert f'<td class="num">1/{loads[first["reviewer"]]}</td>' in row[:row.index("</tr>")]
+    assert section.count("<tr") == len(loads) + 1

@@ -23,7 +23,7 @@ from .checklist import (INSPECTION_KINDS, inspect_station, latest_checklist, lat
                         qiyou_property, stations_with_min_total, awarded_station_ids, checklists_version)
 from .errors import CampaignError, NotFound
 from .holds import HOLD_NAMES, set_hold
-from .progress import union_nominations, withdraw_nomination
+from .progress import reviewer_progress, union_nominations, withdraw_nomination
 from .ranking_view import ranking_view
 from .nominations import (MAX_PHOTOS, add_photos, nominate, nomination_photos, photo_file, photo_limit_message,
                           read_photo, union_stations)
@@ -53,5 +53,5 @@ __all__ = [
     "item_names", "active_nominations", "reviewers", "latest_checklist", "latest_checklists", "qiyou_property", "stations_with_min_total", "radar_svg",
     "awarded_station_ids", "checklists_version", "update_campaign", "archive_campaign", "namesakes",
     "namesake_warning", "HOLD_NAMES", "set_hold", "reassign_choices", "ranking_view", "union_nominations",
-    "withdraw_nomination", "READINGS", "priority_reading", "set_priority_reading", "add_photos", "photo_limit_message",
+    "withdraw_nomination", "reviewer_progress", "READINGS", "priority_reading", "set_priority_reading", "add_photos", "photo_limit_message",
 ]

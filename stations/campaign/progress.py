@@ -1,5 +1,5 @@
-"""What a grassroots union sees of its own nominations: where each one stands, and
-withdrawing one while nominations are open.
+"""Progress: each reviewer's (for the organiser), and what a grassroots union sees of its
+own nominations (where each one stands; withdrawing one while nominations are open).
 
 Blind review holds: a union sees how many reviews are in, never a score of a review
 in progress; it sees its station's place once the list is public, like everyone.
@@ -13,7 +13,7 @@ from .errors import CampaignError
 from .holds import HOLD_NAMES
 from .store import clean_text, get_campaign, log_event, require_open
 
-__all__ = ["union_nominations", "withdraw_nomination"]
+__all__ = ["reviewer_progress", "union_nominations", "withdraw_nomination"]
 
 
 def union_nominations(db, campaign_id, user) -> list[dict]:
@@ -88,3 +88,21 @@ def withdraw_nomination(db, campaign_id, station_id, reason, user) -> dict:
         log_event(db, campaign["id"], "withdraw", username=user["username"], reason=reason,
                   detail={"station_id": station["id"], "name": station["name"]})
     return {"station_id": station["id"], "name": station["name"]}
+
+
+def reviewer_progress(db, campaign_id) -> list[dict]:
+    """One row per reviewer with work in the campaign: ``assigned`` (in force), ``submitted``,
+    ``drafts``, ``held`` (paused by a conflict), ``todo``; the least done first."""
+    rows = list(db.query(
+        "SELECT u.username, u.union_name, count(*) FILTER (WHERE a.held IS NULL) AS assigned, "
+        "count(*) FILTER (WHERE a.held IS NOT NULL) AS held, "
+        "count(r.submitted_at) FILTER (WHERE a.held IS NULL) AS submitted, "
+        "count(r.id) FILTER (WHERE a.held IS NULL AND r.submitted_at IS NULL) AS drafts "
+        "FROM assignments a JOIN users u ON u.id = a.reviewer_id "
+        "JOIN nominations n ON n.campaign_id = a.campaign_id AND n.station_id = a.station_id AND n.removed_at IS NULL "
+        "LEFT JOIN reviews r ON r.campaign_id = a.campaign_id AND r.station_id = a.station_id "
+        "AND r.reviewer_id = a.reviewer_id AND r.set_aside IS NULL "
+        "WHERE a.campaign_id = ? GROUP BY u.id", [int(campaign_id)]))
+    for row in rows:
+        row["todo"] = row["assigned"] - row["submitted"]
+    return sorted(rows, key=lambda r: (r["submitted"] / r["assigned"] if r["assigned"] else 1, r["username"]))

@@ -126,7 +126,8 @@ def _manage_page(campaign_id, station_id=None, error=None, form=None, status=200
         nominations=core.active_nominations(db, campaign_id), by_station=by_station,
         photos=core.nomination_photos(db, campaign_id), missing=core.missing_reviews(db, campaign_id),
         objections=core.list_objections(db, campaign_id), reviewers=core.reviewers(db),
-        next_stage=_next_stage(campaign), today=beijing_today().isoformat(), choices=choices, reassign_error=error, reassign_form=form or {}), status
+        next_stage=_next_stage(campaign), today=beijing_today().isoformat(), choices=choices,
+        progress=core.reviewer_progress(db, campaign_id) if campaign["stage"] != "nomination" else [], reassign_error=error, reassign_form=form or {}), status
 
 
 @bp.route("/<int:campaign_id>/settings", methods=["GET", "POST"])
