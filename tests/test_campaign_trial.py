@@ -564,3 +564,28 @@ def test_the_organiser_sees_each_reviewers_progress(client, world, auth):
     row = section[section.index(f"<td>{first['reviewer']}</td>"):]
     assert f'<td class="num">1/{loads[first["reviewer"]]}</td>' in row[:row.index("</tr>")]
     assert section.count("<tr") == len(loads) + 1
+
+
+# --- expected: a pass mark ----------------------------------------------------------------
+
+def test_a_station_below_the_pass_mark_is_not_listed_whatever_the_quota(client, world, auth):
+    db = world["db"]
+    first, second, third = world["stations"][:3]
+    cid = cp.create_campaign(db, {**BODY, "quota": 3, "pass_mark": "75,5"}, world["admin"])
+    assert cp.get_campaign(db, cid)["pass_mark"] == 75.5
+    with pytest.raises(cp.CampaignError) as bad:
+        cp.update_campaign(db, cid, {**BODY, "quota": 3, "pass_mark": "120"}, world["admin"])
+    assert bad.value.field == "pass_mark"
+    for sid in (first, second, third):
+        cp.nominate(db, cid, {"station_id": sid, "reason": "骑手常来。"}, world["admin"])
+    cp.advance_stage(db, cid, "review", world["admin"], reason="截止")
+    keys = [c["key"] for c in cp.default_rubric()["criteria"]]
+    score = {first: 9, second: 8, third: 7}
+    for a in cp.assign_reviewers(db, cid, world["admin"]):
+        cp.save_review(db, cid, a["station_id"], {"scores": {k: score[a["station_id"]] for k in keys}, "submit": True},
+                       users.get_user(db, a["reviewer"]))
+    auth.login("admin")
+    page = client.get(f"/campaigns/{cid}/ranking").get_data(as_text=True)
+    assert "总分低于 75.5 分的不入选" in page and "低于最低总分 75.5" in page
+    cp.advance_stage(db, cid, "notice", world["admin"], reason="评审完成")
+    assert [s["station_id"] for s in cp.notice_list(db, cid)["stations"]] == [first, second]  # quota 3, 70 < 75.5

@@ -56,9 +56,12 @@ def notice_list(db, campaign_id) -> dict:
     else:
         removed = _removed(db, campaign["id"])
         rows = []
+        mark = campaign.get("pass_mark")
         for row in campaign["ranking"]["ranking"]:
-            if row["rank"] is None or row["station_id"] in removed:
+            if row["rank"] is None or row["station_id"] in removed or row.get("hold"):
                 continue
+            if mark is not None and row["total"] < mark:
+                break  # the ranking is in order of total: no one after passes either
             rows.append({"rank": len(rows) + 1, "station_id": row["station_id"], "name": row["name"],
                          "district": row.get("district"), "total": row["total"]})
             if len(rows) == campaign["quota"]:

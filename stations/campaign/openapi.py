@@ -160,7 +160,9 @@ def campaign_schemas() -> dict:
             "quota": {"type": "integer", "minimum": 1}, "subsidy_yuan": {"type": "integer", "minimum": 0},
             "reviewers_per_station": {"type": "integer", "minimum": 1, "maximum": 20},
             "notice_days": {"type": "integer", "minimum": 0, "maximum": 60, "default": 7},
-            "normalise": {"type": "boolean"}, "rubric": {"$ref": _REF + "Rubric"}}},
+            "normalise": {"type": "boolean"}, "rubric": {"$ref": _REF + "Rubric"},
+            "pass_mark": {"type": ["number", "null"], "minimum": 0, "maximum": 100,
+                          "description": "Minimum total to be listed, whatever the quota (null: none)"}}},
         "Campaign": {"type": "object", "required": ["id", "name", "stage", "rubric"], "properties": {
             "id": integer, "name": string, "year": integer, "level": string, "quota": integer,
             "subsidy_yuan": integer, "reviewers_per_station": integer, "notice_days": integer,
@@ -170,7 +172,7 @@ def campaign_schemas() -> dict:
                                                         "end": {"type": ["string", "null"]}}},
             "rubric": {"$ref": _REF + "Rubric"},
             "archived_at": {"type": ["string", "null"], "description": "When the organiser cancelled it (null: in force)"},
-            "archived_reason": {"type": ["string", "null"]},
+            "archived_reason": {"type": ["string", "null"]}, "pass_mark": {"type": ["number", "null"]},
             "warnings": {"type": "array", "items": string,
                          "description": "On creation: other campaigns in force with the same name"}}},
         "NominationInput": {"type": "object", "required": ["station_id", "reason"], "properties": {

@@ -32,7 +32,9 @@ def ranking_view(db, campaign, result: dict) -> list[dict]:
             row["place"] = place
         else:
             row["place"] = None
-        row["in_quota"] = row["place"] is not None and row["place"] <= campaign["quota"]
+        mark = campaign.get("pass_mark")
+        row["below_pass"] = mark is not None and row["total"] is not None and row["total"] < mark
+        row["in_quota"] = row["place"] is not None and row["place"] <= campaign["quota"] and not row["below_pass"]
         rows.append(row)
     for row, note in zip(rows, tie_notes(rows)):
         row["tie"] = note

@@ -8,14 +8,17 @@ from ..storage import now_iso, write_transaction
 from .errors import CampaignError
 from .period import notice_end, parse_notice_start, parse_workdays
 from .rubric import READINGS, default_rubric, validate_rubric, with_reading
-from .store import LEVELS, STAGE_NAMES, STAGES, clean_text, get_campaign, log_event, parse_int, require_open, today
+from .store import (LEVELS, STAGE_NAMES, STAGES, clean_text, get_campaign, log_event, parse_int, require_open, today,
+                    typed_number)
 
 __all__ = ["create_campaign", "update_campaign", "archive_campaign", "namesakes", "namesake_warning", "set_priority_reading", "set_rubric", "advance_stage",
            "today"]
 
-SETTINGS = ("name", "year", "level", "quota", "subsidy_yuan", "reviewers_per_station", "notice_days", "normalise")
+SETTINGS = ("name", "year", "level", "quota", "subsidy_yuan", "reviewers_per_station", "notice_days", "normalise",
+            "pass_mark")
 SETTING_NAMES = {"name": "活动名称", "year": "年度", "level": "级别", "quota": "名额", "subsidy_yuan": "每站奖补资金",
-                 "reviewers_per_station": "每站评审人数", "notice_days": "公示天数", "normalise": "按评审标准化"}
+                 "reviewers_per_station": "每站评审人数", "notice_days": "公示天数", "normalise": "按评审标准化",
+                 "pass_mark": "最低总分"}
 
 
 def _require_admin(user):
@@ -46,7 +49,22 @@ def parse_campaign(data) -> dict:
         "notice_days": 7 if notice_days in (None, "") else parse_int(notice_days, "notice_days",
                                                                     "公示天数", 0, 60),
         "normalise": bool(normalise),
+        "pass_mark": _pass_mark(data.get("pass_mark")),
     }
+
+
+def _pass_mark(value):
+    """The optional minimum total (0–100); None when left empty."""
+    if value in (None, ""):
+        return None
+    try:
+        mark = typed_number(value) if isinstance(value, str) else (
+            float(value) if isinstance(value, (int, float)) and not isinstance(value, bool) else None)
+    except ValueError:
+        mark = None
+    if mark is None or not 0 <= mark <= 100:
+        raise CampaignError(f"最低总分应是 0 到 100 之间的数（可不填），收到“{str(value)[:20]}”", "pass_mark")
+    return round(mark, 2)
 
 
 def _check_pool(db, k: int) -> None:
@@ -112,9 +130,17 @@ def update_campaign(db, campaign_id, data, user) -> dict:
             db.execute(f"UPDATE campaigns SET {', '.join(f'{k} = ?' for k in changes)} WHERE id = ?",
                        [int(v[1]) if isinstance(v[1], bool) else v[1] for v in changes.values()] + [campaign["id"]])
             log_event(db, campaign["id"], "settings", username=user["username"],
-                      reason="；".join(f"{SETTING_NAMES[k]}：{a} → {b}" for k, (a, b) in changes.items()),
+                      reason="；".join(f"{SETTING_NAMES[k]}：{_shown(a)} → {_shown(b)}" for k, (a, b) in changes.items()),
                       detail={"changes": changes})
     return changes
+
+
+def _shown(value) -> str:
+    if value is None:
+        return "不设"
+    if isinstance(value, bool):
+        return "是" if value else "否"
+    return f"{value:g}" if isinstance(value, float) else str(value)
 
 
 def archive_campaign(db, campaign_id, reason, user) -> dict:

@@ -149,6 +149,7 @@ def settings(campaign_id):
         return redirect(url_for("campaigns.manage", campaign_id=campaign_id))
     form = {k: campaign[k] for k in ("name", "year", "level", "quota", "subsidy_yuan", "reviewers_per_station",
                                      "notice_days", "normalise")}
+    form["pass_mark"] = "" if campaign["pass_mark"] is None else f"{campaign['pass_mark']:g}"
     return render_template("campaign/new.html", form=form, error=None, pool=pool, campaign=campaign)
 
 

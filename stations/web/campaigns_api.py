@@ -31,7 +31,7 @@ def _body():
 
 def campaign_json(campaign) -> dict:
     keys = ("id", "name", "year", "level", "quota", "subsidy_yuan", "reviewers_per_station", "notice_days",
-            "stage", "normalise", "created_at", "created_by", "archived_at", "archived_reason")
+            "stage", "normalise", "created_at", "created_by", "archived_at", "archived_reason", "pass_mark")
     out = {k: campaign[k] for k in keys}
     out["stage_name"] = campaign["stage_name"]
     out["notice"] = {"start": campaign["notice_start"], "end": campaign["notice_end"]}

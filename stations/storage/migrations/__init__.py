@@ -34,6 +34,7 @@ MIGRATIONS = [
     campaign.m014_campaign_archive,
     campaign.m015_nomination_holds,
     campaign.m016_notice_workdays_and_confirmation_date,
+    campaign.m017_pass_mark_and_notice_details,
 ]
 
 

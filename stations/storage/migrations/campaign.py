@@ -222,3 +222,12 @@ def m016_notice_workdays_and_confirmation_date(db):
     # the list was confirmed, so a confirmation before the period's end shows as such.
     db.execute("ALTER TABLE campaigns ADD COLUMN notice_workdays INTEGER NOT NULL DEFAULT 0")
     db.execute("ALTER TABLE campaigns ADD COLUMN confirmed_at TEXT")
+
+
+def m017_pass_mark_and_notice_details(db):
+    # A pass mark (total, 0–100) below which a station is not listed whatever the quota
+    # (NULL: none); the printed 公示 notice's issuing union and where to object (a phone
+    # or an address), set by the organiser.
+    db.execute("ALTER TABLE campaigns ADD COLUMN pass_mark REAL")
+    db.execute("ALTER TABLE campaigns ADD COLUMN issuer TEXT")
+    db.execute("ALTER TABLE campaigns ADD COLUMN objection_contact TEXT")
