@@ -589,3 +589,30 @@ def test_a_station_below_the_pass_mark_is_not_listed_whatever_the_quota(client, 
     assert "总分低于 75.5 分的不入选" in page and "低于最低总分 75.5" in page
     cp.advance_stage(db, cid, "notice", world["admin"], reason="评审完成")
     assert [s["station_id"] for s in cp.notice_list(db, cid)["stations"]] == [first, second]  # quota 3, 70 < 75.5
+
+
+# --- expected: a printable 公示 notice ---------------------------------------------------
+
+def test_the_printable_notice_carries_issuer_period_unions_addresses_contact_and_changes(client, world, auth):
+    db = world["db"]
+    first, second, third = world["stations"][:3]
+    cid = _scored(world, [9, 8, 7])  # quota 2
+    cp.set_notice_details(db, cid, {"issuer": "北京市总工会", "objection_contact": "电话 010-12351，或来信寄东城区某路1号"},
+                          world["admin"])
+    cp.advance_stage(db, cid, "notice", world["admin"], reason="评审完成")
+    made = cp.lodge_objection(db, cid, {"station_id": first, "reason": "站点常年锁门，骑手进不去"},
+                              client="c1", limits={"per_client": 5, "global": 100})
+    cp.resolve_objection(db, cid, made["id"], {"upheld": True, "reason": "实地核查属实"}, world["admin"])
+    page = client.get(f"/campaigns/{cid}/notice/print")
+    text = page.get_data(as_text=True)
+    assert page.status_code == 200
+    campaign = cp.get_campaign(db, cid)
+    assert "北京市总工会" in text and "电话 010-12351，或来信寄东城区某路1号" in text
+    assert f"公示期：{campaign['notice_start']} 至 {campaign['notice_end']}" in text
+    assert "经核查，“驿站0”取消推树资格，由“驿站2”递补。" in text
+    for sid in (second, third):
+        station = storage_host(db, sid)
+        assert station in text
+    assert "北京市东城区东长安街1号" in text  # each station's address
+    assert "@media print" in client.get("/static/campaign.css").get_data(as_text=True)
+    assert "站点常年锁门" not in text  # the objection's words are not published

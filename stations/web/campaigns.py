@@ -491,6 +491,30 @@ def notice(campaign_id):
     return render_template("campaign/notice.html", listed=listed, errors={}, form={})
 
 
+@bp.get("/<int:campaign_id>/notice/print")
+@allow(PUBLIC)
+def printed(campaign_id):
+    """The 公示 notice to print and post (no navigation, no form when printed)."""
+    try:
+        notice = core.printed_notice(get_db(), campaign_id)
+    except core.NotFound:
+        abort(404)
+    return render_template("campaign/printed.html", notice=notice)
+
+
+@bp.post("/<int:campaign_id>/notice-details")
+@allow("admin")
+def notice_details(campaign_id):
+    """Set the issuing union and where to object, for the printed notice."""
+    back = url_for("campaigns.manage", campaign_id=campaign_id) + "#notice-details"
+    try:
+        core.set_notice_details(get_db(), campaign_id, request.form.to_dict(), g.user)
+    except core.CampaignError as exc:
+        return _refused(exc, back)
+    flash("公示信息已保存。")
+    return redirect(back)
+
+
 @bp.post("/<int:campaign_id>/objections")
 @allow(PUBLIC)
 def object_(campaign_id):
