@@ -616,3 +616,22 @@ def test_the_printable_notice_carries_issuer_period_unions_addresses_contact_and
     assert "北京市东城区东长安街1号" in text  # each station's address
     assert "@media print" in client.get("/static/campaign.css").get_data(as_text=True)
     assert "站点常年锁门" not in text  # the objection's words are not published
+
+
+# --- expected: nominating by search --------------------------------------------------------
+
+def test_nominating_by_search_instead_of_a_bare_station_number(client, world, auth):
+    db = world["db"]
+    cid = cp.create_campaign(db, {**BODY}, world["admin"])
+    target = make_station(db, name="望京暖心驿站", host_union=UNIONS[0], address="北京市朝阳区望京街10号")
+    auth.login("admin")
+    page = client.get(f"/campaigns/{cid}/nominate?q=望京").get_data(as_text=True)
+    assert "找到 1 个" in page and f'name="station_id" value="{target}"' in page and "望京街10号" in page
+    form = {"station_id": str(target), "reason": "骑手常来，服务很好。", "csrf_token": csrf_token(client, f"/campaigns/{cid}/nominate")}
+    assert client.post(f"/campaigns/{cid}/nominate", data=form, content_type="multipart/form-data").status_code == 302
+    again = client.get(f"/campaigns/{cid}/nominate?q=望京").get_data(as_text=True)
+    assert "已被推荐" in again
+    # a union finds only its own union's stations
+    other = make_station(db, name="望京二号驿站", host_union=UNIONS[1])
+    found = cp.find_nominees(db, cid, users.get_user(db, "dc"), "望京")
+    assert [s["id"] for s in found] == [target] and other not in [s["id"] for s in found]

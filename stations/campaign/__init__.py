@@ -27,7 +27,7 @@ from .holds import HOLD_NAMES, set_hold
 from .printed import printed_notice, set_notice_details
 from .progress import reviewer_progress, union_nominations, withdraw_nomination
 from .ranking_view import ranking_view
-from .nominations import (MAX_PHOTOS, add_photos, nominate, nomination_photos, photo_file, photo_limit_message,
+from .nominations import (MAX_PHOTOS, add_photos, find_nominees, nominate, nomination_photos, photo_file, photo_limit_message,
                           read_photo, union_stations)
 from .notice import (award_rows, award_title, awards_csv, awards_xlsx, list_objections, lodge_objection,
                      notice_list, resolve_objection)
@@ -55,5 +55,5 @@ __all__ = [
     "item_names", "active_nominations", "reviewers", "latest_checklist", "latest_checklists", "qiyou_property", "stations_with_min_total", "radar_svg",
     "awarded_station_ids", "checklists_version", "update_campaign", "archive_campaign", "namesakes",
     "namesake_warning", "HOLD_NAMES", "set_hold", "reassign_choices", "ranking_view", "union_nominations",
-    "withdraw_nomination", "reviewer_progress", "printed_notice", "set_notice_details", "READINGS", "priority_reading", "set_priority_reading", "add_photos", "photo_limit_message",
+    "withdraw_nomination", "find_nominees", "reviewer_progress", "printed_notice", "set_notice_details", "READINGS", "priority_reading", "set_priority_reading", "add_photos", "photo_limit_message",
 ]

@@ -25,7 +25,7 @@ from .errors import CampaignError, NotFound
 from .store import STAGE_NAMES, clean_text, get_campaign, log_event, require_open
 
 __all__ = ["DECODE_LIMITS", "LONGEST_SIDE", "MAX_PHOTOS", "MAX_PHOTO_BYTES", "MAX_PIXELS", "nominate", "add_photos",
-           "read_photo", "photo_file", "nomination_photos", "photo_limit_message", "union_stations"]
+           "read_photo", "photo_file", "nomination_photos", "photo_limit_message", "union_stations", "find_nominees"]
 
 MAX_PHOTOS = 6
 MAX_PHOTO_BYTES = 5 * 1024 * 1024
@@ -102,6 +102,29 @@ def union_stations(db, union_name: str, limit: int = 500) -> list[dict]:
     """The active stations a union user may nominate (its own union's)."""
     return list(db.query("SELECT id, name, district FROM stations WHERE host_union = ? AND status = 'active' "
                          "ORDER BY name LIMIT ?", [union_name, int(limit)]))
+
+
+def find_nominees(db, campaign_id, user, q: str, limit: int = 20) -> list[dict]:
+    """Active stations whose name or address contains ``q`` (or whose number is ``q``),
+    that this user may nominate (a union: its own union's), each with ``nominated`` (already
+    in this campaign) — so the form offers names to pick, not a bare number to know."""
+    from ..storage import search_stations
+
+    q = " ".join(str(q or "").split())[:40]
+    if not q:
+        return []
+    rows, _ = search_stations(db, q=q, status="active", limit=200)
+    if q.isdigit():
+        try:
+            exact = get_station(db, int(q))
+            rows = [exact] + [r for r in rows if r["id"] != exact["id"]] if exact["status"] == "active" else rows
+        except StationNotFound:
+            pass
+    taken = {sid for (sid,) in db.execute("SELECT station_id FROM nominations WHERE campaign_id = ?",
+                                          [int(campaign_id)])}
+    mine = [r for r in rows if user["role"] == "admin" or speaks_for(user, r)]
+    return [{"id": r["id"], "name": r["name"], "district": r.get("district"), "address": r.get("address"),
+             "host_union": r.get("host_union"), "nominated": r["id"] in taken} for r in mine[:limit]]
 
 
 def _check_station(db, station_id, user):

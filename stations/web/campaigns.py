@@ -312,8 +312,10 @@ def _nominate_page(campaign, choices=None, error=None, form=None, lost_photos=()
     their photos, adding photos and withdrawing (``lost_photos``: the names of photos a
     refused form could not keep, which the page names)."""
     db = get_db()
+    q = request.args.get("q", "")
     return render_template("campaign/nominate.html", campaign=campaign, choices=choices, error=error,
-                           form=form or {}, lost_photos=list(lost_photos) if error else [],
+                           form=form or {}, lost_photos=list(lost_photos) if error else [], q=q,
+                           found=core.find_nominees(db, campaign["id"], g.user, q) if q.strip() else None,
                            mine=core.union_nominations(db, campaign["id"], g.user),
                            photos=core.nomination_photos(db, campaign["id"]), max_photos=core.MAX_PHOTOS)
 
