@@ -635,3 +635,39 @@ def test_nominating_by_search_instead_of_a_bare_station_number(client, world, au
     other = make_station(db, name="望京二号驿站", host_union=UNIONS[1])
     found = cp.find_nominees(db, cid, users.get_user(db, "dc"), "望京")
     assert [s["id"] for s in found] == [target] and other not in [s["id"] for s in found]
+
+
+# --- expected: records for the file --------------------------------------------------------
+
+def test_the_organiser_exports_every_review_and_the_ranking_with_flags_and_tie_break(client, world, auth):
+    import csv
+    import io
+
+    from openpyxl import load_workbook
+
+    db = world["db"]
+    first, second, third = world["stations"][:3]
+    cid = _scored(world, [9, 8, 8], items={2: ["service_24h"]})
+    cp.set_hold(db, cid, {"station_id": first, "action": "exclude", "reason": "面子工程核实"}, world["admin"])
+    auth.login("admin")
+    page = client.get(f"/campaigns/{cid}/ranking").get_data(as_text=True)
+    assert "导出评审记录 XLSX" in page and "导出排名 XLSX" in page
+    reviews = client.get(f"/campaigns/{cid}/records/reviews.csv")
+    assert reviews.status_code == 200 and "attachment" in reviews.headers["Content-Disposition"]
+    lines = list(csv.reader(io.StringIO(reviews.get_data().decode("utf-8-sig"))))
+    assert lines[0][:4] == ["站点编号", "站点名称", "评审（登录名）", "评审所属工会"]
+    assert len(lines) == 1 + 6  # three stations × two reviewers
+    assert {line[2] for line in lines[1:]} <= {r["username"] for r in cp.reviewers(db)}
+    ranking = client.get(f"/campaigns/{cid}/records/ranking.xlsx")
+    sheet = load_workbook(io.BytesIO(ranking.get_data())).active
+    rows = list(sheet.iter_rows(values_only=True))
+    header = rows[1]
+    at = {name: header.index(name) for name in ("名次", "站点名称", "同分排序", "暂缓/排除/移出", "优先推荐项（过半确认）")}
+    body = {row[at["站点名称"]]: row for row in rows[2:]}
+    assert body["驿站0"][at["暂缓/排除/移出"]] == "排除：面子工程核实" and body["驿站0"][at["名次"]] is None
+    assert body["驿站2"][at["名次"]] == 1 and body["驿站2"][at["优先推荐项（过半确认）"]] == 1
+    assert "过半评审确认的优先推荐项 1 项对 0 项" in body["驿站2"][at["同分排序"]]
+    # not for reviewers
+    client.post("/logout", data={"csrf_token": csrf_token(client, "/campaigns")})
+    auth.login("reviewer")
+    assert client.get(f"/campaigns/{cid}/records/reviews.csv").status_code == 403

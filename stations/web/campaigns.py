@@ -576,6 +576,32 @@ def awards(campaign_id, fmt):
         "Content-Disposition": f"attachment; filename=yizhan-awards-{campaign_id}.{fmt}"})
 
 
+@bp.get("/<int:campaign_id>/records/<kind>.<fmt>")
+@allow("admin")
+def records(campaign_id, kind, fmt):
+    """Every review, or the ranking (flags, tie-break, holds, removals), as XLSX or CSV."""
+    if fmt not in ("xlsx", "csv") or kind not in core.RECORDS:
+        abort(404)
+    campaign = campaign_or_404(campaign_id)
+    try:
+        if kind == "reviews":
+            campaign, rows = core.review_records(get_db(), campaign_id)
+        else:
+            result = campaign["ranking"] or core.live_ranking(get_db(), campaign, thresholds=ledger_thresholds())
+            campaign, rows = core.ranking_records(get_db(), campaign_id, result)
+    except core.CampaignError as exc:
+        return _refused(exc, url_for("campaigns.manage", campaign_id=campaign_id))
+    if fmt == "xlsx":
+        body = core.records_xlsx(campaign, kind, rows)
+        kind_type = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
+    else:
+        body, kind_type = core.records_csv(campaign, kind, rows), "text/csv; charset=utf-8"
+    response = Response(body, content_type=kind_type, headers={
+        "Content-Disposition": f"attachment; filename=yizhan-{kind}-{campaign_id}.{fmt}"})
+    response.cache_control.private = True
+    return response
+
+
 def _hours_in_words(station):
     """The station with ``hours_shown``: its hours as the station page says them (周一至周五 …)."""
     return {**station, "hours_shown": public_station(station)["hours_shown"]}
