@@ -671,3 +671,31 @@ def test_the_organiser_exports_every_review_and_the_ranking_with_flags_and_tie_b
     client.post("/logout", data={"csrf_token": csrf_token(client, "/campaigns")})
     auth.login("reviewer")
     assert client.get(f"/campaigns/{cid}/records/reviews.csv").status_code == 403
+
+
+# --- expected: reviewers see how they compare once locked -----------------------------------
+
+def test_a_reviewer_compares_with_the_panel_once_the_round_is_locked(client, world):
+    db = world["db"]
+    cid, pairs = _in_review(world)
+    keys = [c["key"] for c in cp.default_rubric()["criteria"]]
+    on = {}
+    for a in pairs:
+        on.setdefault(a["station_id"], []).append(a["reviewer"])
+    station = pairs[0]["station_id"]
+    harsh, other = on[station]
+    for a in pairs:
+        score = 6 if a["reviewer"] == harsh else 8
+        cp.save_review(db, cid, a["station_id"], {"scores": {k: score for k in keys}, "submit": True},
+                       users.get_user(db, a["reviewer"]))
+    _login(client, harsh, "review-pass-1")
+    early = client.get(f"/campaigns/{cid}/compare", follow_redirects=True)
+    assert "名单公示后才能查看" in early.get_data(as_text=True)
+    cp.advance_stage(db, cid, "notice", world["admin"], reason="评审完成")
+    page = client.get(f"/campaigns/{cid}/compare").get_data(as_text=True)
+    assert "我与专家组的对比" in page and "比专家组偏严" in page
+    assert "加权总分：我 60.00 / 专家组平均 70.00（2 位评审）" in page
+    assert '<td class="num">6 / 7</td>' in page
+    mine = cp.reviewer_comparison(db, cid, users.get_user(db, harsh)["id"])
+    assert mine["severity"] < 0
+    assert cp.reviewer_comparison(db, cid, users.get_user(db, other)["id"])["severity"] > mine["severity"]

@@ -13,6 +13,7 @@
 - :mod:`.ranking_view` — the ranking as the organiser reads it: places, removals, quota line, ties;
 - :mod:`.notice` — the public list, objections, confirmation, awards and exports;
 - :mod:`.printed` — the 公示 notice as posted and filed (issuer, period, contact, changes);
+- :mod:`.compare` — once locked, a reviewer's scores against the panel's, and their severity;
 - :mod:`.records` — individual reviews and the ranking as XLSX/CSV for the file;
 - :mod:`.checklist` — each station's latest 七有 checklist, inspections;
 - :mod:`.radar` — the criteria as a server-rendered SVG radar chart.
@@ -25,6 +26,7 @@ from .checklist import (INSPECTION_KINDS, inspect_station, latest_checklist, lat
                         qiyou_property, stations_with_min_total, awarded_station_ids, checklists_version)
 from .errors import CampaignError, NotFound
 from .holds import HOLD_NAMES, set_hold
+from .compare import reviewer_comparison
 from .printed import printed_notice, set_notice_details
 from .records import RECORDS, ranking_records, records_csv, records_xlsx, review_records
 from .progress import reviewer_progress, union_nominations, withdraw_nomination
@@ -57,6 +59,6 @@ __all__ = [
     "item_names", "active_nominations", "reviewers", "latest_checklist", "latest_checklists", "qiyou_property", "stations_with_min_total", "radar_svg",
     "awarded_station_ids", "checklists_version", "update_campaign", "archive_campaign", "namesakes",
     "namesake_warning", "HOLD_NAMES", "set_hold", "reassign_choices", "ranking_view", "union_nominations",
-    "withdraw_nomination", "RECORDS", "ranking_records", "records_csv", "records_xlsx", "review_records",
+    "withdraw_nomination", "reviewer_comparison", "RECORDS", "ranking_records", "records_csv", "records_xlsx", "review_records",
     "find_nominees", "reviewer_progress", "printed_notice", "set_notice_details", "READINGS", "priority_reading", "set_priority_reading", "add_photos", "photo_limit_message",
 ]

@@ -406,6 +406,18 @@ def queue(campaign_id):
                            queue=core.reviewer_queue(get_db(), campaign_id, g.user["id"]))
 
 
+@bp.get("/<int:campaign_id>/compare")
+@allow("reviewer")
+def compare(campaign_id):
+    """Once the round is locked: the reviewer's scores against the panel's, and their severity."""
+    campaign = campaign_or_404(campaign_id)
+    try:
+        comparison = core.reviewer_comparison(get_db(), campaign_id, g.user["id"])
+    except core.CampaignError as exc:
+        return _refused(exc, url_for("campaigns.queue", campaign_id=campaign_id))
+    return render_template("campaign/compare.html", campaign=campaign, comparison=comparison)
+
+
 def _form_review(form, rubric, submit):
     keys = [c["key"] for c in rubric["criteria"]]
     return {"scores": {k: form.get(f"score_{k}", "").strip() for k in keys if form.get(f"score_{k}", "").strip()},
