@@ -699,3 +699,23 @@ def test_a_reviewer_compares_with_the_panel_once_the_round_is_locked(client, wor
     mine = cp.reviewer_comparison(db, cid, users.get_user(db, harsh)["id"])
     assert mine["severity"] < 0
     assert cp.reviewer_comparison(db, cid, users.get_user(db, other)["id"])["severity"] > mine["severity"]
+
+
+# --- expected: an in-app inbox for reviewers and union staff --------------------------------
+
+def test_reviewers_and_union_staff_see_what_waits_for_them(client, world):
+    db = world["db"]
+    cid, pairs = _in_review(world)
+    mine = [a for a in pairs if a["reviewer"] == pairs[0]["reviewer"]]
+    keys = [c["key"] for c in cp.default_rubric()["criteria"]]
+    cp.save_review(db, cid, mine[0]["station_id"], {"scores": {keys[0]: 5}}, users.get_user(db, mine[0]["reviewer"]))
+    _login(client, mine[0]["reviewer"], "review-pass-1")
+    page = client.get("/campaigns").get_data(as_text=True)
+    assert "我的待办与进展" in page
+    assert f"分配给您 {len(mine)} 个站点：已提交 0 个，草稿 1 个，未开始 {len(mine) - 1} 个" in page
+    client.post("/logout", data={"csrf_token": csrf_token(client, "/campaigns")})
+    _login(client, "dc", "union-pass-1")
+    page = client.get("/campaigns").get_data(as_text=True)
+    own = [s for s in world["stations"][:3] if storage_host(db, s) == UNIONS[0]]
+    name = db.execute("SELECT name FROM stations WHERE id = ?", [own[0]]).fetchone()[0]
+    assert f"“{name}”：综合评议中：0/2 位评审已提交评分" in page

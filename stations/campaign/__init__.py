@@ -29,7 +29,7 @@ from .holds import HOLD_NAMES, set_hold
 from .compare import reviewer_comparison
 from .printed import printed_notice, set_notice_details
 from .records import RECORDS, ranking_records, records_csv, records_xlsx, review_records
-from .progress import reviewer_progress, union_nominations, withdraw_nomination
+from .progress import inbox, reviewer_progress, union_nominations, withdraw_nomination
 from .ranking_view import ranking_view
 from .nominations import (MAX_PHOTOS, add_photos, find_nominees, nominate, nomination_photos, photo_file, photo_limit_message,
                           read_photo, union_stations)
@@ -59,6 +59,6 @@ __all__ = [
     "item_names", "active_nominations", "reviewers", "latest_checklist", "latest_checklists", "qiyou_property", "stations_with_min_total", "radar_svg",
     "awarded_station_ids", "checklists_version", "update_campaign", "archive_campaign", "namesakes",
     "namesake_warning", "HOLD_NAMES", "set_hold", "reassign_choices", "ranking_view", "union_nominations",
-    "withdraw_nomination", "reviewer_comparison", "RECORDS", "ranking_records", "records_csv", "records_xlsx", "review_records",
+    "withdraw_nomination", "inbox", "reviewer_comparison", "RECORDS", "ranking_records", "records_csv", "records_xlsx", "review_records",
     "find_nominees", "reviewer_progress", "printed_notice", "set_notice_details", "READINGS", "priority_reading", "set_priority_reading", "add_photos", "photo_limit_message",
 ]

@@ -13,7 +13,7 @@ from .errors import CampaignError
 from .holds import HOLD_NAMES
 from .store import clean_text, get_campaign, log_event, require_open
 
-__all__ = ["reviewer_progress", "union_nominations", "withdraw_nomination"]
+__all__ = ["inbox", "reviewer_progress", "union_nominations", "withdraw_nomination"]
 
 
 def union_nominations(db, campaign_id, user) -> list[dict]:
@@ -106,3 +106,45 @@ def reviewer_progress(db, campaign_id) -> list[dict]:
     for row in rows:
         row["todo"] = row["assigned"] - row["submitted"]
     return sorted(rows, key=lambda r: (r["submitted"] / r["assigned"] if r["assigned"] else 1, r["username"]))
+
+
+def inbox(db, user) -> list[dict]:
+    """What needs this user's attention, campaign by campaign (newest first): a reviewer's
+    stations to score, drafts and paused ones, and the comparison once locked; a union's
+    nominations and where they stand.  Computed from the campaigns as they are (nothing is
+    stored): {"campaign_id", "name", "stage", "lines": [Chinese sentences]}."""
+    from .store import list_campaigns
+
+    out = []
+    for campaign in list_campaigns(db):
+        lines = []
+        if user["role"] == "reviewer":
+            mine = db.execute(
+                "SELECT count(*) FILTER (WHERE a.held IS NULL AND r.submitted_at IS NULL AND r.id IS NULL), "
+                "count(*) FILTER (WHERE a.held IS NULL AND r.id IS NOT NULL AND r.submitted_at IS NULL), "
+                "count(*) FILTER (WHERE a.held IS NOT NULL), count(r.submitted_at), count(*) "
+                "FROM assignments a LEFT JOIN reviews r ON r.campaign_id = a.campaign_id AND r.station_id = a.station_id "
+                "AND r.reviewer_id = a.reviewer_id AND r.set_aside IS NULL WHERE a.campaign_id = ? AND a.reviewer_id = ?",
+                [campaign["id"], user["id"]]).fetchone()
+            todo, drafts, held, submitted, assigned = mine
+            if not assigned:
+                continue
+            if campaign["stage"] == "review":
+                lines.append(f"分配给您 {assigned} 个站点：已提交 {submitted} 个，草稿 {drafts} 个，未开始 {todo} 个")
+                if held:
+                    lines.append(f"{held} 个站点因利益冲突暂停评审，组织者会另行安排")
+            elif campaign["stage"] in ("notice", "confirmed"):
+                lines.append(f"评审已结束（您提交了 {submitted} 份），可查看与专家组的对比")
+        elif user["role"] == "union":
+            rows = union_nominations(db, campaign["id"], user)
+            if not rows:
+                continue
+            grouped = {}
+            for row in rows:
+                grouped.setdefault(row["progress"], []).append(row["name"])
+            lines += [f"“{names[0]}”：{text}" if len(names) == 1 else f"{len(names)} 个站点：{text}"
+                      for text, names in grouped.items()]
+        if lines:
+            out.append({"campaign_id": campaign["id"], "name": campaign["name"], "stage": campaign["stage"],
+                        "lines": lines})
+    return out

@@ -81,7 +81,9 @@ def index():
     user = g.get("user")
     stages = None if user and user["role"] in ("admin", "reviewer", "union") else ("notice", "confirmed")
     archived = bool(user and user["role"] == "admin")  # the organiser still finds cancelled ones
+    waiting = core.inbox(get_db(), user) if user and user["role"] in ("reviewer", "union") else []
     return render_template("campaign/index.html", campaigns=core.list_campaigns(get_db(), stages, archived=archived),
+                           inbox=waiting,
                            levels=core.LEVELS)
 
 
