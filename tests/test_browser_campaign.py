@@ -142,6 +142,21 @@ def test_a_whole_campaign_as_its_users_walk_it(browser, live):
                                            "&& document.querySelector('.photos img').naturalWidth > 0")
                 assert reviewer.evaluate("document.querySelector('.photos img').naturalWidth") == 320
             score = str(9 - station_index)
+            if station_index == 1 and n == 0:
+                # issue 17: a refused 提交 keeps what was typed (as a draft), names every missing
+                # criterion and comes back scrolled to the errors, not at the top of the page
+                reviewer.fill("input[name=score_site]", "7,5")
+                reviewer.fill("textarea[name=note_site]", "场地临街")
+                reviewer.click("button[value=submit]")
+                reviewer.wait_for_selector("#errors")
+                assert reviewer.url.endswith("#errors")
+                assert reviewer.evaluate("document.getElementById('errors').getBoundingClientRect().top") < 844
+                assert reviewer.evaluate("window.scrollY") > 0
+                assert reviewer.locator("#errors li").count() == 6
+                assert reviewer.input_value("input[name=score_site]") == "7,5"  # as typed
+                assert reviewer.input_value("textarea[name=note_site]") == "场地临街"
+                assert "已存为草稿" in reviewer.inner_text("#errors")
+                assert no_sideways_scroll(reviewer)
             for field in reviewer.locator("input[name^=score_]").all():
                 field.fill(score)
             reviewer.check("input[value=ledger]")

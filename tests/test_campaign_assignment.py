@@ -47,30 +47,87 @@ def test_infeasible_assignment_names_the_stations_and_writes_nothing(world):
     assert db.execute("SELECT count(*) FROM assignments").fetchone()[0] == 0
 
 
-def test_balanced_loads_impossible_is_refused_not_bent():
+def test_uneven_loads_are_the_most_even_possible_not_refused():
+    """Issue 17, item 1: conflicts that make loads within one impossible no longer stall
+    the campaign; the assignment is the most even possible and says who got fewer."""
     stations = [{"id": i, "host_union": "A"} for i in range(1, 7)] + [{"id": 7, "host_union": "B"}]
-    reviewers = [{"id": 10, "union_name": "A"}, {"id": 11, "union_name": "A"}, {"id": 12, "union_name": "B"}]
-    # six A stations can only go to reviewer 12: loads 6/0/1 cannot be evened
-    with pytest.raises(cp.Infeasible) as refused:
-        cp.plan_assignment(stations, reviewers, 1)
-    assert set(refused.value.stations) >= {1, 2, 3, 4, 5, 6}
+    reviewers = [{"id": 10, "username": "a1", "union_name": "A"}, {"id": 11, "username": "a2", "union_name": "A"},
+                 {"id": 12, "username": "b1", "union_name": "B"}]
+    # six A stations can only go to reviewer 12; the B station to 10 or 11
+    plan = cp.plan_assignment(stations, reviewers, 1)
+    assert sorted(plan.loads.values()) == [0, 1, 6]
+    assert cp.check_assignment(plan.pairs, stations, reviewers, 1) == []
+    assert {f["name"] for f in plan.fewer} == {"a1", "a2"} and "利益冲突" in plan.note
     ok = cp.plan_assignment(stations[:1] + [{"id": 8, "host_union": "B"}, {"id": 9, "host_union": None}],
                             reviewers, 1)
     assert cp.check_assignment(ok.pairs, [{"id": 1, "host_union": "A"}, {"id": 8, "host_union": "B"},
                                           {"id": 9, "host_union": None}], reviewers, 1) == []
+    assert ok.note == "" and ok.fewer == []
 
 
-def test_infeasible_balance_names_the_reviewer_whose_conflicts_hold_it_back():
+def test_uneven_loads_name_the_reviewer_whose_conflicts_hold_them_back():
     # 4 stations of union A and one of B; 3 outside reviewers and one from A, who may
-    # review only the B station: 10 places for 4 reviewers means at least 2 each
+    # review only the B station: the others take 3 each, chen 1, and the note says why
     stations = [{"id": i, "host_union": "朝阳区总工会"} for i in range(1, 5)] + [{"id": 5, "host_union": "海淀区总工会"}]
     reviewers = [{"id": 10, "username": "li", "union_name": None}, {"id": 11, "username": "wang", "union_name": ""},
                  {"id": 12, "username": "zhao", "union_name": None},
                  {"id": 13, "username": "chen", "union_name": "朝阳区总工会"}]
-    with pytest.raises(cp.Infeasible) as refused:
-        cp.plan_assignment(stations, reviewers, 2)
-    assert "chen（朝阳区总工会，只能评 1 个）" in refused.value.message
-    assert "减少每站评审人数" in refused.value.message and "li（" not in refused.value.message
+    plan = cp.plan_assignment(stations, reviewers, 2)
+    assert plan.loads == {10: 3, 11: 3, 12: 3, 13: 1}
+    assert "chen（朝阳区总工会，评 1 个）" in plan.note and "li（" not in plan.note
+    assert "最多 3 个" in plan.note
+
+
+def test_most_even_loads_match_exhaustive_search():
+    """Over small random instances, the plan's sorted loads equal the best of every
+    possible assignment (largest load smallest, then the next...)."""
+    import itertools
+    import random
+
+    rng = random.Random(17)
+    for _ in range(40):
+        unions = ["A", "B", "C", None]
+        stations = [{"id": i, "host_union": rng.choice(unions[:3])} for i in range(4)]
+        reviewers = [{"id": 100 + j, "union_name": rng.choice(unions)} for j in range(4)]
+        k = rng.choice([1, 2])
+        eligible = cp.eligibility(stations, reviewers)
+        options = [list(itertools.combinations(list(map(int, row.nonzero()[0])), k)) for row in eligible]
+        if any(not o for o in options):
+            with pytest.raises(cp.Infeasible):
+                cp.plan_assignment(stations, reviewers, k)
+            continue
+        taking = [j for j in range(4) if eligible[:, j].any()]
+        best = None
+        for choice in itertools.product(*options):
+            loads = [sum(j in c for c in choice) for j in taking]
+            key = sorted(loads, reverse=True)
+            best = key if best is None or key < best else best
+        plan = cp.plan_assignment(stations, reviewers, k)
+        assert sorted(plan.loads.values(), reverse=True) == best
+        assert cp.check_assignment(plan.pairs, stations, reviewers, k) == []
+
+
+def test_district_heavy_campaign_assigns_instead_of_stalling(world):
+    """The trial's case: 7 of 8 nominees from 东城, 3 reviewers each; 东城's two reviewers
+    can review only the eighth.  It is assigned (no 无法分配), as evenly as possible, and
+    the log and the organiser's page say who got fewer and why."""
+    from tests.conftest import make_station
+
+    db, admin, revs, _, _ = world
+    cid = _campaign(db, admin, reviewers_per_station=3)
+    ids = [make_station(db, name=f"东城驿站{i}", host_union=UNIONS[0], lon=116.41 + i * 0.001) for i in range(7)]
+    ids.append(make_station(db, name="西城驿站", host_union=UNIONS[1], lon=116.36))
+    _to_review(db, admin, ids, cid)
+    pairs = cp.assign_reviewers(db, cid, admin)
+    loads = {}
+    for a in pairs:
+        loads[a["reviewer"]] = loads.get(a["reviewer"], 0) + 1
+    assert len(pairs) == 24 and sorted(loads.values()) == [1, 1, 5, 5, 6, 6]
+    dongcheng = sorted(r["username"] for r in revs if r["union_name"] == UNIONS[0])
+    event = next(e for e in cp.campaign_log(db, cid) if e["kind"] == "assign")
+    assert sorted(f["name"] for f in event["detail"]["fewer"]) == dongcheng
+    assert all(f"{name}（{UNIONS[0]}，评 1 个）" in event["reason"] for name in dongcheng)
+    assert cp.assignment_note(db, cid) == event["reason"]
 
 
 def test_a_reviewer_of_every_nominees_union_takes_no_part_instead_of_blocking_the_campaign():

@@ -18,9 +18,10 @@ __all__ = ["INSPECTION_KINDS", "inspect_station", "checklists_from_campaign", "l
 INSPECTION_KINDS = {"routine": "日常检查", "acceptance": "验收"}
 
 
-def _record(db, station_id, *, source, criteria, rubric, username, campaign_id=None, kind=None) -> dict:
+def _record(db, station_id, *, source, criteria, rubric, username, campaign_id=None, kind=None,
+            total=None) -> dict:
     scores = {k: v["score"] for k, v in criteria.items() if v["score"] is not None}
-    total = round(weighted_total(scores, rubric) or 0.0, 2)
+    total = round(weighted_total(scores, rubric) or 0.0, 2) if total is None else round(float(total), 2)
     row = {"station_id": int(station_id), "at": now_iso(), "source": source, "campaign_id": campaign_id,
            "kind": kind, "username": username, "total": total,
            "criteria": json.dumps(criteria, ensure_ascii=False), "rubric": json.dumps(rubric, ensure_ascii=False)}
@@ -60,8 +61,13 @@ def inspect_station(db, station_id, data, user, *, rubric=None) -> dict:
 
 def checklists_from_campaign(db, campaign, *, username) -> int:
     """A checklist for every nominee with submitted reviews: each criterion's mean score,
-    items ticked by more than half of its reviewers.  Call inside a transaction."""
+    items ticked by more than half of its reviewers, and as its total the campaign's own
+    total for the station (the ranking frozen at 公示: trimmed, normalised if the campaign
+    is), so the station page and the award list give one figure.  Call inside a transaction."""
     from .reviews import submitted_reviews
+
+    frozen = {r["station_id"]: r["total"] for r in (campaign.get("ranking") or {}).get("ranking", [])
+              if r.get("total") is not None}
 
     by_station = defaultdict(list)
     for review in submitted_reviews(db, campaign["id"]):
@@ -76,7 +82,7 @@ def checklists_from_campaign(db, campaign, *, username) -> int:
             criteria[c["key"]] = {"score": round(sum(values) / len(values), 2) if values else None,
                                   "items_met": met}
         _record(db, station_id, source="campaign", criteria=criteria, rubric=rubric, username=username,
-                campaign_id=campaign["id"])
+                campaign_id=campaign["id"], total=frozen.get(station_id))
     return len(by_station)
 
 

@@ -23,11 +23,11 @@ from ..storage import StationNotFound, get_station, now_iso, write_transaction
 from ..accounts.users import same_union, speaks_for
 from .errors import CampaignError, NotFound
 from ..unions.scope import in_scope, scope_of
-from .store import STAGE_NAMES, clean_text, get_campaign, log_event
+from .store import STAGE_NAMES, clean_text, get_campaign, log_event, require_open
 from .tree import in_campaign_subtree
 
 __all__ = ["DECODE_LIMITS", "LONGEST_SIDE", "MAX_PHOTOS", "MAX_PHOTO_BYTES", "MAX_PIXELS", "nominate", "add_photos",
-           "read_photo", "photo_file", "nomination_photos", "photo_limit_message", "union_stations"]
+           "read_photo", "photo_file", "nomination_photos", "photo_limit_message", "union_stations", "find_nominees"]
 
 MAX_PHOTOS = 6
 MAX_PHOTO_BYTES = 5 * 1024 * 1024
@@ -110,6 +110,33 @@ def union_stations(db, user, limit: int = 500) -> list[dict]:
                          "ORDER BY name LIMIT ?", [user["union_name"], int(limit)]))
 
 
+def find_nominees(db, campaign_id, user, q: str, limit: int = 20) -> list[dict]:
+    """Active stations whose name or address contains ``q`` (or whose number is ``q``),
+    that this user may nominate (a union: its own union's), each with ``nominated`` (already
+    in this campaign) — so the form offers names to pick, not a bare number to know."""
+    from ..storage import search_stations
+
+    q = " ".join(str(q or "").split())[:40]
+    if not q:
+        return []
+    rows, _ = search_stations(db, q=q, status="active", limit=200)
+    if q.isdigit():
+        try:
+            exact = get_station(db, int(q))
+            rows = [exact] + [r for r in rows if r["id"] != exact["id"]] if exact["status"] == "active" else rows
+        except StationNotFound:
+            pass
+    taken = {sid for (sid,) in db.execute("SELECT station_id FROM nominations WHERE campaign_id = ?",
+                                          [int(campaign_id)])}
+    campaign = get_campaign(db, campaign_id)
+    scope = scope_of(db, user)
+    mine = [r for r in rows if (speaks_for(user, r) if user["role"] != "admin"
+                                else in_scope(db, scope, r.get("host_union_id")))
+            and in_campaign_subtree(db, campaign, r.get("host_union_id"))]
+    return [{"id": r["id"], "name": r["name"], "district": r.get("district"), "address": r.get("address"),
+             "host_union": r.get("host_union"), "nominated": r["id"] in taken} for r in mine[:limit]]
+
+
 def _check_station(db, station_id, user, campaign):
     try:
         station = get_station(db, station_id)
@@ -167,6 +194,7 @@ def nominate(db, campaign_id, data, user, *, photos=(), photo_dir: Path | None =
     if user["role"] not in ("admin", "union"):
         raise CampaignError("只有组织者或基层工会可以推荐站点", None, 403)
     campaign = get_campaign(db, campaign_id)
+    require_open(campaign)
     if campaign["stage"] != "nomination":
         raise CampaignError(f"推荐已截止：活动现处于“{campaign['stage_name']}”阶段", "stage", 409)
     if not isinstance(data, dict):
@@ -246,6 +274,7 @@ def add_photos(db, campaign_id, station_id, photos, user, *, photo_dir: Path,
     if user["role"] not in ("admin", "union"):
         raise CampaignError("只有组织者或基层工会可以上传推荐照片", None, 403)
     campaign = get_campaign(db, campaign_id)
+    require_open(campaign)
     if campaign["stage"] != "nomination":
         raise CampaignError(f"推荐已截止：活动现处于“{campaign['stage_name']}”阶段，不能再加照片", "stage", 409)
     rows = list(db.query("SELECT n.id, (SELECT count(*) FROM nomination_photos p WHERE p.nomination_id = n.id) "

@@ -13,8 +13,9 @@ from ..accounts.limits import Limit, take
 from ..storage import get_station, now_iso, update_station, write_transaction
 from .checklist import checklists_from_campaign
 from .errors import CampaignError, NotFound
+from .period import period_of
 from .reviews import live_ranking
-from .store import clean_text, get_campaign, log_event, today
+from .store import clean_text, get_campaign, log_event, require_open, today
 from .tree import require_manager
 
 __all__ = ["ALREADY_RECEIVED", "freeze_ranking", "notice_list", "lodge_objection", "resolve_objection",
@@ -47,8 +48,8 @@ def notice_list(db, campaign_id) -> dict:
     stations removed by an upheld objection (the next in rank moves up); after 确认 the
     frozen award list.  NotFound before 公示."""
     campaign = get_campaign(db, campaign_id)
-    if campaign["stage"] not in ("notice", "confirmed"):
-        raise NotFound("not published yet")
+    if campaign["stage"] not in ("notice", "confirmed") or campaign["archived"]:
+        raise NotFound("not published yet, or cancelled")
     period = {"start": campaign["notice_start"], "end": campaign["notice_end"]}
     if campaign["stage"] == "confirmed":
         rows = list(db.query("SELECT a.rank, a.station_id, s.name, s.district, a.total FROM awards a "
@@ -57,16 +58,19 @@ def notice_list(db, campaign_id) -> dict:
     else:
         removed = _removed(db, campaign["id"])
         rows = []
+        mark = campaign.get("pass_mark")
         for row in campaign["ranking"]["ranking"]:
-            if row["rank"] is None or row["station_id"] in removed:
+            if row["rank"] is None or row["station_id"] in removed or row.get("hold"):
                 continue
+            if mark is not None and row["total"] < mark:
+                break  # the ranking is in order of total: no one after passes either
             rows.append({"rank": len(rows) + 1, "station_id": row["station_id"], "name": row["name"],
                          "district": row.get("district"), "total": row["total"]})
             if len(rows) == campaign["quota"]:
                 break
     return {"id": campaign["id"], "name": campaign["name"], "year": campaign["year"],
             "level": campaign["level"], "stage": campaign["stage"], "stage_name": campaign["stage_name"],
-            "quota": campaign["quota"], "period": period, "stations": rows}
+            "quota": campaign["quota"], "period": period, "schedule": period_of(campaign, today()), "stations": rows}
 
 
 def lodge_objection(db, campaign_id, data, *, client: str, limits: dict) -> dict:
@@ -79,10 +83,13 @@ def lodge_objection(db, campaign_id, data, *, client: str, limits: dict) -> dict
     a hash of campaign, station, client and words (``_objection_key``), never the client.
     """
     campaign = get_campaign(db, campaign_id)
+    require_open(campaign)
     if campaign["stage"] != "notice":
         raise CampaignError("现在不在公示期，不能提出异议", "stage", 409)
     if campaign["notice_end"] and today().isoformat() > campaign["notice_end"]:
         raise CampaignError(f"公示期已于 {campaign['notice_end']} 结束", "stage", 409)
+    if campaign["notice_start"] and today().isoformat() < campaign["notice_start"]:
+        raise CampaignError(f"公示期自 {campaign['notice_start']} 开始，请届时再提出异议", "stage", 409)
     if not isinstance(data, dict):
         raise CampaignError("请求体应是 JSON 对象", "body")
     try:
@@ -143,6 +150,7 @@ def resolve_objection(db, campaign_id, objection_id, data, user) -> dict:
     moves up), rejected keeps it; either way with a reason, recorded."""
     campaign = get_campaign(db, campaign_id)
     require_manager(db, campaign, user, "处理异议")
+    require_open(campaign)
     if campaign["stage"] != "notice":
         raise CampaignError("只能在公示阶段处理异议", "stage", 409)
     if not isinstance(data, dict):

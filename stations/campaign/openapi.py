@@ -117,7 +117,8 @@ def campaign_paths() -> dict:
                           **_errors("400", "401", "403", "404", "409")}}},
         base + "/{campaign_id}/assignments": {
             "post": {"summary": "Assign reviewers automatically (organiser): k per station, no conflict "
-                                "of interest, loads within one; 409 names the stations when impossible",
+                                "of interest, loads as even as conflicts allow (``note`` says who got "
+                                "fewer and why); 409 names the stations that cannot get k reviewers",
                      "parameters": [_ID], "security": _SECURE,
                      "responses": {"201": _answer("Assignments", "Assignments"),
                                    **_errors("401", "403", "404", "409")}},
@@ -193,7 +194,9 @@ def campaign_schemas() -> dict:
             "quota": {"type": "integer", "minimum": 1}, "subsidy_yuan": {"type": "integer", "minimum": 0},
             "reviewers_per_station": {"type": "integer", "minimum": 1, "maximum": 20},
             "notice_days": {"type": "integer", "minimum": 0, "maximum": 60, "default": 7},
-            "normalise": {"type": "boolean"}, "rubric": {"$ref": _REF + "Rubric"}}},
+            "normalise": {"type": "boolean"}, "rubric": {"$ref": _REF + "Rubric"},
+            "pass_mark": {"type": ["number", "null"], "minimum": 0, "maximum": 100,
+                          "description": "Minimum total to be listed, whatever the quota (null: none)"}}},
         "Campaign": {"type": "object", "required": ["id", "name", "stage", "rubric"], "properties": {
             "id": integer, "name": string, "year": integer, "level": string, "quota": integer,
             "subsidy_yuan": integer, "reviewers_per_station": integer, "notice_days": integer,
@@ -204,7 +207,11 @@ def campaign_schemas() -> dict:
                                                        "(2026年北京市最美工会户外劳动者服务站点)"},
             "notice": {"type": "object", "properties": {"start": {"type": ["string", "null"]},
                                                         "end": {"type": ["string", "null"]}}},
-            "rubric": {"$ref": _REF + "Rubric"}}},
+            "rubric": {"$ref": _REF + "Rubric"},
+            "archived_at": {"type": ["string", "null"], "description": "When the organiser cancelled it (null: in force)"},
+            "archived_reason": {"type": ["string", "null"]}, "pass_mark": {"type": ["number", "null"]},
+            "warnings": {"type": "array", "items": string,
+                         "description": "On creation: other campaigns in force with the same name"}}},
         "NominationInput": {"type": "object", "required": ["station_id", "reason"], "properties": {
             "station_id": integer, "reason": {"type": "string", "minLength": 5, "maxLength": 1000}}},
         "NominationUpload": {"type": "object", "required": ["station_id", "reason"], "properties": {
@@ -221,16 +228,23 @@ def campaign_schemas() -> dict:
             "reason": string, "photos": integer}},
         "StageInput": {"type": "object", "required": ["stage"], "properties": {
             "stage": {"type": "string", "enum": ["review", "notice", "confirmed"]},
-            "reason": {"type": "string", "maxLength": 500}, "force": {"type": "boolean"}}},
+            "reason": {"type": "string", "maxLength": 500}, "force": {"type": "boolean"},
+            "notice_start": {"type": "string", "description": "Moving to notice: the period's first day, "
+                             "YYYY-MM-DD, today to 60 days ahead (default today)"},
+            "notice_workdays": {"type": "boolean", "description": "Moving to notice: count notice_days as "
+                                "China's working days (工作日)"}}},
         "Assignments": {"type": "object", "properties": {"assignments": {"type": "array", "items": {
             "type": "object", "properties": {"station_id": integer, "reviewer": string,
-                                             "state": {"type": "string", "enum": ["todo", "draft", "submitted", "held"]}}}}}},
+                                             "state": {"type": "string", "enum": ["todo", "draft", "submitted", "held"]}}}},
+            "note": {"type": "string", "description": "Who got fewer than the fair share and why (empty when even)"}}},
         "AssignmentChange": {"type": "object", "required": ["station_id", "from_reviewer", "to_reviewer"],
                              "properties": {"station_id": integer, "from_reviewer": string, "to_reviewer": string,
                                             "swap_station": integer}},
         "ReviewInput": {"type": "object", "required": ["station_id"], "properties": {
             "station_id": integer,
-            "scores": {"type": "object", "additionalProperties": {"type": "number", "minimum": 0, "maximum": 10}},
+            "scores": {"type": "object", "description": "0–10 each, kept to one decimal (rounded); a string "
+                       "such as \"7,5\" is read as 7.5",
+                       "additionalProperties": {"type": "number", "minimum": 0, "maximum": 10}},
             "items": {"type": "array", "items": string},
             "notes": {"type": "object", "additionalProperties": string},
             "note": string, "submit": {"type": "boolean", "default": False}}},
@@ -253,6 +267,9 @@ def campaign_schemas() -> dict:
         "Notice": {"type": "object", "required": ["stage", "period", "stations"], "properties": {
             "stage": string, "quota": integer,
             "period": {"type": "object", "properties": {"start": string, "end": string}},
+            "schedule": {"type": "object", "description": "The period as the public is told it", "properties": {
+                "days": integer, "workdays": {"type": "boolean"}, "confirmed_at": {"type": ["string", "null"]},
+                "state": {"type": "string", "enum": ["upcoming", "running", "over", "confirmed", "ended_early"]}}},
             "stations": {"type": "array", "items": {"type": "object", "properties": {
                 "rank": integer, "station_id": integer, "name": string,
                 "district": {"type": ["string", "null"]}, "total": number}}}}},

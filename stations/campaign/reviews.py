@@ -6,26 +6,25 @@ import gc
 import json
 import math
 from contextlib import contextmanager
-from datetime import datetime, timedelta
-from functools import lru_cache
+from datetime import timedelta
 
 import numpy as np
 import orjson
 
-from ..riders.feedback import satisfaction
-from ..hours import HoursError, parse_hours
 from ..ledger.common import today
-from ..ledger.evidence import ledger_evidence
 from ..ledger.flags import Thresholds
-from ..storage import TZ, get_station, now_iso, write_transaction
+from ..storage import now_iso, write_transaction
 from .assignment import Infeasible, able_reviewers, plan_assignment
 from .eligibility import conflict_rule, reviewer_key, station_key
 from .errors import CampaignError
+from .holds import apply_holds
+from .evidence import evidence_of_use, station_facts  # noqa: F401  (re-exported: part of this module's API)
 from .ranking import LEDGER_DAYS, ReviewColumns, rank_campaign
 from .tree import require_manager
-from .store import active_nominations, get_campaign, log_event, reviewers, user_by_name_or_id
+from .store import (active_nominations, get_campaign, log_event, require_open, reviewers, typed_number,
+                    user_by_name_or_id)
 
-__all__ = ["assign_reviewers", "reassign", "list_assignments", "reviewer_queue", "get_review",
+__all__ = ["SCORE_RULE", "assign_reviewers", "assignment_note", "reassign", "reassign_choices", "list_assignments", "reviewer_queue", "get_review",
            "save_review", "missing_reviews", "evidence_of_use", "live_ranking", "submitted_reviews"]
 
 
@@ -43,12 +42,15 @@ def _refuse(db, campaign_id, user, message, detail, field=None):
 def assign_reviewers(db, campaign_id, user) -> list[dict]:
     """Assign every nominee its reviewers in one go (see assignment.py for the rule).
 
-    Only in 综合评议 before any review is saved; replaces earlier assignments.  When no
-    assignment obeys the rule, CampaignError 409 names the stations (``detail["stations"]``)
-    and nothing is written.
+    Only in 综合评议 before any review is saved; replaces earlier assignments.  When
+    conflicts of interest make even loads impossible, the most even assignment is made and
+    the log's ``assign`` line says who got fewer and why (:func:`assignment_note`).  Only
+    when a station cannot get its reviewers, CampaignError 409 names the stations
+    (``detail["stations"]``) and nothing is written.
     """
     campaign = get_campaign(db, campaign_id)
     _admin(db, campaign, user)
+    require_open(campaign)
     if campaign["stage"] != "review":
         raise CampaignError(f"只能在综合评议阶段分配评审（现为“{campaign['stage_name']}”）", "stage", 409)
     nominees = active_nominations(db, campaign["id"])
@@ -75,11 +77,12 @@ def assign_reviewers(db, campaign_id, user) -> list[dict]:
             "INSERT INTO assignments (campaign_id, station_id, reviewer_id, assigned_by, assigned_at) "
             "VALUES (?, ?, ?, ?, ?)", [(campaign["id"], s, r, user["username"], stamp) for s, r in plan.pairs])
         loads = [n for rid, n in plan.loads.items() if rid not in plan.left_out]
-        log_event(db, campaign["id"], "assign", username=user["username"],
+        log_event(db, campaign["id"], "assign", username=user["username"], reason=plan.note or None,
                   detail={"stations": len(nominees), "reviewers": len(pool) - len(plan.left_out), "per_station": k,
                           "load_min": min(loads, default=0), "load_max": max(loads, default=0),
                           "left_out": [r["username"] for r in pool if r["id"] in plan.left_out],
-                          "left_out_reasons": _left_out_reasons(rule, pool, plan.left_out, stations)})
+                          "left_out_reasons": _left_out_reasons(rule, pool, plan.left_out, stations),
+                          "fewer": plan.fewer})
     return list_assignments(db, campaign["id"])
 
 
@@ -88,6 +91,14 @@ def _left_out_reasons(rule, pool, left_out, stations) -> list[str]:
     keys = list(dict.fromkeys(station_key(s) for s in stations))
     return [f"{r['username']}（{r['union_name'] or '未登记工会'}）：{rule.reasons(reviewer_key(r), keys)}"
             for r in pool if r["id"] in left_out]
+
+
+def assignment_note(db, campaign_id) -> str:
+    """What the last automatic assignment said about uneven loads (who got fewer and
+    why); empty when loads were within one."""
+    row = db.execute("SELECT reason FROM campaign_events WHERE campaign_id = ? AND kind = 'assign' "
+                     "ORDER BY id DESC LIMIT 1", [int(campaign_id)]).fetchone()
+    return (row[0] or "") if row else ""
 
 
 def list_assignments(db, campaign_id, *, reviewer_id=None) -> list[dict]:
@@ -115,6 +126,7 @@ def reassign(db, campaign_id, data, user) -> None:
     """
     campaign = get_campaign(db, campaign_id)
     _admin(db, campaign, user)
+    require_open(campaign)
     if campaign["stage"] != "review":
         raise CampaignError("只能在综合评议阶段调整评审", "stage", 409)
     try:
@@ -182,6 +194,25 @@ def reassign(db, campaign_id, data, user) -> None:
                                     for s, g, t in moves]})
 
 
+def reassign_choices(db, campaign_id, station_id) -> dict:
+    """Who may be changed on one station: ``on`` its reviewers (with their state), and
+    ``eligible`` the reviewers who may take it over (no conflict of interest, not on it,
+    no review of it set aside), least loaded first, each with ``load``."""
+    campaign = get_campaign(db, campaign_id)
+    rule = conflict_rule(db, campaign.get("union_id"))
+    nominee = next((n for n in active_nominations(db, campaign["id"]) if n["station_id"] == int(station_id)), None)
+    if nominee is None:
+        return {"station": None, "on": [], "eligible": []}
+    on = [a for a in list_assignments(db, campaign["id"]) if a["station_id"] == nominee["station_id"]]
+    taken = {a["reviewer_id"] for a in on} | {r[0] for r in db.execute(
+        "SELECT reviewer_id FROM reviews WHERE campaign_id = ? AND station_id = ?", [campaign["id"], nominee["station_id"]])}
+    loads = dict(db.execute("SELECT reviewer_id, count(*) FROM assignments WHERE campaign_id = ? GROUP BY reviewer_id",
+                            [campaign["id"]]).fetchall())
+    eligible = [{**r, "load": loads.get(r["id"], 0)} for r in reviewers(db)
+                if r["id"] not in taken and not rule.conflict(reviewer_key(r), station_key(nominee))]
+    return {"station": nominee, "on": on, "eligible": sorted(eligible, key=lambda r: (r["load"], r["id"]))}
+
+
 def _loads(db, campaign_id, nominees, rule) -> list[int]:
     """Each reviewer's number of stations in the campaign; one who cannot review any
     nominee and has none takes no part."""
@@ -213,6 +244,9 @@ def reviewer_queue(db, campaign_id, reviewer_id) -> list[dict]:
     return [a for a in list_assignments(db, campaign_id, reviewer_id=reviewer_id) if a["state"] != "held"]
 
 
+SCORE_RULE = "可带一位小数，如 7.5 或 7,5"  # more decimals are rounded to one (the API says so)
+
+
 def parse_review(data, rubric, *, submit: bool) -> dict:
     """Check a review's scores, ticked items and notes against the campaign's rubric."""
     if not isinstance(data, dict):
@@ -228,16 +262,20 @@ def parse_review(data, rubric, *, submit: bool) -> dict:
         if value in (None, ""):
             continue
         try:
-            number = float(value) if not isinstance(value, bool) else math.nan
+            number = (math.nan if isinstance(value, bool) else typed_number(value) if isinstance(value, str)
+                      else float(value))
         except (TypeError, ValueError):
             number = math.nan
         if not (math.isfinite(number) and 0 <= number <= 10):
-            raise CampaignError(f"“{criteria[key]['name']}”的分数应在 0 到 10 之间", f"scores.{key}")
-        scores[key] = round(number, 1)
+            raise CampaignError(f"“{criteria[key]['name']}”的分数应在 0 到 10 之间（{SCORE_RULE}），"
+                                f"收到“{str(value)[:20]}”", f"scores.{key}")
+        scores[key] = round(number, 1)  # SCORE_RULE: one decimal
     if submit:
-        for key, c in criteria.items():
-            if key not in scores:
-                raise CampaignError(f"提交前请为“{c['name']}”打分", f"scores.{key}")
+        missing = [key for key in criteria if key not in scores]
+        if missing:
+            names = "、".join(f"“{criteria[k]['name']}”" for k in missing)
+            raise CampaignError(f"提交前请为{names}打分（还差 {len(missing)} 项）", f"scores.{missing[0]}",
+                                detail={"missing": missing})
     items_in = data.get("items") or []
     if not isinstance(items_in, list):
         raise CampaignError("items 应是细项代码的列表", "items")
@@ -268,6 +306,7 @@ def save_review(db, campaign_id, station_id, data, user) -> tuple[dict, bool]:
     when the station is not assigned to this reviewer.
     """
     campaign = get_campaign(db, campaign_id)
+    require_open(campaign)
     submit = data.get("submit", False) if isinstance(data, dict) else False
     if not isinstance(submit, bool):
         raise CampaignError("submit 应为 true 或 false", "submit")
@@ -285,7 +324,16 @@ def save_review(db, campaign_id, station_id, data, user) -> tuple[dict, bool]:
     if assigned[0][0]:
         raise CampaignError(f"{assigned[0][0]}，您与该站同属一个工会，不能再评审它；组织者会另行安排",
                             "station_id", 409)
-    clean = parse_review(data, campaign["rubric"], submit=submit)
+    try:
+        clean = parse_review(data, campaign["rubric"], submit=submit)
+    except CampaignError as exc:
+        if not exc.detail.get("missing"):
+            raise
+        # A submit refused for missing scores keeps the work: saved as a draft, then refused.
+        save_review(db, campaign["id"], station_id, {**data, "submit": False}, user)
+        exc.message += "。已填写的内容已存为草稿"
+        exc.detail["draft_saved"] = True
+        raise
     stamp = now_iso()
     with write_transaction(db):
         existing = get_review(db, campaign["id"], station_id, user["id"])
@@ -316,61 +364,6 @@ def missing_reviews(db, campaign_id) -> int:
         "AND a.station_id = n.station_id))), 0) FROM nominations n WHERE n.campaign_id = ? AND n.removed_at IS NULL",
         [campaign["reviewers_per_station"], campaign["id"]]).fetchone()[0]
     return owed + short
-
-
-@lru_cache(maxsize=4096)
-def _week(hours_text):
-    """(hours open a week, 24-hour) from the stored hours text; (None, False) if unreadable."""
-    if not hours_text:
-        return None, False
-    try:
-        hours = parse_hours(hours_text)
-    except HoursError:
-        return None, False
-    week = getattr(hours, "days", None)
-    if week is None and getattr(hours, "seasons", None):
-        week = hours.seasons[0].week.days
-    if week is None:
-        return None, bool(getattr(hours, "is_24h", False))
-    minutes = sum(end - start for day in week for start, end in day)
-    return round(minutes / 60, 1), bool(hours.is_24h)
-
-
-def evidence_of_use(db, station_ids) -> dict:
-    """{station id: evidence that workers can get in and use it} for the review form and flags.
-
-    Hours open per week and 24-hour or not (from the registry's hours), rider rating and
-    count (``feedback.satisfaction``), "closed"/"not found" reports in the past year and
-    still open, the last verified date; and ``ledger``, the service ledger's last
-    LEDGER_DAYS (``stations.ledger.ledger_evidence``: days kept, visits, services,
-    check-ins, meetings), with ``ledger_in_use``: whether any of these stations has a
-    ledger entry or a check-in in them (only then does the ranking weigh the ledger's
-    figures: see ranking.RULES["face"]).
-    """
-    ids = [int(i) for i in station_ids]
-    if not ids:
-        return {}
-    ledger = ledger_evidence(db, ids, days=LEDGER_DAYS)
-    in_use = any(f["entries"] or f["checkins"] for f in ledger.values())
-    ratings = satisfaction(db) if len(ids) > 50 else {i: satisfaction(db, i) for i in ids}
-    since = (datetime.now(TZ) - timedelta(days=365)).isoformat(timespec="seconds")
-    out = {}
-    for start in range(0, len(ids), 500):
-        chunk = ids[start:start + 500]
-        marks = ", ".join("?" for _ in chunk)
-        reports = {r[0]: (r[1], r[2]) for r in db.execute(
-            f"SELECT station_id, sum(at >= ?), sum(resolved_at IS NULL) FROM feedback WHERE station_id IN ({marks}) "
-            "AND flag IN ('closed', 'not_found') GROUP BY station_id", [since] + chunk)}
-        for sid, hours, verified in db.execute(
-                f"SELECT id, hours, last_verified_at FROM stations WHERE id IN ({marks})", chunk):
-            per_week, always = _week(hours)
-            rating = ratings.get(sid) or {"mean": None, "count": 0}
-            year, still_open = reports.get(sid, (0, 0))
-            out[sid] = {"hours_per_week": 168.0 if always else per_week, "is_24h": always,
-                        "rating": rating["mean"], "rating_count": rating["count"],
-                        "reports_year": year or 0, "reports_open": still_open or 0,
-                        "last_verified_at": verified, "ledger": ledger[sid], "ledger_in_use": in_use}
-    return out
 
 
 def submitted_reviews(db, campaign_id) -> list[dict]:
@@ -427,7 +420,8 @@ def _fingerprint(db, campaign, normalise) -> tuple:
     row = db.execute(
         "SELECT (SELECT count(*) || ':' || coalesce(max(updated_at), '') || ':' || coalesce(max(id), 0) "
         "        || ':' || count(set_aside) FROM reviews WHERE campaign_id = :c AND submitted_at IS NOT NULL), "
-        "(SELECT count(*) || ':' || coalesce(max(removed_at), '') FROM nominations WHERE campaign_id = :c), "
+        "(SELECT count(*) || ':' || coalesce(max(removed_at), '') || ':' || count(hold) || ':' || "
+        "        coalesce(max(hold_at), '') FROM nominations WHERE campaign_id = :c), "
         "(SELECT value FROM meta WHERE key = 'stations_version'), "
         "(SELECT coalesce(max(id), 0) || ':' || count(resolved_at) FROM feedback)", {"c": campaign["id"]}).fetchone()
     path = db.execute("PRAGMA database_list").fetchone()[2]
@@ -481,11 +475,4 @@ def _ranking_now(db, campaign, normalise: bool, thresholds: Thresholds) -> dict:
     result = rank_campaign(nominees, submitted_review_columns(db, campaign["id"], keys), campaign["rubric"],
                            normalise=normalise, evidence=evidence, thresholds=thresholds)
     result["normalise"] = normalise
-    return result
-
-
-def station_facts(db, station_id) -> dict:
-    """The station, its evidence of use and its ledger's last 90 days (``ledger_facts``)."""
-    station = get_station(db, station_id)
-    evidence = evidence_of_use(db, [station["id"]])[station["id"]]
-    return {"station": station, "evidence": evidence, "ledger_facts": evidence["ledger"]}
+    return apply_holds(db, campaign["id"], result)

@@ -15,8 +15,8 @@ import re
 from ..text import forbidden_character, refusal
 from .errors import CampaignError
 
-__all__ = ["DEFAULT_RUBRIC", "APPEARANCE", "SUBSTANCE", "default_rubric", "validate_rubric",
-           "weighted_total", "priority_items", "item_names"]
+__all__ = ["DEFAULT_RUBRIC", "APPEARANCE", "SUBSTANCE", "READINGS", "default_rubric", "validate_rubric",
+           "weighted_total", "priority_items", "item_names", "priority_reading", "with_reading"]
 
 SCORE_MAX = 10
 
@@ -68,6 +68,41 @@ APPEARANCE = ("site", "signage", "publicity")
 SUBSTANCE = ("service", "effect")
 
 _KEY = re.compile(r"^[a-z][a-z0-9_]{0,30}$")
+
+
+# The notice's 有设施 sentence lists the equipment, then "有如厕区、休息区，通过自动售货机等
+# 手段具备24小时服务能力的优先推荐": read narrowly, only 24-hour service is preferred; read
+# broadly, a toilet and a rest area are too.  Both are offered; the default is the narrow one.
+READING_ITEMS = {"narrow": ("service_24h",), "broad": ("toilet", "rest_area", "service_24h")}
+READINGS = {
+    "narrow": "只有“具备24小时服务能力”优先推荐（“优先推荐”只修饰紧挨着的一句）",
+    "broad": "有如厕区、有休息区、具备24小时服务能力的，都优先推荐（“优先推荐”修饰这三项）",
+}
+
+
+def priority_reading(rubric: dict) -> str | None:
+    """Which reading of the 有设施 sentence the rubric follows: "narrow", "broad", or
+    None when its items do not match either (edited by hand, or renamed away)."""
+    flags = {i["key"]: i["priority"] for c in rubric["criteria"] for i in c["items"]}
+    for reading, keys in READING_ITEMS.items():
+        chosen = [k for k in READING_ITEMS["broad"] if k in flags and flags[k]]
+        if all(k in flags for k in keys) and sorted(chosen) == sorted(keys):
+            return reading
+    return None
+
+
+def with_reading(rubric: dict, reading: str) -> dict:
+    """A copy of the rubric whose toilet, rest-area and 24-hour items are marked 优先推荐
+    as ``reading`` says (items it does not have are left alone)."""
+    if reading not in READINGS:
+        raise CampaignError("读法应为 narrow（只有24小时服务优先）或 broad（如厕区、休息区、24小时服务都优先）",
+                            "priority_reading")
+    out = copy.deepcopy(rubric)
+    for c in out["criteria"]:
+        for i in c["items"]:
+            if i["key"] in READING_ITEMS["broad"]:
+                i["priority"] = i["key"] in READING_ITEMS[reading]
+    return out
 
 
 def default_rubric() -> dict:

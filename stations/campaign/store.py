@@ -13,7 +13,7 @@ from ..storage import TZ, now_iso
 from ..text import forbidden_character, refusal
 from .errors import CampaignError, NotFound
 
-__all__ = ["today", "awarder", "get_campaign", "list_campaigns", "log_event", "campaign_log", "clean_text",
+__all__ = ["today", "typed_number", "require_open", "awarder", "get_campaign", "list_campaigns", "log_event", "campaign_log", "clean_text",
            "parse_int", "active_nominations", "reviewers", "user_by_name_or_id"]
 
 STAGES = ("nomination", "review", "notice", "confirmed")
@@ -44,6 +44,17 @@ def clean_text(value, field: str, label: str, longest: int, *, shortest: int = 0
     return value
 
 
+def typed_number(text: str) -> float:
+    """A number as people type it: full-width digits, and a decimal comma ("1,5", "７，５")
+    read as a point.  ValueError when it is not one number."""
+    text = unicodedata.normalize("NFKC", str(text)).strip()
+    if re.fullmatch(r"[+-]?\d+[,，]\d+", text):
+        text = re.sub("[,，]", ".", text)
+    if not re.fullmatch(r"[+-]?(\d+(\.\d*)?|\.\d+)", text):
+        raise ValueError(f"not a number: {text[:20]!r}")
+    return float(text)
+
+
 def parse_int(value, field: str, label: str, lowest: int, highest: int) -> int:
     """A whole number from JSON or a form, within bounds; CampaignError naming ``field``."""
     if isinstance(value, bool) or value is None or value == "":
@@ -69,6 +80,7 @@ def _decode(row: dict) -> dict:
     row["normalise"] = bool(row["normalise"])
     row["stage_name"] = STAGE_NAMES[row["stage"]]
     row["level_name"] = LEVELS[row["level"]]
+    row["archived"] = bool(row.get("archived_at"))
     return row
 
 
@@ -95,6 +107,13 @@ def awarder(db, campaign) -> str:
     return ""
 
 
+def require_open(campaign) -> None:
+    """Refuse any change to a cancelled (archived) campaign: 409."""
+    if campaign.get("archived_at"):
+        raise CampaignError(f"活动“{campaign['name']}”已于 {campaign['archived_at'][:10]} 撤销，不能再做任何更改",
+                            "campaign", 409)
+
+
 def get_campaign(db, campaign_id) -> dict:
     try:
         campaign_id = int(campaign_id)
@@ -113,14 +132,18 @@ def get_campaign(db, campaign_id) -> dict:
     return campaign
 
 
-def list_campaigns(db, stages=None) -> list[dict]:
-    rows = db.query("SELECT id, name, year, level, stage, quota, notice_start, notice_end, union_id "
+def list_campaigns(db, stages=None, *, archived: bool = False) -> list[dict]:
+    """Campaigns, newest first; cancelled (archived) ones only when ``archived``."""
+    rows = db.query("SELECT id, name, year, level, stage, quota, notice_start, notice_end, archived_at, union_id "
                     "FROM campaigns ORDER BY year DESC, id DESC")
     out = []
     for r in rows:
         if stages and r["stage"] not in stages:
             continue
-        out.append({**r, "stage_name": STAGE_NAMES[r["stage"]], "level_name": LEVELS[r["level"]]})
+        if r["archived_at"] and not archived:
+            continue
+        out.append({**r, "stage_name": STAGE_NAMES[r["stage"]], "level_name": LEVELS[r["level"]],
+                    "archived": bool(r["archived_at"])})
     return out
 
 

@@ -8,6 +8,9 @@ from flask import (Blueprint, Response, abort, current_app, flash, g, redirect, 
 
 from .. import campaign as core
 from ..campaign import tree
+from ..campaign.ranking import TRIM_FROM
+from ..campaign.reviews import SCORE_RULE
+from ..campaign.store import today as beijing_today, typed_number
 from ..riders.directory import public_station
 from ..accounts.limits import RateLimited
 from ..registry.records import FACILITIES
@@ -48,6 +51,12 @@ def _refused(exc: core.CampaignError, back: str):
     return redirect(back)
 
 
+@bp.context_processor
+def _score_rule():
+    """The one rule for typed scores, stated on the review and inspection forms."""
+    return {"score_rule": SCORE_RULE}
+
+
 @bp.app_template_global()
 def latest_qiyou(station_id):
     """The station's latest 七有 checklist with its radar chart (for the station page)."""
@@ -57,18 +66,19 @@ def latest_qiyou(station_id):
     names = {c["key"]: c for c in checklist["rubric"]["criteria"]}
     scores = {k: v["score"] for k, v in checklist["criteria"].items()}
     items = core.item_names(checklist["rubric"])
+    campaign = _campaign(checklist["campaign_id"]) or {}
     return {**checklist, "svg": core.radar_svg(list(names.values()), scores, title="七有"),
             "met": {k: [items.get(i, i) for i in v["items_met"]] for k, v in checklist["criteria"].items()},
             "names": {k: c["name"] for k, c in names.items()},
             "kind_name": core.INSPECTION_KINDS.get(checklist["kind"] or "", ""),
-            "campaign_name": _campaign_name(checklist["campaign_id"])}
+            "campaign_name": campaign.get("name"), "normalised": campaign.get("normalise"), "trim_from": TRIM_FROM}
 
 
-def _campaign_name(campaign_id):
+def _campaign(campaign_id):
     if campaign_id is None:
         return None
     try:
-        return core.get_campaign(get_db(), campaign_id)["name"]
+        return core.get_campaign(get_db(), campaign_id)
     except core.NotFound:
         return None
 
@@ -79,11 +89,13 @@ def index():
     """Campaigns: the public sees published lists; signed-in users see their work."""
     user, db = g.get("user"), get_db()
     stages = None if user and user["role"] in ("admin", "reviewer", "union") else ("notice", "confirmed")
-    campaigns = tree.campaigns_for(db, user, core.list_campaigns(db, stages))
+    archived = bool(user and user["role"] == "admin")  # the organiser still finds cancelled ones
+    campaigns = tree.campaigns_for(db, user, core.list_campaigns(db, stages, archived=archived))
     managed = {c["id"] for c in campaigns if tree.can_manage(db, c, user)}
     quotas = {c["id"]: tree.quota_of(db, c["id"], user) for c in campaigns} if user else {}
+    waiting = core.inbox(db, user) if user and user["role"] in ("reviewer", "union") else []
     return render_template("campaign/index.html", campaigns=campaigns, levels=core.LEVELS, managed=managed,
-                           quotas=quotas)
+                           quotas=quotas, inbox=waiting)
 
 
 @bp.route("/new", methods=["GET", "POST"])
@@ -97,6 +109,9 @@ def new():
         except core.CampaignError as exc:
             return render_template("campaign/new.html", form=request.form, error=exc, pool=pool), 400
         flash("已创建活动，评审标准为七有，可在推荐阶段修改。")
+        warning = core.namesake_warning(get_db(), campaign_id)
+        if warning:
+            flash(warning)
         return redirect(url_for("campaigns.manage", campaign_id=campaign_id))
     return render_template("campaign/new.html", form={"notice_days": 7, "reviewers_per_station": min(5, max(pool, 1)),
                                                       "level": "municipal"}, error=None, pool=pool)
@@ -106,12 +121,19 @@ def new():
 @allow("admin")
 def manage(campaign_id):
     """The organiser's desk for one campaign: stage, nominations, assignments, objections, log."""
+    return _manage_page(campaign_id, request.args.get("station", type=int))
+
+
+def _manage_page(campaign_id, station_id=None, error=None, form=None, status=200):
+    """The desk; with ``station_id`` the reassign form offers only the reviewers who may
+    take that station (``error`` and ``form``: a refused change, its choices kept)."""
     db = get_db()
     campaign = managed_or_403(campaign_id)
     assignments = core.list_assignments(db, campaign_id)
     by_station = {}
     for a in assignments:
         by_station.setdefault(a["station_id"], []).append(a)
+    choices = core.reassign_choices(db, campaign_id, station_id) if station_id else None
     return render_template(
         "campaign/manage.html", campaign=campaign, log=core.campaign_log(db, campaign_id),
         nominations=core.active_nominations(db, campaign_id), by_station=by_station,
@@ -120,10 +142,15 @@ def manage(campaign_id):
         next_stage=_next_stage(campaign), quotas=tree.quota_choices(db, campaign),
         uses_quotas=tree.uses_quotas(db, campaign_id), above=tree.above_name(db, campaign),
         recommended=db.execute("SELECT count(*) FROM awards WHERE campaign_id = ? AND recommended_at IS NOT NULL",
-                               [campaign_id]).fetchone()[0])
+                               [campaign_id]).fetchone()[0],
+        today=beijing_today().isoformat(), choices=choices,
+        progress=core.reviewer_progress(db, campaign_id) if campaign["stage"] != "nomination" else [],
+        reassign_error=error, reassign_form=form or {}), status
 
 
 def _next_stage(campaign):
+    if campaign["archived"]:
+        return None
     at = core.STAGES.index(campaign["stage"])
     return core.STAGES[at + 1] if at + 1 < len(core.STAGES) else None
 
@@ -136,7 +163,8 @@ def stage(campaign_id):
     try:
         moved = core.advance_stage(get_db(), campaign_id, request.form.get("stage"), g.user,
                                    reason=request.form.get("reason", ""), force=bool(request.form.get("force")),
-                                   thresholds=ledger_thresholds())
+                                   thresholds=ledger_thresholds(), notice_start=request.form.get("notice_start"),
+                                   notice_workdays=bool(request.form.get("notice_workdays")))
     except core.CampaignError as exc:
         return _refused(exc, back)
     flash(f"活动已进入“{moved['stage_name']}”阶段。")
@@ -184,7 +212,7 @@ def _criterion(key, name, weight, lines, old_items):
             used.add(item_key)
         items.append({"key": item_key, "name": label, "priority": priority})
     try:
-        weight = float(weight)
+        weight = typed_number(weight)  # "1,5" is 1.5
     except (TypeError, ValueError):
         weight = -1  # validate_rubric names the field
     return {"key": key, "name": name, "weight": weight, "items": items}
@@ -202,11 +230,13 @@ def rubric(campaign_id):
         except core.CampaignError as exc:
             # The organiser's edits stay in the form; the message names the criterion by
             # its name, not by the API's field path.
-            return render_template("campaign/rubric.html", campaign=campaign, error=exc,
+            return render_template("campaign/rubric.html", campaign=campaign, error=exc, readings=core.READINGS,
+                                   reading=core.priority_reading(campaign["rubric"]),
                                    where=_criterion_named(exc.field, draft), form=request.form), exc.status
         flash("评审标准已保存。")
         return redirect(url_for("campaigns.manage", campaign_id=campaign_id))
-    return render_template("campaign/rubric.html", campaign=campaign, error=None, where="", form={})
+    return render_template("campaign/rubric.html", campaign=campaign, error=None, where="", form={},
+                           readings=core.READINGS, reading=core.priority_reading(campaign["rubric"]))
 
 
 def _criterion_named(field, draft):
@@ -225,9 +255,7 @@ def nominate(campaign_id):
     campaign = campaign_or_404(campaign_id)
     db = get_db()
     choices = core.union_stations(db, g.user) if g.user["role"] == "union" else None
-    # a union's colleagues all see its nominations; an admin those of its scope
-    mine = tree.visible_nominations(db, campaign_id, g.user)
-    error, headers = None, {}
+    error, headers, photos = None, {}, []
     if request.method == "POST":
         photos = [(f.filename or "", f.read()) for f in request.files.getlist("photos") if f and f.filename]
         limit = current_app.config["YIZHAN_PHOTO_UPLOADS_PER_USER"]
@@ -244,8 +272,21 @@ def nominate(campaign_id):
         else:
             flash(f"已推荐“{made['name']}”（{made['photos']} 张照片）。")
             return redirect(url_for("campaigns.nominate", campaign_id=campaign_id))
-    return render_template("campaign/nominate.html", campaign=campaign, choices=choices, mine=mine,
-                           error=error, form=request.form), (error.status if error else 200), headers
+    return _nominate_page(campaign, choices, error, request.form, [name for name, _ in photos]), \
+        (error.status if error else 200), headers
+
+
+def _nominate_page(campaign, choices=None, error=None, form=None, lost_photos=()):
+    """The nomination page: the form, and the union's nominations with where each stands,
+    their photos, adding photos and withdrawing (``lost_photos``: the names of photos a
+    refused form could not keep, which the page names)."""
+    db = get_db()
+    q = request.args.get("q", "")
+    return render_template("campaign/nominate.html", campaign=campaign, choices=choices, error=error,
+                           form=form or {}, lost_photos=list(lost_photos) if error else [], q=q,
+                           found=core.find_nominees(db, campaign["id"], g.user, q) if q.strip() else None,
+                           mine=core.union_nominations(db, campaign["id"], g.user),
+                           photos=core.nomination_photos(db, campaign["id"]), max_photos=core.MAX_PHOTOS)
 
 
 @bp.get("/<int:campaign_id>/photos/<int:photo_id>")
@@ -273,7 +314,8 @@ def assign(campaign_id):
         pairs = core.assign_reviewers(get_db(), campaign_id, g.user)
     except core.CampaignError as exc:
         return _refused(exc, back)
-    flash(f"已分配 {len(pairs)} 份评审任务。")
+    note = core.assignment_note(get_db(), campaign_id)
+    flash(f"已分配 {len(pairs)} 份评审任务。" + (f"{note}。" if note else ""))
     return redirect(back)
 
 
@@ -284,8 +326,8 @@ def reassign(campaign_id):
     back = url_for("campaigns.manage", campaign_id=campaign_id) + "#assignments"
     try:
         core.reassign(get_db(), campaign_id, request.form.to_dict(), g.user)
-    except core.CampaignError as exc:
-        return _refused(exc, back)
+    except core.CampaignError as exc:  # refused on the page, the choices kept (a forged one is still logged)
+        return _manage_page(campaign_id, request.form.get("station_id", type=int), exc, request.form, exc.status)
     flash("已调整评审。")
     return redirect(back)
 
@@ -348,7 +390,7 @@ def ranking(campaign_id):
         result = campaign["ranking"]
     else:
         result = core.live_ranking(get_db(), campaign, normalise=normalise, thresholds=ledger_thresholds())
-    rows = result["ranking"]
+    rows = core.ranking_view(get_db(), campaign, result)
     page = min(max(1, request.args.get("page", 1, type=int) or 1), max(1, -(-len(rows) // PAGE_ROWS)))
     shown = rows[(page - 1) * PAGE_ROWS: page * PAGE_ROWS]
     criteria = campaign["rubric"]["criteria"]
@@ -462,3 +504,8 @@ def inspect(station_id):
     return render_template("campaign/inspect.html", station=_hours_in_words(station), rubric=rubric, values=values, error=error,
                            kinds=core.INSPECTION_KINDS, evidence=evidence,
                            ledger_facts=evidence["ledger"]), (400 if error else 200)
+
+
+# The organiser's and union's actions added for issue 17 live beside this module (it would
+# pass 500 lines); importing them here registers their routes on ``bp`` before the app does.
+from . import campaign_actions  # noqa: E402,F401

@@ -32,7 +32,7 @@ def _body():
 
 def campaign_json(campaign) -> dict:
     keys = ("id", "name", "year", "level", "quota", "subsidy_yuan", "reviewers_per_station", "notice_days",
-            "stage", "normalise", "created_at", "created_by")
+            "stage", "normalise", "created_at", "created_by", "archived_at", "archived_reason", "pass_mark")
     out = {k: campaign[k] for k in keys}
     out["stage_name"] = campaign["stage_name"]
     out["notice"] = {"start": campaign["notice_start"], "end": campaign["notice_end"]}
@@ -47,7 +47,9 @@ def campaign_json(campaign) -> dict:
 def create():
     """Create a campaign (organiser)."""
     campaign_id = core.create_campaign(get_db(), _body(), g.user)
-    return jsonify(campaign_json(core.get_campaign(get_db(), campaign_id))), 201
+    warning = core.namesake_warning(get_db(), campaign_id)
+    return jsonify({**campaign_json(core.get_campaign(get_db(), campaign_id)),
+                    "warnings": [warning] if warning else []}), 201
 
 
 @bp.get("/<int:campaign_id>")
@@ -146,7 +148,8 @@ def stage(campaign_id):
     data = _body()
     campaign = core.advance_stage(get_db(), campaign_id, data.get("stage"), g.user,
                                   reason=data.get("reason") or "", force=data.get("force", False),
-                                  thresholds=ledger_thresholds())
+                                  thresholds=ledger_thresholds(), notice_start=data.get("notice_start"),
+                                  notice_workdays=data.get("notice_workdays", False))
     return jsonify(campaign_json(campaign))
 
 
@@ -161,7 +164,8 @@ def assign(campaign_id):
     """Assign reviewers to every nominee automatically."""
     if not g.get("basic_auth"):
         csrf.protect()
-    return jsonify(_pairs(core.assign_reviewers(get_db(), campaign_id, g.user))), 201
+    pairs = _pairs(core.assign_reviewers(get_db(), campaign_id, g.user))
+    return jsonify({**pairs, "note": core.assignment_note(get_db(), campaign_id)}), 201
 
 
 @bp.get("/<int:campaign_id>/assignments")
@@ -224,7 +228,7 @@ def ranking(campaign_id):
 def notice(campaign_id):
     """The public list: provisional during 公示, final after 确认."""
     listed = core.notice_list(get_db(), campaign_id)
-    return jsonify({"stage": listed["stage"], "period": listed["period"], "quota": listed["quota"],
+    return jsonify({"stage": listed["stage"], "period": listed["period"], "schedule": listed["schedule"], "quota": listed["quota"],
                     "stations": listed["stations"]})
 
 

@@ -35,6 +35,10 @@ MIGRATIONS = [
     registry.m015_plan_scenarios,
     campaign.m016_campaign_quotas_forwarding_and_recommendations,
     ledger.m017_ledger_closed_days,
+    campaign.m018_campaign_archive,
+    campaign.m019_nomination_holds,
+    campaign.m020_notice_workdays_and_confirmation_date,
+    campaign.m021_pass_mark_and_notice_details,
 ]
 
 

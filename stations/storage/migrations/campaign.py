@@ -213,3 +213,40 @@ def m016_campaign_quotas_forwarding_and_recommendations(db):
     db.execute("ALTER TABLE nominations ADD COLUMN forwarded_by TEXT")
     db.execute("ALTER TABLE awards ADD COLUMN recommended_at TEXT")
     db.execute("ALTER TABLE awards ADD COLUMN recommended_by TEXT")
+
+
+def m018_campaign_archive(db):
+    # A campaign the organiser cancels (issue 17: one that could never proceed, or was
+    # created twice) is archived, not deleted: ``archived_at`` (NULL: in force) with who
+    # and why; its log, nominations and reviews stay for the file.
+    db.execute("ALTER TABLE campaigns ADD COLUMN archived_at TEXT")
+    db.execute("ALTER TABLE campaigns ADD COLUMN archived_by TEXT")
+    db.execute("ALTER TABLE campaigns ADD COLUMN archived_reason TEXT")
+
+
+def m019_nomination_holds(db):
+    # During 综合评议 the organiser may hold (暂缓, pending a check) or exclude (排除) a
+    # nominee with a reason, e.g. on a 面子工程 flag: it keeps its scores on the ranking
+    # but takes no place, and the next moves up.  NULL: in the running.  ``hold_at`` is the
+    # last change (a release keeps it), which the live ranking's cache key reads.
+    db.execute("ALTER TABLE nominations ADD COLUMN hold TEXT CHECK (hold IN ('held', 'excluded'))")
+    db.execute("ALTER TABLE nominations ADD COLUMN hold_reason TEXT")
+    db.execute("ALTER TABLE nominations ADD COLUMN hold_by TEXT")
+    db.execute("ALTER TABLE nominations ADD COLUMN hold_at TEXT")
+
+
+def m020_notice_workdays_and_confirmation_date(db):
+    # The 公示 period may count China's working days (工作日) instead of calendar days,
+    # and its start is the organiser's choice; ``confirmed_at`` (a Beijing date) is when
+    # the list was confirmed, so a confirmation before the period's end shows as such.
+    db.execute("ALTER TABLE campaigns ADD COLUMN notice_workdays INTEGER NOT NULL DEFAULT 0")
+    db.execute("ALTER TABLE campaigns ADD COLUMN confirmed_at TEXT")
+
+
+def m021_pass_mark_and_notice_details(db):
+    # A pass mark (total, 0–100) below which a station is not listed whatever the quota
+    # (NULL: none); the printed 公示 notice's issuing union and where to object (a phone
+    # or an address), set by the organiser.
+    db.execute("ALTER TABLE campaigns ADD COLUMN pass_mark REAL")
+    db.execute("ALTER TABLE campaigns ADD COLUMN issuer TEXT")
+    db.execute("ALTER TABLE campaigns ADD COLUMN objection_contact TEXT")
