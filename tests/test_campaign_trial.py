@@ -16,8 +16,8 @@ UNIONS = ["东城区总工会", "西城区总工会", "海淀区总工会"]
 def world(app, fresh_db):
     db = fresh_db
     for i in range(6):
-        users.add_user(db, f"rv{i}", "review-pass-1", "reviewer", UNIONS[i % 3])
-    users.add_user(db, "dc", "union-pass-1", "union", UNIONS[0])
+        users.add_user(db, f"rv{i}", "review-pass-1", "reviewer", UNIONS[i % 3], create_union=True)
+    users.add_user(db, "dc", "union-pass-1", "union", UNIONS[0], create_union=True)
     stations = [make_station(db, name=f"驿站{i}", host_union=UNIONS[i % 3], lon=116.39 + i * 0.001)
                 for i in range(6)]
     keys = {name: tokens.issue_token(db, users.get_user(db, name)["id"])

@@ -18,7 +18,7 @@ from tests.conftest import csrf_token, finish_import, make_station
 
 @pytest.fixture
 def keeper(client, fresh_db):
-    users.add_user(fresh_db, "hd", "hd-pass-12", "union", "海淀区总工会")
+    users.add_user(fresh_db, "hd", "hd-pass-12", "union", "海淀区总工会", create_union=True)
     sid = make_station(fresh_db, name="海淀驿站", district="海淀区", host_union="海淀区总工会")
     token = csrf_token(client)
     assert client.post("/login", data={"username": "hd", "password": "hd-pass-12",

@@ -19,7 +19,7 @@ WEEKDAYS = "一二三四五六日"
 
 @pytest.fixture
 def keeper(fresh_db):
-    users.add_user(fresh_db, "cy", "cy-pass-12", "union", CHAOYANG)
+    users.add_user(fresh_db, "cy", "cy-pass-12", "union", CHAOYANG, create_union=True)
     station = make_station(fresh_db, name="朝阳驿站", district="朝阳区", host_union=CHAOYANG, lon=116.48, lat=39.92)
     return users.get_user(fresh_db, "cy"), station
 
