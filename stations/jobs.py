@@ -288,7 +288,8 @@ def run_job(db_path, job_id) -> str:
                                      dry_run=bool(options.get("dry_run")),
                                      skip_invalid=bool(options.get("skip_invalid")),
                                      username=job["created_by"], progress=_Progress(db_path, job_id),
-                                     spill_dir=uploads_dir(db_path))
+                                     spill_dir=uploads_dir(db_path),
+                                     union_parent_id=options.get("union_parent_id"))
             if report.written:
                 storage.checkpoint(db)
             state = "failed" if report.file_errors else "done"

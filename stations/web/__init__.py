@@ -131,10 +131,10 @@ def create_app(config: dict | None = None) -> Flask:
     serving.init_app(app)  # security headers, compression, versioned static files
 
     from . import (admin, api, auth, campaigns, campaigns_api, directory, ledger, ledger_api, pages,
-                   plan, riders)
+                   plan, riders, unions)
 
     for module in (pages, auth, directory, riders, admin, api, plan, campaigns, campaigns_api, ledger,
-                   ledger_api):
+                   ledger_api, unions):
         app.register_blueprint(module.bp)
     csrf.exempt(api.bp)
     csrf.exempt(campaigns_api.bp)  # cookie sessions are checked in the views; bearer/basic need none

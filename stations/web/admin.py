@@ -8,15 +8,19 @@ from .. import jobs, storage
 from ..registry.history import beijing_time, describe_history, hours_as_typed
 from ..registry.records import FACILITIES, STATION_TYPES, STATUSES
 from ..registry.edit import save_station
+from ..registry.importer import new_unions_summary
 from ..riders.search import district_choices
 from ..storage import HistoryNotFound, StationNotFound
 from ..text import shown
+from ..unions.admin import unplaced_count
+from ..unions.scope import scope_of
 from .access import allow
 from .db import get_db
 from .text_guard import checks_own_text
 
 bp = Blueprint("admin", __name__, url_prefix="/admin")
 bp.app_template_filter("beijing")(beijing_time)
+bp.app_template_global("new_unions_summary")(new_unions_summary)
 FORM_FIELDS = ("name", "address", "district", "subdistrict", "lon", "lat", "host_union",
                "manager", "manager_phone", "note", "station_type", "hours", "status")
 
@@ -80,8 +84,10 @@ def _save(station_id=None):
 @allow("admin", "reviewer", "planner", "union")
 def index():
     """The signed-in home: what this role can do."""
+    unplaced = unplaced_count(get_db(), scope_of(get_db(), g.user)) if g.user["role"] == "admin" else 0
     return render_template("admin/index.html", summary=storage.registry_summary(get_db()),
-                           statuses=STATUSES, flagged=len(feedback.flag_queue(get_db())))
+                           statuses=STATUSES, flagged=len(feedback.flag_queue(get_db())),
+                           unplaced_unions=unplaced)
 
 
 @bp.get("/stations")
@@ -202,8 +208,10 @@ def import_page():
         saved = jobs.save_upload(db_path, upload.save)
     finally:
         upload.close()  # the spooled upload's temporary file, now copied
+    scope = scope_of(get_db(), g.user)  # unions the file adds go under a district admin's union
     job_id = jobs.create_job(get_db(), filename=upload.filename, upload=saved,
-                             options=dict(form, region=current_app.config["YIZHAN_REGION"]),
+                             options=dict(form, region=current_app.config["YIZHAN_REGION"],
+                                          union_parent_id=scope.union_id),
                              username=g.user["username"])
     jobs.launch(db_path, job_id)
     return redirect(url_for("admin.import_job", job_id=job_id), 303)

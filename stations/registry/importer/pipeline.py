@@ -23,7 +23,7 @@ def _no_progress(stage, done, total):
 
 def import_stream(db, stream, filename: str = "", *, datum="wgs84", region="beijing",
                   dry_run=False, skip_invalid=False, username=None, progress=None,
-                  spill_dir=None) -> ImportReport:
+                  spill_dir=None, union_parent_id=None) -> ImportReport:
     """Read, check and (unless told otherwise) store a station list in one transaction.
 
     Parameters
@@ -35,6 +35,10 @@ def import_stream(db, stream, filename: str = "", *, datum="wgs84", region="beij
         ``total`` is an estimate or None.
     spill_dir : path, optional
         Where checked rows wait for the write (a temporary file, removed after).
+    union_parent_id : int, optional
+        Where the host unions no union answers to go, provisionally (still ``unplaced``):
+        the importing organiser's union when its scope is part of the tree, so it sees
+        what it imported; None leaves them at the top, for the city's organiser.
 
     Returns
     -------
@@ -54,16 +58,23 @@ def import_stream(db, stream, filename: str = "", *, datum="wgs84", region="beij
         if not report.total_rows:
             report.file_errors.append("文件中没有站点数据行")
         elif not (dry_run or not report.valid_rows or (report.error_rows and not skip_invalid)):
-            _write(db, checked, report, username, progress)
+            _write(db, checked, report, username, progress, union_parent_id)
     finally:
         checked.close()
     return report
 
 
-def _write(db, checked, report, username, progress):
+def _write(db, checked, report, username, progress, union_parent_id=None):
     # Rows that carry an id first, so that ids handed to the others never collide.
     written, flags = 0, checked.flags
     with write_transaction(db):
+        new_unions = checked.unions.written(flags)
+        if new_unions:
+            from ...unions.store import UnionIndex, resolve_or_create
+
+            index = UnionIndex(db)  # each new name once, before the stations naming it
+            for name in new_unions:
+                resolve_or_create(db, name, parent_id=union_parent_id, username=username, index=index)
         for with_id in (True, False):
             for batch in checked.batches():
                 picked = [record for i, record in batch
