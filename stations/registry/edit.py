@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from .records import Problem, clean_station
-from ..storage import create_station, get_station, station_points, update_station
+from ..storage import create_station, get_station, station_points, update_station, write_transaction
 from .validation import check_locations
 
 __all__ = ["SaveResult", "save_station"]
@@ -29,7 +29,7 @@ class SaveResult:
 
 
 def save_station(db, raw: dict, *, station_id=None, datum="wgs84", region="beijing",
-                 username=None, partial=False) -> SaveResult:
+                 username=None, partial=False, union_parent_id=None) -> SaveResult:
     """Validate and store a new station, or changes to ``station_id``.
 
     Parameters
@@ -40,6 +40,9 @@ def save_station(db, raw: dict, *, station_id=None, datum="wgs84", region="beiji
         The station to change; raises StationNotFound if there is none.
     partial : bool
         With ``station_id``: only the fields in ``raw`` change (API PATCH).
+    union_parent_id : int, optional
+        Where a host union no union answers to goes, provisionally (the organiser's
+        union when its scope is part of the tree); it is added ``unplaced``, with a warning.
 
     Returns
     -------
@@ -63,11 +66,39 @@ def save_station(db, raw: dict, *, station_id=None, datum="wgs84", region="beiji
         errors, warnings = check_locations([record], region, station_points(db))[0]
         out.errors += errors
         out.warnings += warnings
+    new_union = _host_union(db, raw, record, out)
     if out.errors:
         return out
-    if current is None:
-        out.station = get_station(db, create_station(db, record, username=username), private=True)
-    else:
-        changes = {k: v for k, v in record.items() if k != "id"}
-        out.station = update_station(db, current["id"], changes, username=username)
+    with write_transaction(db):  # a new union and its first station, or neither
+        if new_union:
+            from ..unions.store import resolve_or_create
+
+            resolve_or_create(db, new_union, parent_id=union_parent_id, username=username)
+        if current is None:
+            out.station = get_station(db, create_station(db, record, username=username), private=True)
+        else:
+            changes = {k: v for k, v in record.items() if k != "id"}
+            out.station = update_station(db, current["id"], changes, username=username)
     return out
+
+
+def _host_union(db, raw, record, out) -> str | None:
+    """Resolve the host union by name or alias (the id, ``host_union_id``, only when no
+    name is given); returns a name no union answers to, added on saving with a warning."""
+    from ..unions.names import did_you_mean
+    from ..unions.store import find_union, get_union, possible_matches
+
+    name = record.get("host_union")
+    if not name and raw.get("host_union_id") not in (None, ""):
+        value = raw["host_union_id"]
+        union = get_union(db, value) if isinstance(value, int) and not isinstance(value, bool) else None
+        if union is None:
+            out.errors.append(Problem("host_union_id", f"所属工会编号“{str(value)[:20]}”不存在（可改填所属工会名称）"))
+        else:
+            record["host_union_id"], record["host_union"] = union["id"], union["name"]
+        return None
+    if not name or find_union(db, name) is not None:
+        return None
+    out.warnings.append(Problem("host_union", f"新建工会“{name}”{did_you_mean(possible_matches(db, name))}："
+                                              "尚未登记，保存后待确认归属；请在工会管理中确认归属"))
+    return name

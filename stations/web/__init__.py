@@ -131,14 +131,15 @@ def create_app(config: dict | None = None) -> Flask:
     serving.init_app(app)  # security headers, compression, versioned static files
 
     from . import (admin, api, auth, campaigns, campaigns_api, directory, ledger, ledger_api, pages,
-                   plan, riders, unions)
+                   plan, riders, unions, unions_api)
 
     for module in (pages, auth, directory, riders, admin, api, plan, campaigns, campaigns_api, ledger,
-                   ledger_api, unions):
+                   ledger_api, unions, unions_api):
         app.register_blueprint(module.bp)
     csrf.exempt(api.bp)
     csrf.exempt(campaigns_api.bp)  # cookie sessions are checked in the views; bearer/basic need none
     csrf.exempt(ledger_api.bp)  # likewise
+    csrf.exempt(unions_api.bp)  # likewise
 
     _register_errors(app)
     return app

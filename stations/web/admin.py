@@ -12,7 +12,7 @@ from ..registry.importer import new_unions_summary
 from ..riders.search import district_choices
 from ..storage import HistoryNotFound, StationNotFound
 from ..text import shown
-from ..unions.admin import unplaced_count
+from ..unions.admin import unplaced_count, visible_unions
 from ..unions.scope import scope_of
 from .access import allow
 from .db import get_db
@@ -69,14 +69,16 @@ def _render_form(station, values, errors=None, warnings=None, status=200):
     return render_template("admin/station_form.html", station=station, values=values,
                            errors=errors or {}, warnings=warnings or [], facilities=FACILITIES,
                            types=STATION_TYPES, statuses=STATUSES, districts=_districts(),
-                           tile=TILES[current_app.config["YIZHAN_TILES"]]), status
+                           tile=TILES[current_app.config["YIZHAN_TILES"]],
+                           names=[u["name"] for u in visible_unions(get_db(), scope_of(get_db(), g.user))]), status
 
 
 def _save(station_id=None):
     values = _form_values()
     result = save_station(get_db(), {k: v for k, v in values.items() if k != "datum"},
                           station_id=station_id, datum=values["datum"],
-                          region=current_app.config["YIZHAN_REGION"], username=g.user["username"])
+                          region=current_app.config["YIZHAN_REGION"], username=g.user["username"],
+                          union_parent_id=scope_of(get_db(), g.user).union_id)
     return values, result
 
 

@@ -13,6 +13,7 @@ from ..openapi import openapi_document
 from ..registry.edit import save_station
 from ..riders.search import nearest_json, parse_nearest_query
 from ..storage import StationNotFound
+from ..unions.scope import scope_of
 from . import csrf
 from .access import PUBLIC, allow
 from .db import get_db
@@ -132,7 +133,8 @@ def _write(station_id=None, partial=False):
     datum = core.parse_datum_param(raw.pop("datum", None) or request.args.get("datum"))
     try:
         result = save_station(get_db(), raw, station_id=station_id, datum=datum, partial=partial,
-                              region=current_app.config["YIZHAN_REGION"], username=g.user["username"])
+                              region=current_app.config["YIZHAN_REGION"], username=g.user["username"],
+                              union_parent_id=scope_of(get_db(), g.user).union_id)
     except StationNotFound:
         return jsonify(error={"status": 404, "message": f"没有编号为 {station_id} 的站点"}), 404
     if not result.ok:
