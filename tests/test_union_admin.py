@@ -335,3 +335,23 @@ def test_a_web_import_by_a_district_admin_reports_new_unions_under_its_union(cli
     assert "新建工会 1 个：顺丰速运工会（朝阳分公司）（是否指“顺丰速运工会”？）；请在工会管理中确认归属" in page
     added = store.find_union(fresh_db, "顺丰速运工会（朝阳分公司）")
     assert added["status"] == "unplaced" and added["parent_id"] == t["chaoyang"]
+
+
+def test_the_cli_import_warns_about_new_unions_and_files_them_under_a_district_user(runner, fresh_db, tmp_path):
+    t = _web_tree(fresh_db)
+    path = tmp_path / "list.csv"
+    path.write_text("名称,经度,纬度,所属工会\n甲站,116.45,39.92,美团外卖工会\n", encoding="utf-8")
+    dry = runner.invoke(args=["import", str(path), "--dry-run"])
+    assert dry.exit_code == 0 and "警告：导入后将新建工会 1 个：美团外卖工会；请在工会管理中确认归属" in dry.output
+    assert store.find_union(fresh_db, "美团外卖工会") is None
+    done = runner.invoke(args=["import", str(path), "--user", "cy_admin"])
+    assert done.exit_code == 0 and "警告：新建工会 1 个：美团外卖工会" in done.output
+    assert store.find_union(fresh_db, "美团外卖工会")["parent_id"] == t["chaoyang"]
+
+
+def test_a_union_account_reads_its_own_union_only(client, fresh_db):
+    t = _web_tree(fresh_db)
+    users.add_user(fresh_db, "sf_staff", "staff-pass-1", "union", "顺丰工会")
+    _login(client, "sf_staff", "staff-pass-1")
+    assert [u["id"] for u in client.get("/api/v1/unions").get_json()["unions"]] == [t["sf"]]
+    assert client.get("/admin/unions").status_code == 403
