@@ -355,3 +355,16 @@ def test_a_union_account_reads_its_own_union_only(client, fresh_db):
     _login(client, "sf_staff", "staff-pass-1")
     assert [u["id"] for u in client.get("/api/v1/unions").get_json()["unions"]] == [t["sf"]]
     assert client.get("/admin/unions").status_code == 403
+
+
+def test_fast_possible_matches_agree_with_the_index(fresh_db):
+    from stations.unions.matches import Matches
+
+    _tree(fresh_db)
+    for name in ("顺丰速运工会 北京", "顺丰速运分公司工会", "朝阳区总工会委员会", "物美甲", "完全无关的名字"):
+        store.add_union(fresh_db, name)
+    index = store.UnionIndex(fresh_db)
+    fast = Matches(index)
+    for name in ("顺丰速运工会（北京分公司）", "顺丰速运有限公司工会", "朝阳区总公会", "海淀区总工会 ", "北京市总",
+                 "物美甲乙", "不相干", ""):
+        assert fast.close(name) == index.close(name), name

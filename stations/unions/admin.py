@@ -11,6 +11,7 @@ it away.
 
 from __future__ import annotations
 
+from .matches import Matches
 from .names import KINDS, UnionError, did_you_mean
 from .scope import Scope, in_scope, scope_sql
 from .store import (UNION_REFERENCES, UnionIndex, add_alias, add_union, find_union, get_union, list_unions,
@@ -70,9 +71,9 @@ def overview(db, scope: Scope) -> dict:
         _total(root)
     unplaced = sorted((n for n in nodes.values() if n["status"] == "unplaced"),
                       key=lambda n: (-n["stations"], n["name"]))
-    index = UnionIndex(db) if unplaced else None
+    matches = Matches(UnionIndex(db)) if unplaced else None
     for n, node in enumerate(unplaced[:UNPLACED_PAGE]):
-        node["matches"] = index.close(node["name"]) if n < MATCHES_FOR else []
+        node["matches"] = matches.close(node["name"]) if n < MATCHES_FOR else []
     ids = set(nodes)
     log = [e for e in union_log(db, 500) if scope.everything or e["union_id"] in ids][:100]
     names = {e["union_id"]: nodes[e["union_id"]]["name"] for e in log if e["union_id"] in nodes}
@@ -111,7 +112,7 @@ def resolve_in_scope(db, scope: Scope, name, field: str) -> dict:
         if not str(name or "").strip():
             raise UnionError("请填写工会名称", field, 400)
         visible = {u["name"] for u in visible_unions(db, scope)}
-        matches = [m for m in UnionIndex(db).close(name, limit=6) if m in visible][:3]
+        matches = [m for m in Matches(UnionIndex(db)).close(name, limit=6) if m in visible][:3]
         raise UnionError(f"工会“{str(name).strip()}”不存在{did_you_mean(matches)}", field, 400)
     if not in_scope(db, scope, union["id"]):
         raise UnionError(f"工会“{union['name']}”不在您管理的范围（{scope.name or '—'}）内", field, 403)
@@ -131,7 +132,7 @@ def union_detail(db, scope: Scope, union_id) -> dict:
                                       "ORDER BY name", [union["id"]]))
     union["counts"] = merge_preview(db, union["id"])
     visible = _visible_ids(db, scope)
-    union["matches"] = [m for m in UnionIndex(db).close(union["name"], limit=6)
+    union["matches"] = [m for m in Matches(UnionIndex(db)).close(union["name"], limit=6)
                         if visible is None or (find_union(db, m) or {}).get("id") in visible][:3]
     union["is_root"] = not scope.everything and union["id"] == scope.union_id
     return union

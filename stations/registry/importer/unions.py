@@ -91,11 +91,15 @@ class NewUnions:
         for i, slot in enumerate(self.slots):
             if slot >= 0 and not flags[i] & 1:
                 rows[slot] += 1
-        listed = []
+        listed, matches = [], None
         for slot, name in enumerate(self.names):
             if rows[slot] and len(listed) < LISTED:
-                matches = self.index.close(name) if len(listed) < MATCHES_FOR else []
-                listed.append([name, rows[slot], matches])
+                if matches is None:
+                    from ...unions.matches import Matches
+
+                    matches = Matches(self.index)
+                close = matches.close(name) if len(listed) < MATCHES_FOR else []
+                listed.append([name, rows[slot], close])
         return sum(1 for count in rows if count), listed
 
 
