@@ -368,3 +368,25 @@ def test_fast_possible_matches_agree_with_the_index(fresh_db):
     for name in ("顺丰速运工会（北京分公司）", "顺丰速运有限公司工会", "朝阳区总公会", "海淀区总工会 ", "北京市总",
                  "物美甲乙", "不相干", ""):
         assert fast.close(name) == index.close(name), name
+
+
+def test_an_admin_adds_a_union_below_one_and_the_station_page_links_its_union(client, auth, fresh_db):
+    t = _web_tree(fresh_db)
+    sid = make_station(fresh_db, name="顺丰站", host_union="顺丰工会")
+    _login(client, "cy_admin", DISTRICT_PASSWORD)
+    assert f'href="/admin/unions/{t["sf"]}"' in client.get(f"/admin/stations/{sid}").get_data(as_text=True)
+    token = csrf_token(client, "/admin/unions")
+    taken = client.post(f"/admin/unions/{t['chaoyang']}/children", data={
+        "name": "望京街道工会", "kind": "street", "aliases": "顺丰工会", "csrf_token": token})
+    assert taken.status_code == 409 and "已是工会“顺丰速运工会”的名称或简称" in _text(taken)
+    body = taken.get_data(as_text=True)
+    assert 'value="望京街道工会"' in body and 'value="顺丰工会"' in body
+    assert store.find_union(fresh_db, "望京街道工会") is None  # all or nothing
+    done = client.post(f"/admin/unions/{t['chaoyang']}/children", data={
+        "name": "望京街道工会", "kind": "street", "aliases": "望京工会、望京街道", "csrf_token": token},
+        follow_redirects=True)
+    assert "已添加下级工会“望京街道工会”" in _text(done)
+    added = store.find_union(fresh_db, "望京工会")
+    assert added["parent_id"] == t["chaoyang"] and added["kind"] == "street" and added["status"] == "active"
+    outside = client.post(f"/admin/unions/{t['haidian']}/children", data={"name": "某工会", "csrf_token": token})
+    assert outside.status_code == 403

@@ -2,8 +2,10 @@
 
 from flask import Blueprint, abort, flash, g, redirect, render_template, request, url_for
 
-from ..unions.admin import (alias_union, merge_in_scope, overview, place_union, union_detail,
-                            visible_unions)
+import re
+
+from ..unions.admin import (alias_union, create_in_scope, merge_in_scope, overview, place_union,
+                            union_detail, visible_unions)
 from ..unions.names import KINDS, STATUSES, UnionError
 from ..unions.scope import scope_of
 from .access import allow
@@ -91,6 +93,25 @@ def alias(union_id):
     except UnionError as exc:
         return _refused(union_id, form, exc)
     flash(f"已添加简称“{' '.join(form['alias'].split())}”。")
+    return redirect(url_for("unions.union", union_id=union_id), 303)
+
+
+@bp.post("/<int:union_id>/children")
+@allow("admin")
+def add_child(union_id):
+    """Add a union under this one (placed at once), with its kind and aliases."""
+    form = {"name": request.form.get("name", "")[:200], "child_kind": request.form.get("kind", "grassroots"),
+            "aliases": request.form.get("aliases", "")[:1000]}
+    aliases = [a for a in re.split(r"[、,，;；\n]+", form["aliases"]) if a.strip()]
+    try:
+        child = create_in_scope(get_db(), _scope(), form["name"], parent_id=union_id, kind=form["child_kind"],
+                                aliases=aliases, username=g.user["username"])
+    except UnionError as exc:
+        field = {"name": "child_name", "aliases": "child_aliases", "kind": "child_kind"}.get(exc.field, exc.field)
+        if exc.field == "parent_id" and exc.status == 400:
+            abort(404)
+        return _refused(union_id, form, UnionError(str(exc), field, exc.status))
+    flash(f"已添加下级工会“{child['name']}”。")
     return redirect(url_for("unions.union", union_id=union_id), 303)
 
 
