@@ -91,9 +91,12 @@ def _host_union(db, raw, record, out) -> str | None:
     name = record.get("host_union")
     if not name and raw.get("host_union_id") not in (None, ""):
         value = raw["host_union_id"]
-        union = get_union(db, value) if isinstance(value, int) and not isinstance(value, bool) else None
+        if not isinstance(value, int) or isinstance(value, bool):
+            out.errors.append(Problem("host_union_id", f"所属工会编号“{str(value)[:20]}”应为整数（或改填所属工会名称）"))
+            return None
+        union = get_union(db, value)
         if union is None:
-            out.errors.append(Problem("host_union_id", f"所属工会编号“{str(value)[:20]}”不存在（可改填所属工会名称）"))
+            out.errors.append(Problem("host_union_id", f"所属工会编号 {value} 不存在（可改填所属工会名称）"))
         else:
             record["host_union_id"], record["host_union"] = union["id"], union["name"]
         return None
