@@ -35,7 +35,12 @@ def live(tmp_path):
     make_station(db, name="顺丰重复记录驿站", lon=116.50, lat=39.95, district="朝阳区",
                  host_union="顺丰速运工会 朝阳")  # the same union under another record
     users.add_user(db, "org", PASSWORD, "admin", "北京市总工会")
-    ids = {"sf": sf, "wangjing": wangjing, "branch": store.find_union(db, "顺丰速运工会（北京分公司）")["id"],
+    users.add_user(db, "cy", PASSWORD, "admin", "朝阳区总工会")
+    # what a 朝阳 admin's import adds: unplaced, provisionally under 朝阳
+    store.resolve_or_create(db, "美团外卖望京站工会", parent_id=chaoyang)
+    make_station(db, name="美团望京驿站", lon=116.48, lat=39.99, district="朝阳区", host_union="美团外卖望京站工会")
+    store.add_union(db, "物美海淀分公司工会", parent_id=store.find_union(db, "海淀区总工会")["id"])
+    ids = {"sf": sf, "wangjing": wangjing, "meituan": store.find_union(db, "美团外卖望京站工会")["id"], "branch": store.find_union(db, "顺丰速运工会（北京分公司）")["id"],
            "dup": store.find_union(db, "顺丰速运工会 朝阳")["id"]}
     db.conn.close()
     app = create_app({"YIZHAN_DB": str(path), "TESTING": True, "YIZHAN_SECRET_KEY": "browser-unions",
@@ -55,11 +60,11 @@ def test_an_admin_places_an_unplaced_union_and_merges_a_duplicate_on_a_phone(liv
     page, ids = live["page"], live["ids"]
     login_form(page, "org", PASSWORD)
     page.goto("/admin")
-    assert "2 个工会待确认归属" in page.inner_text("main")
+    assert "3 个工会待确认归属" in page.inner_text("main")
     page.locator("header a", has_text="工会管理").click()
     page.wait_for_url("**/admin/unions")
     unplaced = page.locator("section.unplaced")
-    assert "待确认归属（2 个）" in unplaced.inner_text()
+    assert "待确认归属（3 个）" in unplaced.inner_text()
     assert "是否指“顺丰速运工会”？" in unplaced.locator(f"li[data-union='{ids['branch']}']").inner_text()
     _check_layout(page, "/admin/unions")
     shot(page, "unions-1-index", full_page=True)
@@ -97,7 +102,7 @@ def test_an_admin_places_an_unplaced_union_and_merges_a_duplicate_on_a_phone(liv
     shot(page, "unions-5-merged")
 
     page.goto("/admin/unions")
-    assert page.locator("section.unplaced").count() == 0  # nothing waits any more
+    assert "待确认归属（1 个）" in page.inner_text("section.unplaced")  # only 朝阳's own new union waits
     log = page.locator("section.union-log").inner_text()
     assert "把“顺丰速运工会 朝阳”并入“顺丰速运工会”" in log and "确认“顺丰速运工会（北京分公司）”的归属" in log
     _check_layout(page, "/admin/unions after")
@@ -107,6 +112,34 @@ def test_an_admin_places_an_unplaced_union_and_merges_a_duplicate_on_a_phone(liv
     try:
         assert store.get_union(db, ids["dup"]) is None
         assert store.get_union(db, ids["branch"])["parent_id"] == ids["sf"]
-        assert {r[0] for r in db.execute("SELECT DISTINCT host_union_id FROM stations")} == {ids["sf"], ids["branch"]}
+        assert {r[0] for r in db.execute("SELECT DISTINCT host_union_id FROM stations")} == {ids["sf"], ids["branch"], ids["meituan"]}
     finally:
         db.conn.close()
+
+
+def test_a_district_admin_places_what_its_import_added_within_its_district_on_a_phone(live):
+    page, ids = live["page"], live["ids"]
+    login_form(page, "cy", PASSWORD)
+    page.goto("/admin")
+    assert "1 个工会待确认归属" in page.inner_text("main")  # 朝阳's, not the city's three
+    page.locator("header a", has_text="工会管理").click()
+    page.wait_for_url("**/admin/unions")
+    main = page.inner_text("main")
+    assert "管理范围：朝阳区总工会" in main and "待确认归属（1 个）" in main
+    assert "美团外卖望京站工会 1 个站点 · 暂放在“朝阳区总工会”之下" in page.inner_text("section.unplaced")
+    assert "海淀" not in main and "北京市总工会" not in main and "顺丰速运工会 朝阳" not in main
+    _check_layout(page, "a district's /admin/unions")
+    shot(page, "unions-7-district-index", full_page=True)
+    page.locator(f"section.unplaced li[data-union='{ids['meituan']}'] a").first.click()
+    page.fill("#place input[name=parent]", "海淀区总工会")  # not its district: refused, typed text kept
+    page.locator("#place button[type=submit]").click()
+    page.wait_for_load_state()
+    assert "不在您管理的范围（朝阳区总工会）内" in page.inner_text("main .error")
+    assert page.input_value("#place input[name=parent]") == "海淀区总工会"
+    page.fill("#place input[name=parent]", "朝阳区望京街道工会")
+    page.locator("#place button[type=submit]").click()
+    page.wait_for_load_state()
+    assert "已确认归属：放在“朝阳区望京街道工会”之下" in page.inner_text("main")
+    shot(page, "unions-8-district-placed")
+    page.goto("/admin")
+    assert "待确认归属" not in page.inner_text("main")

@@ -65,6 +65,7 @@ def overview(db, scope: Scope) -> dict:
     for node in nodes.values():
         parent = nodes.get(node["parent_id"])
         (parent["children"] if parent is not None else roots).append(node)
+        node["parent_name"] = parent["name"] if parent is not None else None
     for node in nodes.values():
         node["below"] = 0
     for root in roots:

@@ -125,8 +125,8 @@ def _refused(union_id, form, exc):
 @allow("admin")
 def merge():
     """Merge two unions: the first answer names what moves; a second, confirmed, merges."""
-    source = request.values.get("from", "")[:200]
-    form = {"from": source, "into": request.values.get("into", "")[:200]}
+    given = request.form if request.method == "POST" else request.args
+    form = {"from": given.get("from", "")[:200], "into": given.get("into", "")[:200]}
     if request.method == "GET":
         return _render_merge(form)
     try:
