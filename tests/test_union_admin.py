@@ -209,6 +209,10 @@ def test_a_merge_names_what_moves_before_it_is_confirmed(client, auth, fresh_db)
     assert "把“ 顺丰速运有限公司工会 ”并入“ 顺丰速运工会 ”，将转移： 站点 2 个、账号 1 个" in text
     assert store.get_union(fresh_db, dup) is not None  # nothing moved yet
 
+    typed = client.post("/admin/unions/merge?from=顺丰工会&into=朝阳区总工会", data={
+        "from": "顺丰速运有限公司工会", "into": "顺丰工会", "csrf_token": token})  # a suggestion, then edited
+    assert "把“ 顺丰速运有限公司工会 ”并入“ 顺丰速运工会 ”" in _text(typed)
+
     same = client.post("/admin/unions/merge", data={"from": "顺丰工会", "into": "顺丰速运工会", "csrf_token": token})
     assert same.status_code == 400 and "已是同一个工会" in _text(same) and 'value="顺丰工会"' in same.get_data(as_text=True)
 
