@@ -6,6 +6,7 @@ from .campaign.openapi import QIYOU_SCHEMA, campaign_paths, campaign_schemas
 from .ledger.openapi import ledger_paths, ledger_schemas
 from .registry.records import FACILITIES, STATION_TYPES, STATUSES
 from .text import SCHEMA_PATTERN
+from .unions.openapi import union_paths, union_schemas
 
 __all__ = ["openapi_document"]
 
@@ -210,6 +211,7 @@ def _document() -> dict:
             "/api/v1/coverage": _coverage_path(),
             **campaign_paths(),
             **ledger_paths(),
+            **union_paths(),
             "/api/v1/nearest": {
                 "get": {"summary": "The nearest stations to a point (riders)", "parameters": [
                     _param("lon", "Longitude of the rider",
@@ -276,6 +278,7 @@ def _document() -> dict:
                 **_coverage_schemas(),
                 **campaign_schemas(),
                 **ledger_schemas(),
+                **union_schemas(),
                 "Error": {"type": "object", "properties": {"error": {"type": "object", "properties": {
                     "status": {"type": "integer"}, "parameter": {"type": "string"},
                     "message": {"type": "string"}}}}},

@@ -91,7 +91,7 @@ def import_command(file, datum, dry_run, skip_invalid, username):
     try:
         report = import_path(db, file, datum=datum, region=current_app.config["YIZHAN_REGION"],
                              dry_run=dry_run, skip_invalid=skip_invalid, username=username,
-                             progress=progress)
+                             progress=progress, union_parent_id=_union_parent(db, username))
     finally:
         progress.close()
     if report.written:
@@ -100,6 +100,15 @@ def import_command(file, datum, dry_run, skip_invalid, username):
     click.echo(f"用时 {time.perf_counter() - started:.1f} 秒。", err=True)
     if not report.ok and not report.written:
         sys.exit(1)
+
+
+def _union_parent(db, username):
+    """Where the unions an import adds go, provisionally: under the union of a --user
+    whose scope is part of the tree (a district admin), else at the top."""
+    from ..unions.scope import scope_of
+
+    user = users.get_user(db, username)
+    return scope_of(db, user).union_id if user and user["role"] == "admin" else None
 
 
 @click.command("backup")

@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from .records import Problem, clean_station
-from ..storage import create_station, get_station, station_points, update_station
+from ..storage import create_station, get_station, station_points, update_station, write_transaction
 from ..unions.scope import in_scope, provisional_parent, scope_label, write_union_refusal
 from .validation import check_locations
 
@@ -59,7 +59,8 @@ def save_station(db, raw: dict, *, station_id=None, datum="wgs84", region="beiji
     scope : stations.unions.scope.Scope, optional
         The writer's part of the union tree: a host union outside it is an error on
         ``host_union``; an unknown one is added under the writer's union.  The caller
-        checks that the station itself is in scope.
+        checks that the station itself is in scope.  A name no union
+        answers to is added ``unplaced``, with a warning.
 
     Returns
     -------
@@ -83,16 +84,47 @@ def save_station(db, raw: dict, *, station_id=None, datum="wgs84", region="beiji
         errors, warnings = check_locations([record], region, station_points(db))[0]
         out.errors += errors
         out.warnings += warnings
+    new_union = _host_union(db, raw, record, out)
     refused = union_refusal(db, scope, record, current)
     if refused:
         out.errors.append(Problem("host_union", refused))
     if out.errors:
         return out
     parent = provisional_parent(scope) if scope is not None else None
-    if current is None:
-        out.station = get_station(db, create_station(db, record, username=username, union_parent=parent),
-                                  private=True)
-    else:
-        changes = {k: v for k, v in record.items() if k != "id"}
-        out.station = update_station(db, current["id"], changes, username=username, union_parent=parent)
+    with write_transaction(db):  # a new union and its first station, or neither
+        if new_union:
+            from ..unions.store import resolve_or_create
+
+            resolve_or_create(db, new_union, parent_id=parent, username=username)
+        if current is None:
+            out.station = get_station(db, create_station(db, record, username=username, union_parent=parent),
+                                      private=True)
+        else:
+            changes = {k: v for k, v in record.items() if k != "id"}
+            out.station = update_station(db, current["id"], changes, username=username, union_parent=parent)
     return out
+
+
+def _host_union(db, raw, record, out) -> str | None:
+    """Resolve the host union by name or alias (the id, ``host_union_id``, only when no
+    name is given); returns a name no union answers to, added on saving with a warning."""
+    from ..unions.names import did_you_mean
+    from ..unions.store import find_union, get_union, possible_matches
+
+    name = record.get("host_union")
+    if not name and raw.get("host_union_id") not in (None, ""):
+        value = raw["host_union_id"]
+        if not isinstance(value, int) or isinstance(value, bool):
+            out.errors.append(Problem("host_union_id", f"所属工会编号“{str(value)[:20]}”应为整数（或改填所属工会名称）"))
+            return None
+        union = get_union(db, value)
+        if union is None:
+            out.errors.append(Problem("host_union_id", f"所属工会编号 {value} 不存在（可改填所属工会名称）"))
+        else:
+            record["host_union_id"], record["host_union"] = union["id"], union["name"]
+        return None
+    if not name or find_union(db, name) is not None:
+        return None
+    out.warnings.append(Problem("host_union", f"新建工会“{name}”{did_you_mean(possible_matches(db, name))}："
+                                              "尚未登记，保存后待确认归属；请在工会管理中确认归属"))
+    return name

@@ -132,14 +132,15 @@ def create_app(config: dict | None = None) -> Flask:
     serving.init_app(app)  # security headers, compression, versioned static files
 
     from . import (admin, api, auth, campaign_tree, campaigns, campaigns_api, directory, ledger, ledger_api,
-                   ogcapi, pages, plan, plan_report, riders)
+                   ogcapi, pages, plan, plan_report, riders, unions, unions_api)
 
     for module in (pages, auth, directory, riders, admin, api, plan, plan_report, campaigns, campaign_tree,
-                   campaigns_api, ledger, ledger_api, ogcapi):
+                   campaigns_api, ledger, ledger_api, ogcapi, unions, unions_api):
         app.register_blueprint(module.bp)
     csrf.exempt(api.bp)
     csrf.exempt(campaigns_api.bp)  # cookie sessions are checked in the views; bearer/basic need none
     csrf.exempt(ledger_api.bp)  # likewise
+    csrf.exempt(unions_api.bp)  # likewise
 
     _register_errors(app)
     return app

@@ -8,9 +8,11 @@ from .. import jobs, storage
 from ..registry.history import beijing_time, describe_history, hours_as_typed
 from ..registry.records import FACILITIES, STATION_TYPES, STATUSES
 from ..registry.edit import save_station
+from ..registry.importer import new_unions_summary
 from ..riders.search import district_choices
 from ..storage import HistoryNotFound, StationNotFound
 from ..text import shown
+from ..unions.admin import unplaced_count, visible_unions
 from ..unions.scope import in_scope
 from .access import allow
 from .db import get_db
@@ -18,6 +20,7 @@ from .text_guard import checks_own_text
 
 bp = Blueprint("admin", __name__, url_prefix="/admin")
 bp.app_template_filter("beijing")(beijing_time)
+bp.app_template_global("new_unions_summary")(new_unions_summary)
 FORM_FIELDS = ("name", "address", "district", "subdistrict", "lon", "lat", "host_union",
                "manager", "manager_phone", "note", "station_type", "hours", "status")
 
@@ -71,7 +74,8 @@ def _render_form(station, values, errors=None, warnings=None, status=200):
     return render_template("admin/station_form.html", station=station, values=values,
                            errors=errors or {}, warnings=warnings or [], facilities=FACILITIES,
                            types=STATION_TYPES, statuses=STATUSES, districts=_districts(),
-                           tile=TILES[current_app.config["YIZHAN_TILES"]]), status
+                           tile=TILES[current_app.config["YIZHAN_TILES"]],
+                           names=[u["name"] for u in visible_unions(get_db(), g.scope)]), status
 
 
 def _save(station_id=None):
@@ -88,9 +92,11 @@ def _save(station_id=None):
 def index():
     """The signed-in home: what this role can do."""
     admin = g.user["role"] == "admin"
+    unplaced = unplaced_count(get_db(), g.scope) if admin else 0
     return render_template("admin/index.html", summary=storage.registry_summary(get_db(), scope=g.scope),
                            statuses=STATUSES, scope=g.scope,
-                           flagged=len(feedback.flag_queue(get_db(), scope=g.scope)) if admin else 0)
+                           flagged=len(feedback.flag_queue(get_db(), scope=g.scope)) if admin else 0,
+                           unplaced_unions=unplaced)
 
 
 @bp.get("/stations")
@@ -212,6 +218,7 @@ def import_page():
         saved = jobs.save_upload(db_path, upload.save)
     finally:
         upload.close()  # the spooled upload's temporary file, now copied
+
     job_id = jobs.create_job(get_db(), filename=upload.filename, upload=saved,
                              options=dict(form, region=current_app.config["YIZHAN_REGION"]),
                              username=g.user["username"], union_id=g.user.get("union_id"))

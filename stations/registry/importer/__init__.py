@@ -17,6 +17,8 @@ The package has one job per module:
 - :mod:`.report` — :class:`ImportReport` and its text for the command line;
 - :mod:`.checks` — headers, reading rows, lines that are not stations, cells,
   coordinates and duplicates;
+- :mod:`.unions` — host unions resolved by name or alias, one index per import; the
+  unknown ones noted while checking and added (``unplaced``) when writing;
 - :mod:`.pipeline` — :func:`import_stream` and friends: check, then write in one
   transaction with progress and history.
 """
@@ -26,7 +28,7 @@ from __future__ import annotations
 from ..readers import MAX_ROWS
 from .checks import HEADER_ALIASES, map_headers
 from .pipeline import import_file, import_path, import_stream
-from .report import ImportError_, ImportReport, RowReport, format_report, skipped_summary
+from .report import ImportError_, ImportReport, RowReport, format_report, new_unions_summary, skipped_summary
 
 # Names kept importable from ``stations.registry.importer`` as before the split; the private
 # table readers are used by stations.coverage.demand.
@@ -36,5 +38,6 @@ from .checks import (
 from .pipeline import WRITTEN_LIMIT  # noqa: F401
 
 __all__ = ["ImportError_", "ImportReport", "RowReport", "HEADER_ALIASES", "map_headers",
-           "import_file", "import_path", "import_stream", "format_report", "skipped_summary"]
+           "import_file", "import_path", "import_stream", "format_report", "skipped_summary",
+           "new_unions_summary"]
 _MAX_ROWS = MAX_ROWS

@@ -27,6 +27,7 @@ from ...storage import station_names, station_point_arrays
 from ..validation import check_places, find_duplicates
 from .report import ImportReport, RowReport
 from .scope import ScopeCheck
+from .unions import NewUnions
 
 __all__ = ["HEADER_ALIASES", "footer_kind", "map_headers", "open_rows"]
 
@@ -42,6 +43,7 @@ HEADER_ALIASES = {
     "subdistrict": ["街道", "街乡", "乡镇", "街道乡镇", "街道/乡镇", "所属街道", "所在街道", "subdistrict",
                     "street"],
     "host_union": ["所属工会", "工会", "主办工会", "建设单位", "host_union", "union"],
+    "host_union_id": ["所属工会编号", "工会编号", "host_union_id"],  # read only when the name is empty
     "hours": ["开放时间", "营业时间", "服务时间", "开放时段", "开放时间段", "hours", "opening_hours"],
     "hours_text": ["开放时间原文", "hours_text"],
     "facilities": ["设施", "服务设施", "配套设施", "服务内容", "facilities"],
@@ -274,6 +276,7 @@ class _Checked:
     def __init__(self, spill_dir=None):
         self.spill = tempfile.TemporaryFile(dir=spill_dir)
         self.names = None
+        self.unions = None        # NewUnions: host unions no union answers to yet
         self.flags = bytearray()  # per record: 1 error, 2 warning
         self.listed = {}          # record index -> RowReport
         self.listed_errors = self.listed_warnings = 0
@@ -316,6 +319,7 @@ def _check(rows, report, datum, region, db, progress, estimate, spill_dir, scope
     in_scope = ScopeCheck(db, scope)
     lons, lats, numbers, ids = array("d"), array("d"), array("q"), array("q")
     names = checked.names = _Names(spill_dir)
+    unions = checked.unions = NewUnions(db)
     batch = []
 
     def flush():
@@ -339,6 +343,7 @@ def _check(rows, report, datum, region, db, progress, estimate, spill_dir, scope
                     result.errors.append(Problem("geometry", values[key]))
             station_id = _clean_id(values.get("id"), result.errors)
             record = result.record
+            unions.see(record, values.get("host_union_id"), result.warnings)
             record["_row"] = number
             if station_id is not None:
                 record["id"] = station_id
@@ -367,6 +372,7 @@ def _check(rows, report, datum, region, db, progress, estimate, spill_dir, scope
     report.counted_error_rows = flags.count(1) + flags.count(3)
     report.counted_warning_rows = flags.count(2)
     report.valid_rows = report.total_rows - report.counted_error_rows
+    report.new_union_count, report.new_unions = unions.report(flags)
     report.rows = sorted(checked.listed.values(), key=lambda r: r.row)
     return checked
 

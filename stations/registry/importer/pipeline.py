@@ -24,7 +24,7 @@ def _no_progress(stage, done, total):
 
 def import_stream(db, stream, filename: str = "", *, datum="wgs84", region="beijing",
                   dry_run=False, skip_invalid=False, username=None, progress=None,
-                  spill_dir=None, scope=None) -> ImportReport:
+                  spill_dir=None, scope=None, union_parent_id=None) -> ImportReport:
     """Read, check and (unless told otherwise) store a station list in one transaction.
 
     Parameters
@@ -39,6 +39,10 @@ def import_stream(db, stream, filename: str = "", *, datum="wgs84", region="beij
     scope : stations.unions.scope.Scope, optional
         The importer's part of the union tree: rows of unions (or updating stations)
         outside it are errors; unknown unions go provisionally under the importer's union.
+    union_parent_id : int, optional
+        Where the host unions no union answers to go, provisionally (still ``unplaced``):
+        the importing organiser's union when its scope is part of the tree, so it sees
+        what it imported; None leaves them at the top, for the city's organiser.
 
     Returns
     -------
@@ -59,16 +63,24 @@ def import_stream(db, stream, filename: str = "", *, datum="wgs84", region="beij
             report.file_errors.append("文件中没有站点数据行")
         elif not (dry_run or not report.valid_rows or (report.error_rows and not skip_invalid)):
             _write(db, checked, report, username, progress,
-                   provisional_parent(scope) if scope is not None else None)
+                   union_parent_id if union_parent_id is not None
+                   else provisional_parent(scope) if scope is not None else None)
     finally:
         checked.close()
     return report
 
 
-def _write(db, checked, report, username, progress, union_parent=None):
+def _write(db, checked, report, username, progress, union_parent_id=None):
     # Rows that carry an id first, so that ids handed to the others never collide.
     written, flags = 0, checked.flags
     with write_transaction(db):
+        new_unions = checked.unions.written(flags)
+        if new_unions:
+            from ...unions.store import UnionIndex, resolve_or_create
+
+            index = UnionIndex(db)  # each new name once, before the stations naming it
+            for name in new_unions:
+                resolve_or_create(db, name, parent_id=union_parent_id, username=username, index=index)
         for with_id in (True, False):
             for batch in checked.batches():
                 picked = [record for i, record in batch
@@ -76,7 +88,7 @@ def _write(db, checked, report, username, progress, union_parent=None):
                 records = [{k: v for k, v in record.items() if k != "_row"} for record in picked]
                 if records:
                     ids = insert_stations(db, records, username=username, action="import",
-                                          union_parent=union_parent)
+                                          union_parent=union_parent_id)
                     listed = report.written_stations
                     for record, station_id in zip(picked[:max(0, WRITTEN_LIMIT - len(listed))], ids):
                         listed.append([record["_row"], station_id, record.get("name")])

@@ -7,8 +7,10 @@ from dataclasses import asdict, dataclass, field
 
 from ..readers import DATUM_LABELS, FileProblem, describe_file
 from ..records import Problem
+from ...unions.names import did_you_mean
 
-__all__ = ["ImportError_", "ImportReport", "RowReport", "format_report", "skipped_summary"]
+__all__ = ["ImportError_", "ImportReport", "RowReport", "format_report", "skipped_summary",
+           "new_unions_summary"]
 
 ImportError_ = FileProblem  # the name callers know
 
@@ -43,6 +45,8 @@ class ImportReport:
     skipped_lines: list = field(default_factory=list)  # [row number, text] of lines that are
     skipped_count: int = 0                             # not stations (合计, 填表人, 注：…)
     written_stations: list = field(default_factory=list)  # [row number, id, name], the first ones
+    new_union_count: int = 0                          # host unions no union answered to: added as
+    new_unions: list = field(default_factory=list)    # unplaced; [name, rows, [possible matches]]
 
     @property
     def error_rows(self) -> int:
@@ -103,6 +107,16 @@ def skipped_summary(report: ImportReport) -> str:
             + quoted + (f"；另有 {more} 行未列出" if more > 0 else ""))
 
 
+def new_unions_summary(report: ImportReport) -> str:
+    """The warning about host unions the import adds (or would add) as unplaced, each with
+    its possible matches: "新建工会 3 个：A（是否指“X”？）、B、C；请在工会管理中确认归属"."""
+    shown = [name + did_you_mean(matches) for name, _, matches in report.new_unions[:20]]
+    more = report.new_union_count - len(shown)
+    added = "新建工会" if report.written else "导入后将新建工会"
+    return (f"{added} {report.new_union_count} 个：" + "、".join(shown) + (f"等（另有 {more} 个）" if more > 0 else "")
+            + "；请在工会管理中确认归属")
+
+
 def format_report(report: ImportReport, limit: int = 200) -> str:
     """The report as plain text for the command line."""
     lines = [f"文件 {report.filename}：{describe_file(report.format, report.encoding)}"
@@ -123,6 +137,8 @@ def format_report(report: ImportReport, limit: int = 200) -> str:
         for kind, problems in (("错误", row.errors), ("警告", row.warnings)):
             for p in problems:
                 lines.append(f"{prefix.format(row.row)} [{report.columns_of(p)}] {kind}：{p.message}")
+    if report.new_union_count:
+        lines.append("警告：" + new_unions_summary(report))
     unlisted = report.unlisted_rows + max(0, len(report.rows) - limit)
     if unlisted:
         lines.append(f"……另有 {unlisted} 行有问题未列出。")
