@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 
 import pytest
+from flask.testing import FlaskClient
 
 from stations import storage
 from stations.accounts import users
@@ -28,6 +29,22 @@ def fresh_db(db_path):
     db.conn.close()
 
 
+class ClosingClient(FlaskClient):
+    """The test client, closing each request's body once answered: werkzeug's test
+    client spools a body over 500 KB (an uploaded extract, a big import) into a
+    temporary file it never closes, and the garbage collector's warning about it lands
+    in whichever test runs next."""
+
+    def open(self, *args, **kwargs):
+        response = super().open(*args, **kwargs)
+        for answered in (*getattr(response, "history", ()), response):  # redirects followed too
+            request = getattr(answered, "request", None)
+            body = request.environ.get("wsgi.input") if request is not None else None
+            if body is not None and hasattr(body, "close"):
+                body.close()
+        return response
+
+
 @pytest.fixture
 def app(db_path, fresh_db):
     for role, password in PASSWORDS.items():
@@ -35,6 +52,7 @@ def app(db_path, fresh_db):
                        "海淀区总工会" if role == "reviewer" else None, create_union=True)
     app = register_commands(create_app({"YIZHAN_DB": str(db_path), "TESTING": True,
                                         "YIZHAN_SECRET_KEY": "test-secret"}))
+    app.test_client_class = ClosingClient
     yield app
 
 

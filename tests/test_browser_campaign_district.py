@@ -42,6 +42,7 @@ def live(tmp_path_factory):
     users.add_user(db, "city", PASSWORD, "admin", "北京市总工会")
     users.add_user(db, "cy", PASSWORD, "admin", "朝阳区总工会")
     users.add_user(db, "sf", PASSWORD, "union", "顺丰速运工会")
+    users.add_user(db, "rv", PASSWORD, "reviewer", None)  # a campaign needs a reviewer to be possible
     ids = [make_station(db, name=f"顺丰望京暖心驿站{i}号", host_union="顺丰速运工会", district="朝阳区",
                         lon=116.47 + i * 0.002, lat=39.99) for i in range(3)]
     organiser, staff = users.get_user(db, "city"), users.get_user(db, "sf")

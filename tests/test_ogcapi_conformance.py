@@ -61,7 +61,10 @@ def beyond_the_schema(case) -> bool:
     bbox = query.get("bbox")
     if bbox is not None:
         numbers = bbox if isinstance(bbox, list) else str(bbox).split(",")
-        numbers = [float(x) for x in numbers]
+        try:
+            numbers = [float(x) for x in numbers]
+        except (TypeError, ValueError):  # a negative case's bbox=false: not numbers at all
+            return True
         if len(numbers) == 6:
             numbers = [numbers[0], numbers[1], numbers[3], numbers[4]]
         if len(numbers) != 4:

@@ -101,12 +101,13 @@ def assert_no_haidian(response, what):
 
 # Areas other parts of issue 16 scope (campaigns: part C), and coverage planning, which
 # maps every station's public location for planners and admins alike ("as today").
-NOT_HERE = ("campaigns.", "campaigns_api.", "plan.")
+NOT_HERE = ("campaigns.", "campaigns_api.", "campaign_tree.", "plan.", "plan_report.")
 
 
 def _url(rule, ids):
     values = {"station_id": ids["hd"], "meeting_id": ids["meeting"], "history_id": ids["history"],
-              "job_id": ids["ledger_job"] if rule.endpoint.startswith("ledger.") else ids["job"]}
+              "job_id": ids["ledger_job"] if rule.endpoint.startswith("ledger.") else ids["job"],
+              "union_id": ids["unions"]["hd"]}
     path = rule.rule
     for name in rule.arguments:
         if name == "fmt":
@@ -175,11 +176,12 @@ def _changes_are_refused(app, cy, ids):
     db = storage.connect(app.config["YIZHAN_DB"])
     before = storage.get_station(db, ids["hd"], private=True)
     counts = lambda: [db.execute(f"SELECT count(*) FROM {t}").fetchone()[0]  # noqa: E731
-                      for t in ("stations", "ledger_entries", "meetings", "ledger_flag_reviews", "import_jobs")]
+                      for t in ("stations", "ledger_entries", "meetings", "ledger_flag_reviews", "import_jobs",
+                                "unions", "union_names", "union_log")]
     counted = counts()
     token = csrf_token(cy, "/admin")
     bearer = {"Authorization": "Bearer " + tokens.issue_token(db, users.get_user(db, "cy_admin")["id"])}
-    hd, form = ids["hd"], {"csrf_token": token}
+    hd, form, hd_union = ids["hd"], {"csrf_token": token}, ids["unions"]["hd"]
     stolen = {"name": "偷建的站", "lon": "116.31", "lat": "39.97", "host_union": HD}
     requests = [
         ("POST", "/admin/flags/<int:station_id>/resolve", f"/admin/flags/{hd}/resolve",
@@ -213,6 +215,18 @@ def _changes_are_refused(app, cy, ids):
          dict(data=form), {403}),
         ("POST", "/ledger/stations/<int:station_id>", f"/ledger/stations/{hd}",
          dict(data=dict(form, date=day(), v_rider="3")), {403}),
+        ("POST", "/ledger/import/jobs/<int:job_id>/write", f"/ledger/import/jobs/{ids['ledger_job']}/write",
+         dict(data=form), {403, 404}),
+        ("POST", "/admin/unions/<int:union_id>/place", f"/admin/unions/{hd_union}/place",
+         dict(data=dict(form, parent=CY, kind="district")), {403}),
+        ("POST", "/admin/unions/<int:union_id>/alias", f"/admin/unions/{hd_union}/alias",
+         dict(data=dict(form, alias="海淀区工会（别名）")), {403}),
+        ("POST", "/admin/unions/<int:union_id>/children", f"/admin/unions/{hd_union}/children",
+         dict(data=dict(form, name="海淀新设工会", kind="street")), {403}),
+        ("POST", "/admin/unions/merge", "/admin/unions/merge",
+         dict(data=dict(form, confirm="1", **{"from": HD, "into": CY})), {403}),
+        ("POST", "/api/v1/unions", "/api/v1/unions",
+         dict(json={"name": "海淀新设工会", "parent_id": hd_union, "kind": "street"}, headers=bearer), {403}),
     ]
     walked = set()
     for method, rule, url, kwargs, statuses in requests:

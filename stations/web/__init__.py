@@ -134,6 +134,8 @@ def create_app(config: dict | None = None) -> Flask:
     from . import (admin, api, auth, campaign_tree, campaigns, campaigns_api, directory, ledger, ledger_api,
                    ogcapi, pages, plan, plan_report, riders, unions, unions_api)
 
+    from . import campaign_actions  # noqa: F401  (its views join campaigns.bp before it is registered)
+
     for module in (pages, auth, directory, riders, admin, api, plan, plan_report, campaigns, campaign_tree,
                    campaigns_api, ledger, ledger_api, ogcapi, unions, unions_api):
         app.register_blueprint(module.bp)

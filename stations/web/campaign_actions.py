@@ -1,14 +1,16 @@
 """More pages of the 最美站点 selection, on the same blueprint as ``campaigns``: campaign
 settings and cancelling, holds on the ranking, the reading of 优先推荐, the printable notice
 and its details, records for the file, a union's photos and withdrawals, and a reviewer's
-comparison with the panel.  Thin views, as in ``campaigns``."""
+comparison with the panel, and the 七有 inspection outside any campaign.  Thin views, as in
+``campaigns``; ``stations.web`` imports this module before it registers ``campaigns.bp``."""
 
 from flask import Response, abort, current_app, flash, g, redirect, render_template, request, url_for
 
 from .. import campaign as core
 from ..accounts.limits import RateLimited
 from .access import PUBLIC, allow
-from .campaigns import _refused, bp, campaign_or_404, managed_or_403, photo_dir
+from ..storage import StationNotFound, get_station
+from .campaigns import _form_review, _hours_in_words, _refused, bp, campaign_or_404, managed_or_403, photo_dir
 from .db import get_db
 from .ledger import thresholds as ledger_thresholds
 
@@ -176,3 +178,30 @@ def records(campaign_id, kind, fmt):
         "Content-Disposition": f"attachment; filename=yizhan-{kind}-{campaign_id}.{fmt}"})
     response.cache_control.private = True
     return response
+
+
+@bp.route("/inspect/<int:station_id>", methods=["GET", "POST"])
+@allow("admin", "reviewer")
+def inspect(station_id):
+    """Inspect one station with the 七有 form (日常检查 or 验收), outside any campaign."""
+    db = get_db()
+    try:
+        station = get_station(db, station_id)
+    except StationNotFound:
+        abort(404)
+    rubric = core.default_rubric()
+    error, values = None, None
+    if request.method == "POST":
+        values = _form_review(request.form, rubric, True)
+        values["kind"] = request.form.get("kind")
+        try:
+            core.inspect_station(db, station_id, values, g.user, rubric=rubric)
+        except core.CampaignError as exc:
+            error = exc
+        else:
+            flash("检查结果已记入站点档案。")
+            return redirect(url_for("directory.detail", station_id=station_id) + "#qiyou")
+    evidence = core.evidence_of_use(db, [station_id])[station_id]
+    return render_template("campaign/inspect.html", station=_hours_in_words(station), rubric=rubric, values=values, error=error,
+                           kinds=core.INSPECTION_KINDS, evidence=evidence,
+                           ledger_facts=evidence["ledger"]), (400 if error else 200)

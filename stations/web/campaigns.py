@@ -14,7 +14,6 @@ from ..campaign.store import today as beijing_today, typed_number
 from ..riders.directory import public_station
 from ..accounts.limits import RateLimited
 from ..registry.records import FACILITIES
-from ..storage import StationNotFound, get_station
 from .access import PUBLIC, allow, client_id
 from .db import get_db
 from .ledger import thresholds as ledger_thresholds
@@ -477,35 +476,3 @@ def awards(campaign_id, fmt):
 def _hours_in_words(station):
     """The station with ``hours_shown``: its hours as the station page says them (周一至周五 …)."""
     return {**station, "hours_shown": public_station(station)["hours_shown"]}
-
-
-@bp.route("/inspect/<int:station_id>", methods=["GET", "POST"])
-@allow("admin", "reviewer")
-def inspect(station_id):
-    """Inspect one station with the 七有 form (日常检查 or 验收), outside any campaign."""
-    db = get_db()
-    try:
-        station = get_station(db, station_id)
-    except StationNotFound:
-        abort(404)
-    rubric = core.default_rubric()
-    error, values = None, None
-    if request.method == "POST":
-        values = _form_review(request.form, rubric, True)
-        values["kind"] = request.form.get("kind")
-        try:
-            core.inspect_station(db, station_id, values, g.user, rubric=rubric)
-        except core.CampaignError as exc:
-            error = exc
-        else:
-            flash("检查结果已记入站点档案。")
-            return redirect(url_for("directory.detail", station_id=station_id) + "#qiyou")
-    evidence = core.evidence_of_use(db, [station_id])[station_id]
-    return render_template("campaign/inspect.html", station=_hours_in_words(station), rubric=rubric, values=values, error=error,
-                           kinds=core.INSPECTION_KINDS, evidence=evidence,
-                           ledger_facts=evidence["ledger"]), (400 if error else 200)
-
-
-# The organiser's and union's actions added for issue 17 live beside this module (it would
-# pass 500 lines); importing them here registers their routes on ``bp`` before the app does.
-from . import campaign_actions  # noqa: E402,F401
