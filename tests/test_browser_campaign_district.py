@@ -85,7 +85,7 @@ def test_the_organiser_sets_quotas_and_a_district_admin_forwards_within_its_own_
         page.goto("/campaigns")
         link = page.get_by_role("link", name=re.compile("推荐上报"))
         assert "已推荐 0 / 名额 2" in link.inner_text()
-        assert page.get_by_role("link", name="管理").count() == 0  # the city's campaign: not the district's
+        assert page.locator("main").get_by_role("link", name="管理", exact=True).count() == 0  # the city's campaign: not the district's
         link.click()
         page.wait_for_url(re.compile(rf"/campaigns/{live.cid}/district"))
         quota = page.locator("#quota")
