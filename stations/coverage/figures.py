@@ -115,7 +115,7 @@ class Coverage:
     demand_name: str = ""
     graph: object = None          # a networks.StreetGraph when measured along streets
     outside_share: np.ndarray = None  # per district, then overall: area outside the network's extent
-    along: dict = None  # networks: {"solved", "reach_m", "kept" (area cells measured)} for maps, comparisons
+    along: dict = None  # networks: {"solved", "reach_m", "kept" (area cells measured), "snaps" (the sites' joins)}
 
     @property
     def radius_m(self) -> float:

@@ -76,16 +76,17 @@ def evaluate_network(area: Area, stations: StationSet, circle: Circle, graph: St
     with np.errstate(invalid="ignore", divide="ignore"):
         outside = np.append(out / every, out.sum() / every.sum())
     if demand is None:
-        sites = cells
+        sites, site_snaps = cells, snaps
     else:
         x, y = area.to_xy(demand.lons, demand.lats)
         district = area.district_of_xy(x, y)
         ok = (district >= 0) & graph.covers(demand.lons, demand.lats)
         snaps_d = graph.snap(*graph.to_xy(demand.lons[ok], demand.lats[ok]))
         sites = Sites(x[ok], y[ok], demand.weights[ok], district[ok], *_measured(graph, solved, snaps_d, reach))
+        site_snaps = snaps_d
     return Coverage(area, circle, stations, sx, sy, st_district, cells, sites, demand is None,
                     demand.name if demand is not None else "", graph=graph, outside_share=outside,
-                    along={"solved": solved, "reach_m": reach, "kept": keep})
+                    along={"solved": solved, "reach_m": reach, "kept": keep, "snaps": site_snaps})
 
 
 def overstatement(circles: Coverage, streets: Coverage) -> list[dict]:

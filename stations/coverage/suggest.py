@@ -7,6 +7,10 @@ other candidate that covers it (and, in double-coverage mode, a site that now
 needs one more station is added to theirs).  Greedy reaches at least 1 − 1/e of
 the optimum and, on real layouts, within a few percent of it (a test compares it
 with the exact answer of PySAL ``spopt``).
+
+Along a street network a candidate's reach is measured as a station's is (it joins the
+nearest street it may use; ``networks.reach``), at the rounded point the suggestion
+reports, so a suggested site added as a station covers exactly what it claimed.
 """
 
 from __future__ import annotations
@@ -115,6 +119,21 @@ def grid_candidates(area, spacing_m: float = 1000.0):
     return area.cell_x[pick], area.cell_y[pick]
 
 
+def _along_streets(coverage, cx, cy, want):
+    """(candidate, demand site) pairs where the site reaches the candidate along the streets,
+    measured as for a station (the candidate joins the nearest street it may use)."""
+    from ..networks.graph import Snap
+    from ..networks.reach import reach_pairs
+
+    graph, snaps = coverage.graph, coverage.along["snaps"]
+    wanted = Snap(snaps.edge[want], snaps.t[want], snaps.dist[want])
+    lon, lat = coverage.area.to_lonlat(cx, cy)
+    # measured where the suggestion says it is (its rounded WGS-84 point), so adding the
+    # site as a station covers exactly what it claims
+    gx, gy = graph.to_xy(np.round(lon, 6), np.round(lat, 6))
+    return reach_pairs(graph, gx, gy, wanted, coverage.along["reach_m"])
+
+
 def suggest_sites(coverage, p: int = 10, *, candidates=None, names=None, double: bool = False,
                   spacing_m: float = 1000.0, near=None) -> dict:
     """Choose p new sites that serve the most demand not yet served.
@@ -158,7 +177,9 @@ def suggest_sites(coverage, p: int = 10, *, candidates=None, names=None, double:
     want = np.flatnonzero(need > 0)
     sx = sites.x[want] if sites.x is not None else area.cell_x[want]
     sy = sites.y[want] if sites.y is not None else area.cell_y[want]
-    if len(want) and len(cx):
+    if len(want) and len(cx) and coverage.along:
+        cand_of_pair, site_of_pair = _along_streets(coverage, cx, cy, want)
+    elif len(want) and len(cx):
         pairs = cKDTree(np.column_stack([cx, cy])).sparse_distance_matrix(
             cKDTree(np.column_stack([sx, sy])), r, output_type="ndarray")
         cand_of_pair, site_of_pair = pairs["i"].astype(np.int64), pairs["j"].astype(np.int64)
@@ -190,7 +211,8 @@ def suggest_sites(coverage, p: int = 10, *, candidates=None, names=None, double:
     return {"sites": rows, "objective_total": round(float((w * (need[want] > 0)).sum()), 4),
             "served_before": round(served, 4), "demand_total": round(total, 4),
             "candidates": int(len(cx)), "double": bool(double), "asked": int(p),
-            "reaching": int(len(np.unique(cand_of_pair))), "uploaded": candidates is not None}
+            "reaching": int(len(np.unique(cand_of_pair))), "uploaded": candidates is not None,
+            "along_streets": bool(coverage.along)}
 
 
 def shortfall_note(answer: dict, unit: str = "") -> str | None:
@@ -212,7 +234,8 @@ def shortfall_note(answer: dict, unit: str = "") -> str | None:
     else:
         why = f"其余{source}能覆盖到的需求，已被这 {n} 个站点覆盖"
     hint = "请上传更多候选点" if answer.get("uploaded") else "可把候选点间距调小再试"
-    return head + f"{why}；剩下 {left:.3f}{unit} {what}的需求不在任何候选点的服务圈内（{hint}）。"
+    reach = "沿道路的可达范围" if answer.get("along_streets") else "服务圈"
+    return head + f"{why}；剩下 {left:.3f}{unit} {what}的需求不在任何候选点的{reach}内（{hint}）。"
 
 
 def suggestions_geojson(rows: list[dict], params: dict | None = None) -> dict:

@@ -175,10 +175,13 @@ class StreetGraph:
 
     # --- from all stations at once ----------------------------------------------------
 
-    def solve(self, stations: Snap, limit: float = np.inf) -> Solved:
-        """Nearest and second-nearest station metres for every node (stations as snapped).
+    def augmented(self, stations: Snap):
+        """The graph (reverse of travel) with the stations joined: each station's segment split
+        at its point (node ``n + i``) and the station a node (``n + k + i``) linked to it.
 
-        ``limit`` bounds the second search (only distances within it are needed there).
+        Returns (csr, order, se, stt, split, station_node): ``order`` the joined stations'
+        positions in the caller's arrays, sorted by (segment, fraction); ``se``/``stt`` their
+        segment and fraction in that order.
         """
         net, n = self.net, self.n
         ok = np.flatnonzero(stations.edge >= 0)
@@ -211,7 +214,16 @@ class StreetGraph:
         rows = np.concatenate([V[F], U[B], station_node])
         cols = np.concatenate([U[F], V[B], split])
         weights = np.concatenate([L[F], L[B], sd])
-        graph = _csr(rows, cols, weights, size)
+        return _csr(rows, cols, weights, size), order, se, stt, split, station_node
+
+    def solve(self, stations: Snap, limit: float = np.inf) -> Solved:
+        """Nearest and second-nearest station metres for every node (stations as snapped).
+
+        ``limit`` bounds the second search (only distances within it are needed there).
+        """
+        n = self.n
+        graph, order, se, stt, split, station_node = self.augmented(stations)
+        k, size = len(order), graph.shape[0]
         if k == 0:
             inf = np.full(size, np.inf)
             return Solved(inf, inf.copy(), np.full(size, -1), se, stt, split, se * 2.0 + stt)
@@ -250,29 +262,13 @@ class StreetGraph:
         A place reaches its segment's ends (or the split points of stations on it) along
         the segment, where travel allows; ``inf`` / -1 where none is reachable.
         """
-        net = self.net
         n = len(places.edge)
         d1 = np.full(n, np.inf)
         d2 = np.full(n, np.inf)
         s1 = np.full(n, -1, np.int64)
-        on = np.flatnonzero(places.edge >= 0)
+        on, a_node, b_node, to_a, to_b = self.ends(solved, places)
         if not len(on):
             return d1, s1, d2
-        e, t, dist = places.edge[on], places.t[on], places.dist[on]
-        length = net.length[e]
-        a_node, b_node = net.u[e].astype(np.int64), net.v[e].astype(np.int64)
-        a_t, b_t = np.zeros(len(on)), np.ones(len(on))
-        keys = solved.st_keys
-        if len(keys):
-            j = np.searchsorted(keys, e * 2.0 + t, side="right")
-            left = (j > 0) & (solved.st_edge[np.clip(j - 1, 0, None)] == e)
-            right = (j < len(keys)) & (solved.st_edge[np.clip(j, 0, len(keys) - 1)] == e)
-            a_node = np.where(left, solved.st_node[np.clip(j - 1, 0, None)], a_node)
-            a_t = np.where(left, solved.st_t[np.clip(j - 1, 0, None)], a_t)
-            b_node = np.where(right, solved.st_node[np.clip(j, 0, len(keys) - 1)], b_node)
-            b_t = np.where(right, solved.st_t[np.clip(j, 0, len(keys) - 1)], b_t)
-        to_a = np.where(net.bwd[e], dist + (t - a_t) * length, np.inf)  # travel towards u
-        to_b = np.where(net.fwd[e], dist + (b_t - t) * length, np.inf)
         da1, db1 = to_a + solved.d1[a_node], to_b + solved.d1[b_node]
         da2, db2 = to_a + solved.d2[a_node], to_b + solved.d2[b_node]
         sa, sb = solved.s1[a_node], solved.s1[b_node]
@@ -285,6 +281,31 @@ class StreetGraph:
         second = np.where(use_a, np.minimum(da2, other_a), np.minimum(db2, other_b))
         d1[on], s1[on], d2[on] = best, station, second
         return d1, s1, d2
+
+    def ends(self, joined, places: Snap):
+        """Where joined places leave their segment: (on, a_node, b_node, to_a, to_b) — the
+        places on a segment, the nodes on either side of each along it (the segment's ends, or
+        the split points of stations joined to it, from ``joined``: a Solved or any object with
+        ``st_keys``, ``st_edge``, ``st_node``, ``st_t``) and the metres to them (``inf`` where
+        travel does not allow that way)."""
+        net = self.net
+        on = np.flatnonzero(places.edge >= 0)
+        e, t, dist = places.edge[on], places.t[on], places.dist[on]
+        length = net.length[e]
+        a_node, b_node = net.u[e].astype(np.int64), net.v[e].astype(np.int64)
+        a_t, b_t = np.zeros(len(on)), np.ones(len(on))
+        keys = joined.st_keys
+        if len(keys):
+            j = np.searchsorted(keys, e * 2.0 + t, side="right")
+            left = (j > 0) & (joined.st_edge[np.clip(j - 1, 0, None)] == e)
+            right = (j < len(keys)) & (joined.st_edge[np.clip(j, 0, len(keys) - 1)] == e)
+            a_node = np.where(left, joined.st_node[np.clip(j - 1, 0, None)], a_node)
+            a_t = np.where(left, joined.st_t[np.clip(j - 1, 0, None)], a_t)
+            b_node = np.where(right, joined.st_node[np.clip(j, 0, len(keys) - 1)], b_node)
+            b_t = np.where(right, joined.st_t[np.clip(j, 0, len(keys) - 1)], b_t)
+        to_a = np.where(net.bwd[e], dist + (t - a_t) * length, np.inf)  # travel towards u
+        to_b = np.where(net.fwd[e], dist + (b_t - t) * length, np.inf)
+        return on, a_node, b_node, to_a, to_b
 
     # --- for one rider ------------------------------------------------------------------
 
