@@ -150,6 +150,9 @@ def test_a_whole_campaign_as_its_users_walk_it(browser, live):
                 reviewer.click("button[value=submit]")
                 reviewer.wait_for_selector("#errors")
                 assert reviewer.url.endswith("#errors")
+                # the browser scrolls to the fragment once the page has laid out (slower on a busy machine)
+                reviewer.wait_for_function("document.readyState === 'complete' && "
+                                           "document.getElementById('errors').getBoundingClientRect().top < 844")
                 assert reviewer.evaluate("document.getElementById('errors').getBoundingClientRect().top") < 844
                 assert reviewer.evaluate("window.scrollY") > 0
                 assert reviewer.locator("#errors li").count() == 6
