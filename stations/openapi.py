@@ -235,11 +235,14 @@ def _document() -> dict:
                     AWARDED, MIN_QIYOU,
                     _param("by", "Rank by straight line (default) or along the streets of a stored "
                                  "street network covering the point (`network`): results then carry "
-                                 "`network_m` and `network_minutes` (walking, 5 km/h); where no network "
-                                 "covers the point the straight line answers and `query.by` says so",
+                                 "`network_m` and `network_minutes` (at the `mode`'s speed); where no network "
+                                 "covers the point the straight line answers and `query.by` says so; see `mode`",
                            {"type": "string", "enum": ["straight", "network"], "default": "straight"}),
                     _param("network", "With by=network: the street network's name (the first covering "
                                       "the point if none)", {"type": "string"}),
+                    _param("mode", "With by=network: `walk` (default; 5 km/h) or `ebike` (the e-bike "
+                                   "network, one-way streets respected; `network_minutes` at 15 km/h)",
+                           {"type": "string", "enum": ["walk", "ebike"], "default": "walk"}),
                 ], "responses": {"200": {"description": "Results nearest first; distances are "
                                                         "haversine on the WGS-84 mean sphere",
                                          "content": {"application/json": {"schema": {

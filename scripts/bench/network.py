@@ -132,6 +132,15 @@ def main():
             print(f"coverage {label}: {time.perf_counter() - t:.2f} s for {args.stations:,} stations, "
                   f"{len(cov.cells.x):,} cells measured; covered {figures['covered_share']:.1%}, "
                   f"double {figures['double_covered_share']:.1%}, outside {figures['outside_network_share']:.1%}")
+        from stations.coverage.suggest import suggest_sites
+
+        for n_st in (args.stations, args.stations // 10, args.stations // 100):
+            few = cov if n_st == args.stations else evaluate_network(
+                area, StationSet.from_points(zip(lons[:n_st], lats[:n_st])), circle, graph)
+            t = time.perf_counter()
+            answer = suggest_sites(few, 50, spacing_m=1000)
+            print(f"suggest 50 sites along the streets ({n_st:,} stations, {answer['candidates']:,} grid "
+                  f"candidates, {answer['reaching']:,} reaching open demand): {time.perf_counter() - t:.2f} s")
         # anchor: the bare multi-source Dijkstra on the same graph (stations at their nearest node)
         tree = graph.node_tree()
         _, nodes = tree.query(np.column_stack(graph.to_xy(lons, lats)))

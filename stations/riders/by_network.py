@@ -13,14 +13,17 @@ import numpy as np
 
 from ..networks import NetworkError, networks_dir
 from ..networks.nearest import covering_graph, network_metres, ranked_by_network
-from .nearest import WALK_SPEED_KMH
+from .nearest import RIDE_SPEED_KMH, WALK_SPEED_KMH
 
-__all__ = ["network_hits", "network_metres_of", "network_minutes"]
+__all__ = ["NETWORK_MODES", "network_hits", "network_metres_of", "network_minutes"]
+
+NETWORK_MODES = {"walk": WALK_SPEED_KMH, "ebike": RIDE_SPEED_KMH}  # km/h along the streets, as coverage's modes
 
 
-def network_minutes(metres: float) -> int:
-    """Walking minutes along the streets at 5 km/h, rounded up (no detour factor)."""
-    return max(1, math.ceil(metres / (WALK_SPEED_KMH * 1000 / 60) - 1e-9))
+def network_minutes(metres: float, speed_kmh: float = WALK_SPEED_KMH) -> int:
+    """Minutes along the streets at the speed (walking 5 km/h by default), rounded up (no
+    detour factor)."""
+    return max(1, math.ceil(metres / (speed_kmh * 1000 / 60) - 1e-9))
 
 
 def _coords(index, hits):
@@ -39,12 +42,12 @@ def network_metres_of(db, index, name: str, lon: float, lat: float, hits) -> dic
     return {h.station_id: float(m) for h, m in zip(hits, metres)}
 
 
-def network_hits(db, index, lon: float, lat: float, k: int, name: str = "", **search):
-    """``(network name, [(hit, metres)])`` ranked along the walking network covering the
-    point (network ``name`` when given), or ``(None, None)`` when none covers it.
-    ``search`` holds NearestIndex.query's filters."""
+def network_hits(db, index, lon: float, lat: float, k: int, name: str = "", mode: str = "walk", **search):
+    """``(network name, [(hit, metres)])`` ranked along the ``mode`` network (walk or
+    ebike) covering the point (network ``name`` when given), or ``(None, None)`` when none
+    covers it.  ``search`` holds NearestIndex.query's filters."""
     try:
-        graph = covering_graph(networks_dir(db), lon, lat, "walk", name)
+        graph = covering_graph(networks_dir(db), lon, lat, mode, name)
     except NetworkError:
         return None, None
     if graph is None:

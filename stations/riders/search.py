@@ -16,7 +16,7 @@ from ..registry.coords import CoordinateError, parse_coordinate
 from ..registry.exporter import station_feature
 from .directory import QueryError, award_filter_subset, parse_award_filters, parse_datum_param, public_station
 from .feedback import FOUND, satisfaction
-from .by_network import network_hits, network_metres_of, network_minutes
+from .by_network import NETWORK_MODES, network_hits, network_metres_of, network_minutes
 from .nearest import RIDE_SPEED_KMH, WALK_SPEED_KMH, haversine_m, index_for, travel_minutes
 from ..registry.records import FACILITIES
 from ..storage import TZ, search_stations, stations_by_ids
@@ -55,6 +55,7 @@ class NearestQuery:
     min_qiyou: float | None = None  # only those whose latest 七有 total is at least this
     by: str = "straight"  # rank by straight line, or along a street network's streets
     network: str = ""  # the network named (by=network); the one covering the point if blank
+    mode: str = "walk"  # by=network: walk, or ebike (the e-bike network, one-way streets, 15 km/h)
 
 
 def _flag(args, name) -> bool:
@@ -131,12 +132,16 @@ def parse_nearest_query(args) -> NearestQuery:
     if by not in ("straight", "network"):
         raise QueryError("by", f"unknown ranking {by!r}: expected straight or network",
                          f"不认识的排序方式“{by}”，应为 straight（直线）或 network（按道路）")
+    mode = (args.get("mode") or "walk").strip()
+    if mode not in NETWORK_MODES:
+        raise QueryError("mode", f"unknown mode {mode!r}: expected walk or ebike",
+                         f"不认识的出行方式“{mode}”，应为 walk（步行）或 ebike（电动自行车）")
     wlon, wlat = to_wgs84(lon, lat, datum)
     return NearestQuery(lon=wlon, lat=wlat, datum=datum, k=k, radius_m=radius,
                         open_now=_flag(args, "open_now"), only_24h=_flag(args, "open_24h"),
                         at=at, facilities=tuple(dict.fromkeys(facilities)), status=status,
                         given={"lon": lon, "lat": lat}, awarded=awarded, min_qiyou=min_qiyou,
-                        by=by, network=(args.get("network") or "").strip())
+                        by=by, network=(args.get("network") or "").strip(), mode=mode)
 
 
 TRAVEL_MODES = {"ride": "骑车", "walk": "步行"}
@@ -180,7 +185,8 @@ def _search(db, query: NearestQuery, index_key: str):
                   open_now=query.open_now, only_24h=query.only_24h, at=at,
                   subset=award_filter_subset(db, index, awarded=query.awarded, min_qiyou=query.min_qiyou))
     if query.by == "network":
-        name, ranked = network_hits(db, index, query.lon, query.lat, query.k, query.network, **search)
+        name, ranked = network_hits(db, index, query.lon, query.lat, query.k, query.network,
+                                    mode=query.mode, **search)
         if ranked is not None:
             return index, [h for h, _ in ranked], at, name, {h.station_id: m for h, m in ranked}
     return index, index.query(query.lon, query.lat, query.k, **search), at, None, {}
@@ -205,8 +211,9 @@ def _features(db, index, ids, datum) -> dict:
 
 
 _DISTANCE_NOTE = "haversine on a sphere of radius 6371008.8 m (WGS-84 mean radius)"
-_NETWORK_RULE = ("rider and station join the nearest walkable street (straight line, at most 300 m); "
-                 "network_m is that plus the street length; network_minutes at 5 km/h, rounded up")
+_NETWORK_RULE = ("rider and station join the nearest street {usable} (straight line, at most 300 m); "
+                 "network_m is that plus the street length; network_minutes at {speed:g} km/h, rounded up")
+_USABLE = {"walk": "one may walk", "ebike": "an e-bike may ride (one-way streets respected)"}
 
 
 def nearest_json(db, query: NearestQuery, index_key: str = "default") -> bytes:
@@ -216,8 +223,9 @@ def nearest_json(db, query: NearestQuery, index_key: str = "default") -> bytes:
     features = _features(db, index, [h.station_id for h in hits], query.datum)
     extra = {}
     if network is not None:
-        extra = {"by": "network", "network": network, "network_speed_kmh": 5.0,
-                 "network_rule": _NETWORK_RULE}
+        speed = NETWORK_MODES[query.mode]
+        extra = {"by": "network", "network": network, "mode": query.mode, "network_speed_kmh": speed,
+                 "network_rule": _NETWORK_RULE.format(usable=_USABLE[query.mode], speed=speed)}
     elif query.by == "network":
         extra = {"by": "straight", "network": None, "network_note": "no stored street network covers this point"}
 
@@ -225,7 +233,8 @@ def nearest_json(db, query: NearestQuery, index_key: str = "default") -> bytes:
         out = {"station": features[h.station_id], "distance_m": round(h.distance_m, 1),
                "walk_minutes": h.walk_minutes, "open_now": h.open_now}
         if network is not None:
-            out.update(network_m=round(along[h.station_id], 1), network_minutes=network_minutes(along[h.station_id]))
+            out.update(network_m=round(along[h.station_id], 1),
+                       network_minutes=network_minutes(along[h.station_id], NETWORK_MODES[query.mode]))
         return out
 
     return orjson.dumps({
