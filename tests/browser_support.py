@@ -142,3 +142,25 @@ def small_targets(page) -> list[str]:
             small.append(f"{element.evaluate('e => e.outerHTML.slice(0, 80)')} "
                          f"{box['width']:.0f}×{box['height']:.0f}")
     return small
+
+
+def wait_until(page, expression: str, timeout_s: float = 15.0):
+    """Poll ``expression`` (a JavaScript expression or function) in ``page`` (or a frame)
+    until it is truthy; its value.  Playwright's own ``wait_for_function`` polls through
+    ``new Function``, which the pages' Content-Security-Policy (no 'unsafe-eval') refuses
+    whenever the first try is false; ``evaluate`` goes through the DevTools protocol."""
+    import time
+
+    deadline = time.monotonic() + timeout_s
+    while True:
+        try:
+            value = page.evaluate(expression)
+        except Exception as exc:  # e.g. what it reads is not there yet, or the page navigates
+            value, failure = None, exc
+        else:
+            failure = None
+        if value:
+            return value
+        if time.monotonic() > deadline:
+            raise AssertionError(f"still false after {timeout_s:g} s: {expression}") from failure
+        time.sleep(0.05)

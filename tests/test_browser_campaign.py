@@ -23,6 +23,7 @@ from tests.browser_support import (
     no_sideways_scroll,
     phone_context,
     serve,
+    wait_until,
 )
 from tests.browser_support import shot as save_shot
 from tests.conftest import make_station
@@ -138,7 +139,7 @@ def test_a_whole_campaign_as_its_users_walk_it(browser, live):
                 assert reviewer.locator(".photos img").count() == 1
                 # loading="lazy": below the fold on a phone the photo may not have loaded yet
                 reviewer.locator(".photos img").scroll_into_view_if_needed()
-                reviewer.wait_for_function("document.querySelector('.photos img').complete "
+                wait_until(reviewer, "document.querySelector('.photos img').complete "
                                            "&& document.querySelector('.photos img').naturalWidth > 0")
                 assert reviewer.evaluate("document.querySelector('.photos img').naturalWidth") == 320
             score = str(9 - station_index)
@@ -151,7 +152,7 @@ def test_a_whole_campaign_as_its_users_walk_it(browser, live):
                 reviewer.wait_for_selector("#errors")
                 assert reviewer.url.endswith("#errors")
                 # the browser scrolls to the fragment once the page has laid out (slower on a busy machine)
-                reviewer.wait_for_function("document.readyState === 'complete' && "
+                wait_until(reviewer, "document.readyState === 'complete' && "
                                            "document.getElementById('errors').getBoundingClientRect().top < 844")
                 assert reviewer.evaluate("document.getElementById('errors').getBoundingClientRect().top") < 844
                 assert reviewer.evaluate("window.scrollY") > 0

@@ -24,7 +24,7 @@ from stations.registry.records import FACILITIES
 from stations.riders.nearest import brute_force_nearest
 from stations.storage import TZ
 from tests import rider_browser_support
-from tests.browser_support import shot
+from tests.browser_support import shot, wait_until
 from tests.rider_browser_support import HERE, HOSTILE_NAME, HOSTILE_SPOT, _context, locate
 
 pytestmark = pytest.mark.browser
@@ -271,8 +271,8 @@ def test_map_fallback_loads_leaflet_on_demand_and_a_tap_searches(phone, live):
     with page.expect_request(re.compile(r"/static/vendor/leaflet/leaflet\.js")):
         page.get_by_role("button", name="在地图上选点").click()
     page.locator("#pickmap").wait_for(state="visible")
-    page.wait_for_function("() => window.L && document.querySelector('#pickmap.leaflet-container')")
-    page.wait_for_function("() => document.getElementById('locate-status').textContent.length > 0")
+    wait_until(page, "() => window.L && document.querySelector('#pickmap.leaflet-container')")
+    wait_until(page, "() => document.getElementById('locate-status').textContent.length > 0")
 
     box = page.locator("#pickmap").bounding_box()
     page.locator("#pickmap").click(position={"x": box["width"] / 2, "y": box["height"] / 2})

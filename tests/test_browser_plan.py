@@ -15,7 +15,7 @@ from stations import storage
 from stations.accounts import users
 from stations.coverage import demand as demand_layers
 from stations.registry.demo import generate_stations, load_demo
-from tests.browser_support import launch, login_form, need_browser, offline, serve, shot, small_targets
+from tests.browser_support import launch, login_form, need_browser, offline, serve, shot, small_targets, wait_until
 from tests.conftest import make_station
 
 pytestmark = pytest.mark.browser
@@ -124,7 +124,7 @@ def test_with_a_demand_layer_the_map_colours_districts_by_demand_covered(planner
     base = "/plan/map?district=东城区&district=西城区&cell_m=200&p=0"
     page.goto(base + "&demand=" + quote(LAYER, safe=""))
     page.locator("#plan-legend").wait_for()
-    page.wait_for_function("Object.keys(window).some(k => k.startsWith('map_'))")
+    wait_until(page, "Object.keys(window).some(k => k.startsWith('map_'))")
     assert page.evaluate(DISTRICT_FILLS) == {"东城区": LEGEND_STEPS[-1][1], "西城区": LEGEND_STEPS[-1][1]}
     assert page.locator("#plan-legend").inner_text().startswith("需求覆盖率（按区，")
     point = page.evaluate("""() => {

@@ -13,7 +13,7 @@ import pytest
 
 from stations import storage
 from stations.accounts import users
-from tests.browser_support import launch, login_form, need_browser, serve
+from tests.browser_support import launch, login_form, need_browser, serve, wait_until
 from tests.conftest import make_station
 
 pytestmark = pytest.mark.browser
@@ -94,13 +94,13 @@ def test_china_map_loads_active_stations_by_viewport(planner):
     for name, _, _ in BEIJING + [SHANGHAI]:
         assert name not in html  # nothing of the stations inlined: no names, no point arrays
     assert '"lat0"' not in html and "bbox=" in html
-    page.wait_for_function("() => Object.keys(window).some(k => k.endsWith('_layers'))")
+    wait_until(page, "() => Object.keys(window).some(k => k.endsWith('_layers'))")
     # the whole of Beijing is below city zoom: nothing asked, nothing drawn
     page.wait_for_timeout(300)
     assert planner.asked == [] and drawn(page) == 0
 
     move(page, 39.9087, 116.3975, 14)
-    page.wait_for_function("""() => {
+    wait_until(page, """() => {
         const key = Object.keys(window).find(k => k.endsWith('_layers') && window[k].cluster);
         return window[key].cluster.getLayers().length === 3;
     }""")
@@ -119,7 +119,7 @@ def test_china_map_loads_active_stations_by_viewport(planner):
     }"""), "the station layer is not on the map"
 
     move(page, 31.2304, 121.4737, 14)  # to Shanghai: its box is asked for and its station added
-    page.wait_for_function("""() => {
+    wait_until(page, """() => {
         const key = Object.keys(window).find(k => k.endsWith('_layers') && window[k].cluster);
         return window[key].cluster.getLayers().length === 4;
     }""")

@@ -8,7 +8,7 @@ from urllib.parse import quote
 
 import pytest
 
-from tests.browser_support import shot
+from tests.browser_support import shot, wait_until
 from tests.test_browser_plan import LAYER, browser, live, planner  # noqa: F401  (fixtures)
 
 pytestmark = pytest.mark.browser
@@ -74,7 +74,7 @@ def test_a_station_clicked_on_the_map_joins_the_what_if(planner):
     frame = page.frame_locator("#plan-map")
     frame.locator("#plan-legend").wait_for()
     map_frame = next(f for f in page.frames if "/plan/map" in f.url)
-    map_frame.wait_for_function("Object.keys(window).some(k => k.endsWith('_layers'))")
+    wait_until(map_frame, "Object.keys(window).some(k => k.endsWith('_layers'))")
     station = map_frame.evaluate("""() => {
       const layers = window[Object.keys(window).find(k => k.endsWith("_layers"))];
       const marker = layers.cluster.getLayers().find(m => {
@@ -87,7 +87,7 @@ def test_a_station_clicked_on_the_map_joins_the_what_if(planner):
     label = button.inner_text()
     station_id = int(label.split("#")[1].rstrip("）"))
     button.click()
-    page.wait_for_function("document.querySelector('input[name=close]').value !== ''")
+    wait_until(page, "document.querySelector('input[name=close]').value !== ''")
     assert page.locator("input[name=close]").input_value() == str(station_id)
     assert f"已把站点 #{station_id} 加入“关闭站点”" in page.locator("#plan-status").inner_text()
     shot(page, "plan-click-to-close")
